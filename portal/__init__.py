@@ -1,0 +1,1 @@
+"""Self-service payment and dispute portal for B2B collections."""

@@ -1,0 +1,123 @@
+"""Settings from environment variables, checked once at start-up.
+
+`PORTAL_MODE` is `production` (the default), `demo` or `test`. Outside demo and test the
+portal refuses to start without a strong `SECRET_KEY` (SECURITY.md A11) and a webhook secret.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+MODES = ("production", "demo", "test")
+MIN_SECRET_KEY_LENGTH = 32
+DEFAULT_STRIPE_JS_URL = "https://js.stripe.com/v3/"
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "production"
+    secret_key: str = ""
+    secret_key_fallbacks: tuple[str, ...] = ()
+    database_url: str = ""
+    public_url: str = "http://127.0.0.1:5000"
+    supplier_name: str = "Northwind Supplies"
+    supplier_email: str = "billing@northwind.example"
+
+    stripe_secret_key: str = ""
+    stripe_publishable_key: str = ""
+    stripe_api_base: str | None = None  # None: api.stripe.com
+    stripe_js_url: str = DEFAULT_STRIPE_JS_URL
+    stripe_webhook_secrets: tuple[str, ...] = ()
+    stripe_webhook_tolerance: int = 300
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "Northwind Supplies <billing@northwind.example>"
+
+    redis_url: str = ""
+    session_cookie_secure: bool = True
+    link_requests_per_window: int = 3
+    link_request_window_seconds: int = 15 * 60
+    ip_requests_per_window: int = 20
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def uses_local_stripe(self) -> bool:
+        """True when talking to the offline stand-in rather than api.stripe.com."""
+        return bool(self.stripe_api_base)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        mode = env.get("PORTAL_MODE", "production")
+        default_db = "sqlite:///" + str(Path("instance").resolve() / "portal.db")
+        settings = cls(
+            mode=mode,
+            secret_key=env.get("SECRET_KEY", ""),
+            secret_key_fallbacks=_list(env.get("SECRET_KEY_FALLBACKS")),
+            database_url=env.get("DATABASE_URL", default_db),
+            public_url=env.get("PUBLIC_URL", cls.public_url).rstrip("/"),
+            supplier_name=env.get("SUPPLIER_NAME", cls.supplier_name),
+            supplier_email=env.get("SUPPLIER_EMAIL", cls.supplier_email),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
+            stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", ""),
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            stripe_js_url=env.get("STRIPE_JS_URL", DEFAULT_STRIPE_JS_URL),
+            stripe_webhook_secrets=_list(env.get("STRIPE_WEBHOOK_SECRETS")),
+            stripe_webhook_tolerance=int(env.get("STRIPE_WEBHOOK_TOLERANCE", "300")),
+            smtp_host=env.get("SMTP_HOST", "127.0.0.1"),
+            smtp_port=int(env.get("SMTP_PORT", "25")),
+            smtp_username=env.get("SMTP_USERNAME", ""),
+            smtp_password=env.get("SMTP_PASSWORD", ""),
+            smtp_starttls=_bool(env.get("SMTP_STARTTLS"), False),
+            mail_from=env.get("MAIL_FROM", cls.mail_from),
+            redis_url=env.get("REDIS_URL", ""),
+            session_cookie_secure=_bool(env.get("SESSION_COOKIE_SECURE"), mode == "production"),
+        )
+        settings.validate()
+        return settings
+
+    def with_changes(self, **changes) -> Settings:
+        updated = replace(self, **changes)
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"PORTAL_MODE must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.stripe_webhook_tolerance <= 0:
+            raise ConfigError("STRIPE_WEBHOOK_TOLERANCE must be positive (seconds)")
+        if not self.database_url:
+            raise ConfigError("DATABASE_URL is empty")
+        if self.mode == "production":
+            if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+                raise ConfigError(
+                    f"SECRET_KEY must be set to at least {MIN_SECRET_KEY_LENGTH} random characters "
+                    "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+            for fallback in self.secret_key_fallbacks:
+                if len(fallback) < MIN_SECRET_KEY_LENGTH:
+                    raise ConfigError("every SECRET_KEY_FALLBACKS entry must be as strong as SECRET_KEY")
+            if not self.stripe_webhook_secrets:
+                raise ConfigError("STRIPE_WEBHOOK_SECRETS must name the webhook signing secret(s)")
+        elif not self.secret_key:
+            raise ConfigError("SECRET_KEY is empty (demo and test modes generate one; pass it through)")

@@ -1,0 +1,182 @@
+"""Exact money: integer minor units tagged with an ISO 4217 currency.
+
+Floats never appear. Amounts typed by people are parsed from strings with `Decimal` and must
+fit the currency's exponent exactly ("10.005" USD is refused, not rounded). Display goes
+through Babel so every currency gets its own symbol and number of decimals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be represented exactly."""
+
+
+class UnknownCurrency(MoneyError):
+    pass
+
+
+class CurrencyMismatch(MoneyError):
+    pass
+
+
+# ISO 4217 minor-unit exponents for the currencies we accept. A currency not listed here is
+# refused everywhere rather than guessed.
+CURRENCY_EXPONENTS: dict[str, int] = {
+    "USD": 2, "EUR": 2, "GBP": 2, "CAD": 2, "AUD": 2, "NZD": 2, "CHF": 2, "SEK": 2,
+    "NOK": 2, "DKK": 2, "PLN": 2, "CZK": 2, "MXN": 2, "SGD": 2, "HKD": 2, "ZAR": 2,
+    "INR": 2, "BRL": 2,
+    "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "XOF": 0,
+    "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3,
+}
+
+# Stripe's smallest chargeable amount per currency, in our minor units. Stripe states these
+# as major-unit amounts (USD 0.50, GBP 0.30, JPY 50 ...); currencies without an entry use the
+# USD-equivalent rule of thumb of 50 minor units.
+STRIPE_MINIMUM_CHARGE: dict[str, int] = {
+    "USD": 50, "EUR": 50, "GBP": 30, "CAD": 50, "AUD": 50, "NZD": 50, "CHF": 50,
+    "SEK": 300, "NOK": 300, "DKK": 250, "PLN": 200, "CZK": 1500, "MXN": 1000, "SGD": 50,
+    "HKD": 400, "ZAR": 1000, "INR": 5000, "BRL": 50, "JPY": 50, "KRW": 500,
+    "KWD": 150, "BHD": 200, "JOD": 350, "OMR": 200, "TND": 1500,
+}
+
+# Currencies Stripe treats as zero-decimal. Stripe's three-decimal currencies take amounts in
+# thousandths like ours, but must be multiples of 10 (the last digit must be 0).
+STRIPE_ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "XOF"})
+STRIPE_THREE_DECIMAL = frozenset({"KWD", "BHD", "JOD", "OMR", "TND"})
+
+
+def exponent(currency: str) -> int:
+    try:
+        return CURRENCY_EXPONENTS[currency]
+    except KeyError:
+        raise UnknownCurrency(f"Unsupported currency: {currency!r}") from None
+
+
+def normalize_currency(code: str) -> str:
+    code = (code or "").strip().upper()
+    exponent(code)
+    return code
+
+
+@dataclass(frozen=True, slots=True, order=False)
+class Money:
+    """An amount in minor units of one currency. Arithmetic refuses to mix currencies."""
+
+    minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.minor, bool) or not isinstance(self.minor, int):
+            raise MoneyError("Money amounts are whole minor units (int)")
+        exponent(self.currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    @classmethod
+    def parse(cls, text: str, currency: str) -> Money:
+        """Parse a typed amount such as "1,234.50" exactly; refuse extra decimals."""
+        currency = normalize_currency(currency)
+        cleaned = (text or "").strip().replace(",", "").replace("_", "")
+        if not cleaned:
+            raise MoneyError("Enter an amount")
+        try:
+            value = Decimal(cleaned)
+        except InvalidOperation:
+            raise MoneyError(f"{text!r} is not an amount") from None
+        if not value.is_finite():
+            raise MoneyError(f"{text!r} is not an amount")
+        exp = exponent(currency)
+        scaled = value.scaleb(exp)
+        if scaled != scaled.to_integral_value():
+            raise MoneyError(
+                f"{currency} amounts have {exp} decimal place{'s' if exp != 1 else ''}"
+                if exp else f"{currency} amounts have no decimal places"
+            )
+        return cls(int(scaled), currency)
+
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError("Money only combines with Money")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"Cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor + other.minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor - other.minor, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.minor, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor < other.minor
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor <= other.minor
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor > other.minor
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor >= other.minor
+
+    @property
+    def is_zero(self) -> bool:
+        return self.minor == 0
+
+    def as_decimal(self) -> Decimal:
+        return Decimal(self.minor).scaleb(-exponent(self.currency))
+
+    def plain(self) -> str:
+        """The amount as a plain number with the currency's decimals, for form fields."""
+        exp = exponent(self.currency)
+        return f"{self.as_decimal():.{exp}f}"
+
+    def format(self, locale: str = "en_US") -> str:
+        exp = exponent(self.currency)
+        pattern = None if exp in (0, 2) else f"¤#,##0.{'0' * exp}"
+        return format_currency(
+            self.as_decimal(), self.currency, format=pattern, locale=locale,
+            currency_digits=pattern is None,
+        )
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def total(amounts: list[Money], currency: str) -> Money:
+    result = Money.zero(currency)
+    for amount in amounts:
+        result = result + amount
+    return result
+
+
+def to_stripe_amount(money: Money) -> int:
+    """Convert to the integer Stripe expects in `amount` for this currency."""
+    if money.currency in STRIPE_THREE_DECIMAL and money.minor % 10:
+        raise MoneyError(f"{money.currency} card amounts must end in 0 (Stripe's rule)")
+    return money.minor
+
+
+def from_stripe_amount(amount: int, currency: str) -> Money:
+    return Money(int(amount), normalize_currency(currency))
+
+
+def stripe_minimum(currency: str) -> Money:
+    currency = normalize_currency(currency)
+    return Money(STRIPE_MINIMUM_CHARGE.get(currency, 50), currency)

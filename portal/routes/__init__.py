@@ -1,0 +1,1 @@
+"""Customer-facing blueprints: parse, authorize, one domain call, commit, respond."""

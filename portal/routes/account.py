@@ -1,0 +1,5 @@
+"""Blueprint account."""
+
+from flask import Blueprint
+
+bp = Blueprint("account", __name__)

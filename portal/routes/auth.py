@@ -1,0 +1,5 @@
+"""Blueprint auth."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)

@@ -1,0 +1,5 @@
+"""Blueprint payments."""
+
+from flask import Blueprint
+
+bp = Blueprint("payments", __name__)

@@ -1,0 +1,1 @@
+"""Flask glue: the request's database session, the signed-in customer, errors, headers."""
