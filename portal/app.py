@@ -12,6 +12,7 @@ from portal.domain.clock import Clock, SystemClock
 from portal.domain.database import make_engine, make_session_factory
 from portal.domain.money import Money
 from portal.web.context import Services, close_request_session
+from portal.web.logging import configure_logging
 from portal.web.security import add_security_headers, register_error_pages
 
 csrf = CSRFProtect()
@@ -38,6 +39,7 @@ def create_app(
     rate_limiter=None,
 ) -> Flask:
     settings = settings or Settings.from_env()
+    settings.validate()  # also for settings built by hand: no weak SECRET_KEY in production (A11)
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
@@ -64,6 +66,7 @@ def create_app(
         rate_limiter=rate_limiter or _default_rate_limiter(settings, session_factory, clock),
     )
 
+    configure_logging(app, settings.mode)
     csrf.init_app(app)
     app.teardown_appcontext(close_request_session)
     app.after_request(add_security_headers)

@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.stripe",
     "tests.fixtures.mail",
     "tests.fixtures.browser",
+    "tests.fixtures.links",
 ]

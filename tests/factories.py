@@ -83,3 +83,48 @@ def sign_in(client, contact: Contact, clock: Clock, *, scope: str = ACCOUNT, lin
     with client.session_transaction() as session:
         session[SESSION_KEY] = session_payload(contact, scope if link is None else INVOICES, link, clock.now())
         session.permanent = True
+
+
+def add_invoice_entry(db: Session, clock: Clock, invoice: Invoice, kind: str, amount_minor: int,
+                      *, payment_id: int | None = None, reference: str = "") -> InvoiceEntry:
+    """Append one history entry (credit note, settled payment, reversal...) to an invoice."""
+    entry = InvoiceEntry(invoice_id=invoice.id, kind=kind, amount_minor=amount_minor,
+                         payment_id=payment_id, reference=reference, created_at=clock.now())
+    db.add(entry)
+    db.commit()
+    return entry
+
+
+def make_allocated_payment(db: Session, clock: Clock, customer: Customer,
+                           allocations: list[tuple[Invoice, int]], *, status: str = "processing",
+                           method: str = "card"):
+    """A payment attempt in `status` allocating (invoice, amount minor) pairs; no entries."""
+    from portal.domain.models import Payment, PaymentAllocation
+
+    n = next(_seq)
+    payment = Payment(
+        customer_id=customer.id, currency=allocations[0][0].currency,
+        amount_minor=sum(amount for _, amount in allocations), method=method, status=status,
+        request_key=f"request-{n}", idempotency_key=f"idempotency-{n}",
+        created_at=clock.now(), updated_at=clock.now(),
+    )
+    db.add(payment)
+    db.flush()
+    for invoice, amount in allocations:
+        db.add(PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount_minor=amount))
+    db.commit()
+    return payment
+
+
+def make_invoice_link(db: Session, clock: Clock, contact: Contact, invoices: list[Invoice], *, days: int = 30):
+    """An invoice-scoped access link row (no token: for signing in with `sign_in(link=...)`)."""
+    from portal.domain.models import AccessLink
+
+    link = AccessLink(
+        token_hash=f"test-{next(_seq):058d}", purpose="invoice", customer_id=contact.customer_id,
+        contact_id=contact.id, created_at=clock.now(), expires_at=clock.now() + timedelta(days=days),
+    )
+    link.invoices = list(invoices)
+    db.add(link)
+    db.commit()
+    return link

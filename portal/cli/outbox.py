@@ -1,7 +1,76 @@
-"""CLI commands (filled in by its feature)."""
+"""`flask --app wsgi send-outbox [--loop]`: deliver queued email after commit.
 
+Run it from cron every minute, or keep one (or several: they share the work safely on
+PostgreSQL) running with `--loop`.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import click
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal.domain.mail_transport import SmtpTransport
+from portal.domain.outbox import DeliveryPolicy, deliver_due
+from portal.web.context import Services
 
 
 def register(app: Flask) -> None:
-    return None
+    @app.cli.command("send-outbox")
+    @click.option("--loop", is_flag=True, help="Keep running, checking for due mail every --interval seconds.")
+    @click.option("--interval", default=2.0, show_default=True, help="Seconds to sleep when nothing is due (with --loop).")
+    @click.option("--batch-size", default=DeliveryPolicy.batch_size, show_default=True, help="Messages claimed at once.")
+    def send_outbox(loop: bool, interval: float, batch_size: int) -> None:
+        """Send the email that is due, retrying failures with backoff."""
+        services: Services = app.extensions["portal"]
+        settings = services.settings
+        policy = DeliveryPolicy(batch_size=batch_size)
+        transport = SmtpTransport.from_settings(settings)
+        stopping = _StopFlag()
+
+        def run_once():
+            with services.session_factory() as db:
+                return deliver_due(db, services.clock, transport, mail_from=settings.mail_from, policy=policy)
+
+        if not loop:
+            click.echo(f"outbox: {run_once()}")
+            return
+        stopping.install()
+        click.echo(f"outbox: sending via {settings.smtp_host}:{settings.smtp_port} until stopped")
+        while not stopping.requested:
+            try:
+                report = run_once()
+            except SQLAlchemyError as error:
+                # The database restarting or locked for long: nothing is lost (claims lapse),
+                # so say so and try again rather than leave mail unsent until a restart.
+                click.echo(f"outbox: database error, retrying in {interval:g}s: {error}", err=True)
+                stopping.sleep(interval)
+                continue
+            if report.handled:
+                click.echo(f"outbox: {report}")
+            # A full batch means more may be waiting: go again at once.
+            if report.handled < policy.batch_size:
+                stopping.sleep(interval)
+        click.echo("outbox: stopped")
+
+
+class _StopFlag:
+    """SIGTERM/SIGINT end the loop between batches, so no claimed message is left mid-send."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._request)
+
+    def _request(self, *_args) -> None:
+        self.requested = True
+
+    def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.requested and time.monotonic() < deadline:
+            time.sleep(min(0.2, seconds))

@@ -1,7 +1,35 @@
-"""CLI commands (filled in by its feature)."""
+"""`flask --app wsgi reconcile-stripe`: bring payments a missed webhook left in flight up to
+date with Stripe (SECURITY.md W6). Idempotent; run it from cron every few minutes."""
 
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
 from flask import Flask
+
+from portal.domain.payments import ReceiptDetails
+from portal.domain.reconcile import DEFAULT_STALE_AFTER, reconcile_payments
+from portal.web.context import Services
 
 
 def register(app: Flask) -> None:
-    return None
+    @app.cli.command("reconcile-stripe")
+    @click.option(
+        "--stale-minutes", type=click.IntRange(min=1),
+        default=int(DEFAULT_STALE_AFTER.total_seconds() // 60), show_default=True,
+        help="Also look up attempts this old that never stored a PaymentIntent id.",
+    )
+    def reconcile_stripe(stale_minutes: int) -> None:
+        """Ask Stripe about every payment still in flight and apply the answers."""
+        services: Services = app.extensions["portal"]
+        settings = services.settings
+        receipts = ReceiptDetails(supplier_name=settings.supplier_name, portal_url=settings.public_url)
+        with services.session_factory() as db:
+            report = reconcile_payments(
+                db, services.clock, services.gateway, receipts,
+                stale_after=timedelta(minutes=stale_minutes),
+            )
+        click.echo(report.summary())
+        if report.problems:
+            raise SystemExit(1)

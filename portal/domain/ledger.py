@@ -12,23 +12,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from .models import IN_FLIGHT_STATUSES, Invoice, InvoiceEntry, Payment, PaymentAllocation
 from .money import Money
 
 
-def balance_subquery():
-    return (
+def balance_subquery(invoice_filter: ColumnElement[bool] | None = None):
+    """Balance per invoice. `invoice_filter` (a WHERE clause on Invoice, e.g. `invoice_scope`)
+    limits the grouping to those invoices, so one customer's page does not sum the entries of
+    every customer in the database."""
+    query = (
         select(InvoiceEntry.invoice_id.label("invoice_id"),
                func.sum(InvoiceEntry.amount_minor).label("balance_minor"))
         .group_by(InvoiceEntry.invoice_id)
-        .subquery("balances")
     )
+    if invoice_filter is not None:
+        query = query.join(Invoice, Invoice.id == InvoiceEntry.invoice_id).where(invoice_filter)
+    return query.subquery("balances")
 
 
-def in_flight_subquery(exclude_payment_id: int | None = None):
+def in_flight_subquery(exclude_payment_id: int | None = None,
+                       invoice_filter: ColumnElement[bool] | None = None):
     query = (
         select(PaymentAllocation.invoice_id.label("invoice_id"),
                func.sum(PaymentAllocation.amount_minor).label("in_flight_minor"))
@@ -38,6 +44,8 @@ def in_flight_subquery(exclude_payment_id: int | None = None):
     )
     if exclude_payment_id is not None:
         query = query.where(Payment.id != exclude_payment_id)
+    if invoice_filter is not None:
+        query = query.join(Invoice, Invoice.id == PaymentAllocation.invoice_id).where(invoice_filter)
     return query.subquery("in_flight")
 
 
@@ -84,10 +92,15 @@ class Standing:
         return "overdue" if self.is_overdue else "open"
 
 
-def standings_query(base: Select | None = None) -> Select:
-    """SELECT Invoice, balance, in_flight: add WHERE/ORDER BY/LIMIT to taste."""
-    balances = balance_subquery()
-    in_flight = in_flight_subquery()
+def standings_query(base: Select | None = None,
+                    invoice_filter: ColumnElement[bool] | None = None) -> Select:
+    """SELECT Invoice, balance, in_flight: add WHERE/ORDER BY/LIMIT to taste.
+
+    `invoice_filter` narrows the two grouped subqueries (see `balance_subquery`); it does not
+    filter the outer query: add the same clause with `.where(...)` for that.
+    """
+    balances = balance_subquery(invoice_filter)
+    in_flight = in_flight_subquery(invoice_filter=invoice_filter)
     query = base if base is not None else select(Invoice)
     return (
         query.add_columns(

@@ -1,5 +1,89 @@
-"""Blueprint account."""
+"""The customer's account: overview, invoice list, one invoice, and the PDF documents.
 
-from flask import Blueprint
+Every view reads only: parse the query arguments → the signed-in access (checked for the whole
+blueprint by `require_customer`) → one domain query → render. Another company's invoice, or an
+invoice outside a forwarded link's scope, is a 404 like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from babel.numbers import format_decimal
+from flask import Blueprint, abort, g, render_template, request
+
+from portal.domain.clock import today_in
+from portal.domain.errors import NotFound
+from portal.domain.invoices import (
+    AGING_BUCKETS, PER_PAGE_CHOICES, InvoiceListQuery, account_overview, invoice_detail,
+    list_invoices, statement_of_account,
+)
+from portal.domain.money import exponent
+from portal.web.context import db, services
+from portal.web.customer_session import require_customer, require_whole_account
+from portal.web.documents import pdf_download, render_pdf
 
 bp = Blueprint("account", __name__)
+bp.before_request(require_customer)
+
+
+@bp.app_template_filter("quantity")
+def format_quantity(value: Decimal) -> str:
+    """A line quantity without trailing zeros: 2, 2.5, 1,000 (Numeric(14, 3) in the database)."""
+    return format_decimal(value, format="#,##0.###", locale="en_US")
+
+
+def _customer_today() -> date:
+    """Today's date where the customer is: due dates and aging are counted from it."""
+    return today_in(services().clock, g.customer.timezone)
+
+
+@bp.get("/account")
+@require_whole_account
+def overview():
+    today = _customer_today()
+    summary = account_overview(db(), g.access, today)
+    return render_template(
+        "account/overview.html", overview=summary, today=today, aging_buckets=AGING_BUCKETS,
+    )
+
+
+@bp.get("/invoices")
+def invoices():
+    query = InvoiceListQuery.from_params(request.args)
+    page = list_invoices(db(), g.access, _customer_today(), query)
+    return render_template(
+        "account/invoices.html", page=page, query=query,
+        per_page_choices=PER_PAGE_CHOICES, currency_exponent=exponent,
+    )
+
+
+@bp.get("/invoices/<public_id>")
+def invoice(public_id: str):
+    detail = _detail_or_404(public_id)
+    return render_template("account/invoice.html", detail=detail)
+
+
+@bp.get("/invoices/<public_id>/pdf")
+def invoice_pdf(public_id: str):
+    detail = _detail_or_404(public_id)
+    pdf = render_pdf("pdf/invoice.html", detail=detail, customer=g.customer)
+    return pdf_download(pdf, f"invoice-{detail.invoice.number}")
+
+
+@bp.get("/account/statement.pdf")
+@require_whole_account
+def statement_pdf():
+    statement = statement_of_account(db(), g.access, _customer_today())
+    pdf = render_pdf(
+        "pdf/statement.html", statement=statement, customer=g.customer, aging_buckets=AGING_BUCKETS,
+    )
+    return pdf_download(pdf, f"statement-{g.customer.account_number}-{statement.today.isoformat()}")
+
+
+def _detail_or_404(public_id: str):
+    try:
+        return invoice_detail(db(), g.access, public_id, _customer_today())
+    except NotFound:
+        abort(404)

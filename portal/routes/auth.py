@@ -1,5 +1,237 @@
-"""Blueprint auth."""
+"""Getting in and out of the customer portal (SECURITY.md A1-A6).
 
-from flask import Blueprint
+* `/link/<purpose>/<token>`: GET and HEAD only show a confirm page ("Continue as ... for ..."),
+  because email security scanners fetch every link in a message; the POST signs in.
+* `/sign-in`: "send me a sign-in link". The answer is the same whether or not the address
+  belongs to a contact, and requests are rate-limited per address and per IP.
+* Expired or used links get a page offering a fresh sign-in link, emailed to the link's own
+  contact (never to an address the visitor types).
+
+Each view: parse → authorize (rate limit, current session) → one domain call → commit → respond.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+
+from portal.domain.access import ACCOUNT, INVOICES
+from portal.domain.links import (
+    INVOICE, PURPOSE_BY_SEGMENT, SIGN_IN, SIGN_IN_LINK_LIFETIME, ExpiredLink, InvalidLink,
+    LinkError, LinkSigner, URL_SEGMENTS, UsedLink, find_link, find_renewable_link, normalize_email,
+    redeem_link as redeem, request_sign_in_links, safe_next_path, send_sign_in_link,
+)
+from portal.domain.models import AccessLink, Contact
+from portal.domain.rate_limits import allow_all, sign_in_link_limits
+from portal.web import customer_session
+from portal.web.context import client_ip, commit, db, services
+from portal.web.customer_session import current_access
 
 bp = Blueprint("auth", __name__)
+
+# `/link/invoices/<token>` and `/link/sign-in/<token>`, from the table the link builder uses.
+LINK_RULE = "/link/<any({}):kind>/<token>".format(", ".join(f'"{s}"' for s in URL_SEGMENTS.values()))
+
+# Why a session ended (from `require_customer`), as shown on the signed-out page.
+SIGNED_OUT_NOTICES = {
+    "idle": "You were signed out after 30 minutes without activity.",
+    "expired": "Your session has ended. Sessions last at most 12 hours.",
+    "revoked": "Your access was withdrawn. Ask for a new sign-in link if you still need it.",
+    "invalid": "Your session could not be read. Please sign in again.",
+    "signed_out": "You are signed out.",
+}
+SIGN_IN_MINUTES = int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60)
+
+
+def _signer() -> LinkSigner:
+    return LinkSigner.from_settings(services().settings)
+
+
+def _email_is_plausible(email: str) -> bool:
+    local, at, domain = email.partition("@")
+    return bool(at and local and "." in domain and len(email) <= 254 and not any(c.isspace() for c in email))
+
+
+def mask_email(email: str) -> str:
+    """`a•••@acme.example`: enough for the owner to recognise, little for anyone else."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def _within_link_limits(email: str):
+    """None when a sign-in link may be sent to `email` now, else the 429 response."""
+    settings = services().settings
+    # The limiter counts through its own connection and commits at once. On SQLite (WAL) a
+    # transaction that has read cannot write after another connection's commit, so end this
+    # request's read-only transaction first: nothing is written yet, loaded objects stay usable.
+    commit()
+    if allow_all(services().rate_limiter, sign_in_link_limits(settings, email=email, ip=client_ip())):
+        return None
+    minutes = max(1, settings.link_request_window_seconds // 60)
+    body = render_template(
+        "error.html", status=429, title="Too many requests",
+        message=f"Too many sign-in links were asked for. Please wait {minutes} minutes and try again.",
+    )
+    return body, 429, {"Retry-After": str(settings.link_request_window_seconds)}
+
+
+def _link_sent_page(email: str):
+    return render_template("auth/link_sent.html", masked_email=mask_email(email), minutes=SIGN_IN_MINUTES)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+@bp.get("/")
+def index():
+    """Signed-in customers go to their account; everyone else to "send me a sign-in link"."""
+    access = current_access()
+    if access is None:
+        return redirect(url_for(".sign_in_request"))
+    return redirect(url_for("account.overview" if access.whole_account else "account.invoices"))
+
+
+@bp.get("/sign-in")
+def sign_in_request():
+    return render_template("auth/sign_in_request.html", next_path=safe_next_path(request.args.get("next")),
+                           notice=None, email="", error=None, minutes=SIGN_IN_MINUTES)
+
+
+@bp.get("/signed-out")
+def signed_out():
+    """Where `require_customer` sends a visitor without a valid session (with `reason`)."""
+    reason = request.args.get("reason", "")
+    return render_template(
+        "auth/sign_in_request.html", notice=SIGNED_OUT_NOTICES.get(reason), email="", error=None,
+        next_path=safe_next_path(request.args.get("next")), minutes=SIGN_IN_MINUTES,
+    )
+
+
+@bp.post("/sign-in")
+def send_sign_in_link_request():
+    """Email a sign-in link to every contact with this address; say the same thing either way."""
+    email = normalize_email(request.form.get("email", ""))
+    next_path = safe_next_path(request.form.get("next"))
+    if not _email_is_plausible(email):
+        return render_template(
+            "auth/sign_in_request.html", notice=None, email=request.form.get("email", "")[:254],
+            error="Enter the email address our invoices are sent to.", next_path=next_path,
+            minutes=SIGN_IN_MINUTES,
+        ), 400
+    refused = _within_link_limits(email)
+    if refused:
+        return refused
+    request_sign_in_links(db(), services().clock, _signer(), email=email, next_path=next_path,
+                          supplier_name=services().settings.supplier_name)
+    commit()
+    return render_template("auth/sign_in_sent.html", minutes=SIGN_IN_MINUTES)
+
+
+@bp.post("/sign-in/email-me")
+def email_me_sign_in_link():
+    """From a forwarded-invoice-link session: send a whole-account link to the link's contact.
+
+    The address is the contact's own, taken from the session, never from the form: whoever
+    holds a forwarded link cannot redirect the sign-in link to themselves (A2).
+    """
+    access = current_access()
+    if access is None:
+        return redirect(url_for(".signed_out", reason=g.get("session_end_reason")))
+    contact: Contact = g.contact
+    refused = _within_link_limits(contact.email)
+    if refused:
+        return refused
+    send_sign_in_link(db(), services().clock, _signer(), contact=contact,
+                      next_path=safe_next_path(request.form.get("next")),
+                      supplier_name=services().settings.supplier_name)
+    commit()
+    return _link_sent_page(contact.email)
+
+
+@bp.post("/sign-out")
+def sign_out():
+    customer_session.sign_out()
+    return redirect(url_for(".signed_out", reason="signed_out"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Links
+
+
+def _link_problem(error: LinkError, kind: str, token: str):
+    """The clear page for an invalid, expired, used or revoked link."""
+    link: AccessLink | None = error.link
+    if isinstance(error, UsedLink):
+        access = current_access()
+        if access is not None and access.contact_id == link.contact_id and access.whole_account:
+            return redirect(url_for(".index"))  # the link did its job already: this is them
+    renewable = isinstance(error, (ExpiredLink, UsedLink))
+    return render_template(
+        "auth/link_problem.html", reason=error.reason, message=error.message,
+        renew_action=url_for(".renew_link", kind=kind, token=token) if renewable else None,
+        masked_email=mask_email(link.contact.email) if renewable else None,
+        next_path=safe_next_path(request.values.get("next")),
+    ), 404 if isinstance(error, InvalidLink) else 410
+
+
+@bp.get(LINK_RULE)
+def confirm_link(kind: str, token: str):
+    """Show who the link signs in as. Changes nothing: scanners and previews stop here (A1)."""
+    try:
+        link = find_link(db(), services().clock, _signer(), PURPOSE_BY_SEGMENT[kind], token)
+    except LinkError as error:
+        return _link_problem(error, kind, token)
+    return render_template(
+        "auth/confirm.html", link=link, contact=link.contact, customer=link.contact.customer,
+        whole_account=link.purpose == SIGN_IN, next_path=safe_next_path(request.args.get("next")),
+        action=url_for(".redeem_link", kind=kind, token=token),
+    )
+
+
+def _landing(link: AccessLink, next_path: str | None) -> str:
+    """Where a redeemed link goes: a safe `next`, else the link's invoice(s) or the start."""
+    if next_path:
+        return next_path
+    if link.purpose == INVOICE:
+        if len(link.invoices) == 1:
+            return url_for("account.invoice", public_id=link.invoices[0].public_id)
+        return url_for("account.invoices")
+    return url_for(".index")
+
+
+@bp.post(LINK_RULE)
+def redeem_link(kind: str, token: str):
+    """Sign in with the link (the confirm page's button)."""
+    next_path = safe_next_path(request.form.get("next"))
+    current = current_access()
+    try:
+        link = redeem(db(), services().clock, _signer(), PURPOSE_BY_SEGMENT[kind], token, ip=client_ip())
+    except LinkError as error:
+        return _link_problem(error, kind, token)
+    commit()
+    keeps_wider_session = (
+        link.purpose == INVOICE and current is not None and current.whole_account
+        and current.customer_id == link.customer_id
+    )
+    if not keeps_wider_session:  # an invoice link must not narrow a whole-account session
+        customer_session.sign_in(link.contact, ACCOUNT if link.purpose == SIGN_IN else INVOICES, link)
+    return redirect(_landing(link, next_path))
+
+
+@bp.post(LINK_RULE + "/renew")
+def renew_link(kind: str, token: str):
+    """The "email me a new link" button of an expired or used link: a fresh sign-in link,
+    sent to that link's own contact and nobody else."""
+    try:
+        link = find_renewable_link(db(), services().clock, _signer(), PURPOSE_BY_SEGMENT[kind], token)
+    except LinkError as error:
+        return _link_problem(error, kind, token)
+    refused = _within_link_limits(link.contact.email)
+    if refused:
+        return refused
+    send_sign_in_link(db(), services().clock, _signer(), contact=link.contact,
+                      next_path=safe_next_path(request.form.get("next")),
+                      supplier_name=services().settings.supplier_name)
+    commit()
+    return _link_sent_page(link.contact.email)
+

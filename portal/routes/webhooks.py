@@ -1,5 +1,50 @@
-"""Blueprint webhooks."""
+"""Stripe's webhook endpoint: the one route exempt from CSRF (Stripe signs instead).
 
-from flask import Blueprint
+verify → deduplicate → apply → commit, all in `receive_stripe_webhook`. The answers tell
+Stripe what to do next: 400 for a body we cannot trust (no retry helps), 200 for applied,
+duplicate or ignored events, 5xx for anything that went wrong here, with nothing committed,
+so that Stripe delivers the event again (SECURITY.md W1-W5).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify, request
+
+from portal.domain.gateway import WebhookRejected
+from portal.domain.payments import ReceiptDetails
+from portal.domain.stripe_events import EventNotReady, receive_stripe_webhook
+from portal.web.context import commit, db, services
 
 bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.post("/stripe/webhook")
+def stripe():
+    s = services()
+    receipts = ReceiptDetails(supplier_name=s.settings.supplier_name, portal_url=s.settings.public_url)
+    try:
+        result = receive_stripe_webhook(
+            db(), s.clock, s.gateway, receipts,
+            payload=request.get_data(cache=False),
+            signature_header=request.headers.get("Stripe-Signature"),
+            secrets=s.settings.stripe_webhook_secrets,
+            tolerance_seconds=s.settings.stripe_webhook_tolerance,
+        )
+        commit()
+    except WebhookRejected as rejected:
+        db().rollback()
+        log.warning("stripe webhook refused: %s", rejected)
+        return jsonify(error="invalid signature"), 400
+    except EventNotReady as not_ready:
+        db().rollback()
+        log.info("stripe webhook deferred: %s", not_ready)
+        return jsonify(error="not ready, deliver again later"), 503
+    except Exception:
+        # Testing mode would re-raise from Flask's handler; Stripe needs an answer either way.
+        db().rollback()
+        log.exception("stripe webhook failed; nothing was committed")
+        return jsonify(error="internal error"), 500
+    return jsonify(received=True, duplicate=result.duplicate, outcome=result.outcome), 200

@@ -43,8 +43,10 @@ def content_security_policy() -> str:
 def add_security_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", content_security_policy())
-    # Links carry tokens in their path: never send our URLs to another site.
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # Links carry tokens in their path: never send our URLs to another site. Same-origin
+    # requests keep the Referer, which Flask-WTF requires on HTTPS form posts (no-referrer
+    # would make every POST fail its CSRF check in production).
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")

@@ -1,0 +1,51 @@
+"""The real portal app plus two routes only the benchmark has: `gunicorn bench.wsgi_app:app`.
+
+`/bench/hello` is the hello-world baseline served by the same workers in the same run;
+`/bench/sign-in/<contact public id>` starts a whole-account session for a seeded contact so
+wrk can send its cookie. The database and secret come from BENCH_DATABASE_URL and
+BENCH_SECRET_KEY; the app runs in production mode (logging, security headers) as deployed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import abort
+from sqlalchemy import select
+
+from portal.app import create_app
+from portal.config import Settings
+from portal.domain.access import ACCOUNT
+from portal.domain.models import Contact
+from portal.web.context import db
+from portal.web.customer_session import sign_in
+
+
+class NoPaymentGateway:
+    """The pages measured never call the gateway; this keeps Stripe settings out of the run."""
+
+
+def build_bench_app(database_url: str, secret_key: str):
+    settings = Settings(
+        mode="production", secret_key=secret_key, database_url=database_url,
+        stripe_webhook_secrets=("whsec_benchmark_only",), session_cookie_secure=True,
+    )
+    app = create_app(settings, gateway=NoPaymentGateway())
+
+    @app.get("/bench/hello")
+    def bench_hello():
+        return "Hello, World!"
+
+    @app.get("/bench/sign-in/<contact_public_id>")
+    def bench_sign_in(contact_public_id: str):
+        contact = db().scalar(select(Contact).where(Contact.public_id == contact_public_id))
+        if contact is None:
+            abort(404)
+        sign_in(contact, ACCOUNT)
+        return "signed in"
+
+    return app
+
+
+app = build_bench_app(os.environ["BENCH_DATABASE_URL"], os.environ["BENCH_SECRET_KEY"]) \
+    if "BENCH_DATABASE_URL" in os.environ else None

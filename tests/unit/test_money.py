@@ -1,0 +1,99 @@
+"""Exact money (SECURITY.md P5): minor units, the exponent table, Stripe's currency rules."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from portal.domain.money import (
+    CURRENCY_EXPONENTS, STRIPE_THREE_DECIMAL, CurrencyMismatch, Money, MoneyError, UnknownCurrency,
+    from_stripe_amount, stripe_minimum, to_stripe_amount,
+)
+
+
+@pytest.mark.parametrize(("currency", "typed", "minor", "plain", "shown"), [
+    ("USD", "1,234.56", 123_456, "1234.56", "$1,234.56"),
+    ("USD", "0.5", 50, "0.50", "$0.50"),
+    ("JPY", "12,345", 12_345, "12345", "¥12,345"),
+    ("KWD", "1.234", 1_234, "1.234", "KWD1.234"),
+    ("KWD", "10", 10_000, "10.000", "KWD10.000"),
+])
+def test_round_trips(currency, typed, minor, plain, shown):
+    money = Money.parse(typed, currency)
+    assert money == Money(minor, currency)
+    assert money.plain() == plain
+    assert Money.parse(money.plain(), currency) == money
+    assert money.format().replace("\xa0", "") == shown
+
+
+@pytest.mark.parametrize(("currency", "typed"), [("USD", "10.005"), ("JPY", "1.5"), ("KWD", "0.0001")])
+def test_more_decimals_than_the_currency_has_are_refused_not_rounded(currency, typed):
+    with pytest.raises(MoneyError):
+        Money.parse(typed, currency)
+
+
+@pytest.mark.parametrize("typed", ["", "  ", "abc", "1e3x", "NaN", "Infinity", "1.2.3"])
+def test_non_amounts_are_refused(typed):
+    with pytest.raises(MoneyError):
+        Money.parse(typed, "USD")
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "usdd", "", "BTC"])
+def test_unknown_currency_is_refused(currency):
+    with pytest.raises(UnknownCurrency):
+        Money(100, currency)
+    with pytest.raises(UnknownCurrency):
+        Money.parse("1", currency)
+
+
+def test_floats_and_bools_are_not_money():
+    for value in (1.0, True, "100"):
+        with pytest.raises(MoneyError):
+            Money(value, "USD")
+
+
+def test_currencies_do_not_mix():
+    with pytest.raises(CurrencyMismatch):
+        Money(100, "USD") + Money(100, "EUR")
+    with pytest.raises(CurrencyMismatch):
+        Money(100, "USD") < Money(100, "JPY")
+
+
+def test_stripe_amounts():
+    assert to_stripe_amount(Money(1_000, "JPY")) == 1_000  # zero-decimal: yen, not hundredths
+    assert to_stripe_amount(Money(12_340, "KWD")) == 12_340
+    with pytest.raises(MoneyError):
+        to_stripe_amount(Money(12_345, "KWD"))  # Stripe wants the last digit 0
+    assert from_stripe_amount(2_000, "usd") == Money(2_000, "USD")
+    assert stripe_minimum("usd") == Money(50, "USD") and stripe_minimum("JPY") == Money(50, "JPY")
+
+
+currencies = st.sampled_from(sorted(CURRENCY_EXPONENTS))
+amounts = st.integers(min_value=-10**15, max_value=10**15)
+
+
+@given(amounts, currencies)
+def test_parse_of_plain_is_identity(minor, currency):
+    money = Money(minor, currency)
+    assert Money.parse(money.plain(), currency) == money
+    assert Money.parse(money.plain().replace("-", "-0"), currency) == money
+
+
+@given(st.lists(amounts, max_size=20), currencies)
+def test_sums_are_exact(minors, currency):
+    total = Money.zero(currency)
+    for minor in minors:
+        total = total + Money(minor, currency)
+    assert total == Money(sum(minors), currency)
+    assert total - total == Money.zero(currency)
+
+
+@given(st.integers(min_value=1, max_value=10**12), currencies)
+def test_stripe_round_trip(minor, currency):
+    money = Money(minor, currency)
+    if currency in STRIPE_THREE_DECIMAL and minor % 10:
+        with pytest.raises(MoneyError):
+            to_stripe_amount(money)
+    else:
+        assert from_stripe_amount(to_stripe_amount(money), currency.lower()) == money
