@@ -1,0 +1,142 @@
+"""The clerk's whole path in real Chromium, against the app on a real port and localstripe.
+
+link in the email → confirm page → invoice list → pay two invoices by card (Stripe.js card
+element, here localstripe's stand-in) → "processing" → localstripe's signed webhook reaches
+the app → both invoices show paid. Screenshots land in test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from portal.domain.clock import FixedClock
+from portal.domain.links import LinkSigner, issue_invoice_link
+from portal.domain.models import OutboxMessage
+from tests.factories import make_contact, make_customer, make_invoice
+from tests.fixtures.browser import LiveServer
+from tests.fixtures.stripe import CARD_3DS, CARD_OK
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    # localstripe signs its webhooks with the real time; the app must agree within 300 s.
+    return FixedClock(datetime.now(timezone.utc))
+
+
+@pytest.fixture
+def settings(settings, localstripe_server):
+    return settings.with_changes(
+        stripe_api_base=localstripe_server, stripe_js_url=f"{localstripe_server}/js.stripe.com/v3/",
+    )
+
+
+@pytest.fixture
+def live_server(app, localstripe):
+    server = LiveServer(app).start()
+    localstripe.register_webhook(f"{server.url}/stripe/webhook")
+    yield server
+    localstripe.stop_webhooks()
+    server.stop()
+
+
+@pytest.fixture
+def acme(db, clock):
+    customer = make_customer(db, clock, name="Acme Corp")
+    clerk = make_contact(db, clock, customer, email="ap.clerk@acme.example", name="Robin Ledger")
+    invoices = [
+        make_invoice(db, clock, customer, total_minor=125_000, po_number="PO-7781", number="INV-7001"),
+        make_invoice(db, clock, customer, total_minor=48_050, po_number="PO-7790", number="INV-7002"),
+    ]
+    return customer, clerk, invoices
+
+
+def _link_for(db, clock, settings, live_server, clerk, invoices) -> str:
+    issued = issue_invoice_link(db, clock, LinkSigner.from_settings(settings), contact=clerk, invoices=invoices)
+    db.commit()
+    path = urlsplit(issued.url)
+    return f"{live_server.url}{path.path}{'?' + path.query if path.query else ''}"
+
+
+def _fill_card(page: Page, number: str) -> None:
+    # localstripe's card element: plain inputs named by placeholder (real Stripe: an iframe).
+    card = page.locator("#card-element")
+    card.get_by_placeholder("number").fill(number)
+    card.get_by_placeholder("exp_month").fill("12")
+    card.get_by_placeholder("exp_year").fill("34")
+    card.get_by_placeholder("cvc").fill("123")
+    postal = card.get_by_placeholder("postal_code")
+    if postal.count():
+        postal.fill("10001")
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_from_email_link_to_two_paid_invoices(page: Page, db, clock, settings, live_server, acme):
+    customer, clerk, invoices = acme
+    console_errors: list[str] = []
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
+
+    page.goto(_link_for(db, clock, settings, live_server, clerk, invoices))
+    expect(page.get_by_text("ap.clerk@acme.example")).to_be_visible()
+    expect(page.get_by_text("Acme Corp").first).to_be_visible()
+    _shot(page, "1-confirm")
+    page.get_by_role("button", name=re.compile("Continue", re.I)).click()
+
+    page.goto(f"{live_server.url}/invoices")
+    for invoice in invoices:
+        page.locator(f"#select-{invoice.public_id}").check()
+    _shot(page, "2-invoices")
+    page.get_by_role("button", name="Pay selected invoices").click()
+
+    expect(page.locator("#pay-total")).to_have_text("$1,730.50")
+    _fill_card(page, CARD_OK)
+    page.locator("#po_number").fill("PO-7781")
+    _shot(page, "3-pay")
+    page.get_by_role("button", name="Pay", exact=True).click()
+
+    page.wait_for_url(re.compile(r"/payments/[\w-]+$"), timeout=15_000)
+    # The status page shows "Processing" until localstripe's webhook (about 1 s later) lands.
+    expect(page.get_by_text("Paid.")).to_be_visible(timeout=15_000)
+    _shot(page, "4-paid")
+
+    page.goto(f"{live_server.url}/invoices?status=paid")
+    for invoice in invoices:
+        row = page.locator("tr", has_text=invoice.number)
+        expect(row.locator(".badge-paid")).to_be_visible()
+    _shot(page, "5-invoices-paid")
+
+    receipts = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "payment_receipt")).all()
+    assert [m.to_address for m in receipts] == ["ap.clerk@acme.example"]
+    assert "$1,730.50" in receipts[0].body_text
+    assert console_errors == []
+
+
+def test_three_d_secure_is_completed_in_the_browser(page: Page, db, clock, settings, live_server, acme):
+    customer, clerk, invoices = acme
+    page.goto(_link_for(db, clock, settings, live_server, clerk, invoices[:1]))
+    page.get_by_role("button", name=re.compile("Continue", re.I)).click()
+    page.goto(f"{live_server.url}/invoices")
+    page.locator(f"#select-{invoices[0].public_id}").check()
+    page.get_by_role("button", name="Pay selected invoices").click()
+    _fill_card(page, CARD_3DS)
+    page.get_by_role("button", name="Pay", exact=True).click()
+
+    # localstripe's Stripe.js shows its 3-D Secure modal; the clerk approves.
+    page.get_by_role("button", name="Complete authentication").click(timeout=15_000)
+    page.wait_for_url(re.compile(r"/payments/[\w-]+$"), timeout=15_000)
+    expect(page.get_by_text("Paid.")).to_be_visible(timeout=15_000)
+    _shot(page, "6-3ds-paid")
