@@ -5,11 +5,14 @@ from __future__ import annotations
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+SQLITE_LOCK_WAIT_SECONDS = 45
+
 
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
-        # One connection per thread; a writer waits up to 15 s for the lock instead of failing.
-        engine = create_engine(url, connect_args={"timeout": 15}, **kwargs)
+        # A writer waits for the lock instead of failing. The wait outlasts the Stripe call
+        # timeout, because a payment holds SQLite's write lock while Stripe answers.
+        engine = create_engine(url, connect_args={"timeout": SQLITE_LOCK_WAIT_SECONDS}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -19,7 +22,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_LOCK_WAIT_SECONDS * 1000}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

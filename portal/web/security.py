@@ -9,7 +9,9 @@ from flask_wtf.csrf import CSRFError
 
 from .context import services
 
-STRIPE_FRAME_ORIGINS = ("https://js.stripe.com", "https://hooks.stripe.com")
+# What real Stripe.js loads and frames (Stripe's published CSP requirements).
+STRIPE_SCRIPT_ORIGINS = ("https://js.stripe.com", "https://*.js.stripe.com")
+STRIPE_FRAME_ORIGINS = ("https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com")
 STRIPE_API_ORIGIN = "https://api.stripe.com"
 
 
@@ -23,11 +25,12 @@ def content_security_policy() -> str:
     js_origin = _origin(settings.stripe_js_url)
     # The local stand-in's Stripe.js talks to the stand-in's API; real Stripe.js to Stripe.
     api_origin = _origin(settings.stripe_api_base) if settings.stripe_api_base else STRIPE_API_ORIGIN
+    scripts = " ".join(dict.fromkeys((js_origin, *STRIPE_SCRIPT_ORIGINS)))
     frames = " ".join(dict.fromkeys((js_origin, *STRIPE_FRAME_ORIGINS)))
     return "; ".join(
         (
             "default-src 'self'",
-            f"script-src 'self' {js_origin}",
+            f"script-src 'self' {scripts}",
             f"frame-src {frames}",
             f"connect-src 'self' {api_origin}",
             "img-src 'self' data:",

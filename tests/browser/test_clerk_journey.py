@@ -3,6 +3,7 @@
 link in the email → confirm page → invoice list → pay two invoices by card (Stripe.js card
 element, here localstripe's stand-in) → "processing" → localstripe's signed webhook reaches
 the app → both invoices show paid. Screenshots land in test-artifacts/ for a person to look at.
+(3-D Secure, declines and retries in the browser: tests/payments/test_pay_page_browser.py.)
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from portal.domain.clock import FixedClock
 from portal.domain.links import LinkSigner, issue_invoice_link
 from portal.domain.models import OutboxMessage
 from tests.factories import make_contact, make_customer, make_invoice
-from tests.fixtures.browser import LiveServer
-from tests.fixtures.stripe import CARD_3DS, CARD_OK
+from tests.fixtures.browser import fill_test_card
+from tests.fixtures.stripe import CARD_OK
 
 pytestmark = pytest.mark.browser
 
@@ -42,12 +43,10 @@ def settings(settings, localstripe_server):
 
 
 @pytest.fixture
-def live_server(app, localstripe):
-    server = LiveServer(app).start()
-    localstripe.register_webhook(f"{server.url}/stripe/webhook")
-    yield server
+def webhooks_to_app(live_server, localstripe):
+    localstripe.register_webhook(f"{live_server.url}/stripe/webhook")
+    yield
     localstripe.stop_webhooks()
-    server.stop()
 
 
 @pytest.fixture
@@ -68,24 +67,12 @@ def _link_for(db, clock, settings, live_server, clerk, invoices) -> str:
     return f"{live_server.url}{path.path}{'?' + path.query if path.query else ''}"
 
 
-def _fill_card(page: Page, number: str) -> None:
-    # localstripe's card element: plain inputs named by placeholder (real Stripe: an iframe).
-    card = page.locator("#card-element")
-    card.get_by_placeholder("number").fill(number)
-    card.get_by_placeholder("exp_month").fill("12")
-    card.get_by_placeholder("exp_year").fill("34")
-    card.get_by_placeholder("cvc").fill("123")
-    postal = card.get_by_placeholder("postal_code")
-    if postal.count():
-        postal.fill("10001")
-
-
 def _shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def test_from_email_link_to_two_paid_invoices(page: Page, db, clock, settings, live_server, acme):
+def test_from_email_link_to_two_paid_invoices(page: Page, db, clock, settings, live_server, webhooks_to_app, acme):
     customer, clerk, invoices = acme
     console_errors: list[str] = []
     page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
@@ -103,7 +90,7 @@ def test_from_email_link_to_two_paid_invoices(page: Page, db, clock, settings, l
     page.get_by_role("button", name="Pay selected invoices").click()
 
     expect(page.locator("#pay-total")).to_have_text("$1,730.50")
-    _fill_card(page, CARD_OK)
+    fill_test_card(page, CARD_OK)
     page.locator("#po_number").fill("PO-7781")
     _shot(page, "3-pay")
     page.get_by_role("button", name="Pay", exact=True).click()
@@ -123,20 +110,3 @@ def test_from_email_link_to_two_paid_invoices(page: Page, db, clock, settings, l
     assert [m.to_address for m in receipts] == ["ap.clerk@acme.example"]
     assert "$1,730.50" in receipts[0].body_text
     assert console_errors == []
-
-
-def test_three_d_secure_is_completed_in_the_browser(page: Page, db, clock, settings, live_server, acme):
-    customer, clerk, invoices = acme
-    page.goto(_link_for(db, clock, settings, live_server, clerk, invoices[:1]))
-    page.get_by_role("button", name=re.compile("Continue", re.I)).click()
-    page.goto(f"{live_server.url}/invoices")
-    page.locator(f"#select-{invoices[0].public_id}").check()
-    page.get_by_role("button", name="Pay selected invoices").click()
-    _fill_card(page, CARD_3DS)
-    page.get_by_role("button", name="Pay", exact=True).click()
-
-    # localstripe's Stripe.js shows its 3-D Secure modal; the clerk approves.
-    page.get_by_role("button", name="Complete authentication").click(timeout=15_000)
-    page.wait_for_url(re.compile(r"/payments/[\w-]+$"), timeout=15_000)
-    expect(page.get_by_text("Paid.")).to_be_visible(timeout=15_000)
-    _shot(page, "6-3ds-paid")

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from portal.domain.models import InvoiceEntry, OutboxMessage, StripeEvent
-from tests.fixtures.browser import LiveServer
 from tests.factories import make_invoice, make_invoice_link, sign_in
 from tests.fixtures.stripe import CARD_3DS, CARD_DECLINED, CARD_OK, stripe_event
 from tests.payments.conftest import make_company
@@ -18,14 +17,6 @@ from tests.payments.paying import (
 )
 
 pytestmark = pytest.mark.stripe
-
-
-@pytest.fixture
-def live_server(app):
-    """The app served over HTTP on a free port, so localstripe can deliver webhooks to it."""
-    server = LiveServer(app).start()
-    yield server.url
-    server.stop()
 
 
 def _wait_for(condition, seconds: float = 8.0):
@@ -97,7 +88,7 @@ def test_webhook_delivered_by_localstripe_itself_settles_the_payment(
     clock.set(datetime.now(timezone.utc))
     company = make_company(db, clock, 12_500, 8_000)
     sign_in(client, company.clerk, clock)
-    localstripe.register_webhook(f"{live_server}/stripe/webhook")
+    localstripe.register_webhook(f"{live_server.url}/stripe/webhook")
 
     first, second = company.invoices
     response = pay(client, {first: "125.00", second: "80.00"}, localstripe.card_token(CARD_OK))

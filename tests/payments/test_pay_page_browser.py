@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.factories import sign_in
-from tests.fixtures.browser import CHROMIUM_ARGS, LiveServer, chromium_path
+from tests.fixtures.browser import fill_test_card
 from tests.fixtures.stripe import CARD_3DS, CARD_DECLINED, CARD_OK
 from tests.payments.conftest import make_company
 from tests.payments.paying import balance, payment_by_public_id
@@ -21,77 +21,41 @@ from tests.payments.paying import balance, payment_by_public_id
 pytestmark = [pytest.mark.browser, pytest.mark.stripe]
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    """Debian's Chromium through Playwright's own API (pytest-playwright's fixtures trip a
-    pytest deprecation that this suite turns into an error)."""
-    path = chromium_path()
-    if path is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page(chromium):
-    context = chromium.new_context()
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def live(app):
-    server = LiveServer(app).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def shopper(app, db, clock, live, page):
+def shopper(app, db, clock, live_server, page):
     """A clerk signed in in the browser, with two open invoices."""
     clock.set(datetime.now(timezone.utc))  # localstripe signs webhooks with the wall clock
     company = make_company(db, clock, 12_500, 8_000)
     client = app.test_client()
     sign_in(client, company.clerk, clock)
     page.context.add_cookies([{"name": "portal_session", "value": client.get_cookie("portal_session").value,
-                               "url": live.url}])
+                               "url": live_server.url}])
     page.set_default_timeout(10_000)
     return company
 
 
-def _fill_card(page, number: str) -> None:
-    card = page.locator("#card-element")
-    card.get_by_placeholder("number").fill(number)
-    card.get_by_placeholder("exp_month").fill("12")
-    card.get_by_placeholder("exp_year").fill("34")
-    card.get_by_placeholder("cvc").fill("123")
-    card.get_by_placeholder("postal_code").fill("10001")
-
-
-def _open_pay_page(page, live, company) -> None:
+def _open_pay_page(page, live_server, company) -> None:
     query = "&".join(f"invoice={invoice.public_id}" for invoice in company.invoices)
-    page.goto(f"{live.url}/pay?{query}")
+    page.goto(f"{live_server.url}/pay?{query}")
 
 
-def test_pay_two_invoices_in_the_browser_and_watch_the_status_page_turn_paid(page, live, db, shopper, localstripe):
-    localstripe.register_webhook(f"{live.url}/stripe/webhook")
+def test_pay_two_invoices_in_the_browser_and_watch_the_status_page_turn_paid(page, live_server, db, shopper, localstripe):
+    localstripe.register_webhook(f"{live_server.url}/stripe/webhook")
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
             and errors.append(f"{r.status} {r.url}"))
 
-    _open_pay_page(page, live, shopper)
+    _open_pay_page(page, live_server, shopper)
     second = shopper.invoices[1]
     page.locator(f"#amount-{second.public_id}").fill("30.00")
     expect(page.locator("#pay-total")).to_have_text("$155.00")
     page.locator(f"#reason-{second.public_id}").fill("Partial payment")
     page.locator("#po_number").fill("PO-1234")
-    _fill_card(page, CARD_OK)
+    fill_test_card(page, CARD_OK)
     page.locator("#pay-button").click()
 
-    page.wait_for_url(f"{live.url}/payments/*")
+    page.wait_for_url(f"{live_server.url}/payments/*")
     # The status page polls until localstripe's webhook settles the payment, then reloads.
     expect(page.locator("#payment-status")).to_contain_text("Paid.", timeout=15_000)
     public_id = page.url.rsplit("/", 1)[1]
@@ -100,34 +64,34 @@ def test_pay_two_invoices_in_the_browser_and_watch_the_status_page_turn_paid(pag
     assert errors == []
 
 
-def test_declined_card_shows_stripes_message_and_lets_the_clerk_try_again(page, live, db, shopper, localstripe):
-    _open_pay_page(page, live, shopper)
-    _fill_card(page, CARD_DECLINED)
+def test_declined_card_shows_stripes_message_and_lets_the_clerk_try_again(page, live_server, db, shopper, localstripe):
+    _open_pay_page(page, live_server, shopper)
+    fill_test_card(page, CARD_DECLINED)
     page.locator("#pay-button").click()
     expect(page.locator("#pay-error")).to_have_text("Your card was declined.")
     expect(page.locator("#pay-button")).to_be_enabled()
     assert [balance(db, invoice) for invoice in shopper.invoices] == [12_500, 8_000]
 
-    _fill_card(page, CARD_OK)
+    fill_test_card(page, CARD_OK)
     page.locator("#pay-button").click()
-    page.wait_for_url(f"{live.url}/payments/*")
+    page.wait_for_url(f"{live_server.url}/payments/*")
     expect(page.locator("#payment-status")).to_contain_text("Processing")
 
 
-def test_3ds_card_completes_authentication_in_the_page(page, live, db, shopper, localstripe):
-    _open_pay_page(page, live, shopper)
-    _fill_card(page, CARD_3DS)
+def test_3ds_card_completes_authentication_in_the_page(page, live_server, db, shopper, localstripe):
+    _open_pay_page(page, live_server, shopper)
+    fill_test_card(page, CARD_3DS)
     page.locator("#pay-button").click()
     page.get_by_role("button", name="Complete authentication").click()
-    page.wait_for_url(f"{live.url}/payments/*")
+    page.wait_for_url(f"{live_server.url}/payments/*")
     payment = payment_by_public_id(db, page.url.rsplit("/", 1)[1])
     assert localstripe.intent(payment.stripe_payment_intent_id)["status"] == "succeeded"
     assert payment.status == "requires_action"  # until the webhook says otherwise
 
 
-def test_3ds_failure_cancels_the_attempt_so_the_clerk_can_pay_again(page, live, db, shopper, localstripe):
-    _open_pay_page(page, live, shopper)
-    _fill_card(page, CARD_3DS)
+def test_3ds_failure_cancels_the_attempt_so_the_clerk_can_pay_again(page, live_server, db, shopper, localstripe):
+    _open_pay_page(page, live_server, shopper)
+    fill_test_card(page, CARD_3DS)
     page.locator("#pay-button").click()
     page.get_by_role("button", name="Fail authentication").click()
     expect(page.locator("#pay-error")).to_contain_text("authentication failed")

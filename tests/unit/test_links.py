@@ -14,7 +14,6 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import select, text
 
 from portal.domain.audit import Actor
-from portal.domain.clock import FixedClock
 from portal.domain.errors import DomainError
 from portal.domain.links import (
     INVOICE, SIGN_IN, ExpiredLink, InvalidLink, LinkSigner, RevokedLink, UsedLink, find_link,
@@ -345,9 +344,3 @@ def test_whatever_next_path_is_accepted_stays_on_this_host(value):
 def test_token_hash_is_sha256_of_purpose_and_nonce():
     assert token_hash(INVOICE, "abc") == hashlib.sha256(b"invoice:abc").hexdigest()
 
-
-def test_fixed_clock_is_used_for_expiry(db, signer, acme):
-    _, contact = acme
-    clock = FixedClock(datetime(2030, 1, 1, tzinfo=timezone.utc))
-    issued = issue_sign_in_link(db, clock, signer, contact=contact)
-    assert issued.link.expires_at == datetime(2030, 1, 1, 0, 15, tzinfo=timezone.utc)
