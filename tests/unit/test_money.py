@@ -97,3 +97,22 @@ def test_stripe_round_trip(minor, currency):
             to_stripe_amount(money)
     else:
         assert from_stripe_amount(to_stripe_amount(money), currency.lower()) == money
+
+
+# --- the cached formatter must say exactly what Babel says ----------------------------------
+
+from hypothesis import given as _given, settings as _settings, strategies as _st  # noqa: E402
+
+from portal.domain.money import CURRENCY_EXPONENTS as _EXPONENTS, _babel_format  # noqa: E402
+
+_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "ja_JP", "en_IN", "de_CH")
+
+
+@_settings(max_examples=300, deadline=None)
+@_given(
+    minor=_st.integers(min_value=-10**15, max_value=10**15),
+    currency=_st.sampled_from(sorted(_EXPONENTS)),
+    locale=_st.sampled_from(_LOCALES),
+)
+def test_fast_formatting_matches_babel_everywhere(minor, currency, locale):
+    assert Money(minor, currency).format(locale) == _babel_format(minor, currency, locale)
