@@ -86,6 +86,7 @@ def test_from_email_link_to_two_paid_invoices(page: Page, db, clock, settings, l
     page.goto(f"{live_server.url}/invoices")
     for invoice in invoices:
         page.locator(f"#select-{invoice.public_id}").check()
+    expect(page.locator("#selection-summary")).to_contain_text("$1,730.50")
     _shot(page, "2-invoices")
     page.get_by_role("button", name="Pay selected invoices").click()
 

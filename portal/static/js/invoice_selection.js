@@ -12,18 +12,6 @@
   var error = document.getElementById("selection-error");
   var idleText = summary.textContent;
 
-  function format(minor, currency, exponent) {
-    var amount = minor / Math.pow(10, exponent);
-    try {
-      return new Intl.NumberFormat("en-US", {
-        style: "currency", currency: currency,
-        minimumFractionDigits: exponent, maximumFractionDigits: exponent
-      }).format(amount);
-    } catch (e) {
-      return currency + " " + amount.toFixed(exponent);
-    }
-  }
-
   function update() {
     var chosen = boxes.filter(function (box) { return box.checked; });
     var currencies = [];
@@ -47,7 +35,7 @@
     } else {
       var exponent = parseInt(chosen[0].dataset.exponent, 10);
       summary.textContent = chosen.length + (chosen.length === 1 ? " invoice" : " invoices") +
-        " selected: " + format(totalMinor, currencies[0], exponent) + " to pay.";
+        " selected: " + window.PortalMoney.format(totalMinor, currencies[0], exponent) + " to pay.";
       button.disabled = false;
     }
     if (selectAll) {

@@ -34,18 +34,6 @@
     return parseInt(parts[0] + fraction, 10);
   }
 
-  function formatMinor(minor, exponent, currency) {
-    var value = minor / Math.pow(10, exponent);
-    try {
-      return new Intl.NumberFormat("en-US", {
-        style: "currency", currency: currency,
-        minimumFractionDigits: exponent, maximumFractionDigits: exponent
-      }).format(value);
-    } catch (e) {
-      return currency + " " + value.toFixed(exponent);
-    }
-  }
-
   // Real Stripe.js answers a failed 3-D Secure step with {error}; localstripe's fake answers
   // {paymentIntent} whose status went back to requires_payment_method. Both mean "not paid".
   function authenticationFailed(result) {
@@ -94,7 +82,7 @@
         }
         reason.required = minor !== null && minor < payable;
       });
-      totalBox.textContent = valid ? formatMinor(total, exponent, currency) : "–";
+      totalBox.textContent = valid ? window.PortalMoney.format(total, currency, exponent) : "–";
     }
 
     form.addEventListener("input", function (event) {
