@@ -33,7 +33,7 @@ import urllib.request
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
@@ -93,7 +93,7 @@ def build_and_seed(url: str, counts: list[int]) -> list[SeededCustomer]:
     engine = make_engine(url)
     try:
         with make_session_factory(engine)() as session:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             seeded = [seed_customer(session, count, f"N{count}", now) for count in counts]
             session.commit()
         if engine.dialect.name == "postgresql":
@@ -121,7 +121,7 @@ def count_queries(url: str, secret_key: str, customer: SeededCustomer) -> dict[s
         statements: list[str] = []
 
         def record(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
+            statements.append(statement)  # noqa: B023 (listener removed before the next loop)
 
         event.listen(engine, "before_cursor_execute", record)
         try:

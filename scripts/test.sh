@@ -9,6 +9,7 @@
 # With CI=true nothing may be left out: PostgreSQL or Chromium missing is a failure, and so
 # is a run in which pytest collects no test (its exit code 5).
 # Coverage of portal/ and admin/ is measured and totalled; PORTAL_TEST_COVERAGE=0 turns it off.
+# `ruff check` runs first (pyflakes, bugbear, pyupgrade) and its failure fails the run.
 set -uo pipefail
 source "$(dirname "$0")/_setup.sh"
 cd "$ROOT"
@@ -64,6 +65,13 @@ run_suite() {  # run_suite DB [pytest args...]
 }
 
 failed=""
+note "ruff check (pyflakes, bugbear, pyupgrade)"
+if "$VENV/bin/ruff" check --quiet "$ROOT"; then
+  RESULT[lint]="ok"
+else
+  RESULT[lint]="FAILED  ruff check found problems (above)"
+  failed=1
+fi
 run_suite sqlite "$@" || failed=1
 if postgres_reachable; then
   run_suite postgresql "$@" || failed=1
@@ -88,7 +96,7 @@ fi
 
 echo
 note "Summary"
-printf '  %-11s %s\n' "sqlite" "${RESULT[sqlite]}" "postgresql" "${RESULT[postgresql]}"
+printf '  %-11s %s\n' "lint" "${RESULT[lint]}" "sqlite" "${RESULT[sqlite]}" "postgresql" "${RESULT[postgresql]}"
 [ -n "$coverage_line" ] && echo "  $coverage_line"
 for problem in "${problems[@]}"; do
   printf '  %sFAILED%s  %s\n' "$RED" "$PLAIN" "$problem"

@@ -39,7 +39,7 @@ from portal.domain.models import Contact
 
 from .localstripe_server import LocalStripe
 from .mail_catcher import MailCatcher, serve_mail_pages
-from .ports import LOOPBACK, preferred_or_free, wait_until_listening
+from .ports import LOOPBACK, preferred_or_free
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE = ROOT / "instance"

@@ -12,7 +12,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -107,7 +107,7 @@ class MailCatcher:
     def _keep(self, envelope_from: str, envelope_to: tuple[str, ...], message: EmailMessage) -> None:
         with self._lock:
             self._messages.append(CaughtMail(
-                number=len(self._messages) + 1, received_at=datetime.now(timezone.utc),
+                number=len(self._messages) + 1, received_at=datetime.now(UTC),
                 envelope_from=envelope_from, envelope_to=envelope_to, message=message,
             ))
             self._lock.notify_all()

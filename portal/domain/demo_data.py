@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
@@ -304,7 +304,7 @@ def _price(usd_cents: int, currency: str) -> int:
 
 
 def _at(day: date, hour: int = 15) -> datetime:
-    return datetime.combine(day, time(hour), timezone.utc)
+    return datetime.combine(day, time(hour), UTC)
 
 
 class _Builder:

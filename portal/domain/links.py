@@ -26,7 +26,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, UTC
 from urllib.parse import quote, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -173,7 +173,7 @@ def invoice_link_expiry(invoices: Sequence[Invoice], timezone_name: str, now: da
     last_day = latest_due + INVOICE_LINK_GRACE
     end_of_last_day = datetime.combine(last_day + timedelta(days=1), time(0), ZoneInfo(timezone_name))
     expires = min(max(end_of_last_day, now + INVOICE_LINK_GRACE), now + INVOICE_LINK_MAX_LIFETIME)
-    return expires.astimezone(timezone.utc)
+    return expires.astimezone(UTC)
 
 
 def _add_link(

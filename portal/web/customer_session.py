@@ -8,7 +8,7 @@ session at once. Idle 30 minutes / absolute 12 hours (SECURITY.md A9).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from functools import wraps
 
 from flask import abort, g, redirect, render_template, request, session, url_for
@@ -79,8 +79,8 @@ def _load_access() -> Access | None:
         return None
     now = _now()
     try:
-        started = datetime.fromtimestamp(int(data["started"]), timezone.utc)
-        seen = datetime.fromtimestamp(int(data["seen"]), timezone.utc)
+        started = datetime.fromtimestamp(int(data["started"]), UTC)
+        seen = datetime.fromtimestamp(int(data["seen"]), UTC)
         scope = data["scope"]
         contact_public_id = str(data["contact"])
         version = int(data["v"])

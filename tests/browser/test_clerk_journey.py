@@ -9,7 +9,7 @@ the app → both invoices show paid. Screenshots land in test-artifacts/ for a p
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,7 +32,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture
 def clock() -> FixedClock:
     # localstripe signs its webhooks with the real time; the app must agree within 300 s.
-    return FixedClock(datetime.now(timezone.utc))
+    return FixedClock(datetime.now(UTC))
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ invoice, and the statement, always limited to what the access may see."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import pytest
 
@@ -341,4 +341,4 @@ def test_timestamps_in_history_are_aware(db, clock, today):
     customer = make_customer(db, clock)
     invoice = make_invoice(db, clock, customer)
     detail = invoice_detail(db, whole_account(customer), invoice.public_id, today)
-    assert detail.history[0].at == datetime(2026, 6, 15, 14, 30, tzinfo=timezone.utc)
+    assert detail.history[0].at == datetime(2026, 6, 15, 14, 30, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from sqlalchemy import select
 
@@ -22,7 +22,7 @@ def _trail(db, public_id: str) -> list[AuditEntry]:
 
 
 def test_a_settled_card_payment_has_one_row_per_step(client, db, clock, localstripe):
-    clock.set(datetime.now(timezone.utc))
+    clock.set(datetime.now(UTC))
     company = make_company(db, clock, 12_500)
     sign_in(client, company.clerk, clock)
     response = pay(client, {company.invoices[0]: "125.00"}, localstripe.card_token(CARD_OK))

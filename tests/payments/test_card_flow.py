@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from sqlalchemy import select
@@ -45,7 +45,7 @@ def test_pay_page_shows_the_chosen_invoices_and_loads_stripe_js(signed_in, compa
 
 def test_two_invoices_paid_by_card_settle_only_when_the_webhook_arrives(client, db, clock, localstripe):
     # localstripe signs its deliveries with the wall clock: the app's clock must agree.
-    clock.set(datetime.now(timezone.utc))
+    clock.set(datetime.now(UTC))
     company = make_company(db, clock, 12_500, 8_000)
     sign_in(client, company.clerk, clock)
     first, second = company.invoices
@@ -85,7 +85,7 @@ def test_two_invoices_paid_by_card_settle_only_when_the_webhook_arrives(client, 
 
 def test_webhook_delivered_by_localstripe_itself_settles_the_payment(
         app, client, db, clock, localstripe, live_server):
-    clock.set(datetime.now(timezone.utc))
+    clock.set(datetime.now(UTC))
     company = make_company(db, clock, 12_500, 8_000)
     sign_in(client, company.clerk, clock)
     localstripe.register_webhook(f"{live_server.url}/stripe/webhook")

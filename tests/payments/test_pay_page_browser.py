@@ -7,7 +7,7 @@ iframe card element are not exercised here (they need Stripe's test mode on the 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from playwright.sync_api import expect
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.stripe]
 @pytest.fixture
 def shopper(app, db, clock, live_server, page):
     """A clerk signed in in the browser, with two open invoices."""
-    clock.set(datetime.now(timezone.utc))  # localstripe signs webhooks with the wall clock
+    clock.set(datetime.now(UTC))  # localstripe signs webhooks with the wall clock
     company = make_company(db, clock, 12_500, 8_000)
     client = app.test_client()
     sign_in(client, company.clerk, clock)

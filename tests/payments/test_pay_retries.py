@@ -112,7 +112,7 @@ def test_ten_clerks_paying_the_same_invoice_at_once_make_one_charge(app, client,
         clients.append(c)
 
     with ThreadPoolExecutor(max_workers=10) as pool:
-        responses = list(pool.map(lambda pair: post_payment(*pair), zip(clients, forms)))
+        responses = list(pool.map(lambda pair: post_payment(*pair), zip(clients, forms, strict=True)))
 
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] + [400] * 9

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -127,21 +127,21 @@ def test_links_are_built_on_the_public_url(db, clock, signer, acme):
 
 
 def test_invoice_link_lives_until_latest_due_date_plus_30_days_in_the_customers_zone(clock):
-    now = datetime(2026, 6, 15, 14, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 15, 14, 30, tzinfo=UTC)
     invoices = [_due(date(2026, 7, 1)), _due(date(2026, 8, 10))]
     expires = invoice_link_expiry(invoices, "America/New_York", now)
     # End of 9 September in New York (UTC-4 in summer).
-    assert expires == datetime(2026, 9, 10, 4, 0, tzinfo=timezone.utc)
+    assert expires == datetime(2026, 9, 10, 4, 0, tzinfo=UTC)
 
 
 def test_invoice_link_lives_at_most_120_days(clock):
-    now = datetime(2026, 6, 15, 14, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 15, 14, 30, tzinfo=UTC)
     expires = invoice_link_expiry([_due(date(2027, 6, 1))], "UTC", now)
     assert expires == now + timedelta(days=120)
 
 
 def test_invoice_link_for_overdue_invoices_still_lives_30_days(clock):
-    now = datetime(2026, 6, 15, 14, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 15, 14, 30, tzinfo=UTC)
     expires = invoice_link_expiry([_due(date(2026, 1, 31))], "UTC", now)
     assert expires == now + timedelta(days=30)
 
@@ -275,7 +275,7 @@ def test_revoking_withdraws_every_link_and_bumps_the_session_version(db, clock, 
     db.commit()
 
     assert db.get(Contact, contact.id).session_version == 2
-    for issued, purpose in zip(links, (INVOICE, SIGN_IN)):
+    for issued, purpose in zip(links, (INVOICE, SIGN_IN), strict=True):
         with pytest.raises(RevokedLink):
             find_link(db, clock, signer, purpose, issued.token)
         with pytest.raises(RevokedLink):

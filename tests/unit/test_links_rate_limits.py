@@ -7,6 +7,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+
+from tests.fixtures.availability import service_missing
 import redis
 from sqlalchemy import func, select
 
@@ -26,7 +28,7 @@ def redis_client():
     try:
         client.ping()
     except redis.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+        service_missing("Redis is not running on 127.0.0.1:6379")
     yield client
     client.close()
 

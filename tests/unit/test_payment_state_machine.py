@@ -3,7 +3,7 @@ moves, or raises InvalidTransition and leaves the payment as it was."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from itertools import product
 
 import pytest
@@ -15,7 +15,7 @@ from portal.domain.payments import (
     FINAL_STATUSES, STATUS_FOR_INTENT, TRANSITIONS, can_move, move, status_after_create,
 )
 
-NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 # The table, restated in full as the product wants it. A change to TRANSITIONS must change
 # this too, on purpose.

@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
 from portal.domain.gateway import WebhookRejected
 from portal.domain.stripe_gateway import parse_webhook_event, verify_webhook_signature
 
-NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 T = int(NOW.timestamp())
 SECRET = "whsec_current"
 PAYLOAD = json.dumps({

@@ -69,8 +69,7 @@ def _shows(response, texts: list[str]) -> bool:
 
 def _id_rules(app):
     rules = [rule for rule in swept_rules(app) if any(is_id_argument(name) for name in rule.arguments)]
-    if not rules:
-        pytest.skip("no route takes an object id yet")
+    assert rules, "no route takes an object id: the sweep would prove nothing"
     return rules
 
 
@@ -78,7 +77,7 @@ def _requests(rule, ids):
     """(method, path) for every method of `rule` and every assignment of `ids` to its id args."""
     names = sorted(name for name in rule.arguments if is_id_argument(name))
     for combo in product(ids, repeat=len(names)):
-        path = rule_path(rule, dict(zip(names, combo)))
+        path = rule_path(rule, dict(zip(names, combo, strict=True)))
         for method in methods_of(rule):
             yield method, path
 

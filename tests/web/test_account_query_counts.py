@@ -8,7 +8,7 @@ flight), so a template that lazily loads something per row would show up as a la
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import timedelta, UTC
 
 import pytest
 from sqlalchemy import event
@@ -93,12 +93,12 @@ def test_page_query_counts_do_not_grow_with_the_number_of_invoices(measure):
 
 def test_the_benchmark_seed_and_its_query_counter_work(db, database_url):
     """bench/ is not run by CI: this keeps its seeding and in-process counting from rotting."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bench.run_invoice_list import Result, count_queries, markdown
     from bench.seed import seed_customer
 
-    now = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 15, 12, tzinfo=UTC)
     small, large = seed_customer(db, 4, "S", now), seed_customer(db, 40, "L", now)
     db.commit()
 

@@ -7,6 +7,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+
+from tests.fixtures.availability import service_missing
 import redis
 from sqlalchemy import select
 
@@ -223,7 +225,7 @@ def limited_app(request, settings, clock, engine, gateway):
     try:
         client.ping()
     except redis.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+        service_missing("Redis is not running on 127.0.0.1:6379")
     prefix = f"portal-test:{uuid.uuid4().hex}:"
     limiter = RedisRateLimiter(client, clock, key_prefix=prefix)
     yield create_app(settings.with_changes(redis_url="redis://127.0.0.1:6379/0"), clock=clock,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -54,7 +54,7 @@ def test_session_cookie_is_secure_httponly_samesite_and_lives_12_hours(make_app,
     assert "secure" in cookie and "httponly" in cookie
     assert cookie["samesite"] == "Lax" and cookie["path"] == "/"
     # Flask dates the cookie by the wall clock, not the app's clock.
-    lifetime = parsedate_to_datetime(cookie["expires"]) - datetime.now(timezone.utc)
+    lifetime = parsedate_to_datetime(cookie["expires"]) - datetime.now(UTC)
     assert timedelta(hours=11, minutes=59) <= lifetime <= timedelta(hours=12, minutes=1)
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
