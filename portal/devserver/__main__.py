@@ -27,7 +27,6 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
 
-from jinja2 import TemplateNotFound
 from sqlalchemy import select
 
 from portal import migrate
@@ -42,9 +41,25 @@ from .mail_catcher import MailCatcher, serve_mail_pages
 from .ports import LOOPBACK, preferred_or_free
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTANCE = ROOT / "instance"
-LOGS = INSTANCE / "demo-logs"
-DEMO_DB = INSTANCE / "demo.db"
+DEFAULT_INSTANCE = ROOT / "instance"
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where the demo keeps its database and logs (instance/ unless --instance says otherwise)."""
+
+    instance: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.instance / "demo-logs"
+
+    @property
+    def database(self) -> Path:
+        return self.instance / "demo.db"
+
+    def shown(self, path: Path) -> str:
+        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 @dataclass
@@ -60,13 +75,13 @@ class Ports:
                    smtp=preferred_or_free(8025), mail_pages=preferred_or_free(8026))
 
 
-def demo_environment(ports: Ports, stripe: LocalStripe, webhook_secret: str) -> dict[str, str]:
+def demo_environment(ports: Ports, stripe: LocalStripe, webhook_secret: str, database: Path) -> dict[str, str]:
     """The settings every demo process shares (see portal/config.py)."""
     return {
         "PORTAL_MODE": "demo",
         # A new key per run: the database is new too, so no session or link outlives it.
         "SECRET_KEY": secrets.token_urlsafe(48),
-        "DATABASE_URL": f"sqlite:///{DEMO_DB}",
+        "DATABASE_URL": f"sqlite:///{database}",
         "PUBLIC_URL": f"http://{LOOPBACK}:{ports.app}",
         "SESSION_COOKIE_SECURE": "0",
         "STRIPE_SECRET_KEY": "sk_test_demo_portal",
@@ -93,6 +108,7 @@ class Child:
 class Demo:
     """Everything started, so that all of it can be stopped in reverse order."""
 
+    places: Places
     children: list[Child] = field(default_factory=list)
     stripe: LocalStripe | None = None
     catcher: MailCatcher | None = None
@@ -100,7 +116,7 @@ class Demo:
     logs: list[IO] = field(default_factory=list)
 
     def log_file(self, name: str) -> tuple[IO, Path]:
-        path = LOGS / f"{name}.log"
+        path = self.places.logs / f"{name}.log"
         handle = open(path, "w", buffering=1)
         self.logs.append(handle)
         return handle, path
@@ -146,13 +162,12 @@ def say(message: str = "") -> None:
     print(message, flush=True)
 
 
-def fresh_database(keep: bool) -> str:
-    INSTANCE.mkdir(exist_ok=True)
-    LOGS.mkdir(exist_ok=True)
+def fresh_database(places: Places, keep: bool) -> str:
+    places.logs.mkdir(parents=True, exist_ok=True)
     if not keep:
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{DEMO_DB}"
+            Path(f"{places.database}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{places.database}"
     migrate.upgrade(url)
     return url
 
@@ -169,8 +184,7 @@ def seed(session_factory) -> str:
 
 def clerk_link(settings: Settings, session_factory) -> str:
     """A fresh sign-in link for the demo clerk, also emailed to them through the outbox (so the
-    mail catcher shows the email a clerk would get). Falls back to the link alone when the
-    sign-in email template is not there."""
+    mail catcher shows the email a clerk would get)."""
     from portal.domain import links
 
     signer = links.LinkSigner.from_settings(settings)
@@ -179,11 +193,7 @@ def clerk_link(settings: Settings, session_factory) -> str:
         contact = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
         if contact is None:
             raise SystemExit(f"demo clerk {DEMO_CLERK_EMAIL} is missing from the database")
-        try:
-            issued = links.send_sign_in_link(db, clock, signer, contact=contact, supplier_name=settings.supplier_name)
-        except TemplateNotFound:
-            db.rollback()
-            issued = links.issue_sign_in_link(db, clock, signer, contact=contact)
+        issued = links.send_sign_in_link(db, clock, signer, contact=contact, supplier_name=settings.supplier_name)
         db.commit()
         return issued.url
 
@@ -211,7 +221,8 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    demo = Demo()
+    places = Places(Path(args.instance).resolve())
+    demo = Demo(places)
     stopping = {"signal": None}
 
     def request_stop(signum, _frame):
@@ -222,14 +233,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         ports = Ports.choose(args.port)
-        say(f"Preparing the demo database ({DEMO_DB.relative_to(ROOT)}) ...")
-        database_url = fresh_database(args.keep_data)
+        say(f"Preparing the demo database ({places.shown(places.database)}) ...")
+        database_url = fresh_database(places, args.keep_data)
 
         demo.stripe = LocalStripe(ports.stripe)
         stripe_log, _ = demo.log_file("localstripe")
         demo.stripe.start(log=stripe_log)
         webhook_secret = "whsec_demo_" + secrets.token_hex(16)
-        env_settings = demo_environment(ports, demo.stripe, webhook_secret)
+        env_settings = demo_environment(ports, demo.stripe, webhook_secret, places.database)
         env = {**os.environ, **env_settings, "PYTHONUNBUFFERED": "1"}
         settings = Settings.from_env(env_settings)
 
@@ -269,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
         say("link is in the caught mail. For another, ask the portal for a sign-in link: it arrives at Mail.")
         say("Test cards (any future expiry, any CVC): 4242 4242 4242 4242 pays; 4000 0025 0000 3155 asks")
         say("for 3-D Secure; 4000 0000 0000 0341 is declined.")
-        say(f"Logs: {LOGS.relative_to(ROOT)}/   Stop with Ctrl-C.")
+        say(f"Logs: {places.shown(places.logs)}/   Stop with Ctrl-C.")
 
         while stopping["signal"] is None:
             exited = demo.exited_child()
@@ -289,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5000, help="the portal's port (another is used if taken)")
     parser.add_argument("--keep-data", action="store_true",
                         help="reuse instance/demo.db instead of starting from fresh demo data")
+    parser.add_argument("--instance", default=str(DEFAULT_INSTANCE),
+                        help="folder for the demo database and logs (default: instance/)")
     return run(parser.parse_args(argv))
 
 
