@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from flask import Flask
 from flask_wtf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import Settings
 from portal.domain.clock import Clock, SystemClock
@@ -67,6 +68,11 @@ def create_app(
     )
 
     configure_logging(app, settings.mode)
+    if settings.trusted_proxies:
+        # Client address, scheme and host from the proxies' headers: rate limits per IP,
+        # audit rows and HTTPS-only cookies need the real ones. Only as many hops as configured.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     csrf.init_app(app)
     app.teardown_appcontext(close_request_session)
     app.after_request(add_security_headers)

@@ -54,6 +54,8 @@ class Settings:
     mail_from: str = "Northwind Supplies <billing@northwind.example>"
 
     redis_url: str = ""
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are believed (0: none).
+    trusted_proxies: int = 0
     session_cookie_secure: bool = True
     link_requests_per_window: int = 3
     link_request_window_seconds: int = 15 * 60
@@ -91,6 +93,7 @@ class Settings:
             smtp_starttls=_bool(env.get("SMTP_STARTTLS"), False),
             mail_from=env.get("MAIL_FROM", cls.mail_from),
             redis_url=env.get("REDIS_URL", ""),
+            trusted_proxies=int(env.get("TRUSTED_PROXIES", "0")),
             session_cookie_secure=_bool(env.get("SESSION_COOKIE_SECURE"), mode == "production"),
         )
         settings.validate()
@@ -106,6 +109,8 @@ class Settings:
             raise ConfigError(f"PORTAL_MODE must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.stripe_webhook_tolerance <= 0:
             raise ConfigError("STRIPE_WEBHOOK_TOLERANCE must be positive (seconds)")
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ConfigError("TRUSTED_PROXIES is the number of proxies in front of the app (0 to 5)")
         if not self.database_url:
             raise ConfigError("DATABASE_URL is empty")
         if self.mode == "production":

@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
@@ -106,6 +106,22 @@ SHORT_PAY_REASONS = ("Partial payment", "Short-paid, see dispute", "Credit expec
 
 class PaymentRefused(DomainError):
     """The request cannot be paid as asked; nothing was changed."""
+
+
+class PaymentsPaused(PaymentRefused):
+    """Card payments for this customer are paused for a while (too many declines)."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+# Card testing: whoever holds a link tries stolen cards one after another. After this many
+# declines for one customer within the window, new card attempts pause until the oldest of
+# them leaves it. Counted from our own payment rows (under the customer lock), so every web
+# process agrees and nothing else has to be stored.
+DECLINES_BEFORE_PAUSE = 5
+DECLINE_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -335,6 +351,7 @@ def _create_attempt(
     invoices: dict[str, Invoice], amounts: dict[str, Money], currency: str, request_key: str,
 ) -> Payment:
     """Check the amounts against what is payable now and insert the attempt (under the lock)."""
+    _refuse_while_declines_pile_up(db, clock, access.customer_id)
     standings = standings_for(db, [invoice.id for invoice in invoices.values()],
                               _customer_today(db, clock, access.customer_id))
     reasons = {a.invoice_public_id: a.reason.strip() for a in form.allocations}
@@ -373,6 +390,26 @@ def _create_attempt(
         "allocations": {invoices[pid].number: amounts[pid].minor for pid in amounts},
     })
     return payment
+
+
+def _refuse_while_declines_pile_up(db: Session, clock: Clock, customer_id: int) -> None:
+    now = clock.now()
+    declined_at = db.scalars(
+        select(Payment.updated_at)
+        .where(Payment.customer_id == customer_id, Payment.status == "failed",
+               Payment.failure_code != "", Payment.updated_at > now - DECLINE_WINDOW)
+        .order_by(Payment.updated_at.desc())
+        .limit(DECLINES_BEFORE_PAUSE)
+    ).all()
+    if len(declined_at) < DECLINES_BEFORE_PAUSE:
+        return
+    wait = max(int((declined_at[-1] + DECLINE_WINDOW - now).total_seconds()), 60)
+    raise PaymentsPaused(
+        f"{DECLINES_BEFORE_PAUSE} cards were declined for this account within an hour, so card "
+        f"payments are paused for {-(-wait // 60)} minutes to protect it. Nothing was charged. "
+        "If you need to pay sooner, write to us.",
+        retry_after_seconds=wait,
+    )
 
 
 def _check_payable(standing: Standing, amount: Money, reason: str) -> None:

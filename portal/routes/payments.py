@@ -23,7 +23,7 @@ from portal.domain import payments
 from portal.domain.errors import NotFound
 from portal.domain.models import IN_FLIGHT_STATUSES
 from portal.domain.payments import (
-    SHORT_PAY_REASONS, AllocationRequest, CardPaymentForm, PaymentRefused, ReceiptDetails,
+    SHORT_PAY_REASONS, AllocationRequest, CardPaymentForm, PaymentRefused, PaymentsPaused, ReceiptDetails,
 )
 from portal.web.context import actor_for_contact, commit, db, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
@@ -85,6 +85,8 @@ def start():
         result = payments.start_card_payment(
             db(), s.clock, s.gateway, actor_for_contact(g.contact.public_id), current_access(), form,
         )
+    except PaymentsPaused as paused:
+        return jsonify(error=paused.message), 429, {"Retry-After": str(paused.retry_after_seconds)}
     except PaymentRefused as refused:
         return jsonify(error=refused.message), 400
     body = {

@@ -65,12 +65,13 @@ def test_unknown_mail_is_a_404(mail_pages):
     assert error.value.code == 404
 
 
-def test_demo_environment_is_valid_demo_configuration():
+def test_demo_environment_is_valid_demo_configuration(tmp_path):
     ports = Ports(app=5001, stripe=8421, smtp=8025, mail_pages=8026)
 
-    settings = Settings.from_env(demo_environment(ports, LocalStripe(8421), "whsec_demo"))
+    settings = Settings.from_env(demo_environment(ports, LocalStripe(8421), "whsec_demo", tmp_path / "demo.db"))
 
     assert settings.mode == "demo"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'demo.db'}"
     assert settings.public_url == "http://127.0.0.1:5001"
     assert settings.stripe_api_base == "http://127.0.0.1:8421"
     assert settings.stripe_js_url == "http://127.0.0.1:8421/js.stripe.com/v3/"
