@@ -14,7 +14,7 @@ from portal.domain.database import make_engine, make_session_factory
 from portal.domain.money import Money
 from portal.web.context import Services, close_request_session
 from portal.web.logging import configure_logging
-from portal.web.security import add_security_headers, register_error_pages
+from portal.web.security import add_security_headers, content_security_policy, register_error_pages
 
 csrf = CSRFProtect()
 
@@ -65,6 +65,7 @@ def create_app(
         clock=clock,
         gateway=gateway if gateway is not None else _default_gateway(settings),
         rate_limiter=rate_limiter or _default_rate_limiter(settings, session_factory, clock),
+        content_security_policy=content_security_policy(settings),
     )
 
     configure_logging(app, settings.mode)

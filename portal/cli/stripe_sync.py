@@ -24,7 +24,7 @@ def register(app: Flask) -> None:
         """Ask Stripe about every payment still in flight and apply the answers."""
         services: Services = app.extensions["portal"]
         settings = services.settings
-        receipts = ReceiptDetails(supplier_name=settings.supplier_name, portal_url=settings.public_url)
+        receipts = ReceiptDetails.from_settings(settings)
         with services.session_factory() as db:
             report = reconcile_payments(
                 db, services.clock, services.gateway, receipts,

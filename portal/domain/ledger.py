@@ -122,5 +122,7 @@ def to_standings(rows, today: date) -> list[Standing]:
 def standings_for(db: Session, invoice_ids: list[int], today: date) -> dict[int, Standing]:
     if not invoice_ids:
         return {}
-    rows = db.execute(standings_query().where(Invoice.id.in_(invoice_ids))).all()
+    wanted = Invoice.id.in_(invoice_ids)
+    # The same clause narrows the grouped subqueries: only these invoices' entries are summed.
+    rows = db.execute(standings_query(invoice_filter=wanted).where(wanted)).all()
     return {s.invoice.id: s for s in to_standings(rows, today)}

@@ -166,10 +166,15 @@ class PaymentStart:
 
 @dataclass(frozen=True)
 class ReceiptDetails:
-    """What a receipt says about us; built from the settings by the caller."""
+    """What a receipt says about us."""
 
     supplier_name: str
     portal_url: str
+
+    @classmethod
+    def from_settings(cls, settings) -> ReceiptDetails:
+        """From `portal.config.Settings` (duck-typed so the domain does not import it)."""
+        return cls(supplier_name=settings.supplier_name, portal_url=settings.public_url)
 
 
 # --- starting a payment ---------------------------------------------------------------------

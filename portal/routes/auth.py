@@ -91,20 +91,22 @@ def index():
     return redirect(url_for("account.overview" if access.whole_account else "account.invoices"))
 
 
+def _sign_in_page(*, next_path: str | None, notice: str | None = None, email: str = "", error: str | None = None):
+    """The "email me a sign-in link" page, plain, after a sign-out, or with a form error."""
+    return render_template("auth/sign_in_request.html", next_path=next_path, notice=notice, email=email,
+                           error=error, minutes=SIGN_IN_MINUTES)
+
+
 @bp.get("/sign-in")
 def sign_in_request():
-    return render_template("auth/sign_in_request.html", next_path=safe_next_path(request.args.get("next")),
-                           notice=None, email="", error=None, minutes=SIGN_IN_MINUTES)
+    return _sign_in_page(next_path=safe_next_path(request.args.get("next")))
 
 
 @bp.get("/signed-out")
 def signed_out():
     """Where `require_customer` sends a visitor without a valid session (with `reason`)."""
     reason = request.args.get("reason", "")
-    return render_template(
-        "auth/sign_in_request.html", notice=SIGNED_OUT_NOTICES.get(reason), email="", error=None,
-        next_path=safe_next_path(request.args.get("next")), minutes=SIGN_IN_MINUTES,
-    )
+    return _sign_in_page(next_path=safe_next_path(request.args.get("next")), notice=SIGNED_OUT_NOTICES.get(reason))
 
 
 @bp.post("/sign-in")
@@ -113,11 +115,8 @@ def send_sign_in_link_request():
     email = normalize_email(request.form.get("email", ""))
     next_path = safe_next_path(request.form.get("next"))
     if not _email_is_plausible(email):
-        return render_template(
-            "auth/sign_in_request.html", notice=None, email=request.form.get("email", "")[:254],
-            error="Enter the email address our invoices are sent to.", next_path=next_path,
-            minutes=SIGN_IN_MINUTES,
-        ), 400
+        return _sign_in_page(next_path=next_path, email=request.form.get("email", "")[:254],
+                             error="Enter the email address our invoices are sent to."), 400
     refused = _within_link_limits(email)
     if refused:
         return refused

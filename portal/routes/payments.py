@@ -32,11 +32,6 @@ bp = Blueprint("payments", __name__)
 bp.before_request(require_customer)
 
 
-def receipt_details() -> ReceiptDetails:
-    settings = services().settings
-    return ReceiptDetails(supplier_name=settings.supplier_name, portal_url=settings.public_url)
-
-
 def _payment_or_404(public_id: str):
     try:
         return payments.payment_for_access(db(), current_access(), public_id)
@@ -124,7 +119,7 @@ def cancel(public_id: str):
     try:
         found = payments.cancel_card_payment(
             db(), s.clock, s.gateway, actor_for_contact(g.contact.public_id), current_access(),
-            receipt_details(), public_id,
+            ReceiptDetails.from_settings(s.settings), public_id,
         )
     except NotFound:
         abort(404)

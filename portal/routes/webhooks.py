@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 @bp.post("/stripe/webhook")
 def stripe():
     s = services()
-    receipts = ReceiptDetails(supplier_name=s.settings.supplier_name, portal_url=s.settings.public_url)
+    receipts = ReceiptDetails.from_settings(s.settings)
     try:
         result = receive_stripe_webhook(
             db(), s.clock, s.gateway, receipts,

@@ -26,6 +26,7 @@ class Services:
     clock: Clock
     gateway: Any = None  # portal.domain.gateway.PaymentGateway
     rate_limiter: Any = None  # portal.domain.rate_limits.RateLimiter
+    content_security_policy: str = ""
     extra: dict = field(default_factory=dict)
 
 

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 
+from portal.config import Settings
+
 from .context import services
 
 # What real Stripe.js loads and frames (Stripe's published CSP requirements).
@@ -20,8 +22,8 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy() -> str:
-    settings = services().settings
+def content_security_policy(settings: Settings) -> str:
+    """The policy for these settings: computed once per app (it depends on nothing else)."""
     js_origin = _origin(settings.stripe_js_url)
     # The local stand-in's Stripe.js talks to the stand-in's API; real Stripe.js to Stripe.
     api_origin = _origin(settings.stripe_api_base) if settings.stripe_api_base else STRIPE_API_ORIGIN
@@ -45,7 +47,7 @@ def content_security_policy() -> str:
 
 def add_security_headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", content_security_policy())
+    headers.setdefault("Content-Security-Policy", services().content_security_policy)
     # Links carry tokens in their path: never send our URLs to another site. Same-origin
     # requests keep the Referer, which Flask-WTF requires on HTTPS form posts (no-referrer
     # would make every POST fail its CSRF check in production).
