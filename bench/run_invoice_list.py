@@ -39,7 +39,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event, text
 
 from portal import migrate
-from portal.domain.database import make_engine, make_session_factory
+from portal.domain.core.database import make_engine, make_session_factory
 
 from .seed import SeededCustomer, seed_customer
 

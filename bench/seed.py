@@ -11,9 +11,10 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from portal.domain.models import (
-    Contact, Customer, Invoice, InvoiceEntry, InvoiceLine, Payment, PaymentAllocation,
-)
+from portal.domain.customers.models import Contact, Customer
+from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.payments.models import Payment, PaymentAllocation
 
 @dataclass(frozen=True)
 class SeededCustomer:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from portal.app import create_app
 from portal.config import Settings
-from portal.domain.access import ACCOUNT
-from portal.domain.models import Contact
+from portal.domain.access.policy import ACCOUNT
+from portal.domain.customers.models import Contact
 from portal.web.context import db
 from portal.web.customer_session import sign_in
 

@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from portal.domain.database import make_engine
-from portal.domain.models import Base
+from portal.domain.core.database import make_engine
+from portal.domain.core.types import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -9,9 +9,9 @@ from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import Settings
-from portal.domain.clock import Clock, SystemClock
-from portal.domain.database import make_engine, make_session_factory
-from portal.domain.money import Money
+from portal.domain.core.clock import Clock, SystemClock
+from portal.domain.core.database import make_engine, make_session_factory
+from portal.domain.core.money import Money
 from portal.web.context import Services, close_request_session
 from portal.web.logging import configure_logging
 from portal.web.security import add_security_headers, content_security_policy, register_error_pages
@@ -20,13 +20,13 @@ csrf = CSRFProtect()
 
 
 def _default_gateway(settings: Settings):
-    from portal.domain.stripe_gateway import StripeGateway
+    from portal.domain.gateway.stripe_adapter import StripeGateway
 
     return StripeGateway.from_settings(settings)
 
 
 def _default_rate_limiter(settings: Settings, session_factory, clock):
-    from portal.domain.rate_limits import build_rate_limiter
+    from portal.domain.access.rate_limits import build_rate_limiter
 
     return build_rate_limiter(settings, session_factory, clock)
 

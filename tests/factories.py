@@ -8,9 +8,11 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from portal.domain.access import ACCOUNT, INVOICES
-from portal.domain.clock import Clock
-from portal.domain.models import Contact, Customer, Invoice, InvoiceEntry, InvoiceLine
+from portal.domain.access.policy import ACCOUNT, INVOICES
+from portal.domain.core.clock import Clock
+from portal.domain.customers.models import Contact, Customer
+from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.ledger.models import InvoiceEntry
 from portal.web.customer_session import SESSION_KEY, session_payload
 
 _seq = itertools.count(1)
@@ -99,7 +101,7 @@ def make_allocated_payment(db: Session, clock: Clock, customer: Customer,
                            allocations: list[tuple[Invoice, int]], *, status: str = "processing",
                            method: str = "card"):
     """A payment attempt in `status` allocating (invoice, amount minor) pairs; no entries."""
-    from portal.domain.models import Payment, PaymentAllocation
+    from portal.domain.payments.models import Payment, PaymentAllocation
 
     n = next(_seq)
     payment = Payment(
@@ -118,7 +120,7 @@ def make_allocated_payment(db: Session, clock: Clock, customer: Customer,
 
 def make_invoice_link(db: Session, clock: Clock, contact: Contact, invoices: list[Invoice], *, days: int = 30):
     """An invoice-scoped access link row (no token: for signing in with `sign_in(link=...)`)."""
-    from portal.domain.models import AccessLink
+    from portal.domain.access.models import AccessLink
 
     link = AccessLink(
         token_hash=f"test-{next(_seq):058d}", purpose="invoice", customer_id=contact.customer_id,

@@ -10,7 +10,7 @@ append-only on both PostgreSQL and SQLite.
 
 from alembic import op
 import sqlalchemy as sa
-import portal.domain.models.base
+import portal.domain.core.types
 
 
 revision = '0001'
@@ -61,7 +61,7 @@ def _drop_append_only_triggers() -> None:
 def upgrade() -> None:
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('occurred_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor_type', sa.String(length=20), nullable=False),
     sa.Column('actor_id', sa.String(length=100), nullable=False),
     sa.Column('action', sa.String(length=80), nullable=False),
@@ -81,7 +81,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('payment_lock', sa.Integer(), nullable=False),
-    sa.Column('created_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('public_id', sa.String(length=22), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
     sa.UniqueConstraint('account_number', name=op.f('uq_customers_account_number')),
@@ -98,11 +98,11 @@ def upgrade() -> None:
     sa.Column('body_html', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('lease_until', portal.domain.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', portal.domain.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=False),
-    sa.Column('created_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("status IN ('pending', 'sent', 'dead')", name=op.f('ck_outbox_messages_status_known')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_messages')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_messages_dedupe_key'))
@@ -113,7 +113,7 @@ def upgrade() -> None:
     op.create_table('rate_limit_hits',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('bucket', sa.String(length=200), nullable=False),
-    sa.Column('at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rate_limit_hits'))
     )
     with op.batch_alter_table('rate_limit_hits', schema=None) as batch_op:
@@ -126,7 +126,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('is_ap_mailbox', sa.Boolean(), nullable=False),
     sa.Column('session_version', sa.Integer(), nullable=False),
-    sa.Column('created_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('public_id', sa.String(length=22), nullable=False),
     sa.CheckConstraint('email = lower(email)', name=op.f('ck_contacts_email_lowercase')),
     sa.CheckConstraint('session_version >= 1', name=op.f('ck_contacts_session_version_positive')),
@@ -145,10 +145,10 @@ def upgrade() -> None:
     sa.Column('purpose', sa.String(length=20), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('public_id', sa.String(length=22), nullable=False),
     sa.CheckConstraint("purpose IN ('invoice', 'sign_in')", name=op.f('ck_access_links_purpose_known')),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_access_links_contact_id_contacts')),
@@ -172,7 +172,7 @@ def upgrade() -> None:
     sa.Column('total_minor', sa.Integer(), nullable=False),
     sa.Column('sent_to_contact_id', sa.Integer(), nullable=True),
     sa.Column('notes', sa.Text(), nullable=False),
-    sa.Column('created_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('public_id', sa.String(length=22), nullable=False),
     sa.CheckConstraint('due_date >= issue_date', name=op.f('ck_invoices_due_after_issue')),
     sa.CheckConstraint('length(currency) = 3', name=op.f('ck_invoices_currency_code')),
@@ -203,9 +203,9 @@ def upgrade() -> None:
     sa.Column('memo', sa.String(length=500), nullable=False),
     sa.Column('failure_code', sa.String(length=80), nullable=False),
     sa.Column('failure_message', sa.Text(), nullable=False),
-    sa.Column('created_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('settled_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('settled_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('public_id', sa.String(length=22), nullable=False),
     sa.CheckConstraint("status IN ('new','requires_action','processing','succeeded','failed','canceled')", name=op.f('ck_payments_status_known')),
     sa.CheckConstraint('amount_minor > 0', name=op.f('ck_payments_amount_positive')),
@@ -234,7 +234,7 @@ def upgrade() -> None:
     sa.Column('amount_minor', sa.Integer(), nullable=False),
     sa.Column('payment_id', sa.Integer(), nullable=True),
     sa.Column('reference', sa.String(length=120), nullable=False),
-    sa.Column('created_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(kind IN ('issued','payment_reversal','refund','chargeback') AND amount_minor > 0) OR (kind IN ('payment','credit_note','chargeback_reversal') AND amount_minor < 0)", name=op.f('ck_invoice_entries_kind_sign')),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_invoice_entries_invoice_id_invoices')),
     sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_invoice_entries_payment_id_payments')),
@@ -280,7 +280,7 @@ def upgrade() -> None:
     sa.Column('type', sa.String(length=100), nullable=False),
     sa.Column('outcome', sa.String(length=200), nullable=False),
     sa.Column('payment_id', sa.Integer(), nullable=True),
-    sa.Column('received_at', portal.domain.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', portal.domain.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_stripe_events_payment_id_payments')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stripe_events'))
     )

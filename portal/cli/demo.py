@@ -10,7 +10,7 @@ import click
 from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
-from portal.domain.demo_data import DEFAULT_SEED, DemoDataExists, seed_demo_data
+from devserver.demo_data import DEFAULT_SEED, DemoDataExists, seed_demo_data
 from portal.web.context import Services
 
 

@@ -17,12 +17,11 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from portal.domain.audit import Actor
-from portal.domain.links import (
-    LinkSigner, contacts_with_email, issue_invoice_link, issue_sign_in_link,
-    revoke_contact_access, unpaid_invoices,
+from portal.domain.core.audit import Actor
+from portal.domain.access.service import (
+    LinkSigner, contacts_with_email, issue_invoice_link, issue_sign_in_link, revoke_contact_access, unpaid_invoices,
 )
-from portal.domain.models import Invoice
+from portal.domain.invoicing.models import Invoice
 from portal.web.context import Services
 
 

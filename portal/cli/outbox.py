@@ -13,8 +13,8 @@ import click
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal.domain.mail_transport import SmtpTransport
-from portal.domain.outbox import DeliveryPolicy, deliver_due
+from portal.domain.notifications.transport import SmtpTransport
+from portal.domain.notifications.service import DeliveryPolicy, deliver_due
 from portal.web.context import Services
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import click
 from flask import Flask
 
-from portal.domain.payments import ReceiptDetails
-from portal.domain.reconcile import DEFAULT_STALE_AFTER, reconcile_payments
+from portal.domain.payments.service import ReceiptDetails
+from portal.domain.payments.jobs import DEFAULT_STALE_AFTER, reconcile_payments
 from portal.web.context import Services
 
 

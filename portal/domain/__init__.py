@@ -1,2 +1,4 @@
-"""The domain: plain Python and SQLAlchemy. Never imports Flask; only `stripe_gateway`
-imports `stripe`. Services take the session, the actor, a clock and collaborators as arguments."""
+"""The domain: plain Python and SQLAlchemy, one package per area of the product.
+
+Never imports Flask; only `gateway.stripe_adapter` imports `stripe`. See docs/architecture.md.
+"""

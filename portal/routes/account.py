@@ -13,13 +13,12 @@ from decimal import Decimal
 from babel.numbers import format_decimal
 from flask import Blueprint, abort, g, render_template, request
 
-from portal.domain.clock import today_in
-from portal.domain.errors import NotFound
-from portal.domain.invoices import (
-    AGING_BUCKETS, PER_PAGE_CHOICES, InvoiceListQuery, account_overview, invoice_detail,
-    list_invoices, statement_of_account,
+from portal.domain.core.clock import today_in
+from portal.domain.core.errors import NotFound
+from portal.domain.account.queries import (
+    AGING_BUCKETS, PER_PAGE_CHOICES, InvoiceListQuery, account_overview, invoice_detail, list_invoices, statement_of_account,
 )
-from portal.domain.money import exponent
+from portal.domain.core.money import exponent
 from portal.web.context import db, services
 from portal.web.customer_session import require_customer, require_whole_account
 from portal.web.documents import pdf_download, render_pdf

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
-from portal.domain.access import ACCOUNT, INVOICES
-from portal.domain.links import (
-    INVOICE, PURPOSE_BY_SEGMENT, SIGN_IN, SIGN_IN_LINK_LIFETIME, ExpiredLink, InvalidLink,
-    LinkError, LinkSigner, URL_SEGMENTS, UsedLink, find_link, find_renewable_link, normalize_email,
-    redeem_link as redeem, request_sign_in_links, safe_next_path, send_sign_in_link,
+from portal.domain.access.policy import ACCOUNT, INVOICES
+from portal.domain.access.service import (
+    INVOICE, PURPOSE_BY_SEGMENT, SIGN_IN, SIGN_IN_LINK_LIFETIME, ExpiredLink, InvalidLink, LinkError, LinkSigner, URL_SEGMENTS, UsedLink, find_link, find_renewable_link, normalize_email, redeem_link as redeem, request_sign_in_links, safe_next_path, send_sign_in_link,
 )
-from portal.domain.models import AccessLink, Contact
-from portal.domain.rate_limits import allow_all, sign_in_link_limits
+from portal.domain.access.models import AccessLink
+from portal.domain.customers.models import Contact
+from portal.domain.access.rate_limits import allow_all, sign_in_link_limits
 from portal.web import customer_session
 from portal.web.context import client_ip, commit, db, services
 from portal.web.customer_session import current_access

@@ -19,10 +19,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, jsonify, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from portal.domain import payments
-from portal.domain.errors import NotFound
-from portal.domain.models import IN_FLIGHT_STATUSES
-from portal.domain.payments import (
+from portal.domain.payments import service as payments
+from portal.domain.core.errors import NotFound
+from portal.domain.payments.models import IN_FLIGHT_STATUSES
+from portal.domain.payments.service import (
     SHORT_PAY_REASONS, AllocationRequest, CardPaymentForm, PaymentRefused, PaymentsPaused, ReceiptDetails,
 )
 from portal.web.context import actor_for_contact, commit, db, services

@@ -12,9 +12,9 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
-from portal.domain.gateway import WebhookRejected
-from portal.domain.payments import ReceiptDetails
-from portal.domain.stripe_events import EventNotReady, receive_stripe_webhook
+from portal.domain.gateway.protocol import WebhookRejected
+from portal.domain.payments.service import ReceiptDetails
+from portal.domain.payments.webhooks import EventNotReady, receive_stripe_webhook
 from portal.web.context import commit, db, services
 
 bp = Blueprint("webhooks", __name__)

@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.config import Settings
-from portal.domain.audit import Actor
-from portal.domain.clock import Clock
+from portal.domain.core.audit import Actor
+from portal.domain.core.clock import Clock
 
 
 @dataclass

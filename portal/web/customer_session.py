@@ -15,8 +15,9 @@ from flask import abort, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from portal.domain.access import ACCOUNT, INVOICES, Access
-from portal.domain.models import AccessLink, Contact
+from portal.domain.access.policy import ACCOUNT, INVOICES, Access
+from portal.domain.access.models import AccessLink
+from portal.domain.customers.models import Contact
 
 from .context import db, services
 

@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from portal.domain.clock import FixedClock
-from portal.domain.links import LinkSigner, issue_invoice_link
-from portal.domain.models import OutboxMessage
+from portal.domain.core.clock import FixedClock
+from portal.domain.access.service import LinkSigner, issue_invoice_link
+from portal.domain.notifications.models import OutboxMessage
 from tests.factories import make_contact, make_customer, make_invoice
 from tests.fixtures.browser import fill_test_card
 from tests.fixtures.stripe import CARD_OK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, inspect
 
-from portal.domain.models import Base
+from portal.domain.core.types import Base
 
 
 def test_db_upgrade_then_downgrade_on_an_empty_database(make_app, tmp_path):

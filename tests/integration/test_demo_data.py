@@ -9,12 +9,14 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain.demo_data import (
-    AGING_BUCKETS, DEMO_CLERK_EMAIL, DEMO_CUSTOMER_NAME, DemoDataExists, aging_bucket,
-    build_demo_dataset, seed_demo_data,
+from devserver.demo_data import (
+    AGING_BUCKETS, DEMO_CLERK_EMAIL, DEMO_CUSTOMER_NAME, DemoDataExists, aging_bucket, build_demo_dataset, seed_demo_data,
 )
-from portal.domain.ledger import standings_query, to_standings
-from portal.domain.models import Contact, Customer, Invoice, InvoiceEntry, InvoiceLine, Payment, PaymentAllocation
+from portal.domain.ledger.queries import standings_query, to_standings
+from portal.domain.customers.models import Contact, Customer
+from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.payments.models import Payment, PaymentAllocation
 from tests.factories import make_customer
 
 TODAY = date(2026, 6, 15)

@@ -44,7 +44,7 @@ def _port_is_closed(url: str) -> bool:
 
 def test_the_demo_starts_prints_where_to_click_and_stops_on_ctrl_c(tmp_path):
     demo = subprocess.Popen(
-        [sys.executable, "-m", "portal.devserver", "--port", str(_free_port()), "--instance", str(tmp_path)],
+        [sys.executable, "-m", "devserver", "--port", str(_free_port()), "--instance", str(tmp_path)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from portal.domain.ledger import standings_for
-from portal.domain.models import InvoiceEntry, Payment, PaymentAllocation
+from portal.domain.ledger.queries import standings_for
+from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.payments.models import Payment, PaymentAllocation
 from tests.factories import make_customer, make_invoice
 
 

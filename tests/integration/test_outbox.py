@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain.emails import RenderedEmail
-from portal.domain.mail_transport import DeliveryError, SmtpTransport
-from portal.domain.models import OutboxMessage
-from portal.domain.outbox import DeliveryPolicy, deliver_due, enqueue
-from portal.devserver.ports import free_port
+from portal.domain.notifications.rendering import RenderedEmail
+from portal.domain.notifications.transport import DeliveryError, SmtpTransport
+from portal.domain.notifications.models import OutboxMessage
+from portal.domain.notifications.service import DeliveryPolicy, deliver_due, enqueue
+from devserver.ports import free_port
 from tests.fixtures.mail import REFUSED_ADDRESS
 
 MAIL_FROM = "Northwind Supplies <billing@northwind.example>"

@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from portal.domain.emails import RenderedEmail
-from portal.domain.outbox import DeliveryPolicy, deliver_due, enqueue
+from portal.domain.notifications.rendering import RenderedEmail
+from portal.domain.notifications.service import DeliveryPolicy, deliver_due, enqueue
 
 MESSAGES = 60
 SENDERS = 4

@@ -10,13 +10,13 @@ import urllib.request
 import pytest
 
 from portal.config import Settings
-from portal.devserver.__main__ import Ports, demo_environment
-from portal.devserver.localstripe_server import LocalStripe
-from portal.devserver.mail_catcher import serve_mail_pages
-from portal.devserver.ports import free_port
-from portal.domain.emails import RenderedEmail
-from portal.domain.mail_transport import SmtpTransport
-from portal.domain.outbox import deliver_due, enqueue
+from devserver.__main__ import Ports, demo_environment
+from devserver.localstripe_server import LocalStripe
+from devserver.mail_catcher import serve_mail_pages
+from devserver.ports import free_port
+from portal.domain.notifications.rendering import RenderedEmail
+from portal.domain.notifications.transport import SmtpTransport
+from portal.domain.notifications.service import deliver_due, enqueue
 
 
 @pytest.fixture

@@ -10,8 +10,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from portal import migrate
-from portal.domain import audit
-from portal.domain.models import AuditEntry, Base, InvoiceEntry
+from portal.domain.core import audit
+from portal.domain.core.models import AuditEntry
+from portal.domain.core.types import Base
+from portal.domain.ledger.models import InvoiceEntry
 from tests.factories import make_customer, make_invoice
 
 

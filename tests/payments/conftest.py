@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from portal.domain.models import Contact, Customer, Invoice
+from portal.domain.customers.models import Contact, Customer
+from portal.domain.invoicing.models import Invoice
 from tests.factories import make_contact, make_customer, make_invoice, sign_in
 
 

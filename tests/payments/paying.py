@@ -7,7 +7,11 @@ import re
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from portal.domain.models import AuditEntry, Invoice, InvoiceEntry, OutboxMessage, Payment, StripeEvent
+from portal.domain.core.models import AuditEntry
+from portal.domain.invoicing.models import Invoice
+from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.notifications.models import OutboxMessage
+from portal.domain.payments.models import Payment, StripeEvent
 from tests.fixtures.stripe import signed_headers
 
 _HIDDEN = re.compile(r'<input type="hidden" name="(csrf_token|nonce)" value="([^"]+)"')

@@ -6,7 +6,7 @@ from datetime import datetime, UTC
 
 from sqlalchemy import select
 
-from portal.domain.models import AuditEntry
+from portal.domain.core.models import AuditEntry
 from tests.factories import sign_in
 from tests.fixtures.stripe import CARD_DECLINED, CARD_OK, stripe_event
 from tests.payments.conftest import make_company

@@ -8,7 +8,9 @@ from datetime import datetime, UTC
 import pytest
 from sqlalchemy import select
 
-from portal.domain.models import InvoiceEntry, OutboxMessage, StripeEvent
+from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.notifications.models import OutboxMessage
+from portal.domain.payments.models import StripeEvent
 from tests.factories import make_invoice, make_invoice_link, sign_in
 from tests.fixtures.stripe import CARD_3DS, CARD_DECLINED, CARD_OK, stripe_event
 from tests.payments.conftest import make_company

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
-from portal.domain.models import Payment, PaymentAllocation
+from portal.domain.payments.models import Payment, PaymentAllocation
 from tests.factories import make_contact, sign_in
 from tests.payments.paying import open_pay_page, pay_form, payment_by_public_id, post_payment
 

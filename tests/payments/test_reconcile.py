@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import select
 
 from portal.app import create_app
-from portal.domain.gateway import IntentSnapshot
-from portal.domain.models import OutboxMessage, Payment
-from portal.domain.payments import ReceiptDetails
-from portal.domain.reconcile import reconcile_payments
+from portal.domain.gateway.protocol import IntentSnapshot
+from portal.domain.notifications.models import OutboxMessage
+from portal.domain.payments.models import Payment
+from portal.domain.payments.service import ReceiptDetails
+from portal.domain.payments.jobs import reconcile_payments
 from tests.factories import make_allocated_payment, sign_in
 from tests.fixtures.stripe import CARD_3DS, CARD_OK
 from tests.payments.paying import (

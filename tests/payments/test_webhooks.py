@@ -16,8 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.config import ConfigError
-from portal.domain import payments as payments_module
-from portal.domain.models import InvoiceEntry, OutboxMessage, StripeEvent
+from portal.domain.payments import service as payments_module
+from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.notifications.models import OutboxMessage
+from portal.domain.payments.models import StripeEvent
 from tests.factories import make_allocated_payment
 from tests.fixtures.stripe import CARD_OK, intent_object, signed_headers, stripe_event
 from tests.payments.conftest import make_company

@@ -41,7 +41,7 @@ def test_only_the_gateway_adapter_imports_stripe():
         for path in _python_files("portal", "admin")
         if "stripe" in _imported_top_level_modules(path)
     )
-    assert importers == ["portal/domain/stripe_gateway.py"]
+    assert importers == ["portal/domain/gateway/stripe_adapter.py"]
 
 
 def test_the_domain_does_not_read_the_wall_clock():

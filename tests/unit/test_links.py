@@ -13,14 +13,15 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import select, text
 
-from portal.domain.audit import Actor
-from portal.domain.errors import DomainError
-from portal.domain.links import (
-    INVOICE, SIGN_IN, ExpiredLink, InvalidLink, LinkSigner, RevokedLink, UsedLink, find_link,
-    find_renewable_link, invoice_link_expiry, issue_invoice_link, issue_sign_in_link, redeem_link,
-    request_sign_in_links, revoke_contact_access, safe_next_path, token_hash, unpaid_invoices,
+from portal.domain.core.audit import Actor
+from portal.domain.core.errors import DomainError
+from portal.domain.access.service import (
+    INVOICE, SIGN_IN, ExpiredLink, InvalidLink, LinkSigner, RevokedLink, UsedLink, find_link, find_renewable_link, invoice_link_expiry, issue_invoice_link, issue_sign_in_link, redeem_link, request_sign_in_links, revoke_contact_access, safe_next_path, token_hash, unpaid_invoices,
 )
-from portal.domain.models import AccessLink, AuditEntry, Contact, OutboxMessage
+from portal.domain.access.models import AccessLink
+from portal.domain.core.models import AuditEntry
+from portal.domain.customers.models import Contact
+from portal.domain.notifications.models import OutboxMessage
 from tests.factories import add_invoice_entry, make_contact, make_customer, make_invoice
 
 KEY = "unit-test-secret-key-0123456789-abcdefghijklmnop"

@@ -12,10 +12,9 @@ from tests.fixtures.availability import service_missing
 import redis
 from sqlalchemy import func, select
 
-from portal.domain.models import RateLimitHit
-from portal.domain.rate_limits import (
-    DatabaseRateLimiter, Limit, RedisRateLimiter, allow_all, build_rate_limiter, hashed_bucket,
-    sign_in_link_limits,
+from portal.domain.access.models import RateLimitHit
+from portal.domain.access.rate_limits import (
+    DatabaseRateLimiter, Limit, RedisRateLimiter, allow_all, build_rate_limiter, hashed_bucket, sign_in_link_limits,
 )
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

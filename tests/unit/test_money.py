@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.domain.money import (
-    CURRENCY_EXPONENTS, STRIPE_THREE_DECIMAL, CurrencyMismatch, Money, MoneyError, UnknownCurrency,
-    from_stripe_amount, stripe_minimum, to_stripe_amount,
+from portal.domain.core.money import CURRENCY_EXPONENTS, CurrencyMismatch, Money, MoneyError, UnknownCurrency
+from portal.domain.gateway.amounts import (
+    STRIPE_THREE_DECIMAL, from_stripe_amount, stripe_minimum, to_stripe_amount,
 )
 
 
@@ -103,7 +103,7 @@ def test_stripe_round_trip(minor, currency):
 
 from hypothesis import given as _given, settings as _settings, strategies as _st  # noqa: E402
 
-from portal.domain.money import CURRENCY_EXPONENTS as _EXPONENTS, _babel_format  # noqa: E402
+from portal.domain.core.money import CURRENCY_EXPONENTS as _EXPONENTS, _babel_format # noqa: E402
 
 _LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "ja_JP", "en_IN", "de_CH")
 

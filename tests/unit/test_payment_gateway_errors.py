@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from portal.domain.gateway import (
+from portal.domain.gateway.protocol import (
     GatewayRejected, GatewayUnavailable, IntentNotFound, PaymentDeclined,
 )
-from portal.domain.stripe_gateway import _translated_errors
+from portal.domain.gateway.stripe_adapter import _translated_errors
 
 
 def _raise_inside(exc: Exception, **kwargs):

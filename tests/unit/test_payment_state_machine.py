@@ -8,10 +8,10 @@ from itertools import product
 
 import pytest
 
-from portal.domain.errors import InvalidTransition
-from portal.domain.gateway import INTENT_STATUSES, IntentSnapshot
-from portal.domain.models import IN_FLIGHT_STATUSES, PAYMENT_STATUSES, Payment
-from portal.domain.payments import (
+from portal.domain.core.errors import InvalidTransition
+from portal.domain.gateway.protocol import INTENT_STATUSES, IntentSnapshot
+from portal.domain.payments.models import IN_FLIGHT_STATUSES, PAYMENT_STATUSES, Payment
+from portal.domain.payments.service import (
     FINAL_STATUSES, STATUS_FOR_INTENT, TRANSITIONS, can_move, move, status_after_create,
 )
 

@@ -9,8 +9,8 @@ from datetime import datetime, UTC
 
 import pytest
 
-from portal.domain.gateway import WebhookRejected
-from portal.domain.stripe_gateway import parse_webhook_event, verify_webhook_signature
+from portal.domain.gateway.protocol import WebhookRejected
+from portal.domain.gateway.stripe_adapter import parse_webhook_event, verify_webhook_signature
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 T = int(NOW.timestamp())

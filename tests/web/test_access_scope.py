@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.domain.links import issue_invoice_link
+from portal.domain.access.service import issue_invoice_link
 from tests.factories import make_allocated_payment
 from tests.fixtures.links import csrf_from, path_of, rule_path, swept_rules
 

@@ -15,8 +15,8 @@ from itertools import product
 import pytest
 from sqlalchemy import select
 
-from portal.domain.links import issue_invoice_link, issue_sign_in_link
-from portal.domain.models import Base
+from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
+from portal.domain.core.types import Base
 from tests.factories import make_allocated_payment, make_contact, make_customer, make_invoice, sign_in
 from tests.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
 

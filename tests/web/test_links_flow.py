@@ -13,9 +13,11 @@ import redis
 from sqlalchemy import select
 
 from portal.app import create_app
-from portal.domain.links import issue_invoice_link, issue_sign_in_link
-from portal.domain.models import AccessLink, AuditEntry, OutboxMessage
-from portal.domain.rate_limits import RedisRateLimiter
+from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
+from portal.domain.access.models import AccessLink
+from portal.domain.core.models import AuditEntry
+from portal.domain.notifications.models import OutboxMessage
+from portal.domain.access.rate_limits import RedisRateLimiter
 from portal.web.customer_session import SESSION_KEY
 from tests.factories import make_contact, make_customer, sign_in
 from tests.fixtures.links import csrf_for, csrf_from, path_of

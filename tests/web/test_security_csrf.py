@@ -10,7 +10,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from portal.domain.models import AccessLink, AuditEntry, OutboxMessage, Payment
+from portal.domain.access.models import AccessLink
+from portal.domain.core.models import AuditEntry
+from portal.domain.notifications.models import OutboxMessage
+from portal.domain.payments.models import Payment
 from tests.factories import sign_in
 from tests.fixtures.links import csrf_from, csrf_for, methods_of, rule_path, swept_rules
 
@@ -86,7 +89,7 @@ _POST_FORM = re.compile(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", re.IGN
 
 
 def test_every_post_form_on_the_auth_pages_carries_a_token(app, db, clock, link_signer, acme):
-    from portal.domain.links import issue_invoice_link, issue_sign_in_link
+    from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
 
     sign_in_link = issue_sign_in_link(db, clock, link_signer, contact=acme.contact)
     invoice_link = issue_invoice_link(db, clock, link_signer, contact=acme.contact, invoices=acme.invoices[:1])

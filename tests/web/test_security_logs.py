@@ -12,7 +12,7 @@ import logging
 
 import pytest
 
-from portal.domain.links import issue_sign_in_link
+from portal.domain.access.service import issue_sign_in_link
 from portal.web.logging import JsonFormatter, install_redaction, redact
 from tests.fixtures.links import TEST_SECRETS, find_leaks, path_of, record_texts
 

@@ -7,7 +7,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from portal.domain.links import issue_invoice_link, issue_sign_in_link
+from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
 from portal.web.customer_session import SESSION_KEY
 from tests.fixtures.links import csrf_from, path_of
 

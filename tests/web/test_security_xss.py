@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from portal.domain.emails import render_email
-from portal.domain.links import issue_invoice_link, issue_sign_in_link
+from portal.domain.notifications.rendering import render_email
+from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
 from tests.factories import make_contact, make_customer, make_invoice, sign_in
 from tests.fixtures.links import csrf_from, is_id_argument, path_of, rule_path, swept_rules
 

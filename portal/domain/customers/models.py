@@ -1,0 +1,46 @@
+"""Debtor companies and the people (AP contacts) who act for them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, CheckConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.domain.core.types import Base, PublicIdMixin
+
+
+class Customer(PublicIdMixin, Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_number: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Bumped as the first write of any transaction that creates payments for this customer:
+    # a portable row lock (PostgreSQL row lock, SQLite database write lock).
+    payment_lock: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+    contacts: Mapped[list[Contact]] = relationship(back_populates="customer", order_by="Contact.id")
+
+
+class Contact(PublicIdMixin, Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "email"),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("session_version >= 1", name="session_version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # A shared AP mailbox (ap@...) that is copied on the customer's emails.
+    is_ap_mailbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sessions remember the version they started with; staff revocation bumps it.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")

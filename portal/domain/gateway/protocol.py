@@ -1,0 +1,128 @@
+"""The payment gateway as the rest of the portal sees it: plain data in, plain data out.
+
+`stripe_gateway.StripeGateway` is the real implementation (the only module that imports the
+Stripe SDK); tests add an in-process fake for the failures no real server produces on demand
+(a timeout after Stripe created the object). Nothing here knows about HTTP or the SDK.
+
+Every error a gateway call can end in is one of the named `GatewayError`s below, so callers
+decide on meaning ("the card was declined", "we do not know what happened") rather than on
+SDK exception classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from portal.domain.core.money import Money
+from portal.domain.gateway.amounts import from_stripe_amount
+
+# PaymentIntent statuses as Stripe names them.
+INTENT_STATUSES = (
+    "requires_payment_method", "requires_confirmation", "requires_action", "processing",
+    "requires_capture", "succeeded", "canceled",
+)
+
+
+@dataclass(frozen=True)
+class IntentSnapshot:
+    """A PaymentIntent as Stripe reported it at one moment (API answer or webhook payload)."""
+
+    id: str
+    status: str
+    amount: int  # in Stripe's unit for the currency (our minor units, see money.to_stripe_amount)
+    currency: str  # upper-case ISO 4217
+    livemode: bool
+    client_secret: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    reference: str | None = None  # our payment's public id, as the intent's metadata names it
+    charge_id: str | None = None
+    failure_code: str = ""
+    failure_message: str = ""
+
+    @property
+    def money(self) -> Money:
+        return from_stripe_amount(self.amount, self.currency)
+
+
+@dataclass(frozen=True)
+class CardPaymentRequest:
+    """Charge a card that Stripe.js tokenized in the customer's browser, confirming at once."""
+
+    amount: Money
+    card_token: str  # "tok_..." from stripe.createToken(card); card data never reaches us
+    idempotency_key: str  # saved in our database before the call, reused on every retry
+    reference: str  # our payment's public id, stored in the intent's metadata
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A webhook event whose signature and age were verified."""
+
+    id: str
+    type: str
+    livemode: bool
+    created: int
+    intent: IntentSnapshot | None  # set when data.object is a PaymentIntent
+
+
+class GatewayError(Exception):
+    """A gateway call did not give the answer asked for."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PaymentDeclined(GatewayError):
+    """The card was declined. `message` is Stripe's text, fit to show the customer."""
+
+    def __init__(self, message: str, code: str = "", intent_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.intent_id = intent_id
+
+
+class GatewayUnavailable(GatewayError):
+    """No answer (timeout, network, Stripe 5xx, rate limit): the outcome is unknown.
+
+    The call may have taken effect. Retrying with the same idempotency key is safe.
+    """
+
+
+class GatewayRejected(GatewayError):
+    """Stripe refused the request itself (bad parameters, wrong key, idempotency mismatch)."""
+
+
+class IntentNotFound(GatewayError):
+    """No such PaymentIntent at Stripe (for this account and mode)."""
+
+
+class WebhookRejected(Exception):
+    """A webhook whose signature, timestamp or body cannot be trusted: answer 400."""
+
+
+class PaymentGateway(Protocol):
+    """What the payments domain needs from a card processor."""
+
+    livemode: bool
+
+    def create_card_intent(self, request: CardPaymentRequest) -> IntentSnapshot:
+        """Create and confirm a PaymentIntent; raises PaymentDeclined / GatewayUnavailable."""
+
+    def retrieve_intent(self, intent_id: str) -> IntentSnapshot:
+        """Stripe's current view of an intent (the source of truth on any doubt)."""
+
+    def cancel_intent(self, intent_id: str) -> IntentSnapshot:
+        """Cancel an intent that has not taken money (e.g. authentication was abandoned)."""
+
+    def find_intent_by_reference(self, reference: str, created_after: datetime) -> IntentSnapshot | None:
+        """The intent whose metadata names our payment `reference`, if Stripe has one."""
+
+    def read_webhook(
+        self, payload: bytes, signature_header: str | None, secrets: tuple[str, ...],
+        tolerance_seconds: int, now: datetime,
+    ) -> WebhookEvent:
+        """Verify a webhook's signature on the raw body and parse it; raises WebhookRejected."""

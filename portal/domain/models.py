@@ -1,0 +1,20 @@
+"""Every area's tables on one metadata, for Alembic and the test database helpers.
+
+Import models from their area (`portal.domain.payments.models`); this module exists so that
+`Base.metadata` is complete wherever it is read.
+"""
+
+from portal.domain.access.models import AccessLink, RateLimitHit, link_invoices
+from portal.domain.core.models import AuditEntry
+from portal.domain.core.types import Base
+from portal.domain.customers.models import Contact, Customer
+from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.notifications.models import OutboxMessage
+from portal.domain.payments.models import Payment, PaymentAllocation, StripeEvent
+
+__all__ = [
+    "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Invoice", "InvoiceEntry",
+    "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation", "RateLimitHit",
+    "StripeEvent", "link_invoices",
+]

@@ -1,0 +1,43 @@
+"""Rendering emails from `portal/templates/email/` with plain Jinja2 (no Flask needed).
+
+Each email NAME has `NAME.subject.txt`, `NAME.txt` and optionally `NAME.html`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, TemplateNotFound, select_autoescape
+
+from portal.domain.core.money import Money
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("portal", "templates/email"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        keep_trailing_newline=True,
+    )
+    env.filters["money"] = lambda value: value.format() if isinstance(value, Money) else value
+    env.filters["day"] = lambda value: value.strftime("%d %b %Y") if value else ""
+    return env
+
+
+def render_email(name: str, **context) -> RenderedEmail:
+    env = _environment()
+    subject = " ".join(env.get_template(f"{name}.subject.txt").render(**context).split())
+    text = env.get_template(f"{name}.txt").render(**context)
+    try:
+        html = env.get_template(f"{name}.html").render(**context)
+    except TemplateNotFound:
+        html = ""
+    return RenderedEmail(subject=subject, text=text, html=html)

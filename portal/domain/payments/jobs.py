@@ -1,0 +1,128 @@
+"""Repairing what a missed webhook left (SECURITY.md W6): ask Stripe about every payment
+still in flight and apply its answer through the same state machine as the webhook.
+
+Safe to run at any time and twice at once: each payment is locked while its answer is
+applied, moves only forward, and settles at most once (the ledger's unique constraint backs
+this up). A second run finds nothing left to change.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain.core.audit import Actor
+from portal.domain.core.clock import Clock
+from portal.domain.gateway.protocol import GatewayError, IntentSnapshot, PaymentGateway
+from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment
+from portal.domain.payments.service import (
+    STATUS_FOR_INTENT, ReceiptDetails, apply_gateway_status, can_move, intent_mismatch, lock_payment, move, start_writing_transaction,
+)
+
+log = logging.getLogger(__name__)
+
+RECONCILER = Actor.system("reconcile-stripe")
+# A `new` attempt without an intent id younger than this may still be inside its create call.
+DEFAULT_STALE_AFTER = timedelta(minutes=15)
+# How far before the attempt its intent could have been created (clock skew margin).
+SEARCH_MARGIN = timedelta(hours=1)
+# A 3-D Secure step not completed by then was abandoned (tab closed): Stripe sends no event
+# for that, and the attempt would reserve the invoices' amounts forever. It is canceled.
+ABANDONED_AFTER = timedelta(hours=1)
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    changed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"checked {self.checked} payment(s) in flight, changed {len(self.changed)}"]
+        lines += [f"  changed: {line}" for line in self.changed]
+        lines += [f"  PROBLEM: {line}" for line in self.problems]
+        return "\n".join(lines)
+
+
+def reconcile_payments(
+    db: Session, clock: Clock, gateway: PaymentGateway, receipts: ReceiptDetails,
+    *, stale_after: timedelta = DEFAULT_STALE_AFTER,
+) -> ReconcileReport:
+    """Bring every in-flight payment up to date with Stripe. Commits once per payment, so one
+    payment's problem does not hold back the others."""
+    report = ReconcileReport()
+    now = clock.now()
+    rows = db.execute(
+        select(Payment.id, Payment.public_id, Payment.stripe_payment_intent_id, Payment.created_at)
+        .where(Payment.status.in_(IN_FLIGHT_STATUSES)).order_by(Payment.id)
+    ).all()
+    db.commit()
+    for payment_id, public_id, intent_id, created_at in rows:
+        if intent_id is None and created_at > now - stale_after:
+            continue  # its create call may still be running
+        report.checked += 1
+        try:
+            if intent_id is not None:
+                snapshot = gateway.retrieve_intent(intent_id)
+            else:
+                snapshot = gateway.find_intent_by_reference(public_id, created_at - SEARCH_MARGIN)
+        except GatewayError as exc:
+            report.problems.append(f"{public_id}: Stripe could not be read: {exc.message}")
+            continue
+        if snapshot is not None and snapshot.status == "requires_action" and created_at < now - ABANDONED_AFTER:
+            try:
+                snapshot = gateway.cancel_intent(snapshot.id)
+            except GatewayError as exc:
+                report.problems.append(f"{public_id}: abandoned authentication not canceled: {exc.message}")
+                continue
+        start_writing_transaction(db)
+        try:
+            payment = lock_payment(db, clock, payment_id)
+            outcome = _reconcile_one(db, clock, gateway, receipts, payment, snapshot)
+            db.commit()
+        except Exception:
+            db.rollback()
+            log.exception("reconciling payment %s failed", public_id)
+            report.problems.append(f"{public_id}: error while applying Stripe's answer (see log)")
+            continue
+        if outcome.startswith("problem: "):
+            report.problems.append(f"{public_id}: {outcome.removeprefix('problem: ')}")
+        elif outcome != "unchanged":
+            report.changed.append(f"{public_id}: {outcome}")
+    return report
+
+
+def _reconcile_one(
+    db: Session, clock: Clock, gateway: PaymentGateway, receipts: ReceiptDetails,
+    payment: Payment, snapshot: IntentSnapshot | None,
+) -> str:
+    if payment.status not in IN_FLIGHT_STATUSES:
+        return "unchanged"  # a webhook got there first
+    if snapshot is None:
+        if payment.stripe_payment_intent_id is not None:
+            return "unchanged"
+        # The create call never reached Stripe: release the reserved amounts.
+        move(payment, "canceled", clock.now())
+        payment.failure_message = "The payment never reached the card processor."
+        return "new -> canceled (no PaymentIntent at Stripe)"
+    mismatch = intent_mismatch(payment, snapshot, gateway.livemode)
+    if mismatch:
+        return f"problem: intent {snapshot.id} {mismatch}"
+    adopted = ""
+    if payment.stripe_payment_intent_id is None:
+        if db.scalar(select(Payment.id).where(Payment.stripe_payment_intent_id == snapshot.id)) is not None:
+            return f"problem: intent {snapshot.id} already belongs to another payment"
+        payment.stripe_payment_intent_id = snapshot.id
+        payment.client_secret = snapshot.client_secret
+        payment.updated_at = clock.now()
+        adopted = f"found intent {snapshot.id}; "
+    target = STATUS_FOR_INTENT.get(snapshot.status)
+    if target is None or target == payment.status:
+        return f"{adopted}unchanged ({payment.status})" if adopted else "unchanged"
+    if not can_move(payment.status, target):
+        return f"problem: Stripe says {snapshot.status} but the payment is {payment.status}"
+    return adopted + apply_gateway_status(db, clock, RECONCILER, receipts, payment, target, snapshot)

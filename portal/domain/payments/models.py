@@ -1,0 +1,92 @@
+"""Payment attempts, their allocation to invoices, and the Stripe events already processed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.domain.core.types import Base, PublicIdMixin
+
+PAYMENT_STATUSES = ("new", "requires_action", "processing", "succeeded", "failed", "canceled")
+# Statuses whose money may still move: they reserve the amounts they allocate.
+IN_FLIGHT_STATUSES = ("new", "requires_action", "processing")
+
+_IN_FLIGHT_SQL = "status IN ('new', 'requires_action', 'processing')"
+
+
+class Payment(PublicIdMixin, Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint(
+            "status IN ('new','requires_action','processing','succeeded','failed','canceled')",
+            name="status_known",
+        ),
+        # One open attempt per customer and request: double clicks and concurrent posts of
+        # the same form find this row instead of creating a second PaymentIntent.
+        Index(
+            "uq_payments_open_request", "customer_id", "request_key", unique=True,
+            postgresql_where=text(_IN_FLIGHT_SQL), sqlite_where=text(_IN_FLIGHT_SQL),
+        ),
+        Index("ix_payments_customer_created", "customer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(20), default="card")
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    # Identifies "the same request" (form nonce + allocations): repeated posts share a row.
+    request_key: Mapped[str] = mapped_column(String(64))
+    # Saved (committed) before the Stripe call and reused on every retry of that call.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    client_secret: Mapped[str | None] = mapped_column(String(255))
+    po_number: Mapped[str] = mapped_column(String(60), default="")
+    memo: Mapped[str] = mapped_column(String(500), default="")
+    failure_code: Mapped[str] = mapped_column(String(80), default="")
+    failure_message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    settled_at: Mapped[datetime | None]
+
+    allocations: Mapped[list[PaymentAllocation]] = relationship(
+        back_populates="payment", order_by="PaymentAllocation.id"
+    )
+
+
+class PaymentAllocation(Base):
+    __tablename__ = "payment_allocations"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        UniqueConstraint("payment_id", "invoice_id"),
+        Index("ix_payment_allocations_invoice", "invoice_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    # Required when less than the open balance is paid ("partial payment", ...).
+    short_pay_reason: Mapped[str] = mapped_column(String(200), default="")
+
+    payment: Mapped[Payment] = relationship(back_populates="allocations")
+
+
+class StripeEvent(Base):
+    """A Stripe event whose effect is committed: its id is stored in the same transaction."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    # What the event did: "applied", "ignored: <why>", ...
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    received_at: Mapped[datetime]
