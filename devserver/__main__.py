@@ -185,15 +185,17 @@ def seed(session_factory) -> str:
 def clerk_link(settings: Settings, session_factory) -> str:
     """A fresh sign-in link for the demo clerk, also emailed to them through the outbox (so the
     mail catcher shows the email a clerk would get)."""
-    from portal.domain.access import service as links
+    from portal.domain.access.service import send_sign_in_link
+    from portal.domain.access.tokens import LinkSigner
+    from portal.domain.notifications.rendering import SupplierDetails
 
-    signer = links.LinkSigner.from_settings(settings)
+    signer = LinkSigner.from_settings(settings)
     clock = SystemClock()
     with session_factory() as db:
         contact = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
         if contact is None:
             raise SystemExit(f"demo clerk {DEMO_CLERK_EMAIL} is missing from the database")
-        issued = links.send_sign_in_link(db, clock, signer, contact=contact, supplier_name=settings.supplier_name)
+        issued = send_sign_in_link(db, clock, signer, SupplierDetails.from_settings(settings), contact=contact)
         db.commit()
         return issued.url
 

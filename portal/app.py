@@ -9,43 +9,39 @@ from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import Settings
+from portal.domain.access.rate_limits import RateLimiter, build_rate_limiter
+from portal.domain.access.tokens import LinkSigner
 from portal.domain.core.clock import Clock, SystemClock
 from portal.domain.core.database import make_engine, make_session_factory
 from portal.domain.core.money import Money
-from portal.web.context import Services, close_request_session
+from portal.domain.gateway.protocol import PaymentGateway
+from portal.domain.gateway.stripe_adapter import StripeGateway, StripeWebhookVerifier
+from portal.domain.notifications.rendering import SupplierDetails
+from portal.web import context
+from portal.web.context import PortalFlask, Services
+from portal.web.errors import register_error_pages
 from portal.web.logging import configure_logging
-from portal.web.security import add_security_headers, content_security_policy, register_error_pages
+from portal.web.security import add_security_headers, content_security_policy
 
 csrf = CSRFProtect()
-
-
-def _default_gateway(settings: Settings):
-    from portal.domain.gateway.stripe_adapter import StripeGateway
-
-    return StripeGateway.from_settings(settings)
-
-
-def _default_rate_limiter(settings: Settings, session_factory, clock):
-    from portal.domain.access.rate_limits import build_rate_limiter
-
-    return build_rate_limiter(settings, session_factory, clock)
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     clock: Clock | None = None,
-    gateway=None,
+    gateway: PaymentGateway | None = None,
     engine=None,
-    rate_limiter=None,
+    rate_limiter: RateLimiter | None = None,
 ) -> Flask:
+    """Every collaborator is built here, once; tests pass their own clock, gateway or engine."""
     settings = settings or Settings.from_env()
     settings.validate()  # also for settings built by hand: no weak SECRET_KEY in production (A11)
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
 
-    app = Flask(__name__, instance_relative_config=True)
+    app = PortalFlask(__name__, instance_relative_config=True)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
@@ -58,15 +54,18 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         TESTING=settings.mode == "test",
     )
-    app.extensions["portal"] = Services(
+    context.init_app(app, Services(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
         clock=clock,
-        gateway=gateway if gateway is not None else _default_gateway(settings),
-        rate_limiter=rate_limiter or _default_rate_limiter(settings, session_factory, clock),
+        gateway=gateway if gateway is not None else StripeGateway.from_settings(settings),
+        webhook_verifier=StripeWebhookVerifier.from_settings(settings),
+        rate_limiter=rate_limiter or build_rate_limiter(settings, session_factory, clock),
+        link_signer=LinkSigner.from_settings(settings),
+        supplier=SupplierDetails.from_settings(settings),
         content_security_policy=content_security_policy(settings),
-    )
+    ))
 
     configure_logging(app, settings.mode)
     if settings.trusted_proxies:
@@ -75,7 +74,6 @@ def create_app(
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     csrf.init_app(app)
-    app.teardown_appcontext(close_request_session)
     app.after_request(add_security_headers)
     register_error_pages(app)
     _register_template_helpers(app, settings)

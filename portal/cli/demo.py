@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from devserver.demo_data import DEFAULT_SEED, DemoDataExists, seed_demo_data
-from portal.web.context import Services
+from portal.cli import command_session, services_of
 
 
 def register(app: Flask) -> None:
@@ -19,18 +19,17 @@ def register(app: Flask) -> None:
     @click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Same seed, same data.")
     def seed_demo(seed: int) -> None:
         """Add ~50 demo customers and ~1,000 invoices (only into an empty database)."""
-        services: Services = app.extensions["portal"]
+        services = services_of(app)
         if services.settings.mode == "production":
             raise click.ClickException("seed-demo is for PORTAL_MODE=demo or test, not production.")
-        with services.session_factory() as db:
-            try:
+        try:
+            with command_session(app) as db:
                 summary = seed_demo_data(db, services.clock, seed)
-                db.commit()
-            except DemoDataExists as exists:
-                click.echo(f"seed-demo: {exists.message}")
-                return
-            except IntegrityError:
-                # Another seed-demo committed first (two started at once on an empty database).
-                click.echo("seed-demo: demo data was added by another run meanwhile; nothing done.")
-                return
+        except DemoDataExists as exists:
+            click.echo(f"seed-demo: {exists.message}")
+            return
+        except IntegrityError:
+            # Another seed-demo committed first (two started at once on an empty database).
+            click.echo("seed-demo: demo data was added by another run meanwhile; nothing done.")
+            return
         click.echo(f"seed-demo: added {summary}")

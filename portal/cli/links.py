@@ -18,11 +18,12 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal.domain.core.audit import Actor
+from portal.domain.customers.queries import contacts_with_email
 from portal.domain.access.service import (
-    LinkSigner, contacts_with_email, issue_invoice_link, issue_sign_in_link, revoke_contact_access, unpaid_invoices,
+    issue_invoice_link, issue_sign_in_link, revoke_contact_access, unpaid_invoices,
 )
 from portal.domain.invoicing.models import Invoice
-from portal.web.context import Services
+from portal.cli import command_session, services_of
 
 
 def _staff_actor() -> Actor:
@@ -34,8 +35,8 @@ def _staff_actor() -> Actor:
 
 
 def register(app: Flask) -> None:
-    def services() -> Services:
-        return app.extensions["portal"]
+    def services():
+        return services_of(app)
 
     def contacts_or_fail(db, email: str):
         contacts = contacts_with_email(db, email)
@@ -48,15 +49,14 @@ def register(app: Flask) -> None:
     @click.option("--next", "next_path", default=None, help="A path to land on, e.g. /invoices.")
     def sign_in_link(email: str, next_path: str | None) -> None:
         """Print a single-use, 15-minute sign-in link for EMAIL (whole account)."""
-        settings, clock = services().settings, services().clock
-        with services().session_factory() as db:
+        clock = services().clock
+        with command_session(app) as db:
             contacts = contacts_or_fail(db, email)
             issued = [
-                (contact, issue_sign_in_link(db, clock, LinkSigner.from_settings(settings),
+                (contact, issue_sign_in_link(db, clock, services().link_signer,
                                              contact=contact, next_path=next_path))
                 for contact in contacts
             ]
-            db.commit()
         for contact, link in issued:
             click.echo(f"{contact.customer.name} ({contact.email}), expires {link.link.expires_at:%Y-%m-%d %H:%M} UTC:")
             click.echo(link.url)
@@ -66,8 +66,8 @@ def register(app: Flask) -> None:
     @click.option("--invoice", "numbers", multiple=True, help="Invoice number (repeatable). Default: every unpaid invoice.")
     def invoice_link(email: str, numbers: tuple[str, ...]) -> None:
         """Print an invoice link for EMAIL: opens only those invoices, reusable until it expires."""
-        settings, clock = services().settings, services().clock
-        with services().session_factory() as db:
+        clock = services().clock
+        with command_session(app) as db:
             contacts = contacts_or_fail(db, email)
             if numbers:
                 invoices = list(db.scalars(select(Invoice).where(Invoice.number.in_(numbers))).all())
@@ -86,8 +86,7 @@ def register(app: Flask) -> None:
                 invoices = unpaid_invoices(db, contact.customer_id)
                 if not invoices:
                     raise click.ClickException(f"{contact.customer.name} has no unpaid invoice.")
-            issued = issue_invoice_link(db, clock, LinkSigner.from_settings(settings), contact=contact, invoices=invoices)
-            db.commit()
+            issued = issue_invoice_link(db, clock, services().link_signer, contact=contact, invoices=invoices)
             click.echo(f"{contact.customer.name} ({contact.email}), invoices "
                        f"{', '.join(invoice.number for invoice in issued.link.invoices)}, "
                        f"expires {issued.link.expires_at:%Y-%m-%d %H:%M} UTC:")
@@ -98,10 +97,9 @@ def register(app: Flask) -> None:
     def revoke_links(email: str) -> None:
         """Withdraw every link of EMAIL's contact(s) and end their open sessions."""
         clock = services().clock
-        with services().session_factory() as db:
+        with command_session(app) as db:
             contacts = contacts_or_fail(db, email)
             results = [(contact.customer.name, revoke_contact_access(db, clock, contact=contact, actor=_staff_actor()))
                        for contact in contacts]
-            db.commit()
         for company, count in results:
             click.echo(f"{company}: {count} link(s) revoked, sessions ended.")

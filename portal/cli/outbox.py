@@ -14,8 +14,8 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.domain.notifications.transport import SmtpTransport
-from portal.domain.notifications.service import DeliveryPolicy, deliver_due
-from portal.web.context import Services
+from portal.domain.notifications.jobs import DeliveryPolicy, deliver_due
+from portal.cli import command_session, services_of
 
 
 def register(app: Flask) -> None:
@@ -25,14 +25,14 @@ def register(app: Flask) -> None:
     @click.option("--batch-size", default=DeliveryPolicy.batch_size, show_default=True, help="Messages claimed at once.")
     def send_outbox(loop: bool, interval: float, batch_size: int) -> None:
         """Send the email that is due, retrying failures with backoff."""
-        services: Services = app.extensions["portal"]
+        services = services_of(app)
         settings = services.settings
         policy = DeliveryPolicy(batch_size=batch_size)
         transport = SmtpTransport.from_settings(settings)
         stopping = _StopFlag()
 
         def run_once():
-            with services.session_factory() as db:
+            with command_session(app) as db:
                 return deliver_due(db, services.clock, transport, mail_from=settings.mail_from, policy=policy)
 
         if not loop:

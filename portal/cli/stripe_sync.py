@@ -8,9 +8,8 @@ from datetime import timedelta
 import click
 from flask import Flask
 
-from portal.domain.payments.service import ReceiptDetails
-from portal.domain.payments.jobs import DEFAULT_STALE_AFTER, reconcile_payments
-from portal.web.context import Services
+from portal.cli import command_context, services_of
+from portal.domain.payments.jobs import DEFAULT_STALE_AFTER, RECONCILER, reconcile_payments
 
 
 def register(app: Flask) -> None:
@@ -22,13 +21,10 @@ def register(app: Flask) -> None:
     )
     def reconcile_stripe(stale_minutes: int) -> None:
         """Ask Stripe about every payment still in flight and apply the answers."""
-        services: Services = app.extensions["portal"]
-        settings = services.settings
-        receipts = ReceiptDetails.from_settings(settings)
-        with services.session_factory() as db:
+        services = services_of(app)
+        with command_context(app, RECONCILER) as ctx:
             report = reconcile_payments(
-                db, services.clock, services.gateway, receipts,
-                stale_after=timedelta(minutes=stale_minutes),
+                ctx, services.gateway, services.supplier, stale_after=timedelta(minutes=stale_minutes),
             )
         click.echo(report.summary())
         if report.problems:

@@ -11,10 +11,9 @@ from datetime import date
 from decimal import Decimal
 
 from babel.numbers import format_decimal
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, g, render_template, request
 
 from portal.domain.core.clock import today_in
-from portal.domain.core.errors import NotFound
 from portal.domain.account.queries import (
     AGING_BUCKETS, PER_PAGE_CHOICES, InvoiceListQuery, account_overview, invoice_detail, list_invoices, statement_of_account,
 )
@@ -60,13 +59,13 @@ def invoices():
 
 @bp.get("/invoices/<public_id>")
 def invoice(public_id: str):
-    detail = _detail_or_404(public_id)
+    detail = _detail(public_id)
     return render_template("account/invoice.html", detail=detail)
 
 
 @bp.get("/invoices/<public_id>/pdf")
 def invoice_pdf(public_id: str):
-    detail = _detail_or_404(public_id)
+    detail = _detail(public_id)
     pdf = render_pdf("pdf/invoice.html", detail=detail, customer=g.customer)
     return pdf_download(pdf, f"invoice-{detail.invoice.number}")
 
@@ -81,8 +80,5 @@ def statement_pdf():
     return pdf_download(pdf, f"statement-{g.customer.account_number}-{statement.today.isoformat()}")
 
 
-def _detail_or_404(public_id: str):
-    try:
-        return invoice_detail(db(), g.access, public_id, _customer_today())
-    except NotFound:
-        abort(404)
+def _detail(public_id: str):
+    return invoice_detail(db(), g.access, public_id, _customer_today())

@@ -7,22 +7,28 @@
 * Expired or used links get a page offering a fresh sign-in link, emailed to the link's own
   contact (never to an address the visitor types).
 
-Each view: parse → authorize (rate limit, current session) → one domain call → commit → respond.
+Each view: parse → authorize (rate limit, current session) → one domain call → respond (the
+web glue commits).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
-from portal.domain.access.policy import ACCOUNT, INVOICES
-from portal.domain.access.service import (
-    INVOICE, PURPOSE_BY_SEGMENT, SIGN_IN, SIGN_IN_LINK_LIFETIME, ExpiredLink, InvalidLink, LinkError, LinkSigner, URL_SEGMENTS, UsedLink, find_link, find_renewable_link, normalize_email, redeem_link as redeem, request_sign_in_links, safe_next_path, send_sign_in_link,
-)
 from portal.domain.access.models import AccessLink
-from portal.domain.customers.models import Contact
+from portal.domain.access.policy import (
+    ACCOUNT, INVOICE, INVOICES, PURPOSE_BY_SEGMENT, SIGN_IN, SIGN_IN_LINK_LIFETIME, URL_SEGMENTS, safe_next_path,
+)
 from portal.domain.access.rate_limits import allow_all, sign_in_link_limits
+from portal.domain.access.service import (
+    ExpiredLink, UsedLink, find_link, find_renewable_link, redeem_link as redeem, request_sign_in_links,
+    send_sign_in_link,
+)
+from portal.domain.access.tokens import InvalidLink, LinkError, LinkSigner
+from portal.domain.customers.models import Contact
+from portal.domain.customers.queries import normalize_email
 from portal.web import customer_session
-from portal.web.context import client_ip, commit, db, services
+from portal.web.context import client_ip, db, end_read_only_transaction, services
 from portal.web.customer_session import current_access
 
 bp = Blueprint("auth", __name__)
@@ -42,7 +48,7 @@ SIGN_IN_MINUTES = int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60)
 
 
 def _signer() -> LinkSigner:
-    return LinkSigner.from_settings(services().settings)
+    return services().link_signer
 
 
 def _email_is_plausible(email: str) -> bool:
@@ -59,10 +65,9 @@ def mask_email(email: str) -> str:
 def _within_link_limits(email: str):
     """None when a sign-in link may be sent to `email` now, else the 429 response."""
     settings = services().settings
-    # The limiter counts through its own connection and commits at once. On SQLite (WAL) a
-    # transaction that has read cannot write after another connection's commit, so end this
-    # request's read-only transaction first: nothing is written yet, loaded objects stay usable.
-    commit()
+    # The limiter counts through its own connection and commits at once: end this request's
+    # read-only transaction first, so on SQLite it does not hold the lock the limiter needs.
+    end_read_only_transaction()
     if allow_all(services().rate_limiter, sign_in_link_limits(settings, email=email, ip=client_ip())):
         return None
     minutes = max(1, settings.link_request_window_seconds // 60)
@@ -119,9 +124,7 @@ def send_sign_in_link_request():
     refused = _within_link_limits(email)
     if refused:
         return refused
-    request_sign_in_links(db(), services().clock, _signer(), email=email, next_path=next_path,
-                          supplier_name=services().settings.supplier_name)
-    commit()
+    request_sign_in_links(db(), services().clock, _signer(), services().supplier, email=email, next_path=next_path)
     return render_template("auth/sign_in_sent.html", minutes=SIGN_IN_MINUTES)
 
 
@@ -139,10 +142,8 @@ def email_me_sign_in_link():
     refused = _within_link_limits(contact.email)
     if refused:
         return refused
-    send_sign_in_link(db(), services().clock, _signer(), contact=contact,
-                      next_path=safe_next_path(request.form.get("next")),
-                      supplier_name=services().settings.supplier_name)
-    commit()
+    send_sign_in_link(db(), services().clock, _signer(), services().supplier, contact=contact,
+                      next_path=safe_next_path(request.form.get("next")))
     return _link_sent_page(contact.email)
 
 
@@ -206,7 +207,6 @@ def redeem_link(kind: str, token: str):
         link = redeem(db(), services().clock, _signer(), PURPOSE_BY_SEGMENT[kind], token, ip=client_ip())
     except LinkError as error:
         return _link_problem(error, kind, token)
-    commit()
     keeps_wider_session = (
         link.purpose == INVOICE and current is not None and current.whole_account
         and current.customer_id == link.customer_id
@@ -227,9 +227,7 @@ def renew_link(kind: str, token: str):
     refused = _within_link_limits(link.contact.email)
     if refused:
         return refused
-    send_sign_in_link(db(), services().clock, _signer(), contact=link.contact,
-                      next_path=safe_next_path(request.form.get("next")),
-                      supplier_name=services().settings.supplier_name)
-    commit()
+    send_sign_in_link(db(), services().clock, _signer(), services().supplier, contact=link.contact,
+                      next_path=safe_next_path(request.form.get("next")))
     return _link_sent_page(link.contact.email)
 

@@ -1,8 +1,8 @@
 """Paying invoices by card: the pay page, the pay request, a payment's status, the history.
 
 parse → authorize (`require_customer` guards the whole blueprint; every query is scoped by the
-signed-in access) → one domain call → respond. `start_card_payment` commits itself, twice, by
-design (see its docstring); the others commit here.
+signed-in access) → one domain call → respond. The web glue commits once after the view;
+domain refusals become 400/404/409/429 answers in `portal.web.errors`.
 
 URLs other parts link to:
 - `payments.pay`      GET  /pay?invoice=<public_id>&invoice=...   the pay form
@@ -16,38 +16,29 @@ URLs other parts link to:
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, render_template, request, url_for
+from flask import Blueprint, g, jsonify, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from portal.domain.payments import service as payments
-from portal.domain.core.errors import NotFound
+from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
-from portal.domain.payments.service import (
-    SHORT_PAY_REASONS, AllocationRequest, CardPaymentForm, PaymentRefused, PaymentsPaused, ReceiptDetails,
-)
-from portal.web.context import actor_for_contact, commit, db, services
+from portal.domain.payments.policy import SHORT_PAY_REASONS, AllocationRequest, CardPaymentForm
+from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
 
 bp = Blueprint("payments", __name__)
 bp.before_request(require_customer)
 
 
-def _payment_or_404(public_id: str):
-    try:
-        return payments.payment_for_access(db(), current_access(), public_id)
-    except NotFound:
-        abort(404)
+def _context():
+    return request_context(actor_for_contact(g.contact.public_id))
 
 
 @bp.get("/pay")
 def pay():
-    try:
-        page = payments.pay_page(db(), services().clock, current_access(), request.args.getlist("invoice"))
-    except NotFound:
-        abort(404)
+    page = queries.pay_page(db(), services().clock, current_access(), request.args.getlist("invoice"))
     settings = services().settings
     return render_template(
-        "payments/pay.html", page=page, nonce=payments.new_form_nonce(), reasons=SHORT_PAY_REASONS,
+        "payments/pay.html", page=page, nonce=service.new_form_nonce(), reasons=SHORT_PAY_REASONS,
         publishable_key=settings.stripe_publishable_key, stripe_js_url=settings.stripe_js_url,
     )
 
@@ -74,16 +65,7 @@ def _form_from(data: MultiDict) -> CardPaymentForm:
 
 @bp.post("/pay")
 def start():
-    form = _form_from(request.form)
-    s = services()
-    try:
-        result = payments.start_card_payment(
-            db(), s.clock, s.gateway, actor_for_contact(g.contact.public_id), current_access(), form,
-        )
-    except PaymentsPaused as paused:
-        return jsonify(error=paused.message), 429, {"Retry-After": str(paused.retry_after_seconds)}
-    except PaymentRefused as refused:
-        return jsonify(error=refused.message), 400
+    result = service.start_card_payment(_context(), services().gateway, current_access(), _form_from(request.form))
     body = {
         "status": result.status,
         "payment_url": url_for(".payment", public_id=result.payment.public_id),
@@ -102,35 +84,26 @@ def start():
 
 @bp.get("/payments/<public_id>")
 def payment(public_id: str):
-    found = _payment_or_404(public_id)
-    summary = payments.describe_payments(db(), [found], services().clock)[0]
+    found = queries.payment_for_access(db(), current_access(), public_id)
+    summary = queries.describe_payments(db(), [found], services().clock)[0]
     return render_template("payments/payment.html", summary=summary)
 
 
 @bp.get("/payments/<public_id>/status")
 def status(public_id: str):
-    found = _payment_or_404(public_id)
+    found = queries.payment_for_access(db(), current_access(), public_id)
     return jsonify(status=found.status, in_flight=found.status in IN_FLIGHT_STATUSES)
 
 
 @bp.post("/payments/<public_id>/cancel")
 def cancel(public_id: str):
     s = services()
-    try:
-        found = payments.cancel_card_payment(
-            db(), s.clock, s.gateway, actor_for_contact(g.contact.public_id), current_access(),
-            ReceiptDetails.from_settings(s.settings), public_id,
-        )
-    except NotFound:
-        abort(404)
-    except PaymentRefused as refused:
-        return jsonify(error=refused.message), 409
-    commit()
+    found = service.cancel_card_payment(_context(), s.gateway, current_access(), s.supplier, public_id)
     return jsonify(status=found.status, payment_url=url_for(".payment", public_id=public_id))
 
 
 @bp.get("/payments")
 @require_whole_account
 def history():
-    summaries = payments.payment_history(db(), current_access(), services().clock)
+    summaries = queries.payment_history(db(), current_access(), services().clock)
     return render_template("payments/history.html", summaries=summaries)

@@ -1,6 +1,6 @@
 """Stripe's webhook endpoint: the one route exempt from CSRF (Stripe signs instead).
 
-verify → deduplicate → apply → commit, all in `receive_stripe_webhook`. The answers tell
+verify → deduplicate → apply in `receive_stripe_webhook`; the web glue commits. The answers tell
 Stripe what to do next: 400 for a body we cannot trust (no retry helps), 200 for applied,
 duplicate or ignored events, 5xx for anything that went wrong here, with nothing committed,
 so that Stripe delivers the event again (SECURITY.md W1-W5).
@@ -12,10 +12,10 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
+from portal.domain.core.audit import STRIPE
 from portal.domain.gateway.protocol import WebhookRejected
-from portal.domain.payments.service import ReceiptDetails
 from portal.domain.payments.webhooks import EventNotReady, receive_stripe_webhook
-from portal.web.context import commit, db, services
+from portal.web.context import db, request_context, services
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger(__name__)
@@ -24,16 +24,11 @@ log = logging.getLogger(__name__)
 @bp.post("/stripe/webhook")
 def stripe():
     s = services()
-    receipts = ReceiptDetails.from_settings(s.settings)
     try:
         result = receive_stripe_webhook(
-            db(), s.clock, s.gateway, receipts,
-            payload=request.get_data(cache=False),
-            signature_header=request.headers.get("Stripe-Signature"),
-            secrets=s.settings.stripe_webhook_secrets,
-            tolerance_seconds=s.settings.stripe_webhook_tolerance,
+            request_context(STRIPE), s.gateway, s.webhook_verifier, s.supplier,
+            payload=request.get_data(cache=False), signature_header=request.headers.get("Stripe-Signature"),
         )
-        commit()
     except WebhookRejected as rejected:
         db().rollback()
         log.warning("stripe webhook refused: %s", rejected)

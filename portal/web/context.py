@@ -1,33 +1,57 @@
-"""The collaborators the app was built with, and the request's database session.
+"""The collaborators the app was built with, the request's database session, and its one commit.
 
-One session per request; handlers call `commit()` once. Anything not committed is rolled back
-when the request ends, so a failed request leaves no trace.
+One session per request. A request that writes (any method but GET, HEAD and OPTIONS) gets a
+writing session: on SQLite its transactions take the write lock when they begin. The view does
+its work and returns; `PortalFlask.dispatch_request` then commits, once. A view that raises
+commits nothing: the session is rolled back when the request ends, so a failed request leaves
+no trace. Views never call commit themselves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.config import Settings
+from portal.domain.access.rate_limits import RateLimiter
+from portal.domain.access.tokens import LinkSigner
 from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
+from portal.domain.core.context import Context
+from portal.domain.core.database import writing_session
+from portal.domain.gateway.protocol import PaymentGateway, WebhookVerifier
+from portal.domain.notifications.rendering import SupplierDetails
+
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
+    """Built once by `create_app`; every request and command uses these same objects."""
+
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
     clock: Clock
-    gateway: Any = None  # portal.domain.gateway.PaymentGateway
-    rate_limiter: Any = None  # portal.domain.rate_limits.RateLimiter
-    content_security_policy: str = ""
-    extra: dict = field(default_factory=dict)
+    gateway: PaymentGateway
+    webhook_verifier: WebhookVerifier
+    rate_limiter: RateLimiter
+    link_signer: LinkSigner
+    supplier: SupplierDetails
+    content_security_policy: str
+
+
+class PortalFlask(Flask):
+    def dispatch_request(self):
+        """Run the view, then commit the request's session: the request's one commit point."""
+        response = super().dispatch_request()
+        session: Session | None = g.get("db")
+        if session is not None:
+            session.commit()
+        return response
 
 
 def services() -> Services:
@@ -36,12 +60,25 @@ def services() -> Services:
 
 def db() -> Session:
     if "db" not in g:
-        g.db = services().session_factory()
+        factory = services().session_factory
+        g.db = factory() if request.method in READING_METHODS else writing_session(factory)
     return g.db
 
 
-def commit() -> None:
-    db().commit()
+def request_context(actor: Actor) -> Context:
+    return Context(db=db(), clock=services().clock, actor=actor)
+
+
+def end_read_only_transaction() -> None:
+    """Close the request's transaction before a collaborator writes through its own connection
+    (the database rate limiter): on SQLite the request would otherwise hold the write lock the
+    collaborator waits for. Only allowed while the request has written nothing."""
+    session: Session | None = g.get("db")
+    if session is None:
+        return
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("end_read_only_transaction after the request wrote something")
+    session.commit()  # nothing to write: this only ends the transaction, keeping loaded objects
 
 
 def close_request_session(_exc: BaseException | None = None) -> None:
@@ -52,9 +89,14 @@ def close_request_session(_exc: BaseException | None = None) -> None:
 
 
 def client_ip() -> str:
-    # Behind a proxy, configure werkzeug's ProxyFix in wsgi.py; never trust the header here.
+    # Behind proxies, TRUSTED_PROXIES makes create_app apply ProxyFix; never trust headers here.
     return request.remote_addr or ""
 
 
 def actor_for_contact(contact_public_id: str) -> Actor:
     return Actor("contact", contact_public_id, client_ip())
+
+
+def init_app(app: Flask, services_: Services) -> None:
+    app.extensions["portal"] = services_
+    app.teardown_appcontext(close_request_session)

@@ -1,11 +1,10 @@
-"""Security headers on every response, and the error pages (SECURITY.md A4, A9, A12)."""
+"""Security headers on every response (SECURITY.md A4, A9, A12)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, render_template, request
-from flask_wtf.csrf import CSRFError
+from flask import request
 
 from portal.config import Settings
 
@@ -62,47 +61,3 @@ def add_security_headers(response):
         # Account data must not linger in shared caches or the back-forward cache.
         headers.setdefault("Cache-Control", "no-store")
     return response
-
-
-def _error_page(status: int, title: str, message: str):
-    return render_template("error.html", status=status, title=title, message=message), status
-
-
-def register_error_pages(app: Flask) -> None:
-    @app.errorhandler(CSRFError)
-    def csrf_error(error):
-        return _error_page(
-            400, "This form has expired",
-            "The page was open too long or was sent twice. Go back, reload the page and try again.",
-        )
-
-    @app.errorhandler(400)
-    def bad_request(error):
-        return _error_page(400, "Bad request", getattr(error, "description", "") or "The request was not understood.")
-
-    @app.errorhandler(403)
-    def forbidden(error):
-        return _error_page(403, "Not allowed", "You do not have access to this page.")
-
-    @app.errorhandler(404)
-    def not_found(error):
-        return _error_page(404, "Not found", "There is nothing here, or it is not part of your account.")
-
-    @app.errorhandler(405)
-    def method_not_allowed(error):
-        return _error_page(405, "Not allowed", "That action is not available here.")
-
-    @app.errorhandler(413)
-    def too_large(error):
-        return _error_page(413, "Too large", "The upload is larger than allowed.")
-
-    @app.errorhandler(429)
-    def too_many(error):
-        return _error_page(
-            429, "Too many requests",
-            getattr(error, "description", "") or "Please wait a few minutes and try again.",
-        )
-
-    @app.errorhandler(500)
-    def server_error(error):
-        return _error_page(500, "Something went wrong", "Nothing was changed. Please try again in a moment.")

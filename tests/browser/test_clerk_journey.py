@@ -18,7 +18,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from portal.domain.core.clock import FixedClock
-from portal.domain.access.service import LinkSigner, issue_invoice_link
+from portal.domain.access.tokens import LinkSigner
+from portal.domain.access.service import issue_invoice_link
 from portal.domain.notifications.models import OutboxMessage
 from tests.factories import make_contact, make_customer, make_invoice
 from tests.fixtures.browser import fill_test_card

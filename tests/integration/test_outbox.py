@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from portal.domain.notifications.rendering import RenderedEmail
 from portal.domain.notifications.transport import DeliveryError, SmtpTransport
 from portal.domain.notifications.models import OutboxMessage
-from portal.domain.notifications.service import DeliveryPolicy, deliver_due, enqueue
+from portal.domain.notifications.jobs import DeliveryPolicy, deliver_due
+from portal.domain.notifications.service import enqueue
 from devserver.ports import free_port
 from tests.fixtures.mail import REFUSED_ADDRESS
 

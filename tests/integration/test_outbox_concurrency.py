@@ -10,7 +10,8 @@ from collections import Counter
 import pytest
 
 from portal.domain.notifications.rendering import RenderedEmail
-from portal.domain.notifications.service import DeliveryPolicy, deliver_due, enqueue
+from portal.domain.notifications.jobs import DeliveryPolicy, deliver_due
+from portal.domain.notifications.service import enqueue
 
 MESSAGES = 60
 SENDERS = 4

@@ -16,7 +16,8 @@ from devserver.mail_catcher import serve_mail_pages
 from devserver.ports import free_port
 from portal.domain.notifications.rendering import RenderedEmail
 from portal.domain.notifications.transport import SmtpTransport
-from portal.domain.notifications.service import deliver_due, enqueue
+from portal.domain.notifications.jobs import deliver_due
+from portal.domain.notifications.service import enqueue
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from portal.domain.payments.service import DECLINES_BEFORE_PAUSE
+from portal.domain.payments.policy import DECLINES_BEFORE_PAUSE
 from tests.factories import sign_in
 from tests.fixtures.stripe import CARD_DECLINED, CARD_OK
 from tests.payments.conftest import make_company

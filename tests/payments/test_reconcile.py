@@ -9,15 +9,23 @@ from portal.app import create_app
 from portal.domain.gateway.protocol import IntentSnapshot
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import Payment
-from portal.domain.payments.service import ReceiptDetails
-from portal.domain.payments.jobs import reconcile_payments
+from portal.domain.core.context import Context
+from portal.domain.notifications.rendering import SupplierDetails
+from portal.domain.payments.jobs import RECONCILER, reconcile_payments
 from tests.factories import make_allocated_payment, sign_in
 from tests.fixtures.stripe import CARD_3DS, CARD_OK
 from tests.payments.paying import (
     balance, counts, open_pay_page, pay, pay_form, payment_by_public_id, post_payment,
 )
 
-RECEIPTS = ReceiptDetails(supplier_name="Northwind Supplies", portal_url="http://localhost")
+SUPPLIER = SupplierDetails(name="Northwind Supplies", email="billing@northwind.example", portal_url="http://localhost")
+
+
+def reconcile(db, clock, gateway):
+    """What `flask reconcile-stripe` does: the job, then the command runner's commit."""
+    report = reconcile_payments(Context(db, clock, RECONCILER), gateway, SUPPLIER)
+    db.commit()
+    return report
 
 
 def _public_id(response) -> str:
@@ -54,12 +62,12 @@ def test_reconcile_finishes_3ds_payments_either_way(signed_in, db, clock, gatewa
     localstripe.authenticate(passed["client_secret"], success=True)
     localstripe.authenticate(failed["client_secret"], success=False)
 
-    report = reconcile_payments(db, clock, gateway, RECEIPTS)
+    report = reconcile(db, clock, gateway)
     assert report.checked == 2 and report.problems == []
     assert sorted(line.split(": ", 1)[1] for line in report.changed) == [
         "requires_action -> failed", "requires_action -> succeeded"]
     assert (balance(db, first), balance(db, second)) == (0, 8_000)
-    assert reconcile_payments(db, clock, gateway, RECEIPTS).changed == []
+    assert reconcile(db, clock, gateway).changed == []
 
 
 def test_intent_deleted_at_stripe_is_reported_not_guessed(app, signed_in, db, company, localstripe):
@@ -77,7 +85,7 @@ def test_amount_mismatch_at_stripe_is_a_problem_not_a_settlement(db, clock, comp
         id="pi_short", status="succeeded", amount=12_499, currency="USD", livemode=False)
     payment.stripe_payment_intent_id = "pi_short"
     db.commit()
-    report = reconcile_payments(db, clock, fake_gateway, RECEIPTS)
+    report = reconcile(db, clock, fake_gateway)
     assert report.problems == [f"{payment.public_id}: intent pi_short amount 12499 where 12500 expected"]
     assert balance(db, company.invoices[0]) == 12_500
 
@@ -99,17 +107,17 @@ def test_timed_out_attempt_is_found_at_stripe_and_settled_once_stale(fake_app, d
     assert response.status_code == 503
     public_id = _public_id(response)
 
-    young = reconcile_payments(db, clock, fake_gateway, RECEIPTS)
+    young = reconcile(db, clock, fake_gateway)
     assert young.checked == 0  # its request might still be running
 
     clock.advance(minutes=16)
-    report = reconcile_payments(db, clock, fake_gateway, RECEIPTS)
+    report = reconcile(db, clock, fake_gateway)
     [intent] = fake_gateway.intents.values()
     assert report.changed == [f"{public_id}: found intent {intent.id}; new -> succeeded"]
     payment = payment_by_public_id(db, public_id)
     assert (payment.status, payment.stripe_payment_intent_id) == ("succeeded", intent.id)
     assert balance(db, company.invoices[0]) == 0
-    assert reconcile_payments(db, clock, fake_gateway, RECEIPTS).changed == []
+    assert reconcile(db, clock, fake_gateway).changed == []
 
 
 def test_attempt_that_never_reached_stripe_is_canceled_and_releases_the_amount(fake_app, db, clock, company, fake_gateway):
@@ -121,7 +129,7 @@ def test_attempt_that_never_reached_stripe_is_canceled_and_releases_the_amount(f
     assert response.status_code == 503
 
     clock.advance(minutes=16)
-    report = reconcile_payments(db, clock, fake_gateway, RECEIPTS)
+    report = reconcile(db, clock, fake_gateway)
     assert report.changed == [f"{_public_id(response)}: new -> canceled (no PaymentIntent at Stripe)"]
     assert fake_gateway.intents_created == 0
     sign_in(client, company.clerk, clock)  # the clock moved: a fresh session
@@ -137,9 +145,9 @@ def test_abandoned_3ds_attempt_is_canceled_after_an_hour_and_releases_the_amount
     body = pay(signed_in, {first: "125.00"}, localstripe.card_token(CARD_3DS)).get_json()
     payment = payment_by_public_id(db, body["payment_url"].rsplit("/", 1)[1])
 
-    assert reconcile_payments(db, clock, gateway, RECEIPTS).changed == []  # the customer may still be at it
+    assert reconcile(db, clock, gateway).changed == []  # the customer may still be at it
     clock.advance(minutes=61)
-    report = reconcile_payments(db, clock, gateway, RECEIPTS)
+    report = reconcile(db, clock, gateway)
     assert report.changed == [f"{payment.public_id}: requires_action -> canceled"]
     assert localstripe.intent(payment.stripe_payment_intent_id)["status"] == "canceled"
     sign_in(signed_in, company.clerk, clock)

@@ -15,9 +15,11 @@ from sqlalchemy import select, text
 
 from portal.domain.core.audit import Actor
 from portal.domain.core.errors import DomainError
+from portal.domain.access.policy import INVOICE, SIGN_IN, safe_next_path
 from portal.domain.access.service import (
-    INVOICE, SIGN_IN, ExpiredLink, InvalidLink, LinkSigner, RevokedLink, UsedLink, find_link, find_renewable_link, invoice_link_expiry, issue_invoice_link, issue_sign_in_link, redeem_link, request_sign_in_links, revoke_contact_access, safe_next_path, token_hash, unpaid_invoices,
+    ExpiredLink, RevokedLink, UsedLink, find_link, find_renewable_link, invoice_link_expiry, issue_invoice_link, issue_sign_in_link, redeem_link, request_sign_in_links, revoke_contact_access, unpaid_invoices,
 )
+from portal.domain.access.tokens import InvalidLink, LinkSigner, token_hash
 from portal.domain.access.models import AccessLink
 from portal.domain.core.models import AuditEntry
 from portal.domain.customers.models import Contact
@@ -292,14 +294,14 @@ def test_revoking_withdraws_every_link_and_bumps_the_session_version(db, clock, 
 # "Send me a sign-in link"
 
 
-def test_sign_in_links_go_to_every_company_of_a_known_address_and_nowhere_else(db, clock, signer, acme):
+def test_sign_in_links_go_to_every_company_of_a_known_address_and_nowhere_else(db, clock, signer, supplier, acme):
     customer, contact = acme
     make_contact(db, clock, customer, email="shared-ap@acme.example", is_ap_mailbox=True)
     other_company = make_customer(db, clock, name="Beta LLC")
     make_contact(db, clock, other_company, email="ap@acme.example")
 
-    assert request_sign_in_links(db, clock, signer, email="  AP@Acme.Example ") == 2
-    assert request_sign_in_links(db, clock, signer, email="nobody@acme.example") == 0
+    assert request_sign_in_links(db, clock, signer, supplier, email="  AP@Acme.Example ") == 2
+    assert request_sign_in_links(db, clock, signer, supplier, email="nobody@acme.example") == 0
     db.commit()
 
     messages = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()

@@ -72,9 +72,9 @@ def test_payloads_render_escaped_on_every_page(app, db, clock, link_signer, host
         assert str(escape(field_text)) in everything, field_text
 
 
-def test_the_sign_in_email_escapes_the_company_name(db, clock, hostile):
+def test_the_sign_in_email_escapes_the_company_name(db, clock, supplier, hostile):
     customer, contact, _ = hostile
-    email = render_email("sign_in_link", contact=contact, customer=customer, url="https://x/link", minutes=15)
+    email = render_email("sign_in_link", supplier=supplier, contact=contact, customer=customer, url="https://x/link", minutes=15)
     assert SCRIPT not in email.html and ATTRIBUTE not in email.html
     assert str(escape(customer.name)) in email.html
 

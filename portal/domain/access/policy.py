@@ -1,4 +1,5 @@
-"""What a signed-in customer may see: the whole account, or only the invoices a link named.
+"""What a link and a signed-in customer may do: purposes and lifetimes of links, the scope of
+a session (the whole account, or only the invoices a link named), and safe landing paths.
 
 Every customer-side query goes through `invoice_scope` so another company's invoice, or an
 invoice outside a forwarded link's scope, is simply not found.
@@ -6,7 +7,11 @@ invoice outside a forwarded link's scope, is simply not found.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import ColumnElement, and_, true
 
@@ -44,3 +49,48 @@ def invoice_scope(access: Access) -> ColumnElement[bool]:
     if access.whole_account:
         return and_(same_company, true())
     return and_(same_company, Invoice.id.in_(sorted(access.invoice_ids)))
+
+
+class LinkPurpose(StrEnum):
+    INVOICE = "invoice"  # what reminders carry: view and pay the invoices named, reusable
+    SIGN_IN = "sign_in"  # the whole account: single use, short-lived, sent to the contact only
+
+
+INVOICE = LinkPurpose.INVOICE
+SIGN_IN = LinkPurpose.SIGN_IN
+PURPOSES = tuple(LinkPurpose)
+
+# The path segment each purpose uses in its URL (`/link/<segment>/<token>`). The route and the
+# link builder both read this table, so the two can never disagree.
+URL_SEGMENTS = {INVOICE: "invoices", SIGN_IN: "sign-in"}
+PURPOSE_BY_SEGMENT = {segment: purpose for purpose, segment in URL_SEGMENTS.items()}
+
+SIGN_IN_LINK_LIFETIME = timedelta(minutes=15)
+INVOICE_LINK_GRACE = timedelta(days=30)
+INVOICE_LINK_MAX_LIFETIME = timedelta(days=120)
+
+
+
+_UNSAFE_RAW = re.compile(r"[\x00-\x20\x7f\\]")
+_UNSAFE_DECODED = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def safe_next_path(value: str | None) -> str | None:
+    """`value` when it is a path on this site (`/invoices/abc?page=2`), else None (A6).
+
+    Browsers forgive a lot: they treat `\\` as `/`, drop tabs and newlines, and follow
+    `//host` to another site. So the path must start with exactly one `/` (also once
+    percent-decoded), contain no backslash or control character (raw or percent-encoded) nor a
+    raw space, and parse with neither a scheme nor a host.
+    """
+    if not value or not isinstance(value, str) or len(value) > 2000:
+        return None
+    decoded = unquote(value)
+    if _UNSAFE_RAW.search(value) or _UNSAFE_DECODED.search(decoded):
+        return None
+    if not value.startswith("/") or value.startswith("//") or decoded.startswith("//"):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value

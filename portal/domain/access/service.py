@@ -20,64 +20,30 @@ public URL) and the actor.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, UTC
-from urllib.parse import quote, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from portal.domain.access.models import AccessLink
+from portal.domain.access.policy import (
+    INVOICE, INVOICE_LINK_GRACE, INVOICE_LINK_MAX_LIFETIME, SIGN_IN, SIGN_IN_LINK_LIFETIME,
+)
+from portal.domain.access.tokens import InvalidLink, LinkError, LinkSigner
 from portal.domain.core import audit
 from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
-from portal.domain.notifications.rendering import render_email
 from portal.domain.core.errors import DomainError
-from portal.domain.ledger.queries import balance_subquery
-from portal.domain.access.models import AccessLink
 from portal.domain.customers.models import Contact
+from portal.domain.customers.queries import contacts_with_email, normalize_email
 from portal.domain.invoicing.models import Invoice
+from portal.domain.ledger.queries import balance_subquery
+from portal.domain.notifications.rendering import SupplierDetails, render_email
 from portal.domain.notifications.service import enqueue
-
-INVOICE = "invoice"
-SIGN_IN = "sign_in"
-PURPOSES = (INVOICE, SIGN_IN)
-
-# The path segment each purpose uses in its URL (`/link/<segment>/<token>`). The route and the
-# link builder both read this table, so the two can never disagree.
-URL_SEGMENTS = {INVOICE: "invoices", SIGN_IN: "sign-in"}
-PURPOSE_BY_SEGMENT = {segment: purpose for purpose, segment in URL_SEGMENTS.items()}
-
-SIGN_IN_LINK_LIFETIME = timedelta(minutes=15)
-INVOICE_LINK_GRACE = timedelta(days=30)
-INVOICE_LINK_MAX_LIFETIME = timedelta(days=120)
-# Random bits inside every token (SECURITY.md A4 asks for at least 128).
-TOKEN_RANDOM_BYTES = 32
-
-_SALTS = {INVOICE: "portal.link.invoice", SIGN_IN: "portal.link.sign-in"}
-
-
-class LinkError(DomainError):
-    """A link that cannot be used. `link` is the row when the token itself was genuine."""
-
-    reason = "invalid"
-
-    def __init__(self, message: str, link: AccessLink | None = None) -> None:
-        super().__init__(message)
-        self.link = link
-
-
-class InvalidLink(LinkError):
-    reason = "invalid"
-
-    def __init__(self, link: AccessLink | None = None) -> None:
-        super().__init__("This link is not valid. Check that it was copied completely.", link)
 
 
 class ExpiredLink(LinkError):
@@ -99,56 +65,6 @@ class RevokedLink(LinkError):
 
     def __init__(self, link: AccessLink) -> None:
         super().__init__("This link has been withdrawn by our billing team.", link)
-
-
-@dataclass(frozen=True)
-class LinkSigner:
-    """The keys tokens are signed with and the public address links are built on.
-
-    `secret_keys` is oldest first, newest last (itsdangerous' rotation order): new tokens are
-    signed with the last key, and tokens signed with an older key still verify until that key
-    is dropped from `SECRET_KEY_FALLBACKS`.
-    """
-
-    secret_keys: tuple[str, ...]
-    public_url: str
-
-    @classmethod
-    def from_settings(cls, settings) -> LinkSigner:
-        """Build from `portal.config.Settings` (duck-typed so the domain does not need it)."""
-        keys = (*settings.secret_key_fallbacks, settings.secret_key)
-        return cls(secret_keys=tuple(keys), public_url=settings.public_url.rstrip("/"))
-
-    def _serializer(self, purpose: str) -> URLSafeSerializer:
-        return URLSafeSerializer(list(self.secret_keys), salt=_SALTS[purpose])
-
-    def new_token(self, purpose: str) -> tuple[str, str]:
-        """A fresh token for `purpose` and the hash to store for it."""
-        nonce = secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
-        return self._serializer(purpose).dumps(nonce), token_hash(purpose, nonce)
-
-    def hash_of(self, purpose: str, token: str) -> str:
-        """The stored hash for `token`; `InvalidLink` when the signature does not verify."""
-        if purpose not in _SALTS or not isinstance(token, str) or len(token) > 512:
-            raise InvalidLink()
-        try:
-            nonce = self._serializer(purpose).loads(token)
-        except BadSignature:
-            raise InvalidLink() from None
-        if not isinstance(nonce, str) or len(nonce) < 22:  # 22 base64 chars = 128 bits
-            raise InvalidLink()
-        return token_hash(purpose, nonce)
-
-    def url_for(self, purpose: str, token: str, next_path: str | None = None) -> str:
-        """The absolute URL of the confirm page for `token`."""
-        url = f"{self.public_url}/link/{URL_SEGMENTS[purpose]}/{quote(token, safe='')}"
-        safe = safe_next_path(next_path)
-        return f"{url}?{urlencode({'next': safe})}" if safe else url
-
-
-def token_hash(purpose: str, nonce: str) -> str:
-    """SHA-256 over the purpose and the random part: what the database keeps instead."""
-    return hashlib.sha256(f"{purpose}:{nonce}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -225,8 +141,8 @@ def issue_sign_in_link(
 
 
 def send_sign_in_link(
-    db: Session, clock: Clock, signer: LinkSigner, *, contact: Contact, next_path: str | None = None,
-    supplier_name: str = "",
+    db: Session, clock: Clock, signer: LinkSigner, supplier: SupplierDetails, *, contact: Contact,
+    next_path: str | None = None,
 ) -> IssuedLink:
     """Issue a sign-in link and queue the email carrying it to the contact's own address.
 
@@ -234,20 +150,16 @@ def send_sign_in_link(
     """
     issued = issue_sign_in_link(db, clock, signer, contact=contact, next_path=next_path)
     email = render_email(
-        "sign_in_link", contact=contact, customer=contact.customer, url=issued.url,
-        minutes=int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60), supplier_name=supplier_name,
+        "sign_in_link", supplier=supplier, contact=contact, customer=contact.customer, url=issued.url,
+        minutes=int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60),
     )
     enqueue(db, clock, kind="sign_in_link", to=contact.email, email=email)
     return issued
 
 
-def normalize_email(email: str) -> str:
-    return (email or "").strip().lower()
-
-
 def request_sign_in_links(
-    db: Session, clock: Clock, signer: LinkSigner, *, email: str, next_path: str | None = None,
-    supplier_name: str = "",
+    db: Session, clock: Clock, signer: LinkSigner, supplier: SupplierDetails, *, email: str,
+    next_path: str | None = None,
 ) -> int:
     """The "send me a sign-in link" form: one email per company the address is a contact of.
 
@@ -259,8 +171,7 @@ def request_sign_in_links(
         return 0
     contacts = contacts_with_email(db, address)
     for contact in contacts:
-        send_sign_in_link(db, clock, signer, contact=contact, next_path=next_path,
-                          supplier_name=supplier_name)
+        send_sign_in_link(db, clock, signer, supplier, contact=contact, next_path=next_path)
     return len(contacts)
 
 
@@ -382,39 +293,3 @@ def unpaid_invoices(db: Session, customer_id: int) -> list[Invoice]:
         .where(Invoice.customer_id == customer_id, balances.c.balance_minor > 0)
         .order_by(Invoice.due_date, Invoice.id)
     ).all())
-
-
-def contacts_with_email(db: Session, email: str) -> list[Contact]:
-    """Every contact (of any company) using this address, with its company loaded."""
-    return list(db.scalars(
-        select(Contact).options(joinedload(Contact.customer))
-        .where(Contact.email == normalize_email(email)).order_by(Contact.id)
-    ).all())
-
-
-# ---------------------------------------------------------------------------------------------
-# Where to go after signing in
-
-_UNSAFE_RAW = re.compile(r"[\x00-\x20\x7f\\]")
-_UNSAFE_DECODED = re.compile(r"[\x00-\x1f\x7f\\]")
-
-
-def safe_next_path(value: str | None) -> str | None:
-    """`value` when it is a path on this site (`/invoices/abc?page=2`), else None (A6).
-
-    Browsers forgive a lot: they treat `\\` as `/`, drop tabs and newlines, and follow
-    `//host` to another site. So the path must start with exactly one `/` (also once
-    percent-decoded), contain no backslash or control character (raw or percent-encoded) nor a
-    raw space, and parse with neither a scheme nor a host.
-    """
-    if not value or not isinstance(value, str) or len(value) > 2000:
-        return None
-    decoded = unquote(value)
-    if _UNSAFE_RAW.search(value) or _UNSAFE_DECODED.search(decoded):
-        return None
-    if not value.startswith("/") or value.startswith("//") or decoded.startswith("//"):
-        return None
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return None
-    return value

@@ -1,17 +1,31 @@
-"""Engine and session factory for PostgreSQL (production) and SQLite (the embedded default)."""
+"""Engine, sessions and transactions, for PostgreSQL (production) and SQLite (the embedded default).
+
+How a transaction runs here:
+- A request or command gets one session and is committed once, by the web glue or the command
+  runner (`portal.web.context`, `portal.cli`), never from inside the domain.
+- The one exception is `commit_before_outside_call`: what must survive a call to Stripe or an
+  SMTP server (an attempt's idempotency key, an outbox claim) is committed *before* the call, so
+  that no transaction is open while the outside service answers.
+- On SQLite a writing session (`writing_session`) takes the database's write lock when each of
+  its transactions begins (`BEGIN IMMEDIATE`): a transaction that has read and then writes can
+  otherwise fail at once with "database is locked" when another connection committed in
+  between. Reading sessions begin deferred and never wait for writers (WAL).
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-SQLITE_LOCK_WAIT_SECONDS = 45
+# A writer waits this long for SQLite's lock instead of failing. No transaction is held across
+# an outside call, so the wait only ever covers other requests' own database work.
+SQLITE_LOCK_WAIT_SECONDS = 30
+# The execution option a writing session's connections carry.
+TAKE_WRITE_LOCK = "portal_take_write_lock"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
-        # A writer waits for the lock instead of failing. The wait outlasts the Stripe call
-        # timeout, because a payment holds SQLite's write lock while Stripe answers.
         engine = create_engine(url, connect_args={"timeout": SQLITE_LOCK_WAIT_SECONDS}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -27,9 +41,8 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            # BEGIN IMMEDIATE would serialize readers too; a deferred BEGIN plus the first write
-            # taking the lock is what the portable "lock row" update relies on.
-            conn.exec_driver_sql("BEGIN")
+            writing = conn.get_execution_options().get(TAKE_WRITE_LOCK, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -37,3 +50,16 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def writing_session(factory: sessionmaker[Session]) -> Session:
+    """A session for a request or command that writes: on SQLite each of its transactions
+    starts with the write lock (PostgreSQL needs nothing: it locks rows as they are written)."""
+    engine: Engine = factory.kw["bind"]
+    return factory(bind=engine.execution_options(**{TAKE_WRITE_LOCK: True}))
+
+
+def commit_before_outside_call(db: Session) -> None:
+    """Commit what must survive the outside call about to be made, and leave no transaction
+    open while it runs. The only commit the domain makes; grep for it to find every outside call."""
+    db.commit()

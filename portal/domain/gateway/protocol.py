@@ -1,6 +1,6 @@
 """The payment gateway as the rest of the portal sees it: plain data in, plain data out.
 
-`stripe_gateway.StripeGateway` is the real implementation (the only module that imports the
+`stripe_adapter.StripeGateway` is the real implementation (the only module that imports the
 Stripe SDK); tests add an in-process fake for the failures no real server produces on demand
 (a timeout after Stripe created the object). Nothing here knows about HTTP or the SDK.
 
@@ -121,8 +121,10 @@ class PaymentGateway(Protocol):
     def find_intent_by_reference(self, reference: str, created_after: datetime) -> IntentSnapshot | None:
         """The intent whose metadata names our payment `reference`, if Stripe has one."""
 
-    def read_webhook(
-        self, payload: bytes, signature_header: str | None, secrets: tuple[str, ...],
-        tolerance_seconds: int, now: datetime,
-    ) -> WebhookEvent:
-        """Verify a webhook's signature on the raw body and parse it; raises WebhookRejected."""
+
+class WebhookVerifier(Protocol):
+    """Turns a webhook delivery into a trusted event, or refuses it (built once, with the
+    signing secrets and the replay window)."""
+
+    def read(self, payload: bytes, signature_header: str | None, now: datetime) -> WebhookEvent:
+        """Verify the signature on the raw body and the timestamp; raises WebhookRejected."""

@@ -122,13 +122,22 @@ class StripeGateway:
             params["created"] = {"gte": int(created_after.timestamp())}
         return self._client.v1.payment_intents.list(params=params).auto_paging_iter()
 
-    # --- webhooks ---------------------------------------------------------------------------
 
-    def read_webhook(
-        self, payload: bytes, signature_header: str | None, secrets: tuple[str, ...],
-        tolerance_seconds: int, now: datetime,
-    ) -> WebhookEvent:
-        verify_webhook_signature(payload, signature_header, secrets, tolerance_seconds, now)
+class StripeWebhookVerifier:
+    """`WebhookVerifier` for Stripe's signature scheme, with every configured secret (rotation)."""
+
+    def __init__(self, secrets: tuple[str, ...], tolerance_seconds: int) -> None:
+        if tolerance_seconds <= 0:
+            raise ValueError("webhook tolerance must be positive")
+        self._secrets = tuple(secrets)
+        self._tolerance = tolerance_seconds
+
+    @classmethod
+    def from_settings(cls, settings) -> StripeWebhookVerifier:
+        return cls(settings.stripe_webhook_secrets, settings.stripe_webhook_tolerance)
+
+    def read(self, payload: bytes, signature_header: str | None, now: datetime) -> WebhookEvent:
+        verify_webhook_signature(payload, signature_header, self._secrets, self._tolerance, now)
         return parse_webhook_event(payload)
 
 

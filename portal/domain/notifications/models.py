@@ -7,13 +7,15 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal.domain.core.states import sql_in
 from portal.domain.core.types import Base
+from portal.domain.notifications.states import OutboxStatus
 
 
 class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status_known"),
+        CheckConstraint(sql_in("status", OutboxStatus), name="status_known"),
         Index("ix_outbox_messages_due", "status", "next_attempt_at"),
     )
 
@@ -26,7 +28,7 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     # A worker that claimed the message holds it until then; a crashed worker's claim lapses.

@@ -14,6 +14,27 @@ from portal.domain.core.money import Money
 
 
 @dataclass(frozen=True)
+class SupplierDetails:
+    """Who every email is from and where it sends people: built once in `create_app`.
+
+    `render_email` requires it, so no email can go out without our name and address in it.
+    """
+
+    name: str
+    email: str
+    portal_url: str
+
+    @classmethod
+    def from_settings(cls, settings) -> SupplierDetails:
+        """From `portal.config.Settings` (duck-typed so the domain does not import it)."""
+        return cls(name=settings.supplier_name, email=settings.supplier_email,
+                   portal_url=settings.public_url.rstrip("/"))
+
+    def url(self, path: str) -> str:
+        return f"{self.portal_url}/{path.lstrip('/')}"
+
+
+@dataclass(frozen=True)
 class RenderedEmail:
     subject: str
     text: str
@@ -32,7 +53,11 @@ def _environment() -> Environment:
     return env
 
 
-def render_email(name: str, **context) -> RenderedEmail:
+def render_email(name: str, *, supplier: SupplierDetails, **context) -> RenderedEmail:
+    """Render email NAME; templates see `supplier_name`, `supplier_email` and `portal_url`."""
+    if not isinstance(supplier, SupplierDetails) or not supplier.name:
+        raise TypeError("render_email needs the supplier's details")
+    context.update(supplier_name=supplier.name, supplier_email=supplier.email, portal_url=supplier.portal_url)
     env = _environment()
     subject = " ".join(env.get_template(f"{name}.subject.txt").render(**context).split())
     text = env.get_template(f"{name}.txt").render(**context)

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from portal.domain.core.audit import Actor
-from portal.domain.core.clock import Clock
+from portal.domain.core.context import Context
+from portal.domain.core.database import commit_before_outside_call
 from portal.domain.gateway.protocol import GatewayError, IntentSnapshot, PaymentGateway
+from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment
-from portal.domain.payments.service import (
-    STATUS_FOR_INTENT, ReceiptDetails, apply_gateway_status, can_move, intent_mismatch, lock_payment, move, start_writing_transaction,
-)
+from portal.domain.payments.service import apply_gateway_status, intent_mismatch, lock_payment, move
+from portal.domain.payments.states import PAYMENT_TRANSITIONS, STATUS_FOR_INTENT, PaymentStatus
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +49,27 @@ class ReconcileReport:
 
 
 def reconcile_payments(
-    db: Session, clock: Clock, gateway: PaymentGateway, receipts: ReceiptDetails,
+    ctx: Context, gateway: PaymentGateway, supplier: SupplierDetails,
     *, stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> ReconcileReport:
-    """Bring every in-flight payment up to date with Stripe. Commits once per payment, so one
-    payment's problem does not hold back the others."""
+    """Bring every in-flight payment up to date with Stripe.
+
+    Each payment's answer is committed before Stripe is asked about the next one (so one
+    payment's problem does not hold back the others, and no transaction is open while Stripe
+    answers); the command runner commits the last.
+    """
+    db, clock = ctx.db, ctx.clock
     report = ReconcileReport()
     now = clock.now()
     rows = db.execute(
         select(Payment.id, Payment.public_id, Payment.stripe_payment_intent_id, Payment.created_at)
         .where(Payment.status.in_(IN_FLIGHT_STATUSES)).order_by(Payment.id)
     ).all()
-    db.commit()
     for payment_id, public_id, intent_id, created_at in rows:
         if intent_id is None and created_at > now - stale_after:
             continue  # its create call may still be running
         report.checked += 1
+        commit_before_outside_call(db)
         try:
             if intent_id is not None:
                 snapshot = gateway.retrieve_intent(intent_id)
@@ -79,11 +84,10 @@ def reconcile_payments(
             except GatewayError as exc:
                 report.problems.append(f"{public_id}: abandoned authentication not canceled: {exc.message}")
                 continue
-        start_writing_transaction(db)
         try:
             payment = lock_payment(db, clock, payment_id)
-            outcome = _reconcile_one(db, clock, gateway, receipts, payment, snapshot)
-            db.commit()
+            outcome = _reconcile_one(ctx, gateway, supplier, payment, snapshot)
+            db.flush()
         except Exception:
             db.rollback()
             log.exception("reconciling payment %s failed", public_id)
@@ -97,16 +101,17 @@ def reconcile_payments(
 
 
 def _reconcile_one(
-    db: Session, clock: Clock, gateway: PaymentGateway, receipts: ReceiptDetails,
+    ctx: Context, gateway: PaymentGateway, supplier: SupplierDetails,
     payment: Payment, snapshot: IntentSnapshot | None,
 ) -> str:
+    db, clock = ctx.db, ctx.clock
     if payment.status not in IN_FLIGHT_STATUSES:
         return "unchanged"  # a webhook got there first
     if snapshot is None:
         if payment.stripe_payment_intent_id is not None:
             return "unchanged"
         # The create call never reached Stripe: release the reserved amounts.
-        move(payment, "canceled", clock.now())
+        move(payment, PaymentStatus.CANCELED, clock.now())
         payment.failure_message = "The payment never reached the card processor."
         return "new -> canceled (no PaymentIntent at Stripe)"
     mismatch = intent_mismatch(payment, snapshot, gateway.livemode)
@@ -123,6 +128,6 @@ def _reconcile_one(
     target = STATUS_FOR_INTENT.get(snapshot.status)
     if target is None or target == payment.status:
         return f"{adopted}unchanged ({payment.status})" if adopted else "unchanged"
-    if not can_move(payment.status, target):
+    if not PAYMENT_TRANSITIONS.can_move(payment.status, target):
         return f"problem: Stripe says {snapshot.status} but the payment is {payment.status}"
-    return adopted + apply_gateway_status(db, clock, RECONCILER, receipts, payment, target, snapshot)
+    return adopted + apply_gateway_status(ctx, supplier, payment, target, snapshot)

@@ -9,28 +9,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.domain.core.states import sql_in
 from portal.domain.core.types import Base, PublicIdMixin
+from portal.domain.payments.states import IN_FLIGHT, PaymentStatus
 
-PAYMENT_STATUSES = ("new", "requires_action", "processing", "succeeded", "failed", "canceled")
-# Statuses whose money may still move: they reserve the amounts they allocate.
-IN_FLIGHT_STATUSES = ("new", "requires_action", "processing")
-
-_IN_FLIGHT_SQL = "status IN ('new', 'requires_action', 'processing')"
+# Kept as plain tuples for queries (`Payment.status.in_(IN_FLIGHT_STATUSES)`).
+PAYMENT_STATUSES = tuple(str(status) for status in PaymentStatus)
+IN_FLIGHT_STATUSES = tuple(str(status) for status in IN_FLIGHT)
 
 
 class Payment(PublicIdMixin, Base):
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount_positive"),
-        CheckConstraint(
-            "status IN ('new','requires_action','processing','succeeded','failed','canceled')",
-            name="status_known",
-        ),
+        CheckConstraint(sql_in("status", PaymentStatus), name="status_known"),
         # One open attempt per customer and request: double clicks and concurrent posts of
         # the same form find this row instead of creating a second PaymentIntent.
         Index(
             "uq_payments_open_request", "customer_id", "request_key", unique=True,
-            postgresql_where=text(_IN_FLIGHT_SQL), sqlite_where=text(_IN_FLIGHT_SQL),
+            postgresql_where=text(sql_in("status", IN_FLIGHT)), sqlite_where=text(sql_in("status", IN_FLIGHT)),
         ),
         Index("ix_payments_customer_created", "customer_id", "created_at"),
     )
@@ -55,6 +52,11 @@ class Payment(PublicIdMixin, Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     settled_at: Mapped[datetime | None]
+    # Set while a request is calling Stripe for this attempt, with no transaction open: a
+    # concurrent post of the same form answers "in progress" instead of calling again. A
+    # request that died mid-call leaves it to lapse, after which a retry may call again with
+    # the same idempotency key.
+    gateway_call_until: Mapped[datetime | None]
 
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", order_by="PaymentAllocation.id"

@@ -1,12 +1,14 @@
 """Applying a Stripe webhook event to our payments (SECURITY.md W1-W7).
 
-- W1/W2: the gateway verifies the signature on the raw body and the timestamp (our clock).
+- W1/W2: the webhook verifier checks the signature on the raw body and the timestamp (our clock).
 - W3/W5: the event id is inserted *first*, in the same transaction as its effect. A duplicate
   (even a concurrent one: the second insert waits for the first to commit) hits the primary
   key and is answered 200 with no second effect; any error rolls everything back and the
   route answers 5xx so Stripe delivers again.
-- W4: statuses only move forward through `payments.TRANSITIONS`; an event that would move
+- W4: statuses only move forward through `PAYMENT_TRANSITIONS`; an event that would move
   backwards makes us re-read the intent from Stripe and apply that instead, if it is newer.
+  The re-read happens with no transaction open: the first attempt is rolled back, Stripe is
+  asked, and the event is recorded and applied again in a fresh transaction.
 - W7: the payment is found by the PaymentIntent id *we* stored; amount, currency and livemode
   must match. Metadata is only used to wait for a create call still storing that id.
 """
@@ -18,26 +20,24 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from portal.domain.core.audit import STRIPE
-from portal.domain.core.clock import Clock
-from portal.domain.gateway.protocol import IntentSnapshot, PaymentGateway, WebhookEvent
+from portal.domain.core.context import Context
+from portal.domain.gateway.protocol import IntentSnapshot, PaymentGateway, WebhookEvent, WebhookVerifier
+from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import Payment, StripeEvent
-from portal.domain.payments.service import (
-    STATUS_FOR_INTENT, ReceiptDetails, apply_gateway_status, can_move, intent_mismatch, lock_payment, start_writing_transaction,
-)
+from portal.domain.payments.service import apply_gateway_status, intent_mismatch, lock_payment
+from portal.domain.payments.states import PAYMENT_TRANSITIONS, STATUS_FOR_INTENT, PaymentStatus
 
 log = logging.getLogger(__name__)
 
 # Event type -> the payment status it reports. Other payment_intent.* events (created,
 # amount_capturable_updated, ...) change nothing for us.
 EVENT_TARGETS = {
-    "payment_intent.requires_action": "requires_action",
-    "payment_intent.processing": "processing",
-    "payment_intent.succeeded": "succeeded",
-    "payment_intent.payment_failed": "failed",
-    "payment_intent.canceled": "canceled",
+    "payment_intent.requires_action": PaymentStatus.REQUIRES_ACTION,
+    "payment_intent.processing": PaymentStatus.PROCESSING,
+    "payment_intent.succeeded": PaymentStatus.SUCCEEDED,
+    "payment_intent.payment_failed": PaymentStatus.FAILED,
+    "payment_intent.canceled": PaymentStatus.CANCELED,
 }
 
 
@@ -53,15 +53,35 @@ class EventResult:
     duplicate: bool = False
 
 
+@dataclass(frozen=True)
+class _NeedsStripesView:
+    """The event would move the payment backwards: ask Stripe before deciding."""
+
+    intent_id: str
+
+
 def receive_stripe_webhook(
-    db: Session, clock: Clock, gateway: PaymentGateway, receipts: ReceiptDetails,
-    payload: bytes, signature_header: str | None, secrets: tuple[str, ...], tolerance_seconds: int,
+    ctx: Context, gateway: PaymentGateway, verifier: WebhookVerifier, supplier: SupplierDetails,
+    payload: bytes, signature_header: str | None,
 ) -> EventResult:
     """Verify, deduplicate and apply one delivery. The caller commits on return, rolls back
     on any exception (WebhookRejected -> 400, anything else -> 5xx)."""
-    event = gateway.read_webhook(payload, signature_header, secrets, tolerance_seconds, clock.now())
-    start_writing_transaction(db)
-    record = StripeEvent(id=event.id, type=event.type[:100], outcome="", received_at=clock.now())
+    event = verifier.read(payload, signature_header, ctx.clock.now())
+    result = _record_and_apply(ctx, gateway, supplier, event, current=None)
+    if isinstance(result, _NeedsStripesView):
+        ctx.db.rollback()  # keep nothing open while Stripe answers; the event is recorded below
+        current = gateway.retrieve_intent(result.intent_id)
+        result = _record_and_apply(ctx, gateway, supplier, event, current=current)
+    assert isinstance(result, EventResult)
+    return result
+
+
+def _record_and_apply(
+    ctx: Context, gateway: PaymentGateway, supplier: SupplierDetails, event: WebhookEvent,
+    current: IntentSnapshot | None,
+) -> EventResult | _NeedsStripesView:
+    db = ctx.db
+    record = StripeEvent(id=event.id, type=event.type[:100], outcome="", received_at=ctx.clock.now())
     db.add(record)
     try:
         db.flush()
@@ -69,7 +89,10 @@ def receive_stripe_webhook(
         db.rollback()
         return EventResult(event.id, "duplicate", duplicate=True)
 
-    outcome, payment = _apply_event(db, clock, gateway, receipts, event)
+    applied = _apply_event(ctx, gateway, supplier, event, current)
+    if isinstance(applied, _NeedsStripesView):
+        return applied
+    outcome, payment = applied
     record.outcome = outcome[:200]
     record.payment_id = payment.id if payment is not None else None
     if outcome.startswith("ignored"):
@@ -78,8 +101,9 @@ def receive_stripe_webhook(
 
 
 def _apply_event(
-    db: Session, clock: Clock, gateway: PaymentGateway, receipts: ReceiptDetails, event: WebhookEvent,
-) -> tuple[str, Payment | None]:
+    ctx: Context, gateway: PaymentGateway, supplier: SupplierDetails, event: WebhookEvent,
+    current: IntentSnapshot | None,
+) -> tuple[str, Payment | None] | _NeedsStripesView:
     target = EVENT_TARGETS.get(event.type)
     if target is None:
         return f"ignored: {event.type} is not handled", None
@@ -90,7 +114,7 @@ def _apply_event(
         log.warning("stripe event %s: livemode %s where %s expected", event.id, event.livemode, gateway.livemode)
         return "ignored: livemode mismatch", None
 
-    payment = _locked_payment_for(db, clock, intent)
+    payment = _locked_payment_for(ctx, intent)
     if payment is None:
         return "ignored: unknown payment intent", None
     mismatch = intent_mismatch(payment, intent, gateway.livemode)
@@ -98,35 +122,38 @@ def _apply_event(
         log.warning("stripe event %s for payment %s: %s", event.id, payment.public_id, mismatch)
         return f"ignored: {mismatch}", payment
 
-    if target == payment.status or can_move(payment.status, target):
-        return apply_gateway_status(db, clock, STRIPE, receipts, payment, target, intent), payment
+    if target == payment.status or PAYMENT_TRANSITIONS.can_move(payment.status, target):
+        return apply_gateway_status(ctx, supplier, payment, target, intent), payment
 
     # Backwards (e.g. `processing` after `succeeded`, or an old failure): Stripe's current
     # view decides, never the order in which deliveries happened to arrive.
-    current = gateway.retrieve_intent(intent.id)
+    if current is None:
+        return _NeedsStripesView(intent.id)
     current_target = STATUS_FOR_INTENT.get(current.status)
-    if (current_target and current_target != payment.status and can_move(payment.status, current_target)
+    if (current_target and current_target != payment.status
+            and PAYMENT_TRANSITIONS.can_move(payment.status, current_target)
             and not intent_mismatch(payment, current, gateway.livemode)):
-        outcome = apply_gateway_status(db, clock, STRIPE, receipts, payment, current_target, current)
+        outcome = apply_gateway_status(ctx, supplier, payment, current_target, current)
         return f"re-read from Stripe: {outcome}", payment
     return f"ignored: stale {event.type} (payment is {payment.status}, Stripe says {current.status})", payment
 
 
-def _locked_payment_for(db: Session, clock: Clock, intent: IntentSnapshot) -> Payment | None:
+def _locked_payment_for(ctx: Context, intent: IntentSnapshot) -> Payment | None:
     """Our payment for this intent, locked; None when the intent is not ours."""
+    db = ctx.db
     payment_id = db.scalar(select(Payment.id).where(Payment.stripe_payment_intent_id == intent.id))
     if payment_id is not None:
-        return lock_payment(db, clock, payment_id)
+        return lock_payment(db, ctx.clock, payment_id)
     if not intent.reference:
         return None
     # A card payment can succeed (and Stripe send this event) before our create call has
-    # committed the intent id. Locking the attempt the metadata names waits for that commit.
+    # recorded the intent id: the attempt the metadata names is still `new` without one.
     candidate_id = db.scalar(select(Payment.id).where(Payment.public_id == intent.reference))
     if candidate_id is None:
         return None
-    candidate = lock_payment(db, clock, candidate_id)
+    candidate = lock_payment(db, ctx.clock, candidate_id)
     if candidate.stripe_payment_intent_id == intent.id:
         return candidate
-    if candidate.stripe_payment_intent_id is None and candidate.status == "new":
+    if candidate.stripe_payment_intent_id is None and candidate.status == PaymentStatus.NEW:
         raise EventNotReady(f"payment {candidate.public_id} has not stored intent {intent.id} yet")
     return None

@@ -1,0 +1,20 @@
+"""Finding the people who act for a customer."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from portal.domain.customers.models import Contact
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def contacts_with_email(db: Session, email: str) -> list[Contact]:
+    """Every contact (of any company) using this address, with its company loaded."""
+    return list(db.scalars(
+        select(Contact).options(joinedload(Contact.customer))
+        .where(Contact.email == normalize_email(email)).order_by(Contact.id)
+    ).all())

@@ -1,0 +1,20 @@
+"""The outbox message status vocabulary and its transition table."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from portal.domain.core.states import Transitions
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (or held by a sender's lease)
+    SENT = "sent"
+    DEAD = "dead"  # given up: refused for good, or out of attempts
+
+
+OUTBOX_TRANSITIONS = Transitions("outbox message", OutboxStatus, {
+    OutboxStatus.PENDING: {OutboxStatus.SENT, OutboxStatus.DEAD},
+    OutboxStatus.SENT: set(),
+    OutboxStatus.DEAD: set(),
+})

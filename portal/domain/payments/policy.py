@@ -1,0 +1,125 @@
+"""Pure decisions about card payments: what a pay form may contain, what is payable, when card
+payments pause. No database, no gateway: each function decides from its arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from portal.domain.core.errors import DomainError
+from portal.domain.core.money import Money
+from portal.domain.ledger.queries import Standing
+
+NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CARD_TOKEN_PATTERN = re.compile(r"^tok_[A-Za-z0-9_]{1,250}$")
+MAX_INVOICES_PER_PAYMENT = 50
+MAX_REASON_LENGTH = 200
+MAX_PO_LENGTH = 60
+MAX_MEMO_LENGTH = 500
+SHORT_PAY_REASONS = ("Partial payment", "Short-paid, see dispute", "Credit expected", "Other")
+
+# Card testing: whoever holds a link tries stolen cards one after another. After this many
+# declines for one customer within the window, new card attempts pause until the oldest of
+# them leaves it. Counted from our own payment rows (under the customer lock), so every web
+# process agrees and nothing else has to be stored.
+DECLINES_BEFORE_PAUSE = 5
+DECLINE_WINDOW = timedelta(hours=1)
+
+
+class PaymentRefused(DomainError):
+    """The request cannot be paid as asked; nothing was changed."""
+
+
+class PaymentConflict(PaymentRefused):
+    """The payment's current state does not allow what was asked (e.g. cancel after it went
+    through); nothing was changed."""
+
+
+class PaymentsPaused(PaymentRefused):
+    """Card payments for this customer are paused for a while (too many declines)."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True)
+class AllocationRequest:
+    """One invoice the customer wants to pay, with the amount as typed."""
+
+    invoice_public_id: str
+    amount_text: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CardPaymentForm:
+    """The pay form as submitted. Fields not listed here (status, company, currency, total)
+    are never read: the server derives them."""
+
+    nonce: str
+    allocations: tuple[AllocationRequest, ...]
+    card_token: str
+    po_number: str = ""
+    memo: str = ""
+
+
+def check_form_shape(form: CardPaymentForm) -> None:
+    """Refusals that need no database: a malformed form changes nothing and costs nothing."""
+    if not NONCE_PATTERN.match(form.nonce or ""):
+        raise PaymentRefused("This payment form has expired. Reload the page and try again.")
+    if not CARD_TOKEN_PATTERN.match(form.card_token or ""):
+        raise PaymentRefused("Enter your card details.")
+    if not form.allocations:
+        raise PaymentRefused("Choose at least one invoice to pay.")
+    if len(form.allocations) > MAX_INVOICES_PER_PAYMENT:
+        raise PaymentRefused(f"Pay at most {MAX_INVOICES_PER_PAYMENT} invoices at once.")
+    ids = [a.invoice_public_id for a in form.allocations]
+    if len(set(ids)) != len(ids):
+        raise PaymentRefused("An invoice appears twice in this payment.")
+    if len(form.po_number.strip()) > MAX_PO_LENGTH:
+        raise PaymentRefused(f"The PO number can be at most {MAX_PO_LENGTH} characters.")
+    if len(form.memo.strip()) > MAX_MEMO_LENGTH:
+        raise PaymentRefused(f"The memo can be at most {MAX_MEMO_LENGTH} characters.")
+    for allocation in form.allocations:
+        if len(allocation.reason.strip()) > MAX_REASON_LENGTH:
+            raise PaymentRefused(f"A reason can be at most {MAX_REASON_LENGTH} characters.")
+
+
+def request_key(nonce: str, currency: str, amounts: dict[str, Money]) -> str:
+    """Same form (nonce) with the same allocations -> same key; any change -> a new attempt."""
+    canonical = ";".join(f"{public_id}={amounts[public_id].minor}" for public_id in sorted(amounts))
+    return hashlib.sha256(f"{nonce}|{currency}|{canonical}".encode()).hexdigest()
+
+
+def check_payable(standing: Standing, amount: Money, reason: str) -> None:
+    number = standing.invoice.number
+    if standing.is_paid:
+        raise PaymentRefused(f"Invoice {number} is already paid.")
+    payable = standing.payable
+    if payable.is_zero:
+        raise PaymentRefused(
+            f"Invoice {number} already has a payment in progress. Wait until it completes or fails."
+        )
+    if amount > payable:
+        in_flight = "" if standing.in_flight.is_zero else f" ({standing.in_flight.format()} is already being paid)"
+        raise PaymentRefused(f"Invoice {number}: at most {payable.format()} can be paid now{in_flight}.")
+    if amount < payable and not reason:
+        raise PaymentRefused(f"Invoice {number}: say why you are paying less than {payable.format()}.")
+
+
+def refuse_while_declines_pile_up(declined_at: Sequence[datetime], now: datetime) -> None:
+    """`declined_at`: the newest declines (at most DECLINES_BEFORE_PAUSE), newest first."""
+    if len(declined_at) < DECLINES_BEFORE_PAUSE:
+        return
+    wait = max(int((declined_at[DECLINES_BEFORE_PAUSE - 1] + DECLINE_WINDOW - now).total_seconds()), 60)
+    raise PaymentsPaused(
+        f"{DECLINES_BEFORE_PAUSE} cards were declined for this account within an hour, so card "
+        f"payments are paused for {-(-wait // 60)} minutes to protect it. Nothing was charged. "
+        "If you need to pay sooner, write to us.",
+        retry_after_seconds=wait,
+    )

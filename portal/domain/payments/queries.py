@@ -1,0 +1,155 @@
+"""What the payment pages read: one payment, the history, the pay page's invoices.
+
+Every query is limited by `payment_scope(access)` or `invoice_scope(access)`: the company's
+payments, and for a forwarded invoice link only those wholly within the link's invoices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.domain.access.policy import Access, invoice_scope
+from portal.domain.core.clock import Clock, today_in
+from portal.domain.core.errors import NotFound
+from portal.domain.core.money import Money, exponent
+from portal.domain.customers.models import Customer
+from portal.domain.gateway.amounts import stripe_minimum
+from portal.domain.invoicing.models import Invoice
+from portal.domain.ledger.queries import Standing, standings_for
+from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
+from portal.domain.payments.policy import MAX_INVOICES_PER_PAYMENT
+
+
+def customer_today(db: Session, clock: Clock, customer_id: int) -> date:
+    tz = db.scalar(select(Customer.timezone).where(Customer.id == customer_id)) or "UTC"
+    return today_in(clock, tz)
+
+
+
+@dataclass(frozen=True)
+class AllocationLine:
+    invoice: Invoice
+    amount: Money
+    short_pay_reason: str
+    balance_after: Money
+
+
+@dataclass(frozen=True)
+class PaymentSummary:
+    payment: Payment
+    amount: Money
+    lines: tuple[AllocationLine, ...]
+
+    @property
+    def status(self) -> str:
+        return self.payment.status
+
+    @property
+    def is_in_flight(self) -> bool:
+        return self.payment.status in IN_FLIGHT_STATUSES
+
+
+def payment_scope(access: Access):
+    """Payments this access may see: the company's, and for a forwarded invoice link only
+    payments wholly within the link's invoices."""
+    clause = Payment.customer_id == access.customer_id
+    if access.whole_account:
+        return clause
+    outside = select(PaymentAllocation.id).where(
+        PaymentAllocation.payment_id == Payment.id,
+        PaymentAllocation.invoice_id.not_in(sorted(access.invoice_ids)),
+    )
+    return clause & ~outside.exists()
+
+
+def payment_for_access(db: Session, access: Access, public_id: str) -> Payment:
+    payment = db.scalar(
+        select(Payment).where(Payment.public_id == public_id, payment_scope(access))
+        .options(selectinload(Payment.allocations))
+    )
+    if payment is None:
+        raise NotFound()
+    return payment
+
+
+def payment_history(db: Session, access: Access, clock: Clock, limit: int = 200) -> list[PaymentSummary]:
+    """The company's payments, newest first, with what each paid."""
+    payments = db.scalars(
+        select(Payment).where(payment_scope(access))
+        .options(selectinload(Payment.allocations))
+        .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    ).all()
+    return describe_payments(db, list(payments), clock)
+
+
+def describe_payments(db: Session, payments: list[Payment], clock: Clock) -> list[PaymentSummary]:
+    invoice_ids = sorted({a.invoice_id for p in payments for a in p.allocations})
+    today = clock.now().date()
+    standings = standings_for(db, invoice_ids, today)
+    summaries = []
+    for payment in payments:
+        lines = tuple(
+            AllocationLine(
+                invoice=standings[a.invoice_id].invoice,
+                amount=Money(a.amount_minor, payment.currency),
+                short_pay_reason=a.short_pay_reason,
+                balance_after=standings[a.invoice_id].balance,
+            )
+            for a in payment.allocations
+        )
+        summaries.append(PaymentSummary(payment, Money(payment.amount_minor, payment.currency), lines))
+    return summaries
+
+
+@dataclass(frozen=True)
+class PayPage:
+    """What the pay form shows: the chosen invoices that can be paid now, and why others can't."""
+
+    standings: tuple[Standing, ...]
+    currency: str | None
+    problem: str = ""
+
+    @property
+    def total_payable(self) -> Money | None:
+        if self.currency is None:
+            return None
+        total = Money.zero(self.currency)
+        for standing in self.standings:
+            total = total + standing.payable
+        return total
+
+    @property
+    def minimum(self) -> Money | None:
+        return stripe_minimum(self.currency) if self.currency else None
+
+    @property
+    def exponent(self) -> int | None:
+        return exponent(self.currency) if self.currency else None
+
+
+def pay_page(db: Session, clock: Clock, access: Access, public_ids: list[str]) -> PayPage:
+    """The invoices chosen on the invoice list; another company's id is NotFound (404)."""
+    public_ids = list(dict.fromkeys(public_ids))[:MAX_INVOICES_PER_PAYMENT]
+    if not public_ids:
+        return PayPage((), None, "Choose at least one invoice to pay.")
+    ids = db.scalars(
+        select(Invoice.id).where(Invoice.public_id.in_(public_ids), invoice_scope(access))
+    ).all()
+    if len(ids) != len(public_ids):
+        raise NotFound()
+    standings = sorted(
+        standings_for(db, list(ids), customer_today(db, clock, access.customer_id)).values(),
+        key=lambda s: (s.invoice.due_date, s.invoice.number),
+    )
+    payable = tuple(s for s in standings if not s.payable.is_zero)
+    if not payable:
+        return PayPage((), None, "These invoices are paid or already have a payment in progress.")
+    currencies = {s.invoice.currency for s in payable}
+    if len(currencies) > 1:
+        return PayPage(payable, None, "Invoices in different currencies must be paid separately: "
+                                      "choose invoices in one currency.")
+    return PayPage(payable, currencies.pop())

@@ -1,0 +1,100 @@
+"""Every error's answer, in one place: HTTP errors and the domain's refusals.
+
+Views let domain errors propagate; this module turns them into responses, so a refusal looks
+the same wherever it happens and no view repeats the mapping:
+
+| raised                         | answer                                   |
+|--------------------------------|------------------------------------------|
+| `NotFound` (another company's  | 404, the same page as for nothing at all |
+|  object, a foreign id)         |                                          |
+| `PaymentsPaused`               | 429 with Retry-After                     |
+| `PaymentConflict`,             | 409: the object's state does not allow it|
+|  `InvalidTransition`           |                                          |
+| any other `DomainError`        | 400 with its message                     |
+
+A request that asked for JSON (the pay page's script) gets `{"error": message}`; any other
+gets the error page. The request's transaction is rolled back before the answer is built:
+a refusal changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from portal.domain.core.errors import DomainError, InvalidTransition, NotFound
+from portal.domain.payments.policy import PaymentConflict, PaymentsPaused
+
+TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Not allowed", 409: "Not possible now",
+          413: "Too large", 429: "Too many requests", 500: "Something went wrong"}
+NOT_FOUND_MESSAGE = "There is nothing here, or it is not part of your account."
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(("application/json", "text/html"))
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, message: str, title: str | None = None, headers: dict | None = None):
+    session = g.get("db")
+    if session is not None:
+        session.rollback()
+    if wants_json():
+        return jsonify(error=message), status, headers or {}
+    body = render_template("error.html", status=status, title=title or TITLES.get(status, "Error"), message=message)
+    return body, status, headers or {}
+
+
+def status_for(error: DomainError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, PaymentsPaused):
+        return 429
+    if isinstance(error, (PaymentConflict, InvalidTransition)):
+        return 409
+    return 400
+
+
+def register_error_pages(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        status = status_for(error)
+        if status == 404:
+            return error_response(404, NOT_FOUND_MESSAGE)
+        headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, PaymentsPaused) else None
+        return error_response(status, error.message, headers=headers)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return error_response(
+            400, "The page was open too long or was sent twice. Go back, reload the page and try again.",
+            title="This form has expired",
+        )
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        return error_response(400, getattr(error, "description", "") or "The request was not understood.")
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return error_response(403, "You do not have access to this page.")
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return error_response(404, NOT_FOUND_MESSAGE)
+
+    @app.errorhandler(405)
+    def method_not_allowed(error):
+        return error_response(405, "That action is not available here.")
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return error_response(413, "The upload is larger than allowed.")
+
+    @app.errorhandler(429)
+    def too_many(error):
+        return error_response(429, getattr(error, "description", "") or "Please wait a few minutes and try again.")
+
+    @app.errorhandler(500)
+    def server_error(error):
+        return error_response(500, "Nothing was changed. Please try again in a moment.")

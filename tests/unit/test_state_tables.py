@@ -1,0 +1,67 @@
+"""Every status vocabulary and its transition table, walked pair by pair.
+
+Each table is restated here in full as the product wants it: a change to a table must change
+its expectation too, on purpose. A vocabulary added to the product is registered in TABLES.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.domain.core.errors import InvalidTransition
+from portal.domain.core.states import Transitions, sql_in
+from portal.domain.notifications.states import OUTBOX_TRANSITIONS
+from portal.domain.payments.states import PAYMENT_TRANSITIONS
+
+TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
+    "payment": (PAYMENT_TRANSITIONS, {
+        ("new", "requires_action"), ("new", "processing"), ("new", "succeeded"), ("new", "failed"),
+        ("new", "canceled"),
+        ("requires_action", "processing"), ("requires_action", "succeeded"),
+        ("requires_action", "failed"), ("requires_action", "canceled"),
+        ("processing", "succeeded"), ("processing", "failed"),
+        # A declined intent stays open at Stripe; if money moves anyway it is recorded.
+        ("failed", "processing"), ("failed", "succeeded"),
+    }),
+    "outbox message": (OUTBOX_TRANSITIONS, {("pending", "sent"), ("pending", "dead")}),
+}
+
+PAIRS = [(name, source, target) for name, (table, _) in TABLES.items() for source, target in table.pairs()]
+
+
+@pytest.mark.parametrize(("name", "source", "target"), PAIRS, ids=[f"{n}:{s}->{t}" for n, s, t in PAIRS])
+def test_every_pair_is_allowed_exactly_when_the_product_says(name, source, target):
+    table, expected = TABLES[name]
+    allowed = (str(source), str(target)) in expected
+    assert table.can_move(source, target) is allowed
+    if allowed:
+        assert table.check(source, target) == target
+    else:
+        with pytest.raises(InvalidTransition, match=f"{source} -> {target}"):
+            table.check(source, target)
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_final_statuses_are_those_with_no_way_out(name):
+    table, expected = TABLES[name]
+    sources = {source for source, _ in expected}
+    assert {str(status) for status in table.final} == {str(s) for s in table.statuses} - sources
+
+
+def test_a_table_that_forgets_a_status_is_refused_at_once():
+    from enum import StrEnum
+
+    class Light(StrEnum):
+        RED = "red"
+        GREEN = "green"
+
+    with pytest.raises(ValueError, match="green"):
+        Transitions("light", Light, {Light.RED: {Light.GREEN}})
+
+
+def test_check_constraints_are_derived_from_the_vocabulary():
+    from portal.domain.notifications.states import OutboxStatus
+
+    assert sql_in("status", OutboxStatus) == "status IN ('pending', 'sent', 'dead')"
+    with pytest.raises(ValueError):
+        sql_in("status", ["x'); DROP TABLE t; --"])  # type: ignore[list-item]
