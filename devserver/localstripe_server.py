@@ -20,21 +20,6 @@ from typing import IO
 
 from devserver.ports import LOOPBACK, wait_until_listening
 
-# Webhook events localstripe can send that the portal acts on (it never sends charge,
-# refund or dispute events; see TOOLING.md).
-WEBHOOK_EVENTS = (
-    "payment_intent.succeeded",
-    "payment_intent.payment_failed",
-    "payment_intent.canceled",
-    "payment_intent.processing",
-    "payment_intent.requires_action",
-    "payment_intent.amount_capturable_updated",
-    "setup_intent.succeeded",
-    "setup_intent.setup_failed",
-    "payment_method.attached",
-)
-
-
 def serve(port: int) -> None:
     """Run localstripe on 127.0.0.1:`port` with disk persistence switched off."""
     from aiohttp import web

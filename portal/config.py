@@ -7,7 +7,7 @@ portal refuses to start without a strong `SECRET_KEY` (SECURITY.md A11) and a we
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 MODES = ("production", "demo", "test")
@@ -60,7 +60,6 @@ class Settings:
     link_requests_per_window: int = 3
     link_request_window_seconds: int = 15 * 60
     ip_requests_per_window: int = 20
-    extra: dict = field(default_factory=dict)
 
     @property
     def uses_local_stripe(self) -> bool:

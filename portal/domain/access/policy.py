@@ -37,11 +37,6 @@ class Access:
     def whole_account(self) -> bool:
         return self.scope == ACCOUNT
 
-    def allows_invoice(self, invoice: Invoice) -> bool:
-        if invoice.customer_id != self.customer_id:
-            return False
-        return self.whole_account or invoice.id in self.invoice_ids
-
 
 def invoice_scope(access: Access) -> ColumnElement[bool]:
     """A WHERE clause limiting invoices to what this access may see."""
@@ -58,7 +53,6 @@ class LinkPurpose(StrEnum):
 
 INVOICE = LinkPurpose.INVOICE
 SIGN_IN = LinkPurpose.SIGN_IN
-PURPOSES = tuple(LinkPurpose)
 
 # The path segment each purpose uses in its URL (`/link/<segment>/<token>`). The route and the
 # link builder both read this table, so the two can never disagree.

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal.domain.access.policy import Access, invoice_scope
 from portal.domain.core.clock import Clock, today_in
 from portal.domain.core.errors import NotFound
-from portal.domain.core.money import Money, exponent
+from portal.domain.core.money import Money, exponent, total
 from portal.domain.customers.models import Customer
 from portal.domain.gateway.amounts import stripe_minimum
 from portal.domain.invoicing.models import Invoice
@@ -117,10 +117,7 @@ class PayPage:
     def total_payable(self) -> Money | None:
         if self.currency is None:
             return None
-        total = Money.zero(self.currency)
-        for standing in self.standings:
-            total = total + standing.payable
-        return total
+        return total([standing.payable for standing in self.standings], self.currency)
 
     @property
     def minimum(self) -> Money | None:

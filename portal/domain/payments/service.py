@@ -36,7 +36,7 @@ from portal.domain.access.policy import Access, invoice_scope
 from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.database import commit_before_outside_call
-from portal.domain.core.money import Money, MoneyError
+from portal.domain.core.money import Money, MoneyError, total as money_total
 from portal.domain.customers.models import Customer
 from portal.domain.gateway.amounts import stripe_minimum, to_stripe_amount
 from portal.domain.gateway.protocol import (
@@ -257,9 +257,7 @@ def _create_attempt(
     for public_id, amount in amounts.items():
         check_payable(standings[invoices[public_id].id], amount, reasons[public_id])
 
-    total = Money.zero(currency)
-    for amount in amounts.values():
-        total = total + amount
+    total = money_total(list(amounts.values()), currency)
     minimum = stripe_minimum(currency)
     if total < minimum:
         raise PaymentRefused(f"Card payments must be at least {minimum.format()}.")
