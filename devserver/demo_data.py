@@ -42,17 +42,6 @@ DEMO_CUSTOMER_NAME = "Acme Corp"
 DEMO_CLERK_EMAIL = "ap@acme.example"
 ACME_INVOICE_COUNT = 20
 
-# Aging buckets by days past due, as a collector reads them.
-AGING_BUCKETS = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None))
-
-
-def aging_bucket(days_overdue: int) -> str:
-    for name, low, high in AGING_BUCKETS:
-        if (low is None or days_overdue >= low) and (high is None or days_overdue <= high):
-            return name
-    raise ValueError(days_overdue)
-
-
 class DemoDataExists(DomainError):
     """The database already holds customers; demo data goes only into an empty one."""
 
