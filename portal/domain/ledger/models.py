@@ -17,6 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.domain.core.types import Base
 from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.states import kind_sign_check_sql
+from portal.domain.payments import models as payments_models  # noqa: F401  (payments.id, a foreign key target)
+
 
 class InvoiceEntry(Base):
     __tablename__ = "invoice_entries"
