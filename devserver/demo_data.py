@@ -6,9 +6,10 @@ Built in two steps so it is easy to test:
 1. `build_demo_dataset(seed, today)` is pure Python: the same seed and day always give the
    same plan (customers, contacts, invoices with line items, credit notes, settled payments).
    Dates are relative to `today`, so the aging looks the same whenever the demo is run.
-2. `write_demo_dataset(db, plan)` stores it the way the portal itself would: an
-   `issued` entry per invoice, a `payment` entry per settled allocation, a `credit_note` entry
-   per credit. Balances are therefore derived from entries like everywhere else.
+2. `write_demo_dataset(db, plan)` stores it through the portal's own write path: each invoice
+   with `issue_invoice` (its lines and `issued` entry), each credit with `issue_credit_note`,
+   each settled allocation as a `payment` entry through `post_entry`. Balances are therefore
+   kept like everywhere else.
 
 `seed_demo_data` does both and refuses a database that already has customers.
 
@@ -31,27 +32,18 @@ from sqlalchemy.orm import Session
 from portal.domain.core.clock import Clock
 from portal.domain.core.errors import DomainError
 from portal.domain.customers.models import Contact, Customer
-from portal.domain.invoicing.models import Invoice, InvoiceLine
-from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.core.money import Money, exponent, largest_remainder
+from portal.domain.invoicing.models import Invoice
+from portal.domain.invoicing.service import NewLine, issue_credit_note, issue_invoice
+from portal.domain.ledger.service import post_entry
+from portal.domain.ledger.states import EntryKind
 from portal.domain.payments.models import Payment, PaymentAllocation
-from portal.domain.core.money import exponent
 
 DEFAULT_SEED = 20260615
 INVOICE_COUNT = 1000
 DEMO_CUSTOMER_NAME = "Acme Corp"
 DEMO_CLERK_EMAIL = "ap@acme.example"
 ACME_INVOICE_COUNT = 20
-
-# Aging buckets by days past due, as a collector reads them.
-AGING_BUCKETS = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None))
-
-
-def aging_bucket(days_overdue: int) -> str:
-    for name, low, high in AGING_BUCKETS:
-        if (low is None or days_overdue >= low) and (high is None or days_overdue <= high):
-            return name
-    raise ValueError(days_overdue)
-
 
 class DemoDataExists(DomainError):
     """The database already holds customers; demo data goes only into an empty one."""
@@ -451,7 +443,7 @@ def build_demo_dataset(seed: int = DEFAULT_SEED, today: date | None = None, *,
     customers: list[PlannedCustomer] = []
     other_invoices = invoice_count - ACME_INVOICE_COUNT
     weights = [rng.uniform(0.3, 2.2) for _ in CUSTOMERS[1:]]
-    counts = _split_exactly(other_invoices, weights)
+    counts = largest_remainder(other_invoices, weights)
 
     for index, (name, domain, tz, currencies) in enumerate(CUSTOMERS):
         is_demo = index == 0
@@ -468,16 +460,6 @@ def build_demo_dataset(seed: int = DEFAULT_SEED, today: date | None = None, *,
 
     _number_everything(customers)
     return DemoDataset(seed=seed, today=today, customers=customers)
-
-
-def _split_exactly(total: int, weights: list[float]) -> list[int]:
-    """Integers proportional to `weights` that add up to `total` (largest remainder)."""
-    scale = total / sum(weights)
-    raw = [w * scale for w in weights]
-    counts = [int(r) for r in raw]
-    for i in sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)[: total - sum(counts)]:
-        counts[i] += 1
-    return counts
 
 
 def _plan_customer(builder: _Builder, customer: PlannedCustomer, currencies: tuple[str, ...], count: int) -> None:
@@ -597,34 +579,14 @@ def write_demo_dataset(db: Session, plan: DemoDataset) -> DemoSummary:
     invoices_by_number: dict[str, Invoice] = {}
     for planned, customer, contacts in customers:
         for p in planned.invoices:
-            invoice = Invoice(
-                customer_id=customer.id, number=p.number, po_number=p.po_number, currency=p.currency,
+            invoices_by_number[p.number] = issue_invoice(
+                db, customer_id=customer.id, number=p.number, po_number=p.po_number, currency=p.currency,
                 issue_date=p.issue_date, due_date=p.due_date, terms=p.terms, total_minor=p.total_minor,
-                sent_to_contact_id=contacts[p.sent_to].id, notes=p.notes, created_at=_at(p.issue_date, 8),
+                sent_to_contact_id=contacts[p.sent_to].id, notes=p.notes, at=_at(p.issue_date, 8),
+                lines=[NewLine(line.description, line.quantity, line.unit_price_minor,
+                               amount_minor=line.amount_minor, sku=line.sku) for line in p.lines],
             )
-            invoice.lines = [
-                InvoiceLine(position=position, sku=line.sku, description=line.description,
-                            quantity=line.quantity, unit_price_minor=line.unit_price_minor,
-                            amount_minor=line.amount_minor)
-                for position, line in enumerate(p.lines, start=1)
-            ]
-            db.add(invoice)
-            invoices_by_number[p.number] = invoice
-    db.flush()
     counts["invoices"] = len(invoices_by_number)
-
-    entries: list[InvoiceEntry] = []
-    for planned, _customer, _contacts in customers:
-        for p in planned.invoices:
-            invoice = invoices_by_number[p.number]
-            entries.append(InvoiceEntry(invoice_id=invoice.id, kind="issued", amount_minor=p.total_minor,
-                                        reference=p.number, created_at=_at(p.issue_date, 8)))
-            for credit in p.credits:
-                entries.append(InvoiceEntry(invoice_id=invoice.id, kind="credit_note",
-                                            amount_minor=-credit.amount_minor,
-                                            reference=f"{credit.reference}: {credit.reason}"[:120],
-                                            created_at=_at(credit.on, 11)))
-                counts["credit_notes"] += 1
 
     payments: list[tuple[PlannedPayment, Payment]] = []
     for planned, customer, contacts in customers:
@@ -647,16 +609,27 @@ def write_demo_dataset(db: Session, plan: DemoDataset) -> DemoSummary:
     db.flush()
     counts["payments"] = len(payments)
 
+    # Credits and settlements are posted in the order they happened.
+    postings: list[tuple[datetime, int, Invoice, PlannedCredit | tuple[Payment, PlannedAllocation]]] = []
+    for planned, _customer, _contacts in customers:
+        for p in planned.invoices:
+            invoice = invoices_by_number[p.number]
+            for credit in p.credits:
+                postings.append((_at(credit.on, 11), invoice.id, invoice, credit))
+                counts["credit_notes"] += 1
     for p, payment in payments:
         for allocation in p.allocations:
-            entries.append(InvoiceEntry(
-                invoice_id=invoices_by_number[allocation.invoice_number].id, kind="payment",
-                amount_minor=-allocation.amount_minor, payment_id=payment.id,
-                reference=f"Payment {payment.public_id}", created_at=payment.settled_at,
-            ))
-    entries.sort(key=lambda entry: (entry.created_at, entry.invoice_id))
-    db.add_all(entries)
-    db.flush()
+            invoice = invoices_by_number[allocation.invoice_number]
+            postings.append((payment.settled_at, invoice.id, invoice, (payment, allocation)))
+    postings.sort(key=lambda posting: posting[:2])
+    for at, _invoice_id, invoice, what in postings:
+        if isinstance(what, PlannedCredit):
+            issue_credit_note(db, invoice_id=invoice.id, at=at, amount=Money(what.amount_minor, invoice.currency),
+                              reference=f"{what.reference}: {what.reason}"[:120])
+        else:
+            payment, allocation = what
+            post_entry(db, invoice_id=invoice.id, kind=EntryKind.PAYMENT, amount_minor=-allocation.amount_minor,
+                       payment_id=payment.id, reference=f"Payment {payment.public_id}", at=at)
     return DemoSummary(customers=len(customers), clerk_email=DEMO_CLERK_EMAIL, **counts)
 
 

@@ -1,4 +1,8 @@
-"""Test data builders. They commit: the app under test reads through its own connections."""
+"""Test data builders. They commit: the app under test reads through its own connections.
+
+Invoices and ledger entries go through the product's own write path (`issue_invoice`,
+`post_entry`), so the maintained balances are what production would have.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,10 @@ from sqlalchemy.orm import Session
 from portal.domain.access.policy import ACCOUNT, INVOICES
 from portal.domain.core.clock import Clock
 from portal.domain.customers.models import Contact, Customer
-from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.invoicing.models import Invoice
+from portal.domain.invoicing.service import NewLine, issue_invoice
 from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.ledger.service import post_entry
 from portal.web.customer_session import SESSION_KEY, session_payload
 
 _seq = itertools.count(1)
@@ -61,21 +67,12 @@ def make_invoice(
     due_date = due_date or issue_date + timedelta(days=30)
     if lines is None:
         lines = [("Consulting services", 1, total_minor)]
-    total = sum(int(Decimal(q) * p) for _, q, p in lines)
-    invoice = Invoice(
-        customer_id=customer.id, number=number or f"INV-{n:06d}", po_number=po_number,
-        currency=currency, issue_date=issue_date, due_date=due_date, terms="Net 30",
-        total_minor=total, created_at=clock.now(),
+    invoice = issue_invoice(
+        db, customer_id=customer.id, number=number or f"INV-{n:06d}", po_number=po_number,
+        currency=currency, issue_date=issue_date, due_date=due_date, terms="Net 30", at=clock.now(),
+        lines=[NewLine(description, Decimal(quantity), unit, amount_minor=int(Decimal(quantity) * unit))
+               for description, quantity, unit in lines],
     )
-    db.add(invoice)
-    db.flush()
-    for position, (description, quantity, unit) in enumerate(lines, start=1):
-        db.add(InvoiceLine(
-            invoice_id=invoice.id, position=position, description=description,
-            quantity=Decimal(quantity), unit_price_minor=unit, amount_minor=int(Decimal(quantity) * unit),
-        ))
-    db.add(InvoiceEntry(invoice_id=invoice.id, kind="issued", amount_minor=total,
-                        reference=invoice.number, created_at=clock.now()))
     db.commit()
     return invoice
 
@@ -90,9 +87,8 @@ def sign_in(client, contact: Contact, clock: Clock, *, scope: str = ACCOUNT, lin
 def add_invoice_entry(db: Session, clock: Clock, invoice: Invoice, kind: str, amount_minor: int,
                       *, payment_id: int | None = None, reference: str = "") -> InvoiceEntry:
     """Append one history entry (credit note, settled payment, reversal...) to an invoice."""
-    entry = InvoiceEntry(invoice_id=invoice.id, kind=kind, amount_minor=amount_minor,
-                         payment_id=payment_id, reference=reference, created_at=clock.now())
-    db.add(entry)
+    entry = post_entry(db, invoice_id=invoice.id, kind=kind, amount_minor=amount_minor,
+                       payment_id=payment_id, reference=reference, at=clock.now())
     db.commit()
     return entry
 

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from devserver.demo_data import (
-    AGING_BUCKETS, DEMO_CLERK_EMAIL, DEMO_CUSTOMER_NAME, DemoDataExists, aging_bucket, build_demo_dataset, seed_demo_data,
+    DEMO_CLERK_EMAIL, DEMO_CUSTOMER_NAME, DemoDataExists, build_demo_dataset, seed_demo_data,
 )
+from portal.domain.account.policy import AGING_BUCKETS, aging_bucket
 from portal.domain.ledger.queries import standings_query, to_standings
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.invoicing.models import Invoice, InvoiceLine
@@ -98,17 +99,15 @@ def test_seeded_ledger_is_consistent_and_covers_every_state(db, clock):
     assert states["paid"] > 100 and states["open"] > 20 and states["overdue"] > 50
     assert sum(standing.is_partly_paid for standing in standings) >= 10
     assert summary.credit_notes >= 20
-    buckets = Counter(aging_bucket(standing.days_overdue) if standing.is_overdue else "current"
-                      for standing in standings if not standing.is_paid)
-    assert all(buckets[name] > 0 for name, _, _ in AGING_BUCKETS), buckets
+    buckets = Counter(aging_bucket(standing.days_overdue).key for standing in standings if not standing.is_paid)
+    assert all(buckets[bucket.key] > 0 for bucket in AGING_BUCKETS), buckets
 
     clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
     assert clerk.is_ap_mailbox and clerk.customer.name == DEMO_CUSTOMER_NAME
     acme_open_usd = [s for s in standings if s.invoice.customer_id == clerk.customer_id
                      and not s.is_paid and s.invoice.currency == "USD"]
     assert len(acme_open_usd) >= 8
-    assert {aging_bucket(s.days_overdue) if s.is_overdue else "current" for s in acme_open_usd} == \
-        {name for name, _, _ in AGING_BUCKETS}
+    assert {aging_bucket(s.days_overdue).key for s in acme_open_usd} == {bucket.key for bucket in AGING_BUCKETS}
 
     # What was stored is exactly the plan for that seed and day.
     plan = build_demo_dataset(seed=7, today=today)

@@ -10,8 +10,9 @@ import pytest
 from portal.domain.access.policy import ACCOUNT, INVOICES, Access
 from portal.domain.core.clock import today_in
 from portal.domain.core.errors import NotFound
+from portal.domain.account.policy import AGING_BUCKETS, aging_bucket
 from portal.domain.account.queries import (
-    AGING_BUCKETS, InvoiceListQuery, account_overview, aging_bucket, invoice_detail, list_invoices, open_totals, statement_of_account,
+    InvoiceListQuery, account_overview, invoice_detail, list_invoices, open_totals, statement_of_account,
 )
 from tests.factories import (
     add_invoice_entry, make_allocated_payment, make_contact, make_customer, make_invoice,

@@ -2,9 +2,10 @@
 invoice, and the data behind the statement of account.
 
 Every query is limited by `invoice_scope(access)`: another company's invoice, or one outside a
-forwarded link's scope, is never loaded. Balances and money in flight come from the ledger's
-two grouped subqueries, so each page costs the same few queries however many invoices the
-customer has (no query per row). `today` is the customer's calendar date in their own time
+forwarded link's scope, is never loaded. Balances and money in flight are the invoices' own
+maintained columns (see `ledger.queries`), so each page costs the same few queries however
+many invoices the customer has (no query per row), and no query sums an account's entries:
+only the history of the one invoice on its own page is read entry by entry. `today` is the customer's calendar date in their own time
 zone (`clock.today_in`): "overdue" and the aging buckets depend on it.
 """
 
@@ -12,61 +13,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.domain.access.policy import Access, invoice_scope
+from portal.domain.account.policy import AGING_BUCKETS, AgingBucket
 from portal.domain.core.errors import NotFound
-from portal.domain.ledger.queries import Standing, balance_subquery, standings_query, to_standings
-from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
+from portal.domain.core.money import Money
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
-from portal.domain.core.money import Money
+from portal.domain.ledger.queries import Standing, standings_query, to_standings
+from portal.domain.ledger.states import ENTRY_LABELS
+from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
 
-# --------------------------------------------------------------------------------------------
-# Aging: one table drives both the SQL totals and the label of a single invoice.
+BALANCE = Invoice.balance_minor
+IN_FLIGHT = Invoice.in_flight_minor
 
-
-@dataclass(frozen=True)
-class AgingBucket:
-    """Open balances grouped by days past due: `min_days`..`max_days` inclusive (None: open)."""
-
-    key: str
-    label: str
-    min_days: int | None
-    max_days: int | None
-
-    def holds(self, days_overdue: int) -> bool:
-        return ((self.min_days is None or days_overdue >= self.min_days)
-                and (self.max_days is None or days_overdue <= self.max_days))
-
-    def due_date_clause(self, today: date) -> ColumnElement[bool]:
-        """The same range as `holds`, as a condition on the due date (portable date maths)."""
-        conditions = []
-        if self.min_days is not None:
-            conditions.append(Invoice.due_date <= today - timedelta(days=self.min_days))
-        if self.max_days is not None:
-            conditions.append(Invoice.due_date >= today - timedelta(days=self.max_days))
-        return and_(*conditions)
-
-
-AGING_BUCKETS: tuple[AgingBucket, ...] = (
-    AgingBucket("current", "Current", None, 0),
-    AgingBucket("days_1_30", "1–30 days", 1, 30),
-    AgingBucket("days_31_60", "31–60 days", 31, 60),
-    AgingBucket("days_61_90", "61–90 days", 61, 90),
-    AgingBucket("days_over_90", "90+ days", 91, None),
-)
-
-
-def aging_bucket(days_overdue: int) -> AgingBucket:
-    for bucket in AGING_BUCKETS:
-        if bucket.holds(days_overdue):
-            return bucket
-    raise AssertionError(f"no aging bucket holds {days_overdue}")  # the table covers all ints
+def _bucket_clause(bucket: AgingBucket, today: date) -> ColumnElement[bool]:
+    """`bucket.holds(days overdue)` as a condition on the due date (portable date maths)."""
+    earliest, latest = bucket.due_dates(today)
+    conditions = []
+    if latest is not None:
+        conditions.append(Invoice.due_date <= latest)
+    if earliest is not None:
+        conditions.append(Invoice.due_date >= earliest)
+    return and_(*conditions)
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,49 +66,27 @@ class CurrencyTotals:
 
 
 def _scoped_standings(access: Access) -> Select:
-    scope = invoice_scope(access)
-    return standings_query(select(Invoice), invoice_filter=scope).where(scope)
-
-
-def _balance(query: Select):
-    return query.selected_columns.balance_minor
-
-
-def _in_flight(query: Select):
-    return query.selected_columns.in_flight_minor
+    return standings_query(select(Invoice)).where(invoice_scope(access))
 
 
 def open_totals(db: Session, access: Access, today: date) -> list[CurrencyTotals]:
     """Open and overdue balances with aging buckets, one row per currency (one query)."""
-    standings = _scoped_standings(access)
-    balance, in_flight = _balance(standings), _in_flight(standings)
-    open_rows = (
-        standings.with_only_columns(
-            Invoice.currency.label("currency"),
-            Invoice.due_date.label("due_date"),
-            balance.label("balance_minor"),
-            in_flight.label("in_flight_minor"),
-            *[case((bucket.due_date_clause(today), 1), else_=0).label(bucket.key)
-              for bucket in AGING_BUCKETS],
-        )
-        .where(balance > 0)
-        .subquery("open_invoices")
-    )
-    overdue = open_rows.c.due_date < today
+    overdue = Invoice.due_date < today
     query = (
         select(
-            open_rows.c.currency,
+            Invoice.currency,
             func.count().label("open_count"),
             func.sum(case((overdue, 1), else_=0)).label("overdue_count"),
-            func.sum(case((open_rows.c.in_flight_minor > 0, 1), else_=0)).label("processing_count"),
-            func.sum(open_rows.c.balance_minor).label("open_minor"),
-            func.sum(case((overdue, open_rows.c.balance_minor), else_=0)).label("overdue_minor"),
-            func.sum(open_rows.c.in_flight_minor).label("in_flight_minor"),
-            *[func.sum(open_rows.c[bucket.key] * open_rows.c.balance_minor).label(bucket.key)
+            func.sum(case((IN_FLIGHT > 0, 1), else_=0)).label("processing_count"),
+            func.sum(BALANCE).label("open_minor"),
+            func.sum(case((overdue, BALANCE), else_=0)).label("overdue_minor"),
+            func.sum(IN_FLIGHT).label("in_flight_minor"),
+            *[func.sum(case((_bucket_clause(bucket, today), BALANCE), else_=0)).label(bucket.key)
               for bucket in AGING_BUCKETS],
         )
-        .group_by(open_rows.c.currency)
-        .order_by(open_rows.c.currency)
+        .where(invoice_scope(access), BALANCE > 0)
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
     )
     totals = []
     for row in db.execute(query).mappings():
@@ -164,9 +116,8 @@ class Overview:
 
 def account_overview(db: Session, access: Access, today: date, most_overdue_limit: int = 5) -> Overview:
     """Totals per currency and the few invoices most past due (two queries)."""
-    standings = _scoped_standings(access)
     oldest = (
-        standings.where(_balance(standings) > 0, Invoice.due_date < today)
+        _scoped_standings(access).where(BALANCE > 0, Invoice.due_date < today)
         .order_by(Invoice.due_date, Invoice.id)
         .limit(most_overdue_limit)
     )
@@ -307,31 +258,23 @@ def _ordering(query: InvoiceListQuery, balance) -> list:
 
 
 def _counts_by_currency(db: Session, access: Access, today: date, search: str) -> list[dict]:
-    """Invoices per status filter and currency (one grouped query on balances only): the tabs,
-    the currency choice and the number of pages all come from it."""
-    scope = invoice_scope(access)
-    balances = balance_subquery(scope)
-    counted = (
-        select(Invoice.currency.label("currency"), Invoice.due_date.label("due_date"),
-               func.coalesce(balances.c.balance_minor, 0).label("balance_minor"))
-        .outerjoin(balances, balances.c.invoice_id == Invoice.id)
-        .where(scope)
-    )
-    if search:
-        counted = counted.where(_search_clause(search))
-    matching = counted.subquery("matching")
-    unpaid = matching.c.balance_minor > 0
+    """Invoices per status filter and currency (one grouped query on the invoices' own
+    columns): the tabs, the currency choice and the number of pages all come from it."""
+    unpaid = BALANCE > 0
     query = (
         select(
-            matching.c.currency,
+            Invoice.currency,
             func.count().label("all"),
             func.sum(case((unpaid, 1), else_=0)).label("open"),
-            func.sum(case((and_(unpaid, matching.c.due_date < today), 1), else_=0)).label("overdue"),
-            func.sum(case((matching.c.balance_minor <= 0, 1), else_=0)).label("paid"),
+            func.sum(case((and_(unpaid, Invoice.due_date < today), 1), else_=0)).label("overdue"),
+            func.sum(case((BALANCE <= 0, 1), else_=0)).label("paid"),
         )
-        .group_by(matching.c.currency)
-        .order_by(matching.c.currency)
+        .where(invoice_scope(access))
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
     )
+    if search:
+        query = query.where(_search_clause(search))
     return [dict(row) for row in db.execute(query).mappings()]
 
 
@@ -346,16 +289,15 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
     page = min(query.page, pages)
 
     standings = _scoped_standings(access)
-    balance = _balance(standings)
     if query.q:
         standings = standings.where(_search_clause(query.q))
     if query.currency:
         standings = standings.where(Invoice.currency == query.currency)
-    status_clause = _status_clause(query.status, balance, today)
+    status_clause = _status_clause(query.status, BALANCE, today)
     if status_clause is not None:
         standings = standings.where(status_clause)
     rows = db.execute(
-        standings.order_by(*_ordering(query, balance))
+        standings.order_by(*_ordering(query, BALANCE))
         .limit(query.per_page).offset((page - 1) * query.per_page)
     ).all()
     return InvoicePage(
@@ -366,16 +308,6 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
 
 # --------------------------------------------------------------------------------------------
 # One invoice: lines, history of entries, payments still in flight.
-
-ENTRY_LABELS = {
-    "issued": "Invoice issued",
-    "payment": "Payment received",
-    "payment_reversal": "Payment reversed",
-    "credit_note": "Credit note",
-    "refund": "Refund",
-    "chargeback": "Chargeback",
-    "chargeback_reversal": "Chargeback reversed",
-}
 
 IN_FLIGHT_LABELS = {
     "new": "Payment started",
@@ -522,9 +454,8 @@ class Statement:
 
 def statement_of_account(db: Session, access: Access, today: date) -> Statement:
     """Every open invoice with its aging, grouped by currency, with totals (two queries)."""
-    standings = _scoped_standings(access)
     rows = db.execute(
-        standings.where(_balance(standings) > 0)
+        _scoped_standings(access).where(BALANCE > 0)
         .order_by(Invoice.currency, Invoice.due_date, Invoice.number)
     ).all()
     by_currency: dict[str, list[Standing]] = {}

@@ -7,8 +7,10 @@ through Babel so every currency gets its own symbol and number of decimals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from functools import lru_cache
 
 from babel import Locale
@@ -222,3 +224,44 @@ def total(amounts: list[Money], currency: str) -> Money:
     for amount in amounts:
         result = result + amount
     return result
+
+
+Weight = int | float | Decimal | Fraction
+
+
+def largest_remainder(total: int, weights: Sequence[Weight]) -> list[int]:
+    """Whole numbers proportional to `weights` that add up to exactly `total`.
+
+    Each part first gets the whole part of its exact share; the units left over go one each to
+    the largest fractional remainders, earlier positions first on a tie, so the result is the
+    same on every run. Shares are computed with exact fractions (a float weight counts at its
+    exact binary value), never rounded floats. A zero weight gets zero.
+    """
+    if isinstance(total, bool) or not isinstance(total, int):
+        raise MoneyError("Only a whole number of units can be split")
+    if not weights:
+        raise MoneyError("Nothing to split between: no weights")
+    try:
+        exact_weights = [Fraction(weight) for weight in weights]
+    except (TypeError, ValueError, OverflowError):
+        raise MoneyError("Weights must be finite numbers") from None
+    if any(weight < 0 for weight in exact_weights):
+        raise MoneyError("Weights cannot be negative")
+    weight_sum = sum(exact_weights)
+    if weight_sum == 0:
+        raise MoneyError("At least one weight must be positive")
+    units = abs(total)
+    shares = [units * weight / weight_sum for weight in exact_weights]
+    parts = [int(share) for share in shares]  # shares are >= 0: int() is the floor
+    left_over = units - sum(parts)
+    by_remainder = sorted(range(len(shares)), key=lambda i: (parts[i] - shares[i], i))
+    for i in by_remainder[:left_over]:
+        parts[i] += 1
+    return [-part for part in parts] if total < 0 else parts
+
+
+def allocate(total: Money, weights: Sequence[Weight]) -> list[Money]:
+    """Split `total` into parts proportional to `weights` that add up to it exactly, to the
+    minor unit (largest remainder; see `largest_remainder`). Equal weights give parts that
+    differ by at most one minor unit, the earlier parts taking the extra units."""
+    return [Money(part, total.currency) for part in largest_remainder(total.minor, weights)]

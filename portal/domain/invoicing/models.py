@@ -1,4 +1,12 @@
-"""Invoices and their lines, as the ERP issued them. Balances live in the ledger."""
+"""Invoices and their lines, as the ERP issued them. Balances live in the ledger.
+
+`balance_minor` (the sum of the invoice's ledger entries) and `in_flight_minor` (what payment
+attempts still in flight have allocated to it) are maintained by database triggers in the same
+transaction as the entry, allocation or payment status change that moves them (migration
+0002), so a page reads two columns instead of summing an account's history. The ORM never
+writes them; an `Invoice` loaded before a trigger fired holds stale values, so a read that
+shows balances selects the columns themselves (see `ledger.queries`).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +14,16 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint,
+    CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.domain.core.types import Base, PublicIdMixin
+
+# An invoice is open while something is owed on it: the customer pages ask for these.
+OPEN_INVOICE_SQL = "balance_minor > 0"
+MAINTAINED_COLUMNS = ("balance_minor", "in_flight_minor")
+
 
 class Invoice(PublicIdMixin, Base):
     __tablename__ = "invoices"
@@ -18,7 +31,15 @@ class Invoice(PublicIdMixin, Base):
         CheckConstraint("total_minor >= 0", name="total_not_negative"),
         CheckConstraint("length(currency) = 3", name="currency_code"),
         CheckConstraint("due_date >= issue_date", name="due_after_issue"),
+        CheckConstraint("in_flight_minor >= 0", name="in_flight_not_negative"),
         Index("ix_invoices_customer_due", "customer_id", "due_date"),
+        # Overview, statement and "most overdue" read only a customer's open invoices.
+        Index(
+            "ix_invoices_customer_open_due", "customer_id", "due_date",
+            postgresql_where=text(OPEN_INVOICE_SQL), sqlite_where=text(OPEN_INVOICE_SQL),
+        ),
+        # Tabs and counts per currency and status: answered from the index alone.
+        Index("ix_invoices_customer_standing", "customer_id", "currency", "balance_minor", "due_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,10 +55,17 @@ class Invoice(PublicIdMixin, Base):
     sent_to_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    # Maintained by database triggers only (see the module docstring).
+    balance_minor: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    in_flight_minor: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position"
     )
+
+    @validates(*MAINTAINED_COLUMNS)
+    def _refuse_maintained_write(self, key: str, value):
+        raise AttributeError(f"Invoice.{key} is maintained by the database; post a ledger entry instead")
 
 
 class InvoiceLine(Base):

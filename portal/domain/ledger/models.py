@@ -2,7 +2,9 @@
 
 An invoice's open balance is the sum of its entries: `issued` is positive, settled payments
 and credit notes are negative, reversals, refunds and chargebacks reopen it. Entries are never
-updated or deleted (database triggers refuse it); a correction is another entry.
+updated or deleted (database triggers refuse it); a correction is another entry. The kinds and
+their signs are `states.EntryKind`; `service.post_entry` is the one place that writes an entry,
+and a trigger adds each new entry to its invoice's maintained `balance_minor`.
 """
 
 from __future__ import annotations
@@ -14,28 +16,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.core.types import Base
 from portal.domain.invoicing.models import Invoice
-
-# kind -> the sign its amount must have
-ENTRY_SIGNS = {
-    "issued": +1,
-    "payment": -1,
-    "payment_reversal": +1,
-    "credit_note": -1,
-    "refund": +1,
-    "chargeback": +1,
-    "chargeback_reversal": -1,
-}
-
+from portal.domain.ledger.states import kind_sign_check_sql
+from portal.domain.payments import models as payments_models  # noqa: F401  (payments.id, a foreign key target)
 
 
 class InvoiceEntry(Base):
     __tablename__ = "invoice_entries"
     __table_args__ = (
-        CheckConstraint(
-            "(kind IN ('issued','payment_reversal','refund','chargeback') AND amount_minor > 0)"
-            " OR (kind IN ('payment','credit_note','chargeback_reversal') AND amount_minor < 0)",
-            name="kind_sign",
-        ),
+        CheckConstraint(kind_sign_check_sql(), name="kind_sign"),
         # A payment settles (or is reversed) on an invoice at most once: a database-level
         # guard behind the webhook deduplication.
         UniqueConstraint("payment_id", "invoice_id", "kind"),

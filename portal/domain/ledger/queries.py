@@ -1,10 +1,15 @@
-"""Balances derived from the append-only entries, and money still in flight.
+"""Where invoices stand: open balance, money in flight and what may be paid now.
 
-`open balance` = sum of an invoice's entries. `in flight` = what non-final payment attempts
-(new, requires_action, processing: an ACH debit for days) have allocated to it. `payable` =
-open balance - in flight: what may be charged now, so nothing is paid twice while money moves.
-All three come from two grouped subqueries, so a page costs the same few queries whatever the
-number of invoices.
+`open balance` = the sum of an invoice's entries. `in flight` = what non-final payment
+attempts (new, requires_action, processing: an ACH debit for days) have allocated to it.
+`payable` = open balance - in flight: what may be charged now, so nothing is paid twice while
+money moves. Both figures are columns of `invoices` kept by database triggers (migration
+0002), so a page reads them from the rows it shows and never sums an account's history;
+`jobs.check_ledger` proves them against the entries.
+
+The columns are selected explicitly next to the `Invoice` entity: an `Invoice` already in the
+session may have been loaded before a trigger moved its figures, and the identity map would
+hand back its stale attributes.
 """
 
 from __future__ import annotations
@@ -12,43 +17,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
-from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
-from portal.domain.invoicing.models import Invoice
-from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.core.money import Money
+from portal.domain.invoicing.models import Invoice
 
 
 def balance_subquery(invoice_filter: ColumnElement[bool] | None = None):
-    """Balance per invoice. `invoice_filter` (a WHERE clause on Invoice, e.g. `invoice_scope`)
-    limits the grouping to those invoices, so one customer's page does not sum the entries of
-    every customer in the database."""
-    query = (
-        select(InvoiceEntry.invoice_id.label("invoice_id"),
-               func.sum(InvoiceEntry.amount_minor).label("balance_minor"))
-        .group_by(InvoiceEntry.invoice_id)
-    )
+    """(invoice_id, balance_minor) of the invoices matching `invoice_filter`, for joining.
+
+    Reading `Invoice.balance_minor` directly is simpler; this shape stays for callers that
+    join a balance onto another query.
+    """
+    query = select(Invoice.id.label("invoice_id"), Invoice.balance_minor.label("balance_minor"))
     if invoice_filter is not None:
-        query = query.join(Invoice, Invoice.id == InvoiceEntry.invoice_id).where(invoice_filter)
+        query = query.where(invoice_filter)
     return query.subquery("balances")
-
-
-def in_flight_subquery(exclude_payment_id: int | None = None,
-                       invoice_filter: ColumnElement[bool] | None = None):
-    query = (
-        select(PaymentAllocation.invoice_id.label("invoice_id"),
-               func.sum(PaymentAllocation.amount_minor).label("in_flight_minor"))
-        .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(Payment.status.in_(IN_FLIGHT_STATUSES))
-        .group_by(PaymentAllocation.invoice_id)
-    )
-    if exclude_payment_id is not None:
-        query = query.where(Payment.id != exclude_payment_id)
-    if invoice_filter is not None:
-        query = query.join(Invoice, Invoice.id == PaymentAllocation.invoice_id).where(invoice_filter)
-    return query.subquery("in_flight")
 
 
 @dataclass(frozen=True)
@@ -94,23 +79,12 @@ class Standing:
         return "overdue" if self.is_overdue else "open"
 
 
-def standings_query(base: Select | None = None,
-                    invoice_filter: ColumnElement[bool] | None = None) -> Select:
-    """SELECT Invoice, balance, in_flight: add WHERE/ORDER BY/LIMIT to taste.
-
-    `invoice_filter` narrows the two grouped subqueries (see `balance_subquery`); it does not
-    filter the outer query: add the same clause with `.where(...)` for that.
-    """
-    balances = balance_subquery(invoice_filter)
-    in_flight = in_flight_subquery(invoice_filter=invoice_filter)
+def standings_query(base: Select | None = None) -> Select:
+    """SELECT Invoice, balance_minor, in_flight_minor: add WHERE/ORDER BY/LIMIT to taste."""
     query = base if base is not None else select(Invoice)
-    return (
-        query.add_columns(
-            func.coalesce(balances.c.balance_minor, 0).label("balance_minor"),
-            func.coalesce(in_flight.c.in_flight_minor, 0).label("in_flight_minor"),
-        )
-        .outerjoin(balances, balances.c.invoice_id == Invoice.id)
-        .outerjoin(in_flight, in_flight.c.invoice_id == Invoice.id)
+    return query.add_columns(
+        Invoice.balance_minor.label("balance_minor"),
+        Invoice.in_flight_minor.label("in_flight_minor"),
     )
 
 
@@ -124,7 +98,5 @@ def to_standings(rows, today: date) -> list[Standing]:
 def standings_for(db: Session, invoice_ids: list[int], today: date) -> dict[int, Standing]:
     if not invoice_ids:
         return {}
-    wanted = Invoice.id.in_(invoice_ids)
-    # The same clause narrows the grouped subqueries: only these invoices' entries are summed.
-    rows = db.execute(standings_query(invoice_filter=wanted).where(wanted)).all()
+    rows = db.execute(standings_query().where(Invoice.id.in_(invoice_ids))).all()
     return {s.invoice.id: s for s in to_standings(rows, today)}

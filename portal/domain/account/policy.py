@@ -1,0 +1,46 @@
+"""Pure decisions about a customer's account: the aging buckets a collector reads.
+
+One table drives the SQL totals of the overview and statement (`account.queries`), the label
+of a single invoice, and the demo data's spread of overdue invoices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class AgingBucket:
+    """Open balances grouped by days past due: `min_days`..`max_days` inclusive (None: open)."""
+
+    key: str
+    label: str
+    min_days: int | None
+    max_days: int | None
+
+    def holds(self, days_overdue: int) -> bool:
+        return ((self.min_days is None or days_overdue >= self.min_days)
+                and (self.max_days is None or days_overdue <= self.max_days))
+
+    def due_dates(self, today: date) -> tuple[date | None, date | None]:
+        """The same range as `holds`, as (earliest, latest) due date; None leaves a side open."""
+        latest = today - timedelta(days=self.min_days) if self.min_days is not None else None
+        earliest = today - timedelta(days=self.max_days) if self.max_days is not None else None
+        return earliest, latest
+
+
+AGING_BUCKETS: tuple[AgingBucket, ...] = (
+    AgingBucket("current", "Current", None, 0),
+    AgingBucket("days_1_30", "1–30 days", 1, 30),
+    AgingBucket("days_31_60", "31–60 days", 31, 60),
+    AgingBucket("days_61_90", "61–90 days", 61, 90),
+    AgingBucket("days_over_90", "90+ days", 91, None),
+)
+
+
+def aging_bucket(days_overdue: int) -> AgingBucket:
+    for bucket in AGING_BUCKETS:
+        if bucket.holds(days_overdue):
+            return bucket
+    raise AssertionError(f"no aging bucket holds {days_overdue}")  # the table covers all ints

@@ -1,0 +1,140 @@
+"""The one write path for invoices: issuing an invoice with its lines, and credit notes.
+
+`issue_invoice` stores the invoice, its lines and the `issued` ledger entry together, after
+checking what the ERP sent (a known currency, a due date on or after the issue date, a total
+that is the sum of the lines). `issue_credit_note` reduces what is owed, never below zero.
+Both flush and leave the commit to the caller; both refuse bad input with a message and
+write nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain.core.errors import DomainError, NotFound
+from portal.domain.core.money import Money, MoneyError, normalize_currency
+from portal.domain.customers.models import Customer
+from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.ledger.service import post_entry
+from portal.domain.ledger.states import EntryKind
+
+MAX_NUMBER_LENGTH = 40
+MAX_DESCRIPTION_LENGTH = 500
+
+
+class InvoiceRefused(DomainError):
+    """The invoice or credit note was not issued; the message says why."""
+
+
+@dataclass(frozen=True)
+class NewLine:
+    """One line as the ERP sent it. `amount_minor` defaults to quantity × unit price, half a
+    minor unit rounding up as on paper."""
+
+    description: str
+    quantity: Decimal | int
+    unit_price_minor: int
+    amount_minor: int | None = None
+    sku: str = ""
+
+    @property
+    def amount(self) -> int:
+        if self.amount_minor is not None:
+            return self.amount_minor
+        exact = Decimal(self.quantity) * self.unit_price_minor
+        return int(exact.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def issue_invoice(
+    db: Session,
+    *,
+    customer_id: int,
+    number: str,
+    currency: str,
+    issue_date: date,
+    due_date: date,
+    lines: Sequence[NewLine],
+    at: datetime,
+    total_minor: int | None = None,
+    po_number: str | None = None,
+    terms: str = "Net 30",
+    sent_to_contact_id: int | None = None,
+    notes: str = "",
+) -> Invoice:
+    """Store an issued invoice, its lines and its `issued` entry (the balance opens at the
+    total). `total_minor`, when the ERP states one, must equal the sum of the lines."""
+    number = (number or "").strip()
+    if not number or len(number) > MAX_NUMBER_LENGTH:
+        raise InvoiceRefused(f"An invoice number has 1 to {MAX_NUMBER_LENGTH} characters")
+    try:
+        currency = normalize_currency(currency)
+    except MoneyError as error:
+        raise InvoiceRefused(str(error)) from None
+    if due_date < issue_date:
+        raise InvoiceRefused(f"Invoice {number} is due ({due_date}) before it was issued ({issue_date})")
+    if not lines:
+        raise InvoiceRefused(f"Invoice {number} has no lines")
+    for line in lines:
+        if not line.description.strip() or len(line.description) > MAX_DESCRIPTION_LENGTH:
+            raise InvoiceRefused(f"Each line of invoice {number} needs a description of at most "
+                                 f"{MAX_DESCRIPTION_LENGTH} characters")
+        if Decimal(line.quantity) <= 0:
+            raise InvoiceRefused(f"Line {line.description!r} of invoice {number} has no positive quantity")
+    lines_total = sum(line.amount for line in lines)
+    if total_minor is not None and total_minor != lines_total:
+        raise InvoiceRefused(f"Invoice {number} states a total of {total_minor} but its lines add up to {lines_total}")
+    if lines_total <= 0:
+        raise InvoiceRefused(f"Invoice {number} has no positive total")
+    if db.get(Customer, customer_id) is None:
+        raise NotFound("Customer not found")
+    if db.scalar(select(Invoice.id).where(Invoice.number == number)) is not None:
+        raise InvoiceRefused(f"Invoice {number} already exists")
+
+    invoice = Invoice(
+        customer_id=customer_id, number=number, po_number=po_number, currency=currency,
+        issue_date=issue_date, due_date=due_date, terms=terms, total_minor=lines_total,
+        sent_to_contact_id=sent_to_contact_id, notes=notes, created_at=at,
+    )
+    invoice.lines = [
+        InvoiceLine(position=position, sku=line.sku, description=line.description,
+                    quantity=Decimal(line.quantity), unit_price_minor=line.unit_price_minor,
+                    amount_minor=line.amount)
+        for position, line in enumerate(lines, start=1)
+    ]
+    db.add(invoice)
+    db.flush()
+    post_entry(db, invoice_id=invoice.id, kind=EntryKind.ISSUED, amount_minor=lines_total,
+               reference=number, at=at)
+    return invoice
+
+
+def issue_credit_note(db: Session, *, invoice_id: int, amount: Money, at: datetime,
+                      reference: str = "") -> InvoiceEntry:
+    """Credit `amount` against the invoice: at most its open balance, in its currency.
+
+    The invoice row is locked (PostgreSQL) before its balance is read, so two credit notes at
+    once cannot together take it below zero; SQLite serialises writers anyway.
+    """
+    row = db.execute(
+        select(Invoice.number, Invoice.currency, Invoice.balance_minor)
+        .where(Invoice.id == invoice_id).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound("Invoice not found")
+    number, currency, balance_minor = row
+    if amount.currency != currency:
+        raise InvoiceRefused(f"Invoice {number} is in {currency}; a credit note in {amount.currency} cannot apply")
+    if amount.minor <= 0:
+        raise InvoiceRefused("A credit note must be for a positive amount")
+    balance = Money(balance_minor, currency)
+    if amount > balance:
+        raise InvoiceRefused(f"A credit note of {amount} is more than the {balance} still open on invoice {number}")
+    return post_entry(db, invoice_id=invoice_id, kind=EntryKind.CREDIT_NOTE, amount_minor=-amount.minor,
+                      reference=reference, at=at)

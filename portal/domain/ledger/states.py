@@ -1,0 +1,69 @@
+"""The kinds of ledger entry and the sign each amount must have.
+
+`issued` opens an invoice, a settled `payment` and a `credit_note` reduce what is owed, and
+reversals, refunds and chargebacks reopen it. The database CHECK on `invoice_entries` and the
+labels people read are both derived from this one table.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EntryKind(StrEnum):
+    ISSUED = "issued"
+    PAYMENT = "payment"
+    PAYMENT_REVERSAL = "payment_reversal"
+    CREDIT_NOTE = "credit_note"
+    REFUND = "refund"
+    CHARGEBACK = "chargeback"
+    CHARGEBACK_REVERSAL = "chargeback_reversal"
+
+    @property
+    def sign(self) -> int:
+        """+1: the amount adds to the open balance; -1: it reduces it."""
+        return ENTRY_SIGNS[self]
+
+    @property
+    def label(self) -> str:
+        return ENTRY_LABELS[self]
+
+    def accepts(self, amount_minor: int) -> bool:
+        """Whether `amount_minor` has this kind's sign (zero never does)."""
+        return amount_minor * self.sign > 0
+
+
+ENTRY_SIGNS: dict[EntryKind, int] = {
+    EntryKind.ISSUED: +1,
+    EntryKind.PAYMENT: -1,
+    EntryKind.PAYMENT_REVERSAL: +1,
+    EntryKind.CREDIT_NOTE: -1,
+    EntryKind.REFUND: +1,
+    EntryKind.CHARGEBACK: +1,
+    EntryKind.CHARGEBACK_REVERSAL: -1,
+}
+
+ENTRY_LABELS: dict[EntryKind, str] = {
+    EntryKind.ISSUED: "Invoice issued",
+    EntryKind.PAYMENT: "Payment received",
+    EntryKind.PAYMENT_REVERSAL: "Payment reversed",
+    EntryKind.CREDIT_NOTE: "Credit note",
+    EntryKind.REFUND: "Refund",
+    EntryKind.CHARGEBACK: "Chargeback",
+    EntryKind.CHARGEBACK_REVERSAL: "Chargeback reversed",
+}
+
+
+def _quoted(kinds: list[EntryKind]) -> str:
+    return ",".join(f"'{kind.value}'" for kind in kinds)
+
+
+def kind_sign_check_sql() -> str:
+    """The CHECK on `invoice_entries`: each kind with its sign, in declaration order.
+
+    The text is the one migration 0001 created, so the models and the schema stay equal.
+    """
+    positive = [kind for kind in EntryKind if kind.sign > 0]
+    negative = [kind for kind in EntryKind if kind.sign < 0]
+    return (f"(kind IN ({_quoted(positive)}) AND amount_minor > 0)"
+            f" OR (kind IN ({_quoted(negative)}) AND amount_minor < 0)")
