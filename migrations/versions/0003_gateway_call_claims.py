@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import portal.domain.core.types
 
 revision = "0003"
-down_revision = "0001"  # relinked to 0002 when that lands
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -44,8 +44,9 @@ from portal.domain.gateway.protocol import (
     PaymentGateway,
 )
 from portal.domain.invoicing.models import Invoice
-from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.ledger.queries import standings_for
+from portal.domain.ledger.service import post_entry
+from portal.domain.ledger.states import EntryKind
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
 from portal.domain.payments.notifications import queue_receipt
@@ -369,12 +370,9 @@ def _settle(ctx: Context, supplier: SupplierDetails, payment: Payment, snapshot:
     now = ctx.clock.now()
     reference = (snapshot.charge_id or snapshot.id)[:120]
     for allocation in payment.allocations:
-        ctx.db.add(InvoiceEntry(
-            invoice_id=allocation.invoice_id, kind="payment", amount_minor=-allocation.amount_minor,
-            payment_id=payment.id, reference=reference, created_at=now,
-        ))
+        post_entry(ctx.db, invoice_id=allocation.invoice_id, kind=EntryKind.PAYMENT,
+                   amount_minor=-allocation.amount_minor, payment_id=payment.id, reference=reference, at=now)
     payment.settled_at = now
-    ctx.db.flush()
     queue_receipt(ctx, supplier, payment)
 
 
