@@ -14,7 +14,7 @@
 # First `ruff check` (pyflakes, bugbear, pyupgrade), `lint-imports` (the import contracts in
 # pyproject.toml) and `flask db check` (models and migrations agree, on a throwaway SQLite
 # database and, when reachable, a throwaway PostgreSQL one); each failure fails the run.
-# Test order and random seeds (random, Faker, factory_boy, Hypothesis' derandomised runs) are
+# Test order and random seeds (random, Faker, factory_boy; Hypothesis via --hypothesis-seed) are
 # shuffled by pytest-randomly with one seed for the whole run, shown in the summary: repeat a
 # run with TEST_SEED=N, or keep the file order with `-p no:randomly`.
 set -uo pipefail
@@ -64,9 +64,9 @@ run_suite() {  # run_suite DB [pytest args...]
   note "pytest on $db"
   if [ "$COVERAGE" = 1 ]; then
     "$VENV/bin/python" -m coverage run --source=portal,admin --data-file="$COVERAGE_DIR/data.$db" \
-      -m pytest --db "$db" -p randomly --randomly-seed="$TEST_SEED" "$@" 2>&1 | tee "$log"
+      -m pytest --db "$db" -p randomly --randomly-seed="$TEST_SEED" --hypothesis-seed="$TEST_SEED" "$@" 2>&1 | tee "$log"
   else
-    "$VENV/bin/python" -m pytest --db "$db" -p randomly --randomly-seed="$TEST_SEED" "$@" 2>&1 | tee "$log"
+    "$VENV/bin/python" -m pytest --db "$db" -p randomly --randomly-seed="$TEST_SEED" --hypothesis-seed="$TEST_SEED" "$@" 2>&1 | tee "$log"
   fi
   rc=${PIPESTATUS[0]}
   # pytest's closing line, with or without -q: "=== 12 passed, 1 skipped in 3.4s ===".
