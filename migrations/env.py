@@ -4,6 +4,7 @@ from alembic import context
 
 from portal.domain.core.database import make_engine
 from portal.domain.core.types import Base
+import portal.domain.models  # noqa: F401  (every area's tables, registered on Base.metadata)
 
 config = context.config
 target_metadata = Base.metadata

@@ -7,7 +7,7 @@ Create Date: ${create_date}
 
 from alembic import op
 import sqlalchemy as sa
-import portal.domain.models.base
+import portal.domain.core.types
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

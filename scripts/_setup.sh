@@ -1,12 +1,16 @@
-# Sourced by demo.sh and test.sh: Debian packages the portal needs, and a virtual environment
-# in .venv with the project installed (`pip install -e '.[test]'`).
+# Sourced by demo.sh, test.sh and lock.sh: Debian packages the portal needs, and a virtual
+# environment in .venv with the locked dependencies (requirements.lock, hashes checked) and then
+# the project itself (`pip install --no-deps -e .`).
 #
-# The environment is reused while pyproject.toml and the Python version stay the same (a
-# stamp file holds their hash); any change reinstalls. Set PYTHON to pick the interpreter.
+# The environment is rebuilt from scratch when requirements.lock or the Python version change
+# (a stamp file holds their hash), and the project reinstalled when pyproject.toml changes.
+# Set PYTHON to pick the interpreter.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
-STAMP="$VENV/.portal-installed"
+LOCK_STAMP="$VENV/.portal-locked"   # hash of requirements.lock and the Python version
+STAMP="$VENV/.portal-installed"     # hash of pyproject.toml (the editable install)
+LOCK_FILE="$ROOT/requirements.lock"
 # WeasyPrint (invoice and statement PDFs) loads these C libraries at import time.
 WEASYPRINT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 
@@ -52,11 +56,12 @@ ensure_debian_packages() {
   return 1
 }
 
+python_ok() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+
 find_python() {
   local candidate
   for candidate in ${PYTHON:-} python3.11 python3 python; do
-    if command -v "$candidate" >/dev/null 2>&1 &&
-       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    if command -v "$candidate" >/dev/null 2>&1 && python_ok "$candidate"; then
       echo "$candidate"
       return 0
     fi
@@ -64,14 +69,29 @@ find_python() {
   return 1
 }
 
-ensure_venv() {
-  local python wanted
-  python=$(find_python) || die "Python 3.11 or newer is needed (Debian 12: apt-get install python3)."
-  wanted=$({ cat "$ROOT/pyproject.toml"; "$python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)
-  if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$wanted" ]; then
+# ensure_python: a Python 3.11+ (installed with venv support when root on Debian and none
+# exists), printed on stdout.
+ensure_python() {
+  local python
+  if python=$(find_python); then
+    echo "$python"
     return 0
   fi
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+  if can_apt && [ -z "${PYTHON:-}" ]; then
+    apt_install python3 python3-venv >&2 || die "apt-get install python3 python3-venv failed"
+    python=$(find_python) && { echo "$python"; return 0; }
+  fi
+  die "Python 3.11 or newer is needed (Debian 12: apt-get install python3 python3-venv)."
+}
+
+ensure_venv() {
+  local python locked project
+  python=$(ensure_python) || exit 1
+  [ -f "$LOCK_FILE" ] || die "requirements.lock is missing (./scripts/lock.sh writes it)"
+  # A new lock or Python: a new environment, so nothing outside the lock stays behind.
+  locked=$({ cat "$LOCK_FILE"; "$python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)
+  project=$(sha256sum < "$ROOT/pyproject.toml" | cut -d' ' -f1)
+  if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$LOCK_STAMP" 2>/dev/null)" != "$locked" ]; then
     note "Creating the virtual environment in .venv"
     rm -rf "$VENV"
     if ! "$python" -m venv "$VENV" 2>/dev/null; then
@@ -80,9 +100,17 @@ ensure_venv() {
       can_apt && apt_install python3-venv || die "python3 -m venv failed: apt-get install python3-venv"
       "$python" -m venv "$VENV" || die "python3 -m venv failed"
     fi
+    note "Installing the locked dependencies (pip install --require-hashes -r requirements.lock)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$LOCK_FILE" ||
+      die "pip install -r requirements.lock failed (see above)"
+    echo "$locked" > "$LOCK_STAMP"
   fi
-  note "Installing the portal and its test tools into .venv (pip install -e '.[test]')"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[test]" ||
-    die "pip install failed (see above)"
-  echo "$wanted" > "$STAMP"
+  if [ "$(cat "$STAMP" 2>/dev/null)" != "$project" ]; then
+    # The project alone: its dependencies are the locked ones, and setuptools (the build
+    # backend) is locked too, hence no build isolation.
+    note "Installing the portal itself (pip install --no-deps -e .)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT" ||
+      die "pip install -e . failed (see above)"
+    echo "$project" > "$STAMP"
+  fi
 }

@@ -11,4 +11,4 @@ cd "$ROOT"
 ensure_debian_packages "The portal (WeasyPrint renders its PDFs)" "${WEASYPRINT_PACKAGES[@]}" ||
   die "Install the packages above, then run ./scripts/demo.sh again."
 ensure_venv
-exec "$VENV/bin/python" -m portal.devserver "$@"
+exec "$VENV/bin/python" -m devserver "$@"

@@ -5,11 +5,18 @@
 #
 # PostgreSQL: TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres),
 # a user that may create databases. Not reachable: the SQLite run alone, with a note.
-# Browser tests use Debian's chromium (installed here when root); without it they skip.
-# With CI=true nothing may be left out: PostgreSQL or Chromium missing is a failure, and so
-# is a run in which pytest collects no test (its exit code 5).
+# Browser tests use Debian's chromium (installed here when root, with libatomic1 for
+# Playwright's node); without it they skip. Redis: TEST_REDIS_URL, else the tests start a
+# throwaway redis-server on a free 127.0.0.1 port (installed here when root).
+# With CI=true nothing may be left out: PostgreSQL, Chromium or Redis missing is a failure, and
+# so is a run in which pytest collects no test (its exit code 5).
 # Coverage of portal/ and admin/ is measured and totalled; PORTAL_TEST_COVERAGE=0 turns it off.
-# `ruff check` runs first (pyflakes, bugbear, pyupgrade) and its failure fails the run.
+# First `ruff check` (pyflakes, bugbear, pyupgrade), `lint-imports` (the import contracts in
+# pyproject.toml) and `flask db check` (models and migrations agree, on a throwaway SQLite
+# database and, when reachable, a throwaway PostgreSQL one); each failure fails the run.
+# Test order and random seeds (random, Faker, factory_boy; Hypothesis via --hypothesis-seed) are
+# shuffled by pytest-randomly with one seed for the whole run, shown in the summary: repeat a
+# run with TEST_SEED=N, or keep the file order with `-p no:randomly`.
 set -uo pipefail
 source "$(dirname "$0")/_setup.sh"
 cd "$ROOT"
@@ -17,16 +24,25 @@ cd "$ROOT"
 case "${CI:-}" in 1|true|TRUE|True|yes) ON_CI=1 ;; *) ON_CI="" ;; esac
 export TEST_POSTGRES_URL=${TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
 COVERAGE=${PORTAL_TEST_COVERAGE:-1}
+TEST_SEED=${TEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 COVERAGE_DIR="$ROOT/test-artifacts/coverage"
 problems=()
 
 ensure_debian_packages "The portal (WeasyPrint renders its PDFs)" "${WEASYPRINT_PACKAGES[@]}" ||
   die "Install the packages above, then run ./scripts/test.sh again."
-if ! ensure_debian_packages "The browser tests" chromium; then
+# Playwright's bundled node needs libatomic.so.1, which Debian's chromium does not pull in.
+if ! ensure_debian_packages "The browser tests" chromium libatomic1; then
   if [ -n "$ON_CI" ]; then
-    problems+=("Chromium is not installed: on CI the browser tests must run")
+    problems+=("Chromium (or libatomic1) is not installed: on CI the browser tests must run")
   else
     warn "Without Chromium the browser tests are skipped."
+  fi
+fi
+if [ -z "${TEST_REDIS_URL:-}" ] && ! ensure_debian_packages "The Redis tests" redis-server; then
+  if [ -n "$ON_CI" ]; then
+    problems+=("redis-server is not installed and TEST_REDIS_URL is not set: on CI the Redis tests must run")
+  else
+    warn "Without redis-server (or TEST_REDIS_URL) the Redis tests are skipped."
   fi
 fi
 ensure_venv
@@ -48,9 +64,9 @@ run_suite() {  # run_suite DB [pytest args...]
   note "pytest on $db"
   if [ "$COVERAGE" = 1 ]; then
     "$VENV/bin/python" -m coverage run --source=portal,admin --data-file="$COVERAGE_DIR/data.$db" \
-      -m pytest --db "$db" "$@" 2>&1 | tee "$log"
+      -m pytest --db "$db" -p randomly --randomly-seed="$TEST_SEED" --hypothesis-seed="$TEST_SEED" "$@" 2>&1 | tee "$log"
   else
-    "$VENV/bin/python" -m pytest --db "$db" "$@" 2>&1 | tee "$log"
+    "$VENV/bin/python" -m pytest --db "$db" -p randomly --randomly-seed="$TEST_SEED" --hypothesis-seed="$TEST_SEED" "$@" 2>&1 | tee "$log"
   fi
   rc=${PIPESTATUS[0]}
   # pytest's closing line, with or without -q: "=== 12 passed, 1 skipped in 3.4s ===".
@@ -64,6 +80,34 @@ run_suite() {  # run_suite DB [pytest args...]
   [ "$rc" = 0 ]
 }
 
+# db_check DB URL: migrate a throwaway database to head, then `flask db check` on it.
+db_check() {
+  local db=$1 url=$2 output
+  local -a env=(DATABASE_URL="$url" PORTAL_MODE=test SECRET_KEY="db-check-$RANDOM$RANDOM$RANDOM-scratch")
+  if output=$(env "${env[@]}" "$VENV/bin/flask" --app wsgi db upgrade 2>&1) &&
+     output=$(env "${env[@]}" "$VENV/bin/flask" --app wsgi db check 2>&1); then
+    RESULT[dbcheck-$db]="ok      ${output##*$'\n'}"
+    return 0
+  fi
+  printf '%s\n' "$output"
+  RESULT[dbcheck-$db]="FAILED  db check on $db: ${output##*$'\n'}"
+  return 1
+}
+
+# postgres_scratch create|drop NAME: a throwaway database on the TEST_POSTGRES_URL server.
+postgres_scratch() {
+  "$VENV/bin/python" - "$1" "$2" <<'PY'
+import os, sys, psycopg
+url = os.environ["TEST_POSTGRES_URL"].replace("postgresql+psycopg://", "postgresql://", 1)
+action, name = sys.argv[1], sys.argv[2]
+with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
+    if action == "create":
+        conn.execute(f'CREATE DATABASE "{name}"')
+    else:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+PY
+}
+
 failed=""
 note "ruff check (pyflakes, bugbear, pyupgrade)"
 if "$VENV/bin/ruff" check --quiet "$ROOT"; then
@@ -72,8 +116,36 @@ else
   RESULT[lint]="FAILED  ruff check found problems (above)"
   failed=1
 fi
+note "lint-imports (the import contracts in pyproject.toml)"
+if imports_log=$("$VENV/bin/lint-imports" --no-cache 2>&1); then
+  RESULT[imports]="ok      $(grep -E '^Contracts: ' <<<"$imports_log" | tail -n 1)"
+else
+  printf '%s\n' "$imports_log"
+  RESULT[imports]="FAILED  $(grep -E '^Contracts: ' <<<"$imports_log" | tail -n 1 || echo 'lint-imports failed (above)')"
+  failed=1
+fi
+
+note "flask db check (models and migrations agree)"
+SCRATCH=$(mktemp -d)
+trap 'rm -rf "$SCRATCH"' EXIT
+db_check sqlite "sqlite:///$SCRATCH/dbcheck.db" || failed=1
+pg_reachable=""
+postgres_reachable && pg_reachable=1
+if [ -n "$pg_reachable" ]; then
+  scratch_db="portal_dbcheck_$$"
+  if postgres_scratch create "$scratch_db"; then
+    db_check postgresql "${TEST_POSTGRES_URL%/*}/$scratch_db" || failed=1
+    postgres_scratch drop "$scratch_db" || warn "could not drop the scratch database $scratch_db"
+  else
+    RESULT[dbcheck-postgresql]="FAILED  could not create a scratch database on $TEST_POSTGRES_URL"
+    failed=1
+  fi
+else
+  RESULT[dbcheck-postgresql]="not run: no PostgreSQL at $TEST_POSTGRES_URL"
+fi
+
 run_suite sqlite "$@" || failed=1
-if postgres_reachable; then
+if [ -n "$pg_reachable" ]; then
   run_suite postgresql "$@" || failed=1
 else
   RESULT[postgresql]="not run: no PostgreSQL at $TEST_POSTGRES_URL"
@@ -96,8 +168,11 @@ fi
 
 echo
 note "Summary"
-printf '  %-11s %s\n' "lint" "${RESULT[lint]}" "sqlite" "${RESULT[sqlite]}" "postgresql" "${RESULT[postgresql]}"
+printf '  %-20s %s\n' "lint" "${RESULT[lint]}" "import contracts" "${RESULT[imports]}" \
+  "db check sqlite" "${RESULT[dbcheck-sqlite]}" "db check postgresql" "${RESULT[dbcheck-postgresql]}" \
+  "sqlite" "${RESULT[sqlite]}" "postgresql" "${RESULT[postgresql]}"
 [ -n "$coverage_line" ] && echo "  $coverage_line"
+echo "  test order and random seed: TEST_SEED=$TEST_SEED (repeat with TEST_SEED=$TEST_SEED ./scripts/test.sh)"
 for problem in "${problems[@]}"; do
   printf '  %sFAILED%s  %s\n' "$RED" "$PLAIN" "$problem"
 done

@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.mail",
     "tests.fixtures.browser",
     "tests.fixtures.links",
+    "tests.fixtures.redis",
 ]

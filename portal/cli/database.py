@@ -1,4 +1,4 @@
-"""`flask db upgrade|downgrade`: Alembic migrations, the only way the schema is built."""
+"""`flask db upgrade|downgrade|revision|check`: Alembic migrations, the only way the schema is built."""
 
 from __future__ import annotations
 
@@ -13,20 +13,44 @@ from portal.web.context import Services
 def register(app: Flask) -> None:
     group = AppGroup("db", help="Database migrations.")
 
+    def database_url() -> str:
+        services: Services = app.extensions["portal"]
+        return services.settings.database_url
+
     @group.command("upgrade")
     @click.argument("revision", default="head")
     def upgrade(revision: str) -> None:
         """Apply migrations up to REVISION (default: head)."""
-        services: Services = app.extensions["portal"]
-        migrate.upgrade(services.settings.database_url, revision)
+        migrate.upgrade(database_url(), revision)
         click.echo(f"database at {revision}")
 
     @group.command("downgrade")
     @click.argument("revision")
     def downgrade(revision: str) -> None:
         """Revert migrations down to REVISION ("base" empties the database)."""
-        services: Services = app.extensions["portal"]
-        migrate.downgrade(services.settings.database_url, revision)
+        migrate.downgrade(database_url(), revision)
         click.echo(f"database at {revision}")
+
+    @group.command("revision")
+    @click.option("-m", "--message", required=True, help="What the migration does, e.g. 'add invoice balances'.")
+    def revision(message: str) -> None:
+        """Write a migration from what the models add to the database (which must be at head)."""
+        try:
+            path = migrate.revision(database_url(), message)
+        except migrate.MigrationProblem as problem:
+            raise click.ClickException(problem.message) from None
+        click.echo(f"wrote {path}")
+        click.echo("Read it before committing: autogenerate misses renames, data changes and triggers.")
+
+    @group.command("check")
+    def check() -> None:
+        """Exit non-zero unless the models and the migrations agree (on a database at head)."""
+        try:
+            migrate.check(database_url())
+        except migrate.MigrationProblem as problem:
+            for difference in problem.differences:
+                click.echo(f"  {difference}", err=True)
+            raise click.ClickException(problem.message) from None
+        click.echo("models and migrations agree")
 
     app.cli.add_command(group)

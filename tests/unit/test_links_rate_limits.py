@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-from tests.fixtures.availability import service_missing
 import redis
 from sqlalchemy import func, select
 
@@ -17,17 +16,12 @@ from portal.domain.access.rate_limits import (
     DatabaseRateLimiter, Limit, RedisRateLimiter, allow_all, build_rate_limiter, hashed_bucket, sign_in_link_limits,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 WINDOW = timedelta(minutes=15)
 
 
 @pytest.fixture
-def redis_client():
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        service_missing("Redis is not running on 127.0.0.1:6379")
+def redis_client(redis_url):
+    client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
 
@@ -117,9 +111,9 @@ def test_concurrent_requests_never_exceed_the_limit(session_factory, clock):
     assert sorted(results) == [False] * 7 + [True] * 3
 
 
-def test_build_rate_limiter_uses_redis_when_configured(settings, session_factory, clock, redis_client):
+def test_build_rate_limiter_uses_redis_when_configured(settings, session_factory, clock, redis_client, redis_url):
     assert isinstance(build_rate_limiter(settings, session_factory, clock), DatabaseRateLimiter)
-    with_redis = settings.with_changes(redis_url=REDIS_URL)
+    with_redis = settings.with_changes(redis_url=redis_url)
     limiter = build_rate_limiter(with_redis, session_factory, clock)
     assert isinstance(limiter, RedisRateLimiter)
     bucket = f"build-test:{uuid.uuid4().hex}"

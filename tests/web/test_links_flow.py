@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-from tests.fixtures.availability import service_missing
 import redis
 from sqlalchemy import select
 
@@ -223,14 +222,11 @@ def limited_app(request, settings, clock, engine, gateway):
     if request.param == "database":
         yield create_app(settings, clock=clock, gateway=gateway, engine=engine)
         return
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        service_missing("Redis is not running on 127.0.0.1:6379")
+    redis_url = request.getfixturevalue("redis_url")  # tests/fixtures/redis.py
+    client = redis.Redis.from_url(redis_url)
     prefix = f"portal-test:{uuid.uuid4().hex}:"
     limiter = RedisRateLimiter(client, clock, key_prefix=prefix)
-    yield create_app(settings.with_changes(redis_url="redis://127.0.0.1:6379/0"), clock=clock,
+    yield create_app(settings.with_changes(redis_url=redis_url), clock=clock,
                      gateway=gateway, engine=engine, rate_limiter=limiter)
     for key in client.scan_iter(match=prefix + "*"):
         client.delete(key)
