@@ -187,6 +187,7 @@ def test_maintained_columns_equal_the_history_after_every_step(session_factory, 
     # check_ledger proves every invoice written so far.
     with session_factory() as db:
         customer_id = make_customer(db, clock).id
+        db.commit()  # every step below runs in a session of its own
     ledger = Ledger()
     for operation, choice, amount in [("issue", 0, 0), *steps]:
         _apply(session_factory, clock, customer_id, ledger, operation, choice, amount)

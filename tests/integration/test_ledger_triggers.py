@@ -60,6 +60,7 @@ def test_a_rolled_back_change_leaves_the_figures_as_they_were(db, clock):
     customer = make_customer(db, clock)
     invoice = make_invoice(db, clock, customer, total_minor=10_000)
     payment = make_allocated_payment(db, clock, customer, [(invoice, 4_000)], status="processing")
+    db.commit()  # what follows is rolled back; the arranged rows stay
 
     db.execute(update(Payment).where(Payment.id == payment.id).values(status="failed"))
     assert _figures(db, invoice) == (10_000, 0)
@@ -73,6 +74,7 @@ def test_allocations_are_immutable(db, clock, statement):
     customer = make_customer(db, clock)
     invoice = make_invoice(db, clock, customer, total_minor=10_000)
     make_allocated_payment(db, clock, customer, [(invoice, 4_000)], status="processing")
+    db.commit()  # the refused statement rolls back; the arranged rows stay
     where = PaymentAllocation.invoice_id == invoice.id
     change = (update(PaymentAllocation).where(where).values(amount_minor=1) if statement == "update"
               else delete(PaymentAllocation).where(where))
@@ -108,6 +110,7 @@ def test_upgrading_backfills_the_figures_of_existing_invoices(database_url, engi
     add_invoice_entry(db, clock, invoice, "payment", -1_500)
     make_allocated_payment(db, clock, customer, [(invoice, 2_000)], status="processing")
     make_allocated_payment(db, clock, customer, [(invoice, 900)], status="failed")
+    db.commit()  # the migrations below run on their own connections
     db.close()
     engine.dispose()
 

@@ -51,7 +51,7 @@ def post_event(client, payload: bytes, timestamp: int, **kwargs):
 
 
 def balance(db, invoice: Invoice) -> int:
-    db.rollback()  # end any snapshot (SQLite WAL) ...
+    db.commit()  # keep what the test arranged, end any snapshot (SQLite WAL) ...
     db.expire_all()  # ... and forget loaded rows: see what the app committed
     return db.scalar(select(func.coalesce(func.sum(InvoiceEntry.amount_minor), 0))
                      .where(InvoiceEntry.invoice_id == invoice.id))
@@ -59,7 +59,7 @@ def balance(db, invoice: Invoice) -> int:
 
 def counts(db) -> dict[str, int]:
     """Rows that money movements create: compared before and after to prove "nothing changed"."""
-    db.rollback()  # end any snapshot (SQLite WAL) ...
+    db.commit()  # keep what the test arranged, end any snapshot (SQLite WAL) ...
     db.expire_all()  # ... and forget loaded rows: see what the app committed
     tables = {"payments": Payment, "entries": InvoiceEntry, "outbox": OutboxMessage,
               "events": StripeEvent, "audit": AuditEntry}
@@ -67,6 +67,6 @@ def counts(db) -> dict[str, int]:
 
 
 def payment_by_public_id(db, public_id: str) -> Payment:
-    db.rollback()  # end any snapshot (SQLite WAL) ...
+    db.commit()  # keep what the test arranged, end any snapshot (SQLite WAL) ...
     db.expire_all()  # ... and forget loaded rows: see what the app committed
     return db.scalar(select(Payment).where(Payment.public_id == public_id))

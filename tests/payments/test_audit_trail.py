@@ -14,7 +14,7 @@ from tests.payments.paying import pay, payment_by_public_id, post_event
 
 
 def _trail(db, public_id: str) -> list[AuditEntry]:
-    db.rollback()
+    db.commit()
     db.expire_all()
     return db.scalars(select(AuditEntry).where(AuditEntry.object_type == "payment",
                                                AuditEntry.object_id == public_id)

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.app import create_app
+from tests.fixtures.app import commits_arranged_data
 from portal.domain.gateway.protocol import IntentSnapshot
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import Payment
@@ -94,8 +95,8 @@ def test_amount_mismatch_at_stripe_is_a_problem_not_a_settlement(db, clock, comp
 
 
 @pytest.fixture
-def fake_app(settings, clock, engine, fake_gateway):
-    return create_app(settings, clock=clock, gateway=fake_gateway, engine=engine)
+def fake_app(settings, clock, engine, fake_gateway, db):
+    return commits_arranged_data(create_app(settings, clock=clock, gateway=fake_gateway, engine=engine), db)
 
 
 def test_timed_out_attempt_is_found_at_stripe_and_settled_once_stale(fake_app, db, clock, company, fake_gateway):

@@ -55,7 +55,7 @@ def test_a_webhook_and_a_sign_in_complete_while_stripe_is_slow(app, signed_in, d
     assert webhook.status_code == 200 and webhook.get_json()["outcome"] == "ignored: unknown payment intent"
     assert signing_in.status_code == 302
     assert paid.status_code == 200 and paid.get_json()["status"] == "processing"
-    db.rollback()
+    db.commit()
     assert db.scalar(select(StripeEvent.outcome)) == "ignored: unknown payment intent"
     [payment] = db.scalars(select(Payment)).all()
     assert payment.stripe_payment_intent_id is not None and payment.gateway_call_until is None

@@ -29,7 +29,7 @@ class World:
 
 def _all_public_ids(db) -> set[str]:
     """Every public id in the database, from every table that has one."""
-    db.rollback()
+    db.commit()
     ids: set[str] = set()
     for table in Base.metadata.sorted_tables:
         if "public_id" in table.c:

@@ -12,6 +12,7 @@ import redis
 from sqlalchemy import select
 
 from portal.app import create_app
+from tests.fixtures.app import commits_arranged_data
 from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
 from portal.domain.access.models import AccessLink
 from portal.domain.core.models import AuditEntry
@@ -43,17 +44,17 @@ def _session(client) -> dict | None:
 
 
 def _reload(db, model, id_):
-    db.rollback()  # a fresh snapshot: the app committed through its own connection
-    return db.get(model, id_)
+    db.commit()  # a fresh snapshot: the app committed through its own connection
+    return db.get(model, id_, populate_existing=True)
 
 
 def _outbox(db) -> list[OutboxMessage]:
-    db.rollback()
+    db.commit()
     return list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
 def _audit(db, action: str) -> list[AuditEntry]:
-    db.rollback()
+    db.commit()
     return list(db.scalars(select(AuditEntry).where(AuditEntry.action == action)))
 
 
@@ -217,17 +218,17 @@ def test_an_invalid_link_says_so_and_points_to_the_sign_in_page(client):
 
 
 @pytest.fixture(params=["database", "redis"])
-def limited_app(request, settings, clock, engine, gateway):
+def limited_app(request, settings, clock, engine, gateway, db):
     """The app with the database limiter (default) or with Redis (a unique key prefix)."""
     if request.param == "database":
-        yield create_app(settings, clock=clock, gateway=gateway, engine=engine)
+        yield commits_arranged_data(create_app(settings, clock=clock, gateway=gateway, engine=engine), db)
         return
     redis_url = request.getfixturevalue("redis_url")  # tests/fixtures/redis.py
     client = redis.Redis.from_url(redis_url)
     prefix = f"portal-test:{uuid.uuid4().hex}:"
     limiter = RedisRateLimiter(client, clock, key_prefix=prefix)
-    yield create_app(settings.with_changes(redis_url=redis_url), clock=clock,
-                     gateway=gateway, engine=engine, rate_limiter=limiter)
+    yield commits_arranged_data(create_app(settings.with_changes(redis_url=redis_url), clock=clock,
+                                           gateway=gateway, engine=engine, rate_limiter=limiter), db)
     for key in client.scan_iter(match=prefix + "*"):
         client.delete(key)
     client.close()

@@ -27,7 +27,7 @@ def _unsafe_rules(app):
 
 
 def _counts(db) -> tuple[int, ...]:
-    db.rollback()
+    db.commit()
     return tuple(db.scalar(select(func.count()).select_from(model))
                  for model in (OutboxMessage, AuditEntry, AccessLink, Payment))
 
