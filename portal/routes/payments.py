@@ -17,11 +17,11 @@ URLs other parts link to:
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, render_template, request, url_for
-from werkzeug.datastructures import MultiDict
 
 from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
-from portal.domain.payments.policy import SHORT_PAY_REASONS, AllocationRequest, CardPaymentForm
+from portal.domain.payments.policy import SHORT_PAY_REASONS
+from portal.forms.payments import card_payment_form
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
 
@@ -43,29 +43,10 @@ def pay():
     )
 
 
-def _form_from(data: MultiDict) -> CardPaymentForm:
-    """Only these fields are read: anything else the browser sends (status, company, total,
-    currency) is ignored by construction."""
-    public_ids = [value.strip() for value in data.getlist("invoice") if value.strip()]
-    return CardPaymentForm(
-        nonce=data.get("nonce", ""),
-        allocations=tuple(
-            AllocationRequest(
-                invoice_public_id=public_id,
-                amount_text=data.get(f"amount-{public_id}", ""),
-                reason=data.get(f"reason-{public_id}", ""),
-            )
-            for public_id in public_ids
-        ),
-        card_token=data.get("card_token", ""),
-        po_number=data.get("po_number", ""),
-        memo=data.get("memo", ""),
-    )
-
-
 @bp.post("/pay")
 def start():
-    result = service.start_card_payment(_context(), services().gateway, current_access(), _form_from(request.form))
+    form = card_payment_form(request.form)  # refused here (400) before any lock or query
+    result = service.start_card_payment(_context(), services().gateway, current_access(), form)
     body = {
         "status": result.status,
         "payment_url": url_for(".payment", public_id=result.payment.public_id),
