@@ -6,9 +6,10 @@ import itertools
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from portal.domain.access.policy import ACCOUNT, INVOICES
+from portal.domain.access.sessions import start_session
 from portal.domain.core.clock import Clock
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.invoicing.models import Invoice, InvoiceLine
@@ -81,9 +82,14 @@ def make_invoice(
 
 
 def sign_in(client, contact: Contact, clock: Clock, *, scope: str = ACCOUNT, link=None) -> None:
-    """Put a signed-in session for `contact` into the test client's cookie jar."""
+    """Start a server-side session for `contact` (committed) and put it into the test client's
+    cookie jar, as redeeming a link would."""
+    scope = scope if link is None else INVOICES
+    db = object_session(contact)
+    started = start_session(db, clock, contact=contact, scope=scope, link=link)
+    db.commit()
     with client.session_transaction() as session:
-        session[SESSION_KEY] = session_payload(contact, scope if link is None else INVOICES, link, clock.now())
+        session[SESSION_KEY] = session_payload(contact, scope, link, clock.now(), started.token)
         session.permanent = True
 
 

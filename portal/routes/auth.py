@@ -43,6 +43,7 @@ SIGNED_OUT_NOTICES = {
     "revoked": "Your access was withdrawn. Ask for a new sign-in link if you still need it.",
     "invalid": "Your session could not be read. Please sign in again.",
     "signed_out": "You are signed out.",
+    "replaced": "You signed in again in this browser, which ended this session.",
 }
 SIGN_IN_MINUTES = int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60)
 

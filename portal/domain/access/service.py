@@ -30,6 +30,7 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.domain.access.models import AccessLink
+from portal.domain.access.sessions import end_contact_sessions
 from portal.domain.access.policy import (
     INVOICE, INVOICE_LINK_GRACE, INVOICE_LINK_MAX_LIFETIME, SIGN_IN, SIGN_IN_LINK_LIFETIME,
 )
@@ -264,8 +265,8 @@ def find_renewable_link(db: Session, clock: Clock, signer: LinkSigner, purpose: 
 def revoke_contact_access(db: Session, clock: Clock, *, contact: Contact, actor: Actor) -> int:
     """Withdraw every live link of `contact` and end their sessions (A3).
 
-    Sessions remember the contact's `session_version`; bumping it makes every open session
-    fail its next check. Returns how many links were revoked. The caller commits.
+    Every live session row of the contact is ended, and the contact's `session_version` (which
+    session cookies remember) is bumped: either makes every open session fail its next check. Returns how many links were revoked. The caller commits.
     """
     now = clock.now()
     revoked = db.execute(
@@ -275,11 +276,13 @@ def revoke_contact_access(db: Session, clock: Clock, *, contact: Contact, actor:
     ).rowcount
     before = contact.session_version
     contact.session_version = before + 1
+    sessions_ended = end_contact_sessions(db, clock, contact.id)
     db.flush()
     audit.record(
         db, clock, actor, "contact.access_revoked", "contact", contact.public_id,
         before={"session_version": before},
-        after={"session_version": contact.session_version, "links_revoked": revoked},
+        after={"session_version": contact.session_version, "links_revoked": revoked,
+               "sessions_ended": sessions_ended},
     )
     return revoked
 
