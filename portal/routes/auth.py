@@ -2,8 +2,9 @@
 
 * `/link/<purpose>/<token>`: GET and HEAD only show a confirm page ("Continue as ... for ..."),
   because email security scanners fetch every link in a message; the POST signs in.
-* `/sign-in`: "send me a sign-in link". The answer is the same whether or not the address
-  belongs to a contact, and requests are rate-limited per address and per IP.
+* `/sign-in`: "send me a sign-in link". The request only records the address, known or not,
+  so answer, code path and time are the same either way (the outbox sender resolves it);
+  requests are rate-limited per address and per IP.
 * Expired or used links get a page offering a fresh sign-in link, emailed to the link's own
   contact (never to an address the visitor types).
 
@@ -21,7 +22,7 @@ from portal.domain.access.policy import (
 )
 from portal.domain.access.rate_limits import allow_all, sign_in_link_limits
 from portal.domain.access.service import (
-    ExpiredLink, UsedLink, find_link, find_renewable_link, redeem_link as redeem, request_sign_in_links,
+    ExpiredLink, UsedLink, find_link, find_renewable_link, record_sign_in_link_request, redeem_link as redeem,
     send_sign_in_link,
 )
 from portal.domain.access.tokens import InvalidLink, LinkError, LinkSigner
@@ -119,8 +120,7 @@ def send_sign_in_link_request():
     refused = _within_link_limits(email)
     if refused:
         return refused
-    request_sign_in_links(db(), services().clock, _signer(), services().supplier, email=email,
-                          next_path=form.next_path)
+    record_sign_in_link_request(db(), services().clock, email=email, next_path=form.next_path)
     return render_template("auth/sign_in_sent.html", minutes=SIGN_IN_MINUTES)
 
 

@@ -18,6 +18,9 @@ from portal.domain.access.models import AccessLink
 from portal.domain.core.models import AuditEntry
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.access.rate_limits import RedisRateLimiter
+from portal.domain.access.jobs import resolve_sign_in_link_requests
+from portal.domain.access.tokens import LinkSigner
+from portal.domain.notifications.rendering import SupplierDetails
 from portal.web.customer_session import SESSION_KEY
 from tests.factories import make_contact, make_customer, sign_in
 from tests.fixtures.links import csrf_for, csrf_from, path_of
@@ -48,8 +51,23 @@ def _reload(db, model, id_):
     return db.get(model, id_)
 
 
+_RESOLVER = {}
+
+
+@pytest.fixture(autouse=True)
+def _sign_in_requests_resolver(settings, clock):
+    """What the outbox sender does before delivering: turn recorded sign-in link requests into
+    emails (the web request only records them)."""
+    _RESOLVER["resolve"] = lambda db: resolve_sign_in_link_requests(
+        db, clock, LinkSigner.from_settings(settings), SupplierDetails.from_settings(settings))
+    yield
+    _RESOLVER.clear()
+
+
 def _outbox(db) -> list[OutboxMessage]:
     db.rollback()
+    _RESOLVER["resolve"](db)
+    db.commit()
     return list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
