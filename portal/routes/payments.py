@@ -10,13 +10,15 @@ URLs other parts link to:
 - `payments.payment`  GET  /payments/<public_id>                   status page ("processing"
                                                                     until Stripe's webhook)
 - `payments.status`   GET  /payments/<public_id>/status            JSON the status page polls
-- `payments.cancel`   POST /payments/<public_id>/cancel            abandon a failed 3-D Secure step
+- `payments.cancel`   POST /payments/<public_id>/cancel            abandon a failed or forgotten 3-D
+                                                                    Secure step (JSON, or a redirect
+                                                                    for the pages' button)
 - `payments.history`  GET  /payments                               the company's payments
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, render_template, request, url_for
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
 from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
@@ -24,6 +26,7 @@ from portal.domain.payments.policy import SHORT_PAY_REASONS
 from portal.forms.payments import card_payment_form
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
+from portal.web.errors import wants_json
 
 bp = Blueprint("payments", __name__)
 bp.before_request(require_customer)
@@ -78,9 +81,15 @@ def status(public_id: str):
 
 @bp.post("/payments/<public_id>/cancel")
 def cancel(public_id: str):
+    """Cancel an attempt still waiting for 3-D Secure: pay.js after a failed authentication, or
+    the "Cancel this unfinished payment" button any contact who can see the payment gets on
+    the invoice and payment pages (an abandoned attempt would otherwise hold the invoices)."""
     s = services()
     found = service.cancel_card_payment(_context(), s.gateway, current_access(), s.supplier, public_id)
-    return jsonify(status=found.status, payment_url=url_for(".payment", public_id=public_id))
+    payment_url = url_for(".payment", public_id=public_id)
+    if wants_json():
+        return jsonify(status=found.status, payment_url=payment_url)
+    return redirect(payment_url)
 
 
 @bp.get("/payments")
