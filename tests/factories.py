@@ -86,6 +86,7 @@ def sign_in(client, contact: Contact, clock: Clock, *, scope: str = ACCOUNT, lin
     cookie jar, as redeeming a link would."""
     scope = scope if link is None else INVOICES
     db = object_session(contact)
+    db.commit()  # end any read snapshot first: on SQLite a stale one cannot turn into a write
     started = start_session(db, clock, contact=contact, scope=scope, link=link)
     db.commit()
     with client.session_transaction() as session:
