@@ -2,7 +2,8 @@
 
 It builds a fresh SQLite database under instance/ (the Alembic migrations, then the demo
 ledger), starts localstripe (offline Stripe) with the portal's webhook registered, a mail
-catcher, the portal under gunicorn and the outbox sender, all on 127.0.0.1. Then it prints:
+catcher, the portal under gunicorn, the outbox sender and `reconcile-stripe` every minute, all
+on 127.0.0.1. Then it prints:
 
     Portal: <url>
     Clerk link: <a sign-in link for the demo clerk, ap@acme.example>
@@ -222,6 +223,26 @@ def tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
+# How often the demo runs `reconcile-stripe`, as a production cron job would.
+RECONCILE_EVERY_SECONDS = 60
+
+
+def child_commands(app_port: int) -> dict[str, list[str]]:
+    """The processes the demo runs beside localstripe and the mail catcher.
+
+    gunicorn's own access log stays off: it would print raw paths, link tokens included. The
+    portal writes its own access log with tokens redacted (portal.web.logging).
+    """
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    return {
+        "app": [sys.executable, "-m", "gunicorn", "--bind", f"{LOOPBACK}:{app_port}", "--workers", "2",
+                "--chdir", str(ROOT), "wsgi:app"],
+        "outbox": [*flask, "send-outbox", "--loop", "--interval", "1"],
+        "reconcile": [sys.executable, "-m", "devserver.schedule", str(RECONCILE_EVERY_SECONDS), "--",
+                      *flask, "reconcile-stripe"],
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     places = Places(Path(args.instance).resolve())
     demo = Demo(places)
@@ -255,13 +276,10 @@ def run(args: argparse.Namespace) -> int:
 
         app_url = settings.public_url
         demo.stripe.register_webhook(f"{app_url}/stripe/webhook", webhook_secret)
-        app_child = demo.spawn("app", [
-            sys.executable, "-m", "gunicorn", "--bind", f"{LOOPBACK}:{ports.app}", "--workers", "2",
-            "--access-logfile", "-", "--chdir", str(ROOT), "wsgi:app",
-        ], env)
-        demo.spawn("outbox", [
-            sys.executable, "-m", "flask", "--app", "wsgi", "send-outbox", "--loop", "--interval", "1",
-        ], env)
+        commands = child_commands(ports.app)
+        app_child = demo.spawn("app", commands["app"], env)
+        for name in ("outbox", "reconcile"):
+            demo.spawn(name, commands[name], env)
         if not wait_for_http(f"{app_url}/", watch=demo):
             failed = demo.exited_child() or app_child
             say(f"The {failed.name} process did not start. Last lines of {failed.log_path}:")

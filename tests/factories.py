@@ -19,10 +19,11 @@ from decimal import Decimal
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from portal.domain.access.models import AccessLink
 from portal.domain.access.policy import ACCOUNT, INVOICES
+from portal.domain.access.sessions import start_session
 from portal.domain.core.clock import Clock
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.invoicing.models import Invoice
@@ -139,9 +140,15 @@ def make_invoice(
 
 
 def sign_in(client, contact: Contact, clock: Clock, *, scope: str = ACCOUNT, link=None) -> None:
-    """Put a signed-in session for `contact` into the test client's cookie jar."""
+    """Start a server-side session for `contact` (committed) and put it into the test client's
+    cookie jar, as redeeming a link would."""
+    scope = scope if link is None else INVOICES
+    db = object_session(contact)
+    db.commit()  # end any read snapshot first: on SQLite a stale one cannot turn into a write
+    started = start_session(db, clock, contact=contact, scope=scope, link=link)
+    db.flush()  # the client commits it before its next request
     with client.session_transaction() as session:
-        session[SESSION_KEY] = session_payload(contact, scope if link is None else INVOICES, link, clock.now())
+        session[SESSION_KEY] = session_payload(contact, scope, link, clock.now(), started.token)
         session.permanent = True
 
 

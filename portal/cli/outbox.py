@@ -1,5 +1,8 @@
 """`flask --app wsgi send-outbox [--loop]`: deliver queued email after commit.
 
+Each round first resolves pending "email me a sign-in link" requests into emails (the web
+request only recorded the address), then delivers what is due.
+
 Run it from cron every minute, or keep one (or several: they share the work safely on
 PostgreSQL) running with `--loop`.
 """
@@ -13,6 +16,7 @@ import click
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
+from portal.domain.access.jobs import resolve_sign_in_link_requests
 from portal.domain.notifications.transport import SmtpTransport
 from portal.domain.notifications.jobs import DeliveryPolicy, deliver_due
 from portal.cli import command_session, services_of
@@ -32,6 +36,8 @@ def register(app: Flask) -> None:
         stopping = _StopFlag()
 
         def run_once():
+            with command_session(app) as db:
+                resolve_sign_in_link_requests(db, services.clock, services.link_signer, services.supplier)
             with command_session(app) as db:
                 return deliver_due(db, services.clock, transport, mail_from=settings.mail_from, policy=policy)
 

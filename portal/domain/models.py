@@ -4,7 +4,7 @@ Import models from their area (`portal.domain.payments.models`); this module exi
 `Base.metadata` is complete wherever it is read.
 """
 
-from portal.domain.access.models import AccessLink, RateLimitHit, link_invoices
+from portal.domain.access.models import AccessLink, CustomerSession, RateLimitHit, SignInLinkRequest, link_invoices
 from portal.domain.core.models import AuditEntry
 from portal.domain.core.types import Base
 from portal.domain.customers.models import Contact, Customer
@@ -15,6 +15,7 @@ from portal.domain.payments.models import Payment, PaymentAllocation, StripeEven
 
 __all__ = [
     "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Invoice", "InvoiceEntry",
-    "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation", "RateLimitHit",
+    "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation", "RateLimitHit",
+    "SignInLinkRequest",
     "StripeEvent", "link_invoices",
 ]

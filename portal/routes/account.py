@@ -15,9 +15,10 @@ from flask import Blueprint, g, render_template, request
 
 from portal.domain.core.clock import today_in
 from portal.domain.account.queries import (
-    AGING_BUCKETS, PER_PAGE_CHOICES, InvoiceListQuery, account_overview, invoice_detail, list_invoices, statement_of_account,
+    AGING_BUCKETS, PER_PAGE_CHOICES, account_overview, invoice_detail, list_invoices, statement_of_account,
 )
 from portal.domain.core.money import exponent
+from portal.forms.account import invoice_list_query
 from portal.web.context import db, services
 from portal.web.customer_session import require_customer, require_whole_account
 from portal.web.documents import pdf_download, render_pdf
@@ -49,7 +50,7 @@ def overview():
 
 @bp.get("/invoices")
 def invoices():
-    query = InvoiceListQuery.from_params(request.args)
+    query = invoice_list_query(request.args)
     page = list_invoices(db(), g.access, _customer_today(), query)
     return render_template(
         "account/invoices.html", page=page, query=query,

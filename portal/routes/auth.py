@@ -2,8 +2,9 @@
 
 * `/link/<purpose>/<token>`: GET and HEAD only show a confirm page ("Continue as ... for ..."),
   because email security scanners fetch every link in a message; the POST signs in.
-* `/sign-in`: "send me a sign-in link". The answer is the same whether or not the address
-  belongs to a contact, and requests are rate-limited per address and per IP.
+* `/sign-in`: "send me a sign-in link". The request only records the address, known or not,
+  so answer, code path and time are the same either way (the outbox sender resolves it);
+  requests are rate-limited per address and per IP.
 * Expired or used links get a page offering a fresh sign-in link, emailed to the link's own
   contact (never to an address the visitor types).
 
@@ -17,16 +18,16 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from portal.domain.access.models import AccessLink
 from portal.domain.access.policy import (
-    ACCOUNT, INVOICE, INVOICES, PURPOSE_BY_SEGMENT, SIGN_IN, SIGN_IN_LINK_LIFETIME, URL_SEGMENTS, safe_next_path,
+    ACCOUNT, INVOICE, INVOICES, PURPOSE_BY_SEGMENT, SIGN_IN, SIGN_IN_LINK_LIFETIME, URL_SEGMENTS,
 )
 from portal.domain.access.rate_limits import allow_all, sign_in_link_limits
 from portal.domain.access.service import (
-    ExpiredLink, UsedLink, find_link, find_renewable_link, redeem_link as redeem, request_sign_in_links,
+    ExpiredLink, UsedLink, find_link, find_renewable_link, record_sign_in_link_request, redeem_link as redeem,
     send_sign_in_link,
 )
 from portal.domain.access.tokens import InvalidLink, LinkError, LinkSigner
 from portal.domain.customers.models import Contact
-from portal.domain.customers.queries import normalize_email
+from portal.forms.auth import SignInRequestForm, next_path_from
 from portal.web import customer_session
 from portal.web.context import client_ip, db, end_read_only_transaction, services
 from portal.web.customer_session import current_access
@@ -43,17 +44,13 @@ SIGNED_OUT_NOTICES = {
     "revoked": "Your access was withdrawn. Ask for a new sign-in link if you still need it.",
     "invalid": "Your session could not be read. Please sign in again.",
     "signed_out": "You are signed out.",
+    "replaced": "You signed in again in this browser, which ended this session.",
 }
 SIGN_IN_MINUTES = int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60)
 
 
 def _signer() -> LinkSigner:
     return services().link_signer
-
-
-def _email_is_plausible(email: str) -> bool:
-    local, at, domain = email.partition("@")
-    return bool(at and local and "." in domain and len(email) <= 254 and not any(c.isspace() for c in email))
 
 
 def mask_email(email: str) -> str:
@@ -103,28 +100,27 @@ def _sign_in_page(*, next_path: str | None, notice: str | None = None, email: st
 
 @bp.get("/sign-in")
 def sign_in_request():
-    return _sign_in_page(next_path=safe_next_path(request.args.get("next")))
+    return _sign_in_page(next_path=next_path_from(request.args))
 
 
 @bp.get("/signed-out")
 def signed_out():
     """Where `require_customer` sends a visitor without a valid session (with `reason`)."""
     reason = request.args.get("reason", "")
-    return _sign_in_page(next_path=safe_next_path(request.args.get("next")), notice=SIGNED_OUT_NOTICES.get(reason))
+    return _sign_in_page(next_path=next_path_from(request.args), notice=SIGNED_OUT_NOTICES.get(reason))
 
 
 @bp.post("/sign-in")
 def send_sign_in_link_request():
     """Email a sign-in link to every contact with this address; say the same thing either way."""
-    email = normalize_email(request.form.get("email", ""))
-    next_path = safe_next_path(request.form.get("next"))
-    if not _email_is_plausible(email):
-        return _sign_in_page(next_path=next_path, email=request.form.get("email", "")[:254],
-                             error="Enter the email address our invoices are sent to."), 400
+    form = SignInRequestForm(request.form)
+    if not form.validate():
+        return _sign_in_page(next_path=form.next_path, email=form.email.data or "", error=form.first_error), 400
+    email = form.address
     refused = _within_link_limits(email)
     if refused:
         return refused
-    request_sign_in_links(db(), services().clock, _signer(), services().supplier, email=email, next_path=next_path)
+    record_sign_in_link_request(db(), services().clock, email=email, next_path=form.next_path)
     return render_template("auth/sign_in_sent.html", minutes=SIGN_IN_MINUTES)
 
 
@@ -143,7 +139,7 @@ def email_me_sign_in_link():
     if refused:
         return refused
     send_sign_in_link(db(), services().clock, _signer(), services().supplier, contact=contact,
-                      next_path=safe_next_path(request.form.get("next")))
+                      next_path=next_path_from(request.form))
     return _link_sent_page(contact.email)
 
 
@@ -169,7 +165,7 @@ def _link_problem(error: LinkError, kind: str, token: str):
         "auth/link_problem.html", reason=error.reason, message=error.message,
         renew_action=url_for(".renew_link", kind=kind, token=token) if renewable else None,
         masked_email=mask_email(link.contact.email) if renewable else None,
-        next_path=safe_next_path(request.values.get("next")),
+        next_path=next_path_from(request.values),
     ), 404 if isinstance(error, InvalidLink) else 410
 
 
@@ -182,7 +178,7 @@ def confirm_link(kind: str, token: str):
         return _link_problem(error, kind, token)
     return render_template(
         "auth/confirm.html", link=link, contact=link.contact, customer=link.contact.customer,
-        whole_account=link.purpose == SIGN_IN, next_path=safe_next_path(request.args.get("next")),
+        whole_account=link.purpose == SIGN_IN, next_path=next_path_from(request.args),
         action=url_for(".redeem_link", kind=kind, token=token),
     )
 
@@ -201,7 +197,7 @@ def _landing(link: AccessLink, next_path: str | None) -> str:
 @bp.post(LINK_RULE)
 def redeem_link(kind: str, token: str):
     """Sign in with the link (the confirm page's button)."""
-    next_path = safe_next_path(request.form.get("next"))
+    next_path = next_path_from(request.form)
     current = current_access()
     try:
         link = redeem(db(), services().clock, _signer(), PURPOSE_BY_SEGMENT[kind], token, ip=client_ip())
@@ -228,6 +224,6 @@ def renew_link(kind: str, token: str):
     if refused:
         return refused
     send_sign_in_link(db(), services().clock, _signer(), services().supplier, contact=link.contact,
-                      next_path=safe_next_path(request.form.get("next")))
+                      next_path=next_path_from(request.form))
     return _link_sent_page(link.contact.email)
 

@@ -10,20 +10,23 @@ URLs other parts link to:
 - `payments.payment`  GET  /payments/<public_id>                   status page ("processing"
                                                                     until Stripe's webhook)
 - `payments.status`   GET  /payments/<public_id>/status            JSON the status page polls
-- `payments.cancel`   POST /payments/<public_id>/cancel            abandon a failed 3-D Secure step
+- `payments.cancel`   POST /payments/<public_id>/cancel            abandon a failed or forgotten 3-D
+                                                                    Secure step (JSON, or a redirect
+                                                                    for the pages' button)
 - `payments.history`  GET  /payments                               the company's payments
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, render_template, request, url_for
-from werkzeug.datastructures import MultiDict
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
 from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
-from portal.domain.payments.policy import SHORT_PAY_REASONS, AllocationRequest, CardPaymentForm
+from portal.domain.payments.policy import SHORT_PAY_REASONS
+from portal.forms.payments import card_payment_form
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
+from portal.web.errors import wants_json
 
 bp = Blueprint("payments", __name__)
 bp.before_request(require_customer)
@@ -43,29 +46,10 @@ def pay():
     )
 
 
-def _form_from(data: MultiDict) -> CardPaymentForm:
-    """Only these fields are read: anything else the browser sends (status, company, total,
-    currency) is ignored by construction."""
-    public_ids = [value.strip() for value in data.getlist("invoice") if value.strip()]
-    return CardPaymentForm(
-        nonce=data.get("nonce", ""),
-        allocations=tuple(
-            AllocationRequest(
-                invoice_public_id=public_id,
-                amount_text=data.get(f"amount-{public_id}", ""),
-                reason=data.get(f"reason-{public_id}", ""),
-            )
-            for public_id in public_ids
-        ),
-        card_token=data.get("card_token", ""),
-        po_number=data.get("po_number", ""),
-        memo=data.get("memo", ""),
-    )
-
-
 @bp.post("/pay")
 def start():
-    result = service.start_card_payment(_context(), services().gateway, current_access(), _form_from(request.form))
+    form = card_payment_form(request.form)  # refused here (400) before any lock or query
+    result = service.start_card_payment(_context(), services().gateway, current_access(), form)
     body = {
         "status": result.status,
         "payment_url": url_for(".payment", public_id=result.payment.public_id),
@@ -97,9 +81,15 @@ def status(public_id: str):
 
 @bp.post("/payments/<public_id>/cancel")
 def cancel(public_id: str):
+    """Cancel an attempt still waiting for 3-D Secure: pay.js after a failed authentication, or
+    the "Cancel this unfinished payment" button any contact who can see the payment gets on
+    the invoice and payment pages (an abandoned attempt would otherwise hold the invoices)."""
     s = services()
     found = service.cancel_card_payment(_context(), s.gateway, current_access(), s.supplier, public_id)
-    return jsonify(status=found.status, payment_url=url_for(".payment", public_id=public_id))
+    payment_url = url_for(".payment", public_id=public_id)
+    if wants_json():
+        return jsonify(status=found.status, payment_url=payment_url)
+    return redirect(payment_url)
 
 
 @bp.get("/payments")

@@ -1,9 +1,11 @@
 """The signed-in customer: who they are, what they may see, and when their session ends.
 
-The cookie holds only the contact's public id, the session version it started with, the scope
-and the link it came from, and two timestamps. Everything is re-checked against the database
-on each request, so staff revocation (a bumped session version, a revoked link) ends a live
-session at once. Idle 30 minutes / absolute 12 hours (SECURITY.md A9).
+The cookie holds the id of a server-side session row (`access.sessions`), the contact's public
+id, the session version it started with, the scope and the link it came from, and two
+timestamps. Everything is re-checked against the database on each request, in one query for
+the session row with its contact and company: signing out, staff revocation (an ended row, a
+bumped session version, a revoked link) and the idle and absolute timeouts end a session at
+once, for every copy of its cookie (SECURITY.md A9, A13). Idle 30 minutes / absolute 12 hours.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from sqlalchemy.orm import joinedload
 
 from portal.domain.access.policy import ACCOUNT, INVOICES, Access
 from portal.domain.access.models import AccessLink
+from portal.domain.access.sessions import (
+    ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, end_session, find_live_session, mark_seen, start_session,
+)
 from portal.domain.customers.models import Contact
 
-from .context import db, services
+from .context import db, end_read_only_transaction, services
 
 SESSION_KEY = "customer"
-IDLE_TIMEOUT = timedelta(minutes=30)
-ABSOLUTE_TIMEOUT = timedelta(hours=12)
 # Refresh the "last seen" stamp at most this often so every click does not rewrite the cookie.
 SEEN_RESOLUTION = timedelta(seconds=60)
 
@@ -36,10 +39,11 @@ def _ts(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def session_payload(contact: Contact, scope: str, link: AccessLink | None, now: datetime) -> dict:
+def session_payload(contact: Contact, scope: str, link: AccessLink | None, now: datetime, session_id: str) -> dict:
     """What the cookie holds for a signed-in contact (also used by tests to sign in directly)."""
     stamp = _ts(now)
     return {
+        "sid": session_id,
         "contact": contact.public_id,
         "v": contact.session_version,
         "scope": scope,
@@ -50,14 +54,27 @@ def session_payload(contact: Contact, scope: str, link: AccessLink | None, now: 
 
 
 def sign_in(contact: Contact, scope: str, link: AccessLink | None = None) -> None:
-    """Start a fresh session (a new cookie, so a planted session id cannot be reused)."""
+    """Start a fresh session: a new row and a new cookie, so a planted session id cannot be
+    reused; the session this browser had before (if any) ends."""
+    _end_server_session("replaced")
+    started = start_session(db(), services().clock, contact=contact, scope=scope,
+                            link=link if scope == INVOICES else None)
     session.clear()
-    session[SESSION_KEY] = session_payload(contact, scope, link, _now())
+    session[SESSION_KEY] = session_payload(contact, scope, link, _now(), started.token)
     session.permanent = True
 
 
 def sign_out() -> None:
+    """End the session on the server (every copy of the cookie), then clear the cookie."""
+    _end_server_session("signed_out")
     session.clear()
+
+
+def _end_server_session(reason: str) -> None:
+    data = session.get(SESSION_KEY)
+    token = data.get("sid") if isinstance(data, dict) else None
+    if isinstance(token, str) and token:
+        end_session(db(), services().clock, token, reason)
 
 
 def _end(reason: str):
@@ -85,6 +102,7 @@ def _load_access() -> Access | None:
         scope = data["scope"]
         contact_public_id = str(data["contact"])
         version = int(data["v"])
+        token = str(data["sid"])
     except (KeyError, TypeError, ValueError):
         return _end("invalid")
     if now - started > ABSOLUTE_TIMEOUT:
@@ -92,10 +110,11 @@ def _load_access() -> Access | None:
     if now - seen > IDLE_TIMEOUT:
         return _end("idle")
 
-    contact = db().scalar(
-        select(Contact).options(joinedload(Contact.customer)).where(Contact.public_id == contact_public_id)
-    )
-    if contact is None or contact.session_version != version:
+    row, ended = find_live_session(db(), now, token, contact_public_id)
+    if ended:
+        return _end(ended)
+    contact = row.contact
+    if contact.session_version != version or row.scope != scope:
         return _end("revoked")
 
     invoice_ids: frozenset[int] = frozenset()
@@ -104,6 +123,7 @@ def _load_access() -> Access | None:
         link = db().scalar(
             select(AccessLink).options(joinedload(AccessLink.invoices)).where(
                 AccessLink.public_id == str(data.get("link")),
+                AccessLink.id == row.link_id,
                 AccessLink.contact_id == contact.id,
             )
         )
@@ -117,6 +137,11 @@ def _load_access() -> Access | None:
     if now - seen >= SEEN_RESOLUTION:
         data["seen"] = _ts(now)
         session[SESSION_KEY] = data
+        # The idle clock lives on the server too. Write it in a transaction of its own: on
+        # SQLite a reading request's transaction cannot safely turn into a writing one.
+        end_read_only_transaction()
+        mark_seen(db(), row, now)
+        db().commit()
     g.contact = contact
     g.customer = contact.customer
     return Access(

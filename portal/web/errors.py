@@ -11,6 +11,13 @@ the same wherever it happens and no view repeats the mapping:
 | `PaymentConflict`,             | 409: the object's state does not allow it|
 |  `InvalidTransition`           |                                          |
 | any other `DomainError`        | 400 with its message                     |
+|  (`InvalidInput` from a form)  |                                          |
+| a control character in an id   | 404, as for any id that does not exist   |
+|  of the URL                    |                                          |
+| NUL or another control         | 400 "...characters that are not allowed" |
+|  character in a query argument |  (CR, LF and TAB pass in a form value:   |
+|  or a form value               |  single-line fields refuse them in their |
+|                                |  form class, portal.forms)               |
 
 A request that asked for JSON (the pay page's script) gets `{"error": message}`; any other
 gets the error page. The request's transaction is rolled back before the answer is built:
@@ -19,7 +26,9 @@ a refusal changes nothing.
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template, request
+import unicodedata
+
+from flask import Flask, abort, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from portal.domain.core.errors import DomainError, InvalidTransition, NotFound
@@ -55,7 +64,33 @@ def status_for(error: DomainError) -> int:
     return 400
 
 
+CONTROL_CHARACTERS_MESSAGE = "The request contains characters that are not allowed (control characters)."
+# A multi-line form field (a textarea) may carry line breaks and tabs; nothing may carry NUL,
+# escape sequences or other control characters (SECURITY.md A14).
+_MULTI_LINE = frozenset("\r\n\t")
+
+
+def _controls(text: str, allowed: frozenset[str] = frozenset()) -> bool:
+    return any(unicodedata.category(c) == "Cc" and c not in allowed for c in text)
+
+
+def refuse_control_characters():
+    """`before_request` for the whole app, before any session check or query: NUL in a
+    parameter answers 500 on PostgreSQL, and CR/LF in a value ends up in logs and emails."""
+    if any(_controls(str(value)) for value in (request.view_args or {}).values()):
+        abort(404)
+    if any(_controls(key) or _controls(value) for key, value in request.args.items(multi=True)):
+        abort(400, CONTROL_CHARACTERS_MESSAGE)
+    # The webhook reads its raw body and is verified by signature: never parse it as a form.
+    if request.blueprint != "webhooks" and request.method not in ("GET", "HEAD", "OPTIONS"):
+        if any(_controls(key) or _controls(value, _MULTI_LINE) for key, value in request.form.items(multi=True)):
+            abort(400, CONTROL_CHARACTERS_MESSAGE)
+    return None
+
+
 def register_error_pages(app: Flask) -> None:
+    app.before_request(refuse_control_characters)
+
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         status = status_for(error)

@@ -47,6 +47,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         r"(?P<key>\b[\w-]*(?:pass(?:word|wd)?|secret|token|api[_-]?key|authorization|cookie|csrf)[\w-]*"
         r"[\"']?\s*[=:]\s*[\"']?)(?P<value>[^\s\"',;&]+)", re.IGNORECASE),
      r"\g<key>" + REDACTED),
+    # PostgreSQL's error details quote the row or key that failed ("Failing row contains (...)",
+    # "Key (email)=(...) already exists"): the values the engine's hide_parameters keeps out.
+    (re.compile(r"(DETAIL:\s*)[^\n]*"), r"\1" + REDACTED),
     # Anything shaped like an itsdangerous token or a signed cookie: long base64url runs
     # joined by dots (payload.signature, payload.timestamp.signature).
     (re.compile(r"(?<![\w-])[\w-]{20,}(?:\.[\w-]{5,}){1,2}(?![\w-])", re.ASCII), REDACTED),

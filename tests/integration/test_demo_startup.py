@@ -75,8 +75,23 @@ def test_the_demo_starts_prints_where_to_click_and_stops_on_ctrl_c(tmp_path):
         assert demo.wait(timeout=40) == 0
         assert _port_is_closed(printed["Portal"]) and _port_is_closed(printed["Mail"])
         assert (tmp_path / "demo.db").exists() and (tmp_path / "demo-logs" / "app.log").exists()
+        # The clerk link was fetched above: no log of the demo may hold its token (SECURITY.md A4).
+        token = urlsplit(printed["Clerk link"]).path.rsplit("/", 1)[1]
+        logs = {path.name: path.read_text(errors="replace") for path in (tmp_path / "demo-logs").iterdir()}
+        assert logs and not [name for name, text in logs.items() if token in text]
+        assert "GET /link/sign-in/[redacted]" in logs["app.log"]
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
         demo.stdout.close()
+
+
+def test_the_demo_runs_no_raw_access_log_and_reconciles_on_a_schedule():
+    from devserver.__main__ import RECONCILE_EVERY_SECONDS, child_commands
+
+    commands = child_commands(5000)
+    assert not [arg for argv in commands.values() for arg in argv if "access-log" in arg]
+    assert commands["reconcile"][-1] == "reconcile-stripe"
+    assert commands["reconcile"][:4] == [sys.executable, "-m", "devserver.schedule", str(RECONCILE_EVERY_SECONDS)]
+    assert RECONCILE_EVERY_SECONDS <= 60

@@ -158,7 +158,8 @@ def test_failed_authentication_cancels_the_attempt_and_frees_the_amount(signed_i
     assert "already have a payment in progress" in signed_in.get(
         "/pay", query_string={"invoice": first.public_id}).get_data(as_text=True)
 
-    response = signed_in.post(body["cancel_url"], headers={"X-CSRFToken": second_tab["csrf_token"]})
+    response = signed_in.post(body["cancel_url"], headers={"X-CSRFToken": second_tab["csrf_token"],
+                                                           "Accept": "application/json"})
     assert response.status_code == 200 and response.get_json()["status"] == "canceled"
     payment = payment_by_public_id(db, body["payment_url"].rsplit("/", 1)[1])
     assert localstripe.intent(payment.stripe_payment_intent_id)["status"] == "canceled"

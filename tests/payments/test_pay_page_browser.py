@@ -26,9 +26,9 @@ def shopper(app, db, clock, live_server, page):
     """A clerk signed in in the browser, with two open invoices."""
     clock.set(datetime.now(UTC))  # localstripe signs webhooks with the wall clock
     company = make_company(db, clock, 12_500, 8_000)
-    db.commit()  # the browser reaches the app through the live server's threads
     client = app.test_client()
     sign_in(client, company.clerk, clock)
+    db.commit()  # the browser reaches the app through the live server's threads
     page.context.add_cookies([{"name": "portal_session", "value": client.get_cookie("portal_session").value,
                                "url": live_server.url}])
     page.set_default_timeout(10_000)

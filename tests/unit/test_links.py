@@ -295,7 +295,7 @@ def test_revoking_withdraws_every_link_and_bumps_the_session_version(db, clock, 
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "contact.access_revoked"))
     assert entry.actor_type == "staff" and entry.object_id == contact.public_id
     assert entry.before == {"session_version": 1}
-    assert entry.after == {"session_version": 2, "links_revoked": 2}
+    assert entry.after == {"session_version": 2, "links_revoked": 2, "sessions_ended": 0}
 
 
 # ---------------------------------------------------------------------------------------------

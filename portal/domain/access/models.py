@@ -55,3 +55,46 @@ class RateLimitHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     bucket: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime]
+
+
+class CustomerSession(Base):
+    """A signed-in customer's session, checked on every request (SECURITY.md A3, A9, A13).
+
+    The cookie carries a random session id; only its SHA-256 is stored. Signing out, staff
+    revoking the contact's access, and the idle and absolute timeouts end the row, so a copy of
+    the cookie stops working everywhere at once.
+    """
+
+    __tablename__ = "customer_sessions"
+    __table_args__ = (
+        CheckConstraint("scope IN ('account', 'invoices')", name="scope_known"),
+        Index("ix_customer_sessions_contact", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    scope: Mapped[str] = mapped_column(String(20))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("access_links.id"))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str] = mapped_column(String(20), default="")
+
+    contact: Mapped[Contact] = relationship()
+
+
+class SignInLinkRequest(Base):
+    """One "email me a sign-in link" request, for any address, known or not (SECURITY.md A5,
+    A15). The request only writes this row, so known and unknown addresses take the same path
+    and time; `access.jobs.resolve_sign_in_link_requests` later looks the address up and
+    queues the emails."""
+
+    __tablename__ = "sign_in_link_requests"
+    __table_args__ = (Index("ix_sign_in_link_requests_pending", "resolved_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    next_path: Mapped[str | None] = mapped_column(String(2000))
+    requested_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]

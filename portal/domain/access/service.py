@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from portal.domain.access.models import AccessLink
+from portal.domain.access.models import AccessLink, SignInLinkRequest
+from portal.domain.access.sessions import end_contact_sessions
 from portal.domain.access.policy import (
     INVOICE, INVOICE_LINK_GRACE, INVOICE_LINK_MAX_LIFETIME, SIGN_IN, SIGN_IN_LINK_LIFETIME,
 )
@@ -157,13 +158,26 @@ def send_sign_in_link(
     return issued
 
 
+def record_sign_in_link_request(db: Session, clock: Clock, *, email: str, next_path: str | None = None) -> None:
+    """The "send me a sign-in link" form: record the request, for any address.
+
+    The request does the same work, one insert, whether or not the address belongs to a
+    contact, so neither its answer nor its time tells them apart (A5, A15). The outbox sender
+    resolves it (`access.jobs.resolve_sign_in_link_requests`) and queues the emails.
+    """
+    address = normalize_email(email)
+    if not address or len(address) > 254:
+        return
+    db.add(SignInLinkRequest(email=address, next_path=next_path, requested_at=clock.now(), resolved_at=None))
+
+
 def request_sign_in_links(
     db: Session, clock: Clock, signer: LinkSigner, supplier: SupplierDetails, *, email: str,
     next_path: str | None = None,
 ) -> int:
-    """The "send me a sign-in link" form: one email per company the address is a contact of.
+    """Resolve one sign-in link request: one email per company the address is a contact of.
 
-    Returns how many were queued. The caller must answer the same way whatever this returns,
+    Returns how many were queued. Runs in the outbox sender, never in the request that asked,
     so the form cannot be used to find out which addresses are customers (A5).
     """
     address = normalize_email(email)
@@ -264,8 +278,8 @@ def find_renewable_link(db: Session, clock: Clock, signer: LinkSigner, purpose: 
 def revoke_contact_access(db: Session, clock: Clock, *, contact: Contact, actor: Actor) -> int:
     """Withdraw every live link of `contact` and end their sessions (A3).
 
-    Sessions remember the contact's `session_version`; bumping it makes every open session
-    fail its next check. Returns how many links were revoked. The caller commits.
+    Every live session row of the contact is ended, and the contact's `session_version` (which
+    session cookies remember) is bumped: either makes every open session fail its next check. Returns how many links were revoked. The caller commits.
     """
     now = clock.now()
     revoked = db.execute(
@@ -275,11 +289,13 @@ def revoke_contact_access(db: Session, clock: Clock, *, contact: Contact, actor:
     ).rowcount
     before = contact.session_version
     contact.session_version = before + 1
+    sessions_ended = end_contact_sessions(db, clock, contact.id)
     db.flush()
     audit.record(
         db, clock, actor, "contact.access_revoked", "contact", contact.public_id,
         before={"session_version": before},
-        after={"session_version": contact.session_version, "links_revoked": revoked},
+        after={"session_version": contact.session_version, "links_revoked": revoked,
+               "sessions_ended": sessions_ended},
     )
     return revoked
 

@@ -353,6 +353,7 @@ class PendingPayment:
     method: str
     started_at: datetime
     amount: Money
+    status: str = ""  # a `requires_action` one may be canceled by any contact who sees it
 
 
 @dataclass(frozen=True)
@@ -416,7 +417,7 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
         PendingPayment(
             public_id=payment.public_id, label=IN_FLIGHT_LABELS[payment.status],
             method=method_label(payment.method), started_at=payment.created_at,
-            amount=Money(allocated, currency),
+            amount=Money(allocated, currency), status=payment.status,
         )
         for payment, allocated in db.execute(
             select(Payment, PaymentAllocation.amount_minor)

@@ -25,6 +25,9 @@ TAKE_WRITE_LOCK = "portal_take_write_lock"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    """The engine for `url`. Its errors never carry the statement's parameter values (emails,
+    memos, keys): a traceback in the logs shows the SQL only (SECURITY.md L3)."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_LOCK_WAIT_SECONDS}, **kwargs)
 

@@ -1,15 +1,17 @@
 """Exact money: integer minor units tagged with an ISO 4217 currency.
 
-Floats never appear. Amounts typed by people are parsed from strings with `Decimal` and must
+Floats never appear. Amounts typed by people are checked as bounded text (digits, separators,
+the currency's decimals) and turned into integers without any decimal arithmetic; they must
 fit the currency's exponent exactly ("10.005" USD is refused, not rounded). Display goes
 through Babel so every currency gets its own symbol and number of decimals.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
@@ -38,6 +40,16 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "XOF": 0,
     "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3,
 }
+
+# Typed amounts (Money.parse): plain ASCII digits, commas only between groups of three, one
+# decimal point. Anything longer than the cap, or with more whole digits than any invoice can
+# have, is refused before it becomes a number.
+MAX_AMOUNT_TEXT = 32
+MAX_WHOLE_DIGITS = 15
+_AMOUNT_TEXT = re.compile(
+    r"(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)?(?:\.(?P<decimals>[0-9]+))?", re.ASCII,
+)
+
 
 def exponent(currency: str) -> int:
     try:
@@ -70,25 +82,34 @@ class Money:
 
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
-        """Parse a typed amount such as "1,234.50" exactly; refuse extra decimals."""
+        """Parse a typed amount such as "1,234.50" exactly; refuse extra decimals.
+
+        The text is checked as text before any arithmetic (SECURITY.md P16): ASCII digits,
+        optional thousands separators (commas in groups of three), at most one decimal point
+        followed by at most the currency's decimals, and at most `MAX_AMOUNT_TEXT` characters.
+        No sign, exponent, NaN, Infinity or non-ASCII digit gets through, so no input can make
+        this build a huge number.
+        """
         currency = normalize_currency(currency)
-        cleaned = (text or "").strip().replace(",", "").replace("_", "")
+        exp = exponent(currency)
+        cleaned = text.strip() if isinstance(text, str) else ""
         if not cleaned:
             raise MoneyError("Enter an amount")
-        try:
-            value = Decimal(cleaned)
-        except InvalidOperation:
-            raise MoneyError(f"{text!r} is not an amount") from None
-        if not value.is_finite():
-            raise MoneyError(f"{text!r} is not an amount")
-        exp = exponent(currency)
-        scaled = value.scaleb(exp)
-        if scaled != scaled.to_integral_value():
+        if len(cleaned) > MAX_AMOUNT_TEXT:
+            raise MoneyError("That amount is too long")
+        match = _AMOUNT_TEXT.fullmatch(cleaned)
+        if match is None:
+            raise MoneyError("Enter the amount as digits, for example 1,234.50" if exp else
+                             "Enter the amount as digits, for example 1,234")
+        whole, decimals = (match.group("whole") or "").replace(",", ""), match.group("decimals") or ""
+        if len(decimals) > exp:
             raise MoneyError(
                 f"{currency} amounts have {exp} decimal place{'s' if exp != 1 else ''}"
                 if exp else f"{currency} amounts have no decimal places"
             )
-        return cls(int(scaled), currency)
+        if len(whole.lstrip("0")) > MAX_WHOLE_DIGITS:
+            raise MoneyError("That amount is too large")
+        return cls(int(whole or "0") * 10 ** exp + int(decimals.ljust(exp, "0") or "0"), currency)
 
     def _same(self, other: Money) -> None:
         if not isinstance(other, Money):

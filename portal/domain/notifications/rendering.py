@@ -5,6 +5,7 @@ Each email NAME has `NAME.subject.txt`, `NAME.txt` and optionally `NAME.html`.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,6 +43,14 @@ class RenderedEmail:
 
 
 @lru_cache(maxsize=1)
+def payer_text(value) -> str:
+    """What a payer typed (PO number, memo, reason), made safe to quote inside our own email:
+    one line (any control or separator character becomes a space; forms refuse them, this also
+    covers older rows) inside quotation marks, so it can never pass for a line we wrote."""
+    flat = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in str(value or ""))
+    return '"' + " ".join(flat.split()) + '"'
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("portal", "templates/email"),
@@ -50,6 +59,7 @@ def _environment() -> Environment:
     )
     env.filters["money"] = lambda value: value.format() if isinstance(value, Money) else value
     env.filters["day"] = lambda value: value.strftime("%d %b %Y") if value else ""
+    env.filters["payer_text"] = payer_text
     return env
 
 

@@ -1,0 +1,58 @@
+"""What every customer form shares: bounded single-line text without control characters."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from wtforms import Form, StringField
+from wtforms.validators import Length, ValidationError
+
+from portal.forms import InvalidInput
+
+# Line and paragraph separators and bidirectional overrides are not in category Cc, but they
+# break lines or reorder text just as well (in an email, a log line, a CSV export).
+_ALSO_REFUSED = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
+
+
+def has_control_characters(text: str) -> bool:
+    """True when `text` holds a control character (NUL, CR, LF, TAB, DEL, C1, ...), a line or
+    paragraph separator, or a bidirectional override."""
+    return any(unicodedata.category(c) == "Cc" or c in _ALSO_REFUSED for c in text)
+
+
+class SingleLine:
+    """Validator: no control characters, so the value cannot start a new line anywhere."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __call__(self, form, field) -> None:
+        if has_control_characters(field.data or ""):
+            raise ValidationError(f"{self.label} must be one line of plain text.")
+
+
+def line_field(label: str, max_length: int) -> StringField:
+    """A single-line text field of at most `max_length` characters, stripped."""
+    return StringField(label, validators=[
+        SingleLine(label),
+        Length(max=max_length, message=f"{label} can be at most {max_length} characters."),
+    ], filters=[lambda value: value.strip() if isinstance(value, str) else value])
+
+
+class PortalForm(Form):
+    """A WTForms form without its own CSRF (see `portal.forms`) that raises `InvalidInput`."""
+
+    def checked(self):
+        """Validate, raising `InvalidInput` with the first error's message; returns self."""
+        if not self.validate():
+            for errors in self.errors.values():
+                for error in errors:
+                    raise InvalidInput(error if isinstance(error, str) else str(error))
+        return self
+
+
+def first_value(formdata, name: str, max_length: int) -> str:
+    """One raw value, cut far above any legitimate length so a huge value costs nothing; the
+    field's own validator then refuses anything above its limit."""
+    value = formdata.get(name, "")
+    return value[: max_length + 1] if isinstance(value, str) else ""

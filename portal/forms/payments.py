@@ -1,0 +1,98 @@
+"""The pay form (`POST /pay`), parsed before any lock, query or arithmetic (SECURITY.md P4, P16).
+
+Only the fields named here are read: whatever else the browser sends (status, company, total,
+currency) is ignored by construction. Amounts are checked as bounded text here, with at most
+the largest number of decimals any currency has; `Money.parse` applies the invoice's own
+currency under the lock, and is itself safe for any text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from werkzeug.datastructures import MultiDict
+from wtforms import StringField
+from wtforms.validators import ValidationError
+
+from portal.domain.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_TEXT, MoneyError, Money
+from portal.domain.payments.policy import (
+    MAX_INVOICES_PER_PAYMENT, MAX_MEMO_LENGTH, MAX_PO_LENGTH, MAX_REASON_LENGTH, AllocationRequest,
+    CardPaymentForm,
+)
+from portal.forms import InvalidInput
+from portal.forms.fields import PortalForm, first_value, line_field
+
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,22}", re.ASCII)
+MAX_TOKEN_LENGTH = 255
+# The currency with the most decimals decides what the form lets through to the domain.
+_WIDEST = max(CURRENCY_EXPONENTS, key=CURRENCY_EXPONENTS.__getitem__)
+
+
+class AmountText:
+    """Validator: the amount as bounded text (digits, thousands separators, one decimal point,
+    no sign or exponent), checked without building any number from it."""
+
+    def __call__(self, form, field) -> None:
+        try:
+            Money.parse(field.data or "", _WIDEST)
+        except MoneyError as error:
+            raise ValidationError(f"{form.invoice_label}: {error}.") from None
+
+
+class AllocationForm(PortalForm):
+    """One invoice's part of the payment: `amount-<id>` and `reason-<id>` of the pay form."""
+
+    amount = StringField("Amount", validators=[AmountText()])  # text: never a number here
+    reason = line_field("A reason", MAX_REASON_LENGTH)
+
+    def __init__(self, formdata, invoice_label: str) -> None:
+        self.invoice_label = invoice_label
+        super().__init__(formdata)
+
+
+class PayForm(PortalForm):
+    nonce = line_field("The form's nonce", 64)
+    card_token = line_field("The card token", MAX_TOKEN_LENGTH)
+    confirmation_token = line_field("The confirmation token", MAX_TOKEN_LENGTH)
+    po_number = line_field("The PO number", MAX_PO_LENGTH)
+    memo = line_field("The memo", MAX_MEMO_LENGTH)
+
+
+def invoice_ids(values: list[str], limit: int) -> list[str]:
+    """The invoice ids the form names: each one a public id, at most `limit` of them."""
+    ids = [value.strip() for value in values if isinstance(value, str) and value.strip()]
+    if len(ids) > limit:
+        raise InvalidInput(f"Pay at most {limit} invoices at once.")
+    for public_id in ids:
+        if not PUBLIC_ID.fullmatch(public_id):
+            raise InvalidInput("One of these invoices is not part of your account.")
+    return ids
+
+
+def _bounded(data: MultiDict, names: dict[str, int]) -> MultiDict:
+    return MultiDict({name: first_value(data, name, limit) for name, limit in names.items()})
+
+
+def card_payment_form(data: MultiDict) -> CardPaymentForm:
+    """The domain's `CardPaymentForm` from the posted form, or `InvalidInput` (400)."""
+    limits = {"nonce": 64, "card_token": MAX_TOKEN_LENGTH, "confirmation_token": MAX_TOKEN_LENGTH,
+              "po_number": MAX_PO_LENGTH, "memo": MAX_MEMO_LENGTH}
+    form = PayForm(_bounded(data, limits)).checked()
+    allocations = []
+    for public_id in invoice_ids(data.getlist("invoice"), MAX_INVOICES_PER_PAYMENT):
+        part = AllocationForm(MultiDict({
+            "amount": first_value(data, f"amount-{public_id}", MAX_AMOUNT_TEXT),
+            "reason": first_value(data, f"reason-{public_id}", MAX_REASON_LENGTH),
+        }), invoice_label="An amount").checked()
+        allocations.append(AllocationRequest(
+            invoice_public_id=public_id, amount_text=(part.amount.data or "").strip(), reason=part.reason.data,
+        ))
+    values = {"nonce": form.nonce.data, "allocations": tuple(allocations), "card_token": form.card_token.data,
+              "po_number": form.po_number.data, "memo": form.memo.data}
+    # The domain's dataclass decides which token fields exist (card token, confirmation token).
+    accepted = {field.name for field in dataclasses.fields(CardPaymentForm)}
+    if "confirmation_token" in accepted:
+        values["confirmation_token"] = form.confirmation_token.data
+    return CardPaymentForm(**values)
+
