@@ -40,6 +40,7 @@ def pay():
     return render_template(
         "payments/pay.html", page=page, nonce=service.new_form_nonce(), reasons=SHORT_PAY_REASONS,
         publishable_key=settings.stripe_publishable_key, stripe_js_url=settings.stripe_js_url,
+        stripe_dialect=settings.stripe_dialect,
     )
 
 
@@ -58,6 +59,7 @@ def _form_from(data: MultiDict) -> CardPaymentForm:
             for public_id in public_ids
         ),
         card_token=data.get("card_token", ""),
+        confirmation_token=data.get("confirmation_token", ""),
         po_number=data.get("po_number", ""),
         memo=data.get("memo", ""),
     )
