@@ -87,7 +87,7 @@ def demo_environment(ports: Ports, stripe: LocalStripe, webhook_secret: str, dat
         "SESSION_COOKIE_SECURE": "0",
         "STRIPE_SECRET_KEY": "sk_test_demo_portal",
         "STRIPE_PUBLISHABLE_KEY": "pk_test_demo_portal",
-        "STRIPE_API_BASE": stripe.url,
+        "STRIPE_API_BASE": stripe.url, "STRIPE_DIALECT": "localstripe",
         "STRIPE_JS_URL": stripe.js_url,
         "STRIPE_WEBHOOK_SECRETS": webhook_secret,
         "SMTP_HOST": LOOPBACK,

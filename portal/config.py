@@ -13,6 +13,11 @@ from pathlib import Path
 MODES = ("production", "demo", "test")
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_STRIPE_JS_URL = "https://js.stripe.com/v3/"
+# Which Stripe the portal talks to, chosen only by STRIPE_DIALECT (never guessed from
+# STRIPE_API_BASE, which may point at a proxy or a recorder in front of real Stripe):
+# "real" is api.stripe.com's API and Stripe.js's Payment Element; "localstripe" is the offline
+# stand-in the demo and the tests run (card element and card tokens, see gateway.stripe_adapter).
+STRIPE_DIALECTS = ("real", "localstripe")
 
 
 class ConfigError(RuntimeError):
@@ -29,6 +34,13 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
 
+def _key_mode(key: str) -> str:
+    """"test" or "live" for a Stripe key (sk_/rk_/pk_), "" for anything else."""
+    prefix, _, rest = (key or "").partition("_")
+    mode = rest.partition("_")[0]
+    return mode if prefix in ("sk", "rk", "pk") and mode in ("test", "live") else ""
+
+
 @dataclass(frozen=True)
 class Settings:
     mode: str = "production"
@@ -42,6 +54,7 @@ class Settings:
     stripe_secret_key: str = ""
     stripe_publishable_key: str = ""
     stripe_api_base: str | None = None  # None: api.stripe.com
+    stripe_dialect: str = "real"
     stripe_js_url: str = DEFAULT_STRIPE_JS_URL
     stripe_webhook_secrets: tuple[str, ...] = ()
     stripe_webhook_tolerance: int = 300
@@ -63,8 +76,8 @@ class Settings:
 
     @property
     def uses_local_stripe(self) -> bool:
-        """True when talking to the offline stand-in rather than api.stripe.com."""
-        return bool(self.stripe_api_base)
+        """True when STRIPE_DIALECT names the offline stand-in (whatever STRIPE_API_BASE is)."""
+        return self.stripe_dialect == "localstripe"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -82,6 +95,7 @@ class Settings:
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", ""),
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            stripe_dialect=env.get("STRIPE_DIALECT", "real").strip().lower() or "real",
             stripe_js_url=env.get("STRIPE_JS_URL", DEFAULT_STRIPE_JS_URL),
             stripe_webhook_secrets=_list(env.get("STRIPE_WEBHOOK_SECRETS")),
             stripe_webhook_tolerance=int(env.get("STRIPE_WEBHOOK_TOLERANCE", "300")),
@@ -110,6 +124,11 @@ class Settings:
             raise ConfigError("STRIPE_WEBHOOK_TOLERANCE must be positive (seconds)")
         if not 0 <= self.trusted_proxies <= 5:
             raise ConfigError("TRUSTED_PROXIES is the number of proxies in front of the app (0 to 5)")
+        if self.stripe_dialect not in STRIPE_DIALECTS:
+            raise ConfigError(f"STRIPE_DIALECT must be one of {', '.join(STRIPE_DIALECTS)}, not {self.stripe_dialect!r}")
+        if _key_mode(self.stripe_secret_key) and _key_mode(self.stripe_publishable_key) \
+                and _key_mode(self.stripe_secret_key) != _key_mode(self.stripe_publishable_key):
+            raise ConfigError("STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY must both be test keys or both live keys")
         if not self.database_url:
             raise ConfigError("DATABASE_URL is empty")
         if self.mode == "production":

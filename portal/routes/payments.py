@@ -43,6 +43,7 @@ def pay():
     return render_template(
         "payments/pay.html", page=page, nonce=service.new_form_nonce(), reasons=SHORT_PAY_REASONS,
         publishable_key=settings.stripe_publishable_key, stripe_js_url=settings.stripe_js_url,
+        stripe_dialect=settings.stripe_dialect,
     )
 
 

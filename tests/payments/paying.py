@@ -27,8 +27,10 @@ def open_pay_page(client, invoices: list[Invoice]) -> dict[str, str]:
 
 
 def pay_form(page: dict[str, str], amounts: dict[Invoice, str], token: str, **extra) -> list[tuple[str, str]]:
-    """The form pay.js posts: invoice ids, an amount (and reason) per invoice, the card token."""
-    form = [("csrf_token", page["csrf_token"]), ("nonce", page["nonce"]), ("card_token", token)]
+    """The form pay.js posts: invoice ids, an amount (and reason) per invoice, the token Stripe.js
+    made (a card token "tok_...", or a ConfirmationToken "ctoken_..." from the Payment Element)."""
+    field = "confirmation_token" if token.startswith("ctoken_") else "card_token"
+    form = [("csrf_token", page["csrf_token"]), ("nonce", page["nonce"]), (field, token)]
     for invoice, amount in amounts.items():
         form += [("invoice", invoice.public_id), (f"amount-{invoice.public_id}", amount)]
     for key, value in extra.items():

@@ -93,7 +93,8 @@ def test_a_paid_invoice_is_refused(signed_in, db, clock, company, localstripe):
         ("JPY", 10_000, "100.5", "JPY amounts have no decimal places"),
         ("JPY", 10_000, "49", "at least ¥50"),
         ("KWD", 10_000, "1.235", "must end in 0"),
-        ("KWD", 10_000, "0.149", "at least KWD"),
+        ("KWD", 10_000, "0.005", "at least KWD"),
+        ("USD", 100_000_000, "1000000.00", "at most $999,999.99"),
     ],
 )
 def test_currency_rules_are_the_servers(client, db, clock, localstripe, currency, total, typed, message):

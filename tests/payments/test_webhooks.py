@@ -262,15 +262,28 @@ def test_mismatching_amount_currency_or_livemode_is_ignored(client, db, clock, c
     assert payment_by_public_id(db, card_payment.public_id).status == "processing"
 
 
+@pytest.mark.parametrize("type", ["charge.refunded", "charge.dispute.created", "refund.updated"])
+def test_money_moving_events_not_handled_yet_are_kept_unprocessed_for_replay(client, db, clock, company, caplog, type):
+    payload = stripe_event(type, {"id": "ch_x", "object": "charge", "amount_refunded": 500}, created=_now(clock))
+    response = post_event(client, payload, _now(clock))
+    assert response.status_code == 200  # Stripe must not retry forever
+    assert response.get_json()["outcome"].startswith(f"unprocessed: {type}")
+    [event] = db.scalars(select(StripeEvent)).all()
+    assert event.outcome.startswith("unprocessed:") and event.payload == payload.decode()
+    assert any(r.levelname == "WARNING" and "UNPROCESSED" in r.getMessage() for r in caplog.records)
+    # Delivered again: still one record, no second warning-worthy effect.
+    assert post_event(client, payload, _now(clock)).get_json()["duplicate"] is True
+
+
 def test_unknown_event_types_are_recorded_and_ignored(client, db, clock, company, card_payment):
-    for type in ("charge.refunded", "customer.created", "payment_intent.created"):
+    for type in ("customer.created", "payment_intent.created"):
         payload = stripe_event(type, {"id": "ch_x", "object": "charge"}, created=_now(clock))
         response = post_event(client, payload, _now(clock))
         assert response.status_code == 200
         assert response.get_json()["outcome"].startswith("ignored")
     assert _settled(db, company) == [12_500, 8_000]
     assert [e.outcome for e in db.scalars(select(StripeEvent).order_by(StripeEvent.received_at)).all()] == [
-        "ignored: charge.refunded is not handled", "ignored: customer.created is not handled",
+        "ignored: customer.created is not handled",
         "ignored: payment_intent.created is not handled",
     ]
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from portal.domain.core.money import CURRENCY_EXPONENTS, CurrencyMismatch, Money, MoneyError, UnknownCurrency
 from portal.domain.gateway.amounts import (
-    STRIPE_THREE_DECIMAL, from_stripe_amount, stripe_minimum, to_stripe_amount,
+    STRIPE_MAXIMUM_AMOUNT, STRIPE_THREE_DECIMAL, from_stripe_amount, stripe_minimum, to_stripe_amount,
 )
 
 
@@ -69,6 +69,22 @@ def test_stripe_amounts():
     assert stripe_minimum("usd") == Money(50, "USD") and stripe_minimum("JPY") == Money(50, "JPY")
 
 
+def test_stripe_minimums_follow_stripes_table():
+    # Stripe's table: INR 0.50 (not 50.00), SEK 3.00, GBP 0.30.
+    assert stripe_minimum("INR") == Money(50, "INR")
+    assert stripe_minimum("SEK") == Money(300, "SEK")
+    assert stripe_minimum("GBP") == Money(30, "GBP")
+    # Not in Stripe's table: no guessed minimum (Stripe decides from its exchange rate).
+    assert stripe_minimum("ZAR") == Money(1, "ZAR") and stripe_minimum("KWD") == Money(10, "KWD")
+
+
+@pytest.mark.parametrize("currency", ["USD", "JPY", "KWD"])
+def test_amounts_above_stripes_eight_digits_are_refused_before_stripe(currency):
+    assert to_stripe_amount(Money(STRIPE_MAXIMUM_AMOUNT - 9, currency)) == 99_999_990
+    with pytest.raises(MoneyError, match="at most"):
+        to_stripe_amount(Money(STRIPE_MAXIMUM_AMOUNT + 1, currency))
+
+
 currencies = st.sampled_from(sorted(CURRENCY_EXPONENTS))
 amounts = st.integers(min_value=-10**15, max_value=10**15)
 
@@ -95,7 +111,7 @@ def test_sums_are_exact(minors, currency):
     assert total - total == Money.zero(currency)
 
 
-@given(st.integers(min_value=1, max_value=10**12), currencies)
+@given(st.integers(min_value=1, max_value=STRIPE_MAXIMUM_AMOUNT), currencies)
 def test_stripe_round_trip(minor, currency):
     money = Money(minor, currency)
     if currency in STRIPE_THREE_DECIMAL and minor % 10:

@@ -6,9 +6,14 @@ import pytest
 import stripe
 
 from portal.domain.gateway.protocol import (
-    GatewayRejected, GatewayUnavailable, IntentNotFound, PaymentDeclined,
+    GatewayRejected, GatewayUnavailable, GatewayUnusable, IntentNotFound, PaymentDeclined,
 )
-from portal.domain.gateway.stripe_adapter import _translated_errors
+from portal.domain.core.money import Money
+from portal.domain.gateway.protocol import CardPaymentRequest
+from portal.domain.gateway.stripe_adapter import UNAVAILABLE_MESSAGE, _translated_errors
+
+PAYING = CardPaymentRequest(amount=Money(12_500, "USD"), payment_token="ctoken_1", idempotency_key="k" * 64,
+                            reference="pay_1")
 
 
 def _raise_inside(exc: Exception, **kwargs):
@@ -33,11 +38,48 @@ def test_card_error_becomes_a_decline_with_stripes_message_and_intent():
     (stripe.APIError("boom", http_status=500), GatewayUnavailable),
     (stripe.IdempotencyError("key reused"), GatewayUnavailable),
     (stripe.InvalidRequestError("bad", param="amount", http_status=400), GatewayRejected),
-    (stripe.AuthenticationError("bad key"), GatewayRejected),
+    (stripe.AuthenticationError("bad key"), GatewayUnusable),
 ])
 def test_sdk_errors_map_to_named_errors(exc, expected):
     with pytest.raises(expected):
         _raise_inside(exc)
+
+
+@pytest.mark.parametrize("exc", [
+    stripe.AuthenticationError("Invalid API Key provided: sk_live_****", http_status=401),
+    stripe.PermissionError("This API key is restricted", http_status=403),
+    stripe.InvalidRequestError("Invalid Stripe API version: 2099-01-01", param=None, code="api_version_invalid",
+                               http_status=400),
+    stripe.InvalidRequestError("The payment_method_types parameter is no longer supported",
+                               param="payment_method_types", code="payment_method_types_no_longer_supported",
+                               http_status=400),
+])
+def test_refusals_of_us_while_paying_are_unusable_not_declines(exc):
+    """A bad or restricted key, an API-version or parameter error: staff must act; the clerk
+    reads that card payments are unavailable (and it never counts as a decline)."""
+    with pytest.raises(GatewayUnusable) as caught:
+        _raise_inside(exc, paying=PAYING)
+    assert caught.value.message == UNAVAILABLE_MESSAGE
+    assert str(exc.user_message or exc) in caught.value.detail
+
+
+@pytest.mark.parametrize(("code", "shown"), [("amount_too_small", "below its card minimum ($0.50"),
+                                             ("amount_too_large", "at most $999,999.99")])
+def test_amount_limits_while_paying_show_the_limit(code, shown):
+    exc = stripe.InvalidRequestError("Amount must be ...", param="amount", code=code, http_status=400)
+    with pytest.raises(GatewayUnusable) as caught:
+        _raise_inside(exc, paying=PAYING)
+    assert shown in caught.value.message and caught.value.code == code
+
+
+@pytest.mark.parametrize("exc", [
+    stripe.InvalidRequestError("No such confirmationtoken: 'ctoken_bogus'", param="confirmation_token",
+                               code="resource_missing", http_status=400),
+    stripe.InvalidRequestError("No such token: 'tok_bogus'", param=None, code="resource_missing", http_status=404),
+])
+def test_a_token_stripe_does_not_know_is_rejected_not_declined(exc):
+    with pytest.raises(GatewayRejected):
+        _raise_inside(exc, paying=PAYING)
 
 
 def test_not_found_is_its_own_error_where_asked():

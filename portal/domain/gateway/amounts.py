@@ -8,27 +8,34 @@ from __future__ import annotations
 
 from portal.domain.core.money import Money, MoneyError, normalize_currency
 
-# Stripe's smallest chargeable amount per currency, in our minor units. Stripe states these
-# as major-unit amounts (USD 0.50, GBP 0.30, JPY 50 ...); currencies without an entry use the
-# USD-equivalent rule of thumb of 50 minor units.
+# Stripe's smallest chargeable amount per currency, in our minor units, as Stripe's table
+# ("Minimum and maximum charge amounts", docs.stripe.com/currencies) lists them in major units:
+# USD 0.50, GBP 0.30, INR 0.50, JPY 50, HUF 175 ... Only the currencies of that table are here.
+# For any other currency Stripe's rule is "the equivalent of 0.50 USD in the settlement
+# currency", which depends on the day's exchange rate: we do not guess it; Stripe answers
+# `amount_too_small` and the clerk is told the amount is below the card minimum.
+# These minimums hold when the charge currency is the account's settlement currency; a charge in
+# another currency must also reach the settlement currency's minimum after conversion (README).
 STRIPE_MINIMUM_CHARGE: dict[str, int] = {
-    "USD": 50, "EUR": 50, "GBP": 30, "CAD": 50, "AUD": 50, "NZD": 50, "CHF": 50,
-    "SEK": 300, "NOK": 300, "DKK": 250, "PLN": 200, "CZK": 1500, "MXN": 1000, "SGD": 50,
-    "HKD": 400, "ZAR": 1000, "INR": 5000, "BRL": 50, "JPY": 50, "KRW": 500,
-    "KWD": 150, "BHD": 200, "JOD": 350, "OMR": 200, "TND": 1500,
+    "USD": 50, "AED": 200, "AUD": 50, "BGN": 100, "BRL": 50, "CAD": 50, "CHF": 50, "CZK": 1500,
+    "DKK": 250, "EUR": 50, "GBP": 30, "HKD": 400, "HUF": 17500, "INR": 50, "JPY": 50, "MXN": 1000,
+    "MYR": 200, "NOK": 300, "NZD": 50, "PLN": 200, "RON": 200, "SEK": 300, "SGD": 50, "THB": 1000,
 }
+# Stripe's `amount` takes at most eight digits, in every currency.
+STRIPE_MAXIMUM_AMOUNT = 99_999_999
 
 # Currencies Stripe treats as zero-decimal. Stripe's three-decimal currencies take amounts in
 # thousandths like ours, but must be multiples of 10 (the last digit must be 0).
 STRIPE_ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "XOF"})
 STRIPE_THREE_DECIMAL = frozenset({"KWD", "BHD", "JOD", "OMR", "TND"})
 
-
-
 def to_stripe_amount(money: Money) -> int:
     """Convert to the integer Stripe expects in `amount` for this currency."""
     if money.currency in STRIPE_THREE_DECIMAL and money.minor % 10:
         raise MoneyError(f"{money.currency} card amounts must end in 0 (Stripe's rule)")
+    if money.minor > STRIPE_MAXIMUM_AMOUNT:
+        raise MoneyError(f"A card payment can be at most {stripe_maximum(money.currency).format()}: "
+                         "pay this in several payments or by bank transfer.")
     return money.minor
 
 
@@ -37,5 +44,11 @@ def from_stripe_amount(amount: int, currency: str) -> Money:
 
 
 def stripe_minimum(currency: str) -> Money:
+    """The smallest amount we let a clerk try: Stripe's listed minimum, else one unit Stripe
+    can take (10 thousandths for its three-decimal currencies; Stripe decides the rest)."""
     currency = normalize_currency(currency)
-    return Money(STRIPE_MINIMUM_CHARGE.get(currency, 50), currency)
+    return Money(STRIPE_MINIMUM_CHARGE.get(currency, 10 if currency in STRIPE_THREE_DECIMAL else 1), currency)
+
+
+def stripe_maximum(currency: str) -> Money:
+    return Money(STRIPE_MAXIMUM_AMOUNT, normalize_currency(currency))

@@ -46,15 +46,23 @@ class IntentSnapshot:
         return from_stripe_amount(self.amount, self.currency)
 
 
+# What Stripe.js gives the browser for the payment details it collected (card data never
+# reaches us): a ConfirmationToken from the Payment Element (real Stripe), or a card token from
+# the card element (localstripe, whose Stripe.js has no Payment Element).
+CONFIRMATION_TOKEN_PREFIX = "ctoken_"
+CARD_TOKEN_PREFIX = "tok_"
+
+
 @dataclass(frozen=True)
 class CardPaymentRequest:
-    """Charge a card that Stripe.js tokenized in the customer's browser, confirming at once."""
+    """Create a PaymentIntent for `amount` and confirm it at once with what Stripe.js made."""
 
     amount: Money
-    card_token: str  # "tok_..." from stripe.createToken(card); card data never reaches us
+    payment_token: str  # "ctoken_..." or "tok_...": the first one sent for this attempt, on every retry
     idempotency_key: str  # saved in our database before the call, reused on every retry
     reference: str  # our payment's public id, stored in the intent's metadata
     metadata: dict[str, str] = field(default_factory=dict)
+    return_url: str = ""  # where a payment method that redirects brings the customer back
 
 
 @dataclass(frozen=True)
@@ -93,11 +101,31 @@ class GatewayUnavailable(GatewayError):
 
 
 class GatewayRejected(GatewayError):
-    """Stripe refused the request itself (bad parameters, wrong key, idempotency mismatch)."""
+    """Stripe refused what the browser sent (no such token, a token already used): not a
+    decline, and not our configuration either. `message` is fit to show the customer."""
+
+
+class GatewayUnusable(GatewayError):
+    """Stripe refused the request for a reason the customer cannot fix: a bad or restricted key,
+    an API-version or parameter error, an amount outside Stripe's limits. Staff must act; the
+    customer is told card payments are unavailable (or the limit). Never a decline.
+
+    `message` is for the customer, `detail` (Stripe's own text) for the staff log.
+    """
+
+    def __init__(self, message: str, detail: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+        self.code = code
 
 
 class IntentNotFound(GatewayError):
     """No such PaymentIntent at Stripe (for this account and mode)."""
+
+
+# Stripe's `cancellation_reason` values we send.
+CANCEL_ABANDONED = "abandoned"  # the reconciler: 3-D Secure never completed
+CANCEL_REQUESTED_BY_CUSTOMER = "requested_by_customer"  # the clerk gave up on the page
 
 
 class WebhookRejected(Exception):
@@ -115,8 +143,9 @@ class PaymentGateway(Protocol):
     def retrieve_intent(self, intent_id: str) -> IntentSnapshot:
         """Stripe's current view of an intent (the source of truth on any doubt)."""
 
-    def cancel_intent(self, intent_id: str) -> IntentSnapshot:
-        """Cancel an intent that has not taken money (e.g. authentication was abandoned)."""
+    def cancel_intent(self, intent_id: str, reason: str) -> IntentSnapshot:
+        """Cancel an intent that has not taken money; `reason` is one of Stripe's
+        cancellation reasons (CANCEL_ABANDONED, CANCEL_REQUESTED_BY_CUSTOMER)."""
 
     def find_intent_by_reference(self, reference: str, created_after: datetime) -> IntentSnapshot | None:
         """The intent whose metadata names our payment `reference`, if Stripe has one."""

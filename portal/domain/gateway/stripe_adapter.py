@@ -1,10 +1,13 @@
 """The Stripe adapter: the one module in the project that imports the `stripe` SDK.
 
-It turns SDK objects and exceptions into the plain types of `gateway.py`, and verifies webhook
-signatures. The same code talks to api.stripe.com and to localstripe (the offline stand-in used
-in development and tests). Where the two cannot share a path, the difference lives in one named
-method, `_card_confirmation_params`, keyed on `settings.uses_local_stripe`; a second, smaller
-one (`_recent_intents`: localstripe cannot filter lists by date) only narrows a listing.
+It turns SDK objects and exceptions into the plain types of `protocol.py`, and verifies webhook
+signatures. One API version is pinned here (`STRIPE_API_VERSION`) and sent on every request.
+
+Two dialects, chosen once from `STRIPE_DIALECT` (never from the API address, which may be a
+proxy or a recorder): `RealStripe` (api.stripe.com; the page's Payment Element makes a
+ConfirmationToken) and `LocalStripe` (the offline stand-in; the page's card element makes a
+card token). Each is one small class below: how a payment is confirmed, how retries are
+made, how recent intents are listed. Everything else is shared.
 """
 
 from __future__ import annotations
@@ -19,91 +22,157 @@ from datetime import datetime
 
 import stripe
 
+from portal.domain.core.money import MoneyError
+from portal.domain.gateway.amounts import stripe_maximum, stripe_minimum, to_stripe_amount
 from portal.domain.gateway.protocol import (
-    CardPaymentRequest, GatewayRejected, GatewayUnavailable, IntentNotFound, IntentSnapshot, PaymentDeclined, WebhookEvent, WebhookRejected,
+    CARD_TOKEN_PREFIX, CONFIRMATION_TOKEN_PREFIX, CardPaymentRequest, GatewayRejected, GatewayUnavailable,
+    GatewayUnusable, IntentNotFound, IntentSnapshot, PaymentDeclined, WebhookEvent, WebhookRejected,
 )
-from portal.domain.gateway.amounts import to_stripe_amount
 
 log = logging.getLogger(__name__)
 
+# The Stripe API version every request names (Stripe-Version header), and the version the
+# webhook endpoint must be created with (README). Changing it is a migration: read Stripe's
+# changelog, then run the `stripe_contract` tests, which check our requests against the
+# parameter types the installed SDK generates for its own pinned version.
+STRIPE_API_VERSION = "2026-10-28.endive"
 # The metadata key naming our payment on its PaymentIntent. Used only to *find* an intent
 # whose id we failed to store (a timeout); we never apply money because metadata says so.
 REFERENCE_KEY = "portal_payment"
-# How long one Stripe call may take before we give up and report the outcome as unknown.
-REQUEST_TIMEOUT_SECONDS = 30
 SIGNATURE_SCHEME = "v1"
+# One HTTP attempt gives up after this long without an answer (connect, or between bytes).
+REQUEST_TIMEOUT_SECONDS = 6
+# Retries the SDK makes after a network failure or a 409/429/5xx, with the same Idempotency-Key.
+MAX_NETWORK_RETRIES = 2
+# The SDK sleeps at most this long between two attempts (stripe._http_client.HTTPClient.MAX_DELAY).
+MAX_RETRY_DELAY_SECONDS = 5
+# The longest one Stripe call can take, retries included: kept well inside the web worker's
+# timeout (payments.service.WEB_WORKER_TIMEOUT, gunicorn --timeout in the README).
+CALL_BUDGET_SECONDS = (MAX_NETWORK_RETRIES + 1) * REQUEST_TIMEOUT_SECONDS + MAX_NETWORK_RETRIES * MAX_RETRY_DELAY_SECONDS
+# Shown when Stripe refuses us rather than the card (keys, API version, parameters).
+UNAVAILABLE_MESSAGE = "Card payments are unavailable right now. Nothing was charged. Please try again later or write to us."
+
+
+class RealStripe:
+    """api.stripe.com. The page's Payment Element (deferred-intent mode) makes a
+    ConfirmationToken; we create and confirm the PaymentIntent with it; 3-D Secure runs in the
+    page through `stripe.handleNextAction`.
+
+    Payment methods are dynamic (the ones enabled in the Dashboard that fit the amount and
+    currency): `payment_method_types` is not writable on this API version. Redirects are
+    allowed, so a payment method that sends the customer to their bank brings them back to the
+    payment's status page (`return_url`), which waits for the webhook like every other payment.
+    """
+
+    name = "real"
+    calls_per_payment = 1
+    network_retries = MAX_NETWORK_RETRIES
+
+    def __init__(self, public_url: str) -> None:
+        self._public_url = public_url.rstrip("/")
+
+    def confirmation_params(self, client: stripe.StripeClient, request: CardPaymentRequest) -> dict:
+        if not request.payment_token.startswith(CONFIRMATION_TOKEN_PREFIX):
+            raise GatewayRejected("Enter your card details again: this page needs reloading.")
+        return {
+            "confirmation_token": request.payment_token,
+            "automatic_payment_methods": {"enabled": True},
+            "return_url": f"{self._public_url}/payments/{request.reference}",
+        }
+
+    def recent_intents_params(self, created_after: datetime) -> dict:
+        return {"limit": 100, "created": {"gte": int(created_after.timestamp())}}
+
+    def cancel_params(self, reason: str) -> dict:
+        return {"cancellation_reason": reason}
+
+
+class LocalStripe:
+    """localstripe: its Stripe.js has only a card element, so the page sends a card token; the
+    token's card is the intent's `payment_method` (localstripe refuses confirmation tokens,
+    `automatic_payment_methods` and `return_url`); 3-D Secure runs through
+    `stripe.confirmCardPayment`. It ignores Idempotency-Key, so the SDK never retries there; it
+    cannot filter lists by date (its store only holds one run's data) and refuses
+    `cancellation_reason`."""
+
+    name = "localstripe"
+    calls_per_payment = 2
+    network_retries = 0
+
+    def confirmation_params(self, client: stripe.StripeClient, request: CardPaymentRequest) -> dict:
+        if not request.payment_token.startswith(CARD_TOKEN_PREFIX):
+            raise GatewayRejected("Enter your card details again: this page needs reloading.")
+        token = client.v1.tokens.retrieve(request.payment_token)
+        return {"payment_method": token["card"]["id"]}
+
+    def recent_intents_params(self, created_after: datetime) -> dict:
+        return {"limit": 100}
+
+    def cancel_params(self, reason: str) -> dict:
+        return {}  # "Unexpected cancellation_reason"
+
+
+def dialect_for(settings) -> RealStripe | LocalStripe:
+    return LocalStripe() if settings.uses_local_stripe else RealStripe(settings.public_url)
 
 
 class StripeGateway:
     """`PaymentGateway` backed by the Stripe API (or localstripe, same SDK, same HTTP)."""
 
-    def __init__(self, client: stripe.StripeClient, *, uses_local_stripe: bool, livemode: bool) -> None:
+    def __init__(self, client: stripe.StripeClient, *, dialect: RealStripe | LocalStripe, livemode: bool) -> None:
         self._client = client
-        self._uses_local_stripe = uses_local_stripe
+        self.dialect = dialect
         self.livemode = livemode
 
     @classmethod
     def from_settings(cls, settings) -> StripeGateway:
         """Build from `portal.config.Settings`; no network call happens here."""
-        local = settings.uses_local_stripe
+        dialect = dialect_for(settings)
         options: dict = {
+            "stripe_version": STRIPE_API_VERSION,
             # SDK retries resend the same Idempotency-Key, so they are safe against Stripe.
-            # localstripe ignores the key (a retry would create a second intent): none there.
-            "max_network_retries": 0 if local else 2,
+            "max_network_retries": dialect.network_retries,
             "http_client": stripe.RequestsClient(timeout=REQUEST_TIMEOUT_SECONDS),
         }
-        if local:
+        if settings.stripe_api_base:
             options["base_addresses"] = {"api": settings.stripe_api_base.rstrip("/")}
-        # A missing key still builds (pages render); every call then fails as GatewayRejected.
+        # A missing key still builds (pages render); every call then fails as GatewayUnusable.
         client = stripe.StripeClient(settings.stripe_secret_key or "sk_missing", **options)
         livemode = settings.stripe_secret_key.startswith(("sk_live_", "rk_live_"))
-        return cls(client, uses_local_stripe=local, livemode=livemode)
+        return cls(client, dialect=dialect, livemode=livemode)
 
     # --- payments -------------------------------------------------------------------------
 
     def create_card_intent(self, request: CardPaymentRequest) -> IntentSnapshot:
-        with _translated_errors():
+        try:
+            amount = to_stripe_amount(request.amount)
+        except MoneyError as exc:  # refused before Stripe is asked
+            raise GatewayUnusable(str(exc), detail=str(exc), code="amount_too_large") from None
+        with _translated_errors(paying=request):
             params = {
-                "amount": to_stripe_amount(request.amount),
+                "amount": amount,
                 "currency": request.amount.currency.lower(),
                 "confirm": True,
                 "metadata": {**request.metadata, REFERENCE_KEY: request.reference},
-                **self._card_confirmation_params(request),
+                **self.dialect.confirmation_params(self._client, request),
             }
             intent = self._client.v1.payment_intents.create(
                 params=params, options={"idempotency_key": request.idempotency_key}
             )
         return snapshot_from_intent(intent.to_dict())
 
-    def _card_confirmation_params(self, request: CardPaymentRequest) -> dict:
-        """THE difference between real Stripe and localstripe in the card flow.
-
-        Both start from a token made by `stripe.createToken(card)` in the browser.
-        - localstripe accepts the token's card (`card_...`) as `payment_method` and refuses the
-          `payment_method_types` / `use_stripe_sdk` parameters.
-        - Real Stripe needs a PaymentMethod made from the token, `payment_method_types=["card"]`
-          (no redirect-based methods, so no `return_url`) and `use_stripe_sdk=True` so that
-          3-D Secure is completed by `stripe.confirmCardPayment` on our page.
-        The real-Stripe branch is only checked against Stripe's test mode, not in the suite.
-        """
-        if self._uses_local_stripe:
-            token = self._client.v1.tokens.retrieve(request.card_token)
-            return {"payment_method": token["card"]["id"]}
-        method = self._client.v1.payment_methods.create(
-            params={"type": "card", "card": {"token": request.card_token}},
-            # Same token, same PaymentMethod on a retry; another token gets its own.
-            options={"idempotency_key": _derived_key(request.idempotency_key, request.card_token)},
-        )
-        return {"payment_method": method["id"], "payment_method_types": ["card"], "use_stripe_sdk": True}
-
     def retrieve_intent(self, intent_id: str) -> IntentSnapshot:
         with _translated_errors(not_found=IntentNotFound):
             intent = self._client.v1.payment_intents.retrieve(intent_id)
         return snapshot_from_intent(intent.to_dict())
 
-    def cancel_intent(self, intent_id: str) -> IntentSnapshot:
+    def cancel_intent(self, intent_id: str, reason: str) -> IntentSnapshot:
         with _translated_errors(not_found=IntentNotFound):
-            intent = self._client.v1.payment_intents.cancel(intent_id)
+            intent = self._client.v1.payment_intents.cancel(
+                intent_id, params=self.dialect.cancel_params(reason),
+                # A retried cancel (the SDK's, or the reconciler's next run) is the same request.
+                options={"idempotency_key": _derived_key("cancel", intent_id, reason)},
+            )
         return snapshot_from_intent(intent.to_dict())
 
     def find_intent_by_reference(self, reference: str, created_after: datetime) -> IntentSnapshot | None:
@@ -115,11 +184,7 @@ class StripeGateway:
         return None
 
     def _recent_intents(self, created_after: datetime) -> Iterator:
-        """Intents created since `created_after`. localstripe refuses the `created` filter, so
-        there every intent is listed (its store only holds one test run's data)."""
-        params: dict = {"limit": 100}
-        if not self._uses_local_stripe:
-            params["created"] = {"gte": int(created_after.timestamp())}
+        params = self.dialect.recent_intents_params(created_after)
         return self._client.v1.payment_intents.list(params=params).auto_paging_iter()
 
 
@@ -225,9 +290,39 @@ def _derived_key(idempotency_key: str, *parts: str) -> str:
     return hashlib.sha256("|".join((idempotency_key, *parts)).encode()).hexdigest()
 
 
+# Parameters naming what the browser sent: Stripe refusing them is about that token.
+_TOKEN_PARAMS = {"confirmation_token", "payment_method", "card", "token", "source"}
+
+
+def _token_refused(exc: stripe.InvalidRequestError) -> bool:
+    param = (getattr(exc, "param", None) or "").split("[")[0]
+    return exc.http_status == 404 or param in _TOKEN_PARAMS
+
+
+def _unusable(exc: stripe.StripeError, paying: CardPaymentRequest | None, kind: str) -> GatewayUnusable:
+    code = str(getattr(exc, "code", None) or kind)
+    detail = f"{type(exc).__name__} ({code}): {exc.user_message or exc}"
+    if paying is not None and code == "amount_too_small":
+        return GatewayUnusable(
+            f"Stripe refused this amount as below its card minimum ({stripe_minimum(paying.amount.currency).format()} "
+            "or its equivalent in our settlement currency). Nothing was charged.", detail=detail, code=code,
+        )
+    if paying is not None and code == "amount_too_large":
+        return GatewayUnusable(
+            f"A card payment can be at most {stripe_maximum(paying.amount.currency).format()}: pay this in several "
+            "payments or by bank transfer. Nothing was charged.", detail=detail, code=code,
+        )
+    return GatewayUnusable(UNAVAILABLE_MESSAGE, detail=detail, code=code)
+
+
 @contextmanager
-def _translated_errors(not_found: type[Exception] = GatewayRejected):
-    """SDK exceptions in, the gateway's named errors out."""
+def _translated_errors(not_found: type[Exception] = GatewayRejected, paying: CardPaymentRequest | None = None):
+    """SDK exceptions in, the gateway's named errors out.
+
+    Only a `CardError` (the card network or Stripe's fraud checks said no) is a decline. While
+    paying, an invalid request is either about the token the browser sent (GatewayRejected) or
+    about us: keys, API version, parameters, amount limits (GatewayUnusable).
+    """
     try:
         yield
     except stripe.CardError as exc:
@@ -244,11 +339,21 @@ def _translated_errors(not_found: type[Exception] = GatewayRejected):
         # The key was used before with other parameters: that first request reached Stripe,
         # but we do not know its outcome. Reconciliation finds the intent by its reference.
         raise GatewayUnavailable(f"an earlier request with this key is pending: {exc}") from None
+    except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+        raise _unusable(exc, paying, "authentication") from None
     except stripe.InvalidRequestError as exc:
-        if exc.http_status == 404:
-            raise not_found(str(exc.user_message or exc)) from None
-        raise GatewayRejected(str(exc.user_message or exc)) from None
+        if paying is None:
+            if exc.http_status == 404:
+                raise not_found(str(exc.user_message or exc)) from None
+            raise GatewayRejected(str(exc.user_message or exc)) from None
+        if _token_refused(exc) and exc.code not in ("amount_too_small", "amount_too_large"):
+            raise GatewayRejected(
+                "These card details could not be used. Enter them again; nothing was charged.",
+            ) from None
+        raise _unusable(exc, paying, "invalid_request") from None
     except stripe.APIError as exc:
         raise GatewayUnavailable(f"Stripe error: {exc}") from None
     except stripe.StripeError as exc:
-        raise GatewayRejected(str(exc.user_message or exc)) from None
+        if paying is None:
+            raise GatewayRejected(str(exc.user_message or exc)) from None
+        raise _unusable(exc, paying, "stripe_error") from None

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
 from portal.domain.core.database import commit_before_outside_call
-from portal.domain.gateway.protocol import GatewayError, IntentSnapshot, PaymentGateway
+from portal.domain.gateway.protocol import CANCEL_ABANDONED, GatewayError, IntentSnapshot, PaymentGateway
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment
 from portal.domain.payments.service import apply_gateway_status, intent_mismatch, lock_payment, move
@@ -80,7 +80,7 @@ def reconcile_payments(
             continue
         if snapshot is not None and snapshot.status == "requires_action" and created_at < now - ABANDONED_AFTER:
             try:
-                snapshot = gateway.cancel_intent(snapshot.id)
+                snapshot = gateway.cancel_intent(snapshot.id, CANCEL_ABANDONED)
             except GatewayError as exc:
                 report.problems.append(f"{public_id}: abandoned authentication not canceled: {exc.message}")
                 continue

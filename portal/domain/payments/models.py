@@ -35,6 +35,10 @@ class Payment(PublicIdMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    # The invoice link the attempt was made through (None: a signed-in whole-account session).
+    # Only counted (card-testing pause), never joined: no foreign key, which SQLite could not
+    # add to the existing table without copying it (and losing its triggers).
+    link_id: Mapped[int | None] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     amount_minor: Mapped[int] = mapped_column(Integer)
     method: Mapped[str] = mapped_column(String(20), default="card")
@@ -45,6 +49,9 @@ class Payment(PublicIdMixin, Base):
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     client_secret: Mapped[str | None] = mapped_column(String(255))
+    # What Stripe.js made for the first call ("ctoken_..." or "tok_..."): every retry of that
+    # call sends it again, so Stripe's idempotency check sees the same parameters.
+    payment_token: Mapped[str | None] = mapped_column(String(255))
     po_number: Mapped[str] = mapped_column(String(60), default="")
     memo: Mapped[str] = mapped_column(String(500), default="")
     failure_code: Mapped[str] = mapped_column(String(80), default="")
@@ -88,7 +95,10 @@ class StripeEvent(Base):
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
-    # What the event did: "applied", "ignored: <why>", ...
+    # What the event did: "applied", "ignored: <why>", "unprocessed: <why>" ...
     outcome: Mapped[str] = mapped_column(String(200), default="")
+    # The verified body of an event that moves money but is not handled yet (refunds,
+    # disputes): kept to be replayed by the code that will handle it. None otherwise.
+    payload: Mapped[str | None] = mapped_column(Text)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
     received_at: Mapped[datetime]

@@ -16,18 +16,31 @@ from portal.domain.ledger.queries import Standing
 
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CARD_TOKEN_PATTERN = re.compile(r"^tok_[A-Za-z0-9_]{1,250}$")
+CONFIRMATION_TOKEN_PATTERN = re.compile(r"^ctoken_[A-Za-z0-9_]{1,240}$")
 MAX_INVOICES_PER_PAYMENT = 50
 MAX_REASON_LENGTH = 200
 MAX_PO_LENGTH = 60
 MAX_MEMO_LENGTH = 500
 SHORT_PAY_REASONS = ("Partial payment", "Short-paid, see dispute", "Credit expected", "Other")
 
-# Card testing: whoever holds a link tries stolen cards one after another. After this many
-# declines for one customer within the window, new card attempts pause until the oldest of
-# them leaves it. Counted from our own payment rows (under the customer lock), so every web
-# process agrees and nothing else has to be stored.
-DECLINES_BEFORE_PAUSE = 5
+# Card testing: whoever holds a link tries stolen cards one after another. Only real declines
+# count (a `PaymentDeclined` from the card network: the attempt's failure_code is the decline
+# code); a token Stripe does not know, or Stripe refusing *us* (keys, API version, limits), is
+# recorded with a failure_code starting "refused:" and never counts. Declines are counted from
+# our own payment rows (under the customer lock), so every web process agrees, at three levels,
+# so that one holder cannot lock everyone else out:
+# - one invoice link (a forwarded link's holder): 3 declines in the window pause that link;
+# - one contact (all their sessions): 5 pause that contact: a clerk who mistypes twice is fine;
+# - the whole customer: 15, from any mix of contacts and links, pause card payments for all.
+# A pause lasts until the oldest counted decline leaves the window.
 DECLINE_WINDOW = timedelta(hours=1)
+DECLINES_BEFORE_PAUSE = {"link": 3, "contact": 5, "customer": 15}
+NOT_A_DECLINE_PREFIX = "refused:"
+_PAUSED_WHO = {
+    "link": "through this link",
+    "contact": "for you",
+    "customer": "for this account",
+}
 
 
 class PaymentRefused(DomainError):
@@ -63,16 +76,23 @@ class CardPaymentForm:
 
     nonce: str
     allocations: tuple[AllocationRequest, ...]
-    card_token: str
+    card_token: str = ""  # "tok_..." from the card element (localstripe)
     po_number: str = ""
     memo: str = ""
+    confirmation_token: str = ""  # "ctoken_..." from the Payment Element (real Stripe)
+
+    @property
+    def payment_token(self) -> str:
+        return self.confirmation_token or self.card_token
 
 
 def check_form_shape(form: CardPaymentForm) -> None:
     """Refusals that need no database: a malformed form changes nothing and costs nothing."""
     if not NONCE_PATTERN.match(form.nonce or ""):
         raise PaymentRefused("This payment form has expired. Reload the page and try again.")
-    if not CARD_TOKEN_PATTERN.match(form.card_token or ""):
+    tokens = [t for t in (form.card_token, form.confirmation_token) if t]
+    if len(tokens) != 1 or not (CARD_TOKEN_PATTERN.match(form.card_token or "")
+                                or CONFIRMATION_TOKEN_PATTERN.match(form.confirmation_token or "")):
         raise PaymentRefused("Enter your card details.")
     if not form.allocations:
         raise PaymentRefused("Choose at least one invoice to pay.")
@@ -112,14 +132,21 @@ def check_payable(standing: Standing, amount: Money, reason: str) -> None:
         raise PaymentRefused(f"Invoice {number}: say why you are paying less than {payable.format()}.")
 
 
-def refuse_while_declines_pile_up(declined_at: Sequence[datetime], now: datetime) -> None:
-    """`declined_at`: the newest declines (at most DECLINES_BEFORE_PAUSE), newest first."""
-    if len(declined_at) < DECLINES_BEFORE_PAUSE:
+def refuse_while_declines_pile_up(declined_at: dict[str, Sequence[datetime]], now: datetime) -> None:
+    """`declined_at[scope]`: the newest declines counted at that level (at most its limit),
+    newest first; a scope that does not apply (no link) is absent or empty."""
+    waits = {}
+    for scope, limit in DECLINES_BEFORE_PAUSE.items():
+        times = declined_at.get(scope) or ()
+        if len(times) >= limit:
+            waits[scope] = max(int((times[limit - 1] + DECLINE_WINDOW - now).total_seconds()), 60)
+    if not waits:
         return
-    wait = max(int((declined_at[DECLINES_BEFORE_PAUSE - 1] + DECLINE_WINDOW - now).total_seconds()), 60)
+    scope = max(waits, key=lambda s: waits[s])
+    wait = waits[scope]
     raise PaymentsPaused(
-        f"{DECLINES_BEFORE_PAUSE} cards were declined for this account within an hour, so card "
-        f"payments are paused for {-(-wait // 60)} minutes to protect it. Nothing was charged. "
+        f"{DECLINES_BEFORE_PAUSE[scope]} cards were declined {_PAUSED_WHO[scope]} within an hour, so card "
+        f"payments are paused for {-(-wait // 60)} minutes to protect the account. Nothing was charged. "
         "If you need to pay sooner, write to us.",
         retry_after_seconds=wait,
     )

@@ -40,8 +40,8 @@ from portal.domain.core.money import Money, MoneyError, total as money_total
 from portal.domain.customers.models import Customer
 from portal.domain.gateway.amounts import stripe_minimum, to_stripe_amount
 from portal.domain.gateway.protocol import (
-    CardPaymentRequest, GatewayRejected, GatewayUnavailable, IntentSnapshot, PaymentDeclined,
-    PaymentGateway,
+    CANCEL_REQUESTED_BY_CUSTOMER, CardPaymentRequest, GatewayRejected, GatewayUnavailable, GatewayUnusable,
+    IntentSnapshot, PaymentDeclined, PaymentGateway,
 )
 from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.queries import standings_for
@@ -51,7 +51,7 @@ from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
 from portal.domain.payments.notifications import queue_receipt
 from portal.domain.payments.policy import (
-    DECLINE_WINDOW, DECLINES_BEFORE_PAUSE, CardPaymentForm, PaymentConflict, PaymentRefused, check_form_shape,
+    DECLINE_WINDOW, DECLINES_BEFORE_PAUSE, NOT_A_DECLINE_PREFIX, CardPaymentForm, PaymentConflict, PaymentRefused, check_form_shape,
     check_payable, refuse_while_declines_pile_up, request_key,
 )
 from portal.domain.payments.queries import customer_today, payment_for_access
@@ -61,9 +61,13 @@ from portal.domain.payments.states import (
 
 log = logging.getLogger(__name__)
 
-# How long a request may hold its claim on an attempt while Stripe answers: longer than one
-# Stripe call with its retries (see gateway.stripe_adapter), so a live call is never doubled.
-GATEWAY_CALL_LEASE = timedelta(minutes=2)
+# The web worker's timeout (gunicorn --timeout in the README's production command): no request
+# lives longer. One Stripe call with its retries (stripe_adapter.CALL_BUDGET_SECONDS) fits in
+# well under half of it.
+WEB_WORKER_TIMEOUT = timedelta(seconds=60)
+# How long a request may hold its claim on an attempt while Stripe answers: longer than the
+# worker may live, so a live call is never doubled, and a killed worker's claim lapses soon.
+GATEWAY_CALL_LEASE = WEB_WORKER_TIMEOUT + timedelta(seconds=15)
 
 
 def move(payment: Payment, target: PaymentStatus | str, now: datetime) -> None:
@@ -126,9 +130,11 @@ def start_card_payment(
     if payment.gateway_call_until is not None and payment.gateway_call_until > now:
         return PaymentStart(payment, retry=True, message="This payment is being sent to the card processor.")
     payment.gateway_call_until = now + GATEWAY_CALL_LEASE
+    # A retry sends what the first call sent (Stripe refuses a key reused with other parameters).
+    payment.payment_token = payment.payment_token or form.payment_token
     payment_id = payment.id
     request = CardPaymentRequest(
-        amount=Money(payment.amount_minor, payment.currency), card_token=form.card_token,
+        amount=Money(payment.amount_minor, payment.currency), payment_token=payment.payment_token,
         idempotency_key=payment.idempotency_key, reference=payment.public_id,
         metadata={"customer": _customer_reference(db, access.customer_id)},
     )
@@ -136,7 +142,7 @@ def start_card_payment(
 
     try:
         answer: IntentSnapshot | Exception = gateway.create_card_intent(request)
-    except (PaymentDeclined, GatewayUnavailable, GatewayRejected) as error:
+    except (PaymentDeclined, GatewayUnavailable, GatewayRejected, GatewayUnusable) as error:
         answer = error
 
     payment = lock_payment(db, clock, payment_id)
@@ -159,12 +165,19 @@ def _record_create_answer(
             payment, retry=True,
             message="We could not reach the card processor. Nothing was charged twice: please try again.",
         )
+    if isinstance(answer, GatewayUnusable):
+        # Stripe refused *us* (keys, API version, parameters, limits): staff must act. Not a
+        # decline: it never counts toward the card-testing pause.
+        log.error("payment %s: Stripe refused the request, card payments need attention: %s",
+                  payment.public_id, answer.detail or answer.message)
+        _record_decline(ctx, payment, PaymentDeclined(answer.message, code=NOT_A_DECLINE_PREFIX + (answer.code or "unusable")))
+        return PaymentStart(payment, message=payment.failure_message)
     if isinstance(answer, GatewayRejected):
-        log.warning("payment %s: gateway rejected the request: %s", payment.public_id, answer.message)
-        _record_decline(ctx, payment, PaymentDeclined(
-            "The card could not be charged. Please check the card details and try again.",
-            code="rejected",
-        ))
+        # A token Stripe does not know (made with another publishable key, reused, made up).
+        log.warning("payment %s: Stripe refused the card token (if every payment gets this, check that "
+                    "STRIPE_PUBLISHABLE_KEY and STRIPE_SECRET_KEY are of one account): %s",
+                    payment.public_id, answer.message)
+        _record_decline(ctx, payment, PaymentDeclined(answer.message, code=NOT_A_DECLINE_PREFIX + "token"))
         return PaymentStart(payment, message=payment.failure_message)
 
     snapshot = answer
@@ -251,7 +264,7 @@ def _create_attempt(
 ) -> Payment:
     """Check the amounts against what is payable now and insert the attempt (under the lock)."""
     db, clock = ctx.db, ctx.clock
-    refuse_while_declines_pile_up(_recent_declines(db, access.customer_id, clock.now()), clock.now())
+    refuse_while_declines_pile_up(_recent_declines(db, access, clock.now()), clock.now())
     standings = standings_for(db, [invoice.id for invoice in invoices.values()],
                               customer_today(db, clock, access.customer_id))
     reasons = {a.invoice_public_id: a.reason.strip() for a in form.allocations}
@@ -263,13 +276,13 @@ def _create_attempt(
     if total < minimum:
         raise PaymentRefused(f"Card payments must be at least {minimum.format()}.")
     try:
-        to_stripe_amount(total)
+        to_stripe_amount(total)  # also refuses more than Stripe's maximum, before Stripe is asked
     except MoneyError as exc:
         raise PaymentRefused(str(exc)) from None
 
     now = clock.now()
     payment = Payment(
-        customer_id=access.customer_id, contact_id=access.contact_id, currency=currency,
+        customer_id=access.customer_id, contact_id=access.contact_id, link_id=access.link_id, currency=currency,
         amount_minor=total.minor, method="card", status=PaymentStatus.NEW, request_key=key,
         idempotency_key=secrets.token_hex(32), po_number=form.po_number.strip(),
         memo=form.memo.strip(), failure_code="", failure_message="", created_at=now, updated_at=now,
@@ -289,14 +302,21 @@ def _create_attempt(
     return payment
 
 
-def _recent_declines(db: Session, customer_id: int, now: datetime) -> list[datetime]:
-    return list(db.scalars(
+def _recent_declines(db: Session, access: Access, now: datetime) -> dict[str, list[datetime]]:
+    """The newest real declines (see policy.DECLINES_BEFORE_PAUSE) of this customer, this
+    contact and this link, newest first."""
+    scopes = {"customer": Payment.customer_id == access.customer_id,
+              "contact": Payment.contact_id == access.contact_id}
+    if access.link_id is not None:
+        scopes["link"] = Payment.link_id == access.link_id
+    return {scope: list(db.scalars(
         select(Payment.updated_at)
-        .where(Payment.customer_id == customer_id, Payment.status == PaymentStatus.FAILED,
-               Payment.failure_code != "", Payment.updated_at > now - DECLINE_WINDOW)
+        .where(Payment.customer_id == access.customer_id, where, Payment.status == PaymentStatus.FAILED,
+               Payment.failure_code != "", ~Payment.failure_code.startswith(NOT_A_DECLINE_PREFIX),
+               Payment.updated_at > now - DECLINE_WINDOW)
         .order_by(Payment.updated_at.desc())
-        .limit(DECLINES_BEFORE_PAUSE)
-    ).all())
+        .limit(DECLINES_BEFORE_PAUSE[scope])
+    ).all()) for scope, where in scopes.items()}
 
 
 # --- locking -----------------------------------------------------------------------------------
@@ -392,8 +412,8 @@ def cancel_card_payment(
     payment_id, intent_id = payment.id, payment.stripe_payment_intent_id
     commit_before_outside_call(db)
     try:
-        snapshot = gateway.cancel_intent(intent_id)
-    except (GatewayRejected, GatewayUnavailable) as exc:
+        snapshot = gateway.cancel_intent(intent_id, CANCEL_REQUESTED_BY_CUSTOMER)
+    except (GatewayRejected, GatewayUnavailable, GatewayUnusable) as exc:
         log.info("payment %s: cancel refused by the gateway: %s", public_id, exc.message)
         raise PaymentConflict("This payment is already being processed and cannot be canceled.") from None
     payment = lock_payment(db, ctx.clock, payment_id)

@@ -41,6 +41,18 @@ EVENT_TARGETS = {
 }
 
 
+# Events that move money but that the portal does not handle yet: never acknowledged as if
+# handled. Each is stored with its verified body and outcome "unprocessed: ..." and logged as
+# a warning, for the refund and chargeback work to replay; the answer is still 200 (Stripe
+# would otherwise retry for days and then disable the endpoint).
+UNPROCESSED_EVENT_TYPES = ("charge.refunded", "charge.refund.updated")
+UNPROCESSED_EVENT_PREFIXES = ("charge.dispute.", "refund.")
+
+
+def is_unprocessed_money_event(event_type: str) -> bool:
+    return event_type in UNPROCESSED_EVENT_TYPES or event_type.startswith(UNPROCESSED_EVENT_PREFIXES)
+
+
 class EventNotReady(Exception):
     """The event is about an intent our own create call has not stored yet: answer 5xx so
     Stripe delivers it again later (reconciliation covers a stand-in that never retries)."""
@@ -67,6 +79,8 @@ def receive_stripe_webhook(
     """Verify, deduplicate and apply one delivery. The caller commits on return, rolls back
     on any exception (WebhookRejected -> 400, anything else -> 5xx)."""
     event = verifier.read(payload, signature_header, ctx.clock.now())
+    if is_unprocessed_money_event(event.type):
+        return _record_unprocessed(ctx, event, payload)
     result = _record_and_apply(ctx, gateway, supplier, event, current=None)
     if isinstance(result, _NeedsStripesView):
         ctx.db.rollback()  # keep nothing open while Stripe answers; the event is recorded below
@@ -74,6 +88,20 @@ def receive_stripe_webhook(
         result = _record_and_apply(ctx, gateway, supplier, event, current=current)
     assert isinstance(result, EventResult)
     return result
+
+
+def _record_unprocessed(ctx: Context, event: WebhookEvent, payload: bytes) -> EventResult:
+    outcome = f"unprocessed: {event.type} moves money and is not handled yet (kept for replay)"
+    ctx.db.add(StripeEvent(id=event.id, type=event.type[:100], outcome=outcome[:200],
+                           payload=payload.decode("utf-8"), received_at=ctx.clock.now()))
+    try:
+        ctx.db.flush()
+    except IntegrityError:
+        ctx.db.rollback()
+        return EventResult(event.id, "duplicate", duplicate=True)
+    log.warning("stripe event %s (%s) recorded UNPROCESSED: money moved that the portal does not handle yet",
+                event.id, event.type)
+    return EventResult(event.id, outcome)
 
 
 def _record_and_apply(

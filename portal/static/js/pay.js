@@ -1,12 +1,16 @@
 /*
  * The card payment page and the payment status page (no inline scripts: CSP).
  *
- * Pay page (form#pay-form): a Stripe card element -> stripe.createToken(card) -> POST the form
- * with the token to our server, which computes the amounts, creates and confirms the
- * PaymentIntent -> if it answers with a client secret, 3-D Secure runs through
- * stripe.confirmCardPayment -> then the payment's status page. The same calls work with real
- * Stripe.js and with localstripe's fake one; their only difference, the shape of a failed
- * authentication, is absorbed in `authenticationFailed`.
+ * Pay page (form#pay-form): Stripe.js collects the payment details and makes a token -> POST the
+ * form with the token to our server, which computes the amounts, creates and confirms the
+ * PaymentIntent -> if it answers with a client secret, 3-D Secure runs in the page -> then the
+ * payment's status page. How Stripe.js is driven depends on the server's STRIPE_DIALECT (the
+ * form's data-stripe-dialect), and lives only in DIALECTS below:
+ * - "real": the Payment Element in deferred-intent mode (elements({mode: "payment", amount,
+ *   currency})), elements.submit(), stripe.createConfirmationToken({elements}) -> posted as
+ *   `confirmation_token`; 3-D Secure through stripe.handleNextAction({clientSecret}).
+ * - "localstripe": its fake Stripe.js has no Payment Element: the card element,
+ *   stripe.createToken(card) -> posted as `card_token`; stripe.confirmCardPayment(secret).
  *
  * Status page (#payment-status[data-status-url]): polls a small JSON endpoint and reloads when
  * the status changes (the webhook settles the payment; this page only displays).
@@ -34,6 +38,42 @@
     return parseInt(parts[0] + fraction, 10);
   }
 
+  // The two ways of driving Stripe.js. Each: mount(form) once; token(amountMinor) -> {field, id}
+  // or {error}; authenticate(clientSecret) -> the Stripe.js result; update(amountMinor).
+  var DIALECTS = {
+    real: function (stripe, form) {
+      var elements = stripe.elements({
+        mode: "payment", amount: parseInt(form.dataset.totalMinor, 10),
+        currency: form.dataset.currency.toLowerCase()
+      });
+      elements.create("payment").mount("#card-element");
+      return {
+        update: function (amount) { if (amount > 0) { elements.update({amount: amount}); } },
+        token: async function () {
+          var submitted = await elements.submit();
+          if (submitted.error) { return {error: submitted.error}; }
+          var result = await stripe.createConfirmationToken({elements: elements});
+          if (result.error) { return {error: result.error}; }
+          return {field: "confirmation_token", id: result.confirmationToken.id};
+        },
+        authenticate: function (clientSecret) { return stripe.handleNextAction({clientSecret: clientSecret}); }
+      };
+    },
+    localstripe: function (stripe) {
+      var card = stripe.elements().create("card");
+      card.mount("#card-element");
+      return {
+        update: function () {},
+        token: async function () {
+          var result = await stripe.createToken(card);
+          if (result.error) { return {error: result.error}; }
+          return {field: "card_token", id: result.token.id};
+        },
+        authenticate: function (clientSecret) { return stripe.confirmCardPayment(clientSecret); }
+      };
+    }
+  };
+
   // Real Stripe.js answers a failed 3-D Secure step with {error}; localstripe's fake answers
   // {paymentIntent} whose status went back to requires_payment_method. Both mean "not paid".
   function authenticationFailed(result) {
@@ -45,8 +85,7 @@
 
   function setUpPayForm(form) {
     var stripe = window.Stripe(form.dataset.publishableKey);
-    var card = stripe.elements().create("card");
-    card.mount("#card-element");
+    var dialect = (DIALECTS[form.dataset.stripeDialect] || DIALECTS.real)(stripe, form);
 
     var button = document.getElementById("pay-button");
     var errorBox = document.getElementById("pay-error");
@@ -83,6 +122,7 @@
         reason.required = minor !== null && minor < payable;
       });
       totalBox.textContent = valid ? window.PortalMoney.format(total, currency, exponent) : "–";
+      if (valid) { dialect.update(total); }
     }
 
     form.addEventListener("input", function (event) {
@@ -114,18 +154,18 @@
     }
 
     async function pay() {
-      var tokenResult = await stripe.createToken(card);
-      if (tokenResult.error) {
-        return tokenResult.error.message || "Check the card details.";
+      var made = await dialect.token();
+      if (made.error) {
+        return made.error.message || "Check the card details.";
       }
       var data = new FormData(form);
-      data.set("card_token", tokenResult.token.id);
+      data.set(made.field, made.id);
       var answer = await postForm(data);
       if (!answer.ok) {
         return answer.body.error || "The payment could not be made. Please try again.";
       }
       if (answer.body.client_secret) {
-        var result = await stripe.confirmCardPayment(answer.body.client_secret);
+        var result = await dialect.authenticate(answer.body.client_secret);
         var failure = authenticationFailed(result);
         if (failure) {
           await cancelAttempt(answer.body.cancel_url);

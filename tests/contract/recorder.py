@@ -1,0 +1,145 @@
+"""A Stripe-shaped HTTP server on 127.0.0.1 that records every request the portal sends.
+
+It answers the few API methods the portal calls with JSON shaped like Stripe's, keyed on the
+ConfirmationToken's name (`ctoken_ok...`, `ctoken_3ds...`, `ctoken_declined...`), and keeps
+Stripe's idempotency rule: a key seen before returns the first answer if the parameters are the
+same and 400 `idempotency_error` if not. `drop_creates = N` makes the next N create calls take
+effect and then close the connection unanswered (a timeout after Stripe acted).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from tests.contract.sdk_params import decode_form
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict
+    headers: dict[str, str]
+
+
+@dataclass
+class StripeRecorder:
+    requests: list[Recorded] = field(default_factory=list)
+    intents: dict[str, dict] = field(default_factory=dict)
+    drop_creates: int = 0
+    _keys: dict[str, tuple[dict, int, dict]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, method: str, path: str, params: dict, headers: dict[str, str]) -> tuple[int, dict] | None:
+        with self._lock:
+            self.requests.append(Recorded(method, path, params, headers))
+            key = headers.get("Idempotency-Key")
+            if method == "POST" and key in self._keys:
+                first_params, status, body = self._keys[key]
+                if first_params != params:
+                    return 400, _error("idempotency_error", "Keys for idempotent requests can only be used with "
+                                       "the same parameters they were first used with.", kind="idempotency_error")
+            else:
+                status, body = self._route(method, path, params)
+                if method == "POST" and key:
+                    self._keys[key] = (params, status, body)
+            if method == "POST" and path == "/v1/payment_intents" and self.drop_creates:
+                self.drop_creates -= 1
+                return None  # it took effect; the answer is lost
+            return status, body
+
+    def _route(self, method: str, path: str, params: dict) -> tuple[int, dict]:
+        parts = path.strip("/").split("/")
+        if method == "POST" and parts == ["v1", "payment_intents"]:
+            return self._create(params)
+        if method == "GET" and parts == ["v1", "payment_intents"]:
+            since = int(params.get("created", {}).get("gte", 0))
+            data = [i for i in self.intents.values() if i["created"] >= since]
+            return 200, {"object": "list", "data": data, "has_more": False, "url": "/v1/payment_intents"}
+        if len(parts) >= 3 and parts[:2] == ["v1", "payment_intents"] and parts[2] in self.intents:
+            intent = self.intents[parts[2]]
+            if method == "GET" and len(parts) == 3:
+                return 200, intent
+            if method == "POST" and parts[3:] == ["cancel"]:
+                if intent["status"] in ("succeeded", "processing", "canceled"):
+                    return 400, _error("payment_intent_unexpected_state", "You cannot cancel this PaymentIntent.")
+                intent.update(status="canceled", cancellation_reason=params.get("cancellation_reason"))
+                return 200, intent
+        return 404, _error("resource_missing", f"Unrecognized request URL ({method}: {path}).")
+
+    def _create(self, params: dict) -> tuple[int, dict]:
+        token = params.get("confirmation_token", "")
+        if not token.startswith("ctoken_"):
+            return 400, _error("parameter_missing", "This test server only confirms with a ConfirmationToken.")
+        intent_id = f"pi_{secrets.token_hex(12)}"
+        status = "requires_action" if "3ds" in token else "requires_payment_method" if "declined" in token else "succeeded"
+        intent = {
+            "id": intent_id, "object": "payment_intent", "amount": int(params["amount"]),
+            "currency": params["currency"], "status": status, "livemode": False, "created": int(time.time()),
+            "client_secret": f"{intent_id}_secret_{secrets.token_hex(8)}", "metadata": params.get("metadata", {}),
+            "latest_charge": f"ch_{intent_id[3:]}" if status == "succeeded" else None,
+            "payment_method_types": ["card"], "last_payment_error": None,
+            "next_action": {"type": "use_stripe_sdk"} if status == "requires_action" else None,
+        }
+        self.intents[intent_id] = intent
+        if status == "requires_payment_method":
+            intent["last_payment_error"] = {"type": "card_error", "code": "card_declined",
+                                            "decline_code": "generic_decline", "message": "Your card was declined."}
+            return 402, {"error": {**intent["last_payment_error"], "payment_intent": intent}}
+        return 200, intent
+
+
+def _error(code: str, message: str, kind: str = "invalid_request_error") -> dict:
+    return {"error": {"type": kind, "code": code, "message": message}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    recorder: StripeRecorder
+
+    def _serve(self, method: str) -> None:
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        params = decode_form(body if method == "POST" else url.query)
+        answer = self.server.recorder.answer(method, url.path, params, dict(self.headers.items()))
+        if answer is None:
+            self.close_connection = True
+            self.connection.close()
+            return
+        status, payload = answer
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Request-Id", f"req_{secrets.token_hex(6)}")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self._serve("GET")
+
+    def do_POST(self):  # noqa: N802
+        self._serve("POST")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class RecorderServer:
+    def __init__(self) -> None:
+        self.recorder = StripeRecorder()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.recorder = self.recorder
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

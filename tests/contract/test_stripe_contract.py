@@ -1,0 +1,114 @@
+"""Every request the real dialect sends, in every scenario, checked against the parameter types
+the installed `stripe` package generates for its pinned API version, and Stripe's documented
+limits (tests/contract/sdk_params.py). An SDK bump to another API version fails here first."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.domain.core.context import Context
+from portal.domain.gateway.stripe_adapter import STRIPE_API_VERSION
+from portal.domain.payments.jobs import RECONCILER, reconcile_payments
+from tests.contract.sdk_params import check_request
+from tests.payments.conftest import make_company
+from tests.factories import sign_in
+from tests.payments.paying import open_pay_page, pay, pay_form, payment_by_public_id, post_payment
+
+pytestmark = pytest.mark.stripe_contract
+
+
+@pytest.fixture
+def company(db, clock):
+    return make_company(db, clock, 12_500, 8_000)
+
+
+@pytest.fixture
+def clerk(client, company, clock):
+    sign_in(client, company.clerk, clock)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def every_request_fits_the_pinned_api(stripe_recorder):
+    yield
+    recorded = stripe_recorder.recorder.requests
+    assert recorded, "the scenario sent nothing to Stripe"
+    problems = [p for r in recorded for p in check_request(r.method, r.path, r.params, r.headers, STRIPE_API_VERSION)]
+    assert problems == []
+
+
+def _creates(stripe_recorder):
+    return [r for r in stripe_recorder.recorder.requests if (r.method, r.path) == ("POST", "/v1/payment_intents")]
+
+
+def test_pay_one_invoice(clerk, company, stripe_recorder, settings):
+    response = pay(clerk, {company.invoices[0]: "125.00"}, "ctoken_ok_1")
+    assert response.status_code == 200, response.get_json()
+    [create] = _creates(stripe_recorder)
+    assert create.params["confirmation_token"] == "ctoken_ok_1"
+    assert create.params["amount"] == "12500" and create.params["currency"] == "usd"
+    public_id = response.get_json()["payment_url"].rsplit("/", 1)[1]
+    assert create.params["return_url"] == f"{settings.public_url}/payments/{public_id}"
+    assert create.headers["Stripe-Version"] == STRIPE_API_VERSION
+
+
+def test_pay_several_invoices(clerk, company, stripe_recorder):
+    response = pay(clerk, {company.invoices[0]: "125.00", company.invoices[1]: "30.00"}, "ctoken_ok_2",
+                   **{f"reason-{company.invoices[1].public_id}": "Partial payment"})
+    assert response.status_code == 200, response.get_json()
+    [create] = _creates(stripe_recorder)
+    assert create.params["amount"] == "15500"
+
+
+def test_3ds_then_the_customer_cancels(clerk, company, stripe_recorder):
+    page = open_pay_page(clerk, company.invoices[:1])
+    body = post_payment(clerk, pay_form(page, {company.invoices[0]: "125.00"}, "ctoken_3ds_1")).get_json()
+    assert body["client_secret"]
+    canceled = clerk.post(body["cancel_url"], headers={"X-CSRFToken": page["csrf_token"], "Accept": "application/json"})
+    assert canceled.get_json()["status"] == "canceled"
+    [cancel] = [r for r in stripe_recorder.recorder.requests if r.path.endswith("/cancel")]
+    assert cancel.params == {"cancellation_reason": "requested_by_customer"}
+
+
+def test_decline(clerk, company, stripe_recorder):
+    response = pay(clerk, {company.invoices[0]: "125.00"}, "ctoken_declined_1")
+    assert response.status_code == 402 and response.get_json()["error"] == "Your card was declined."
+
+
+def test_retry_after_a_timeout_resends_the_same_token_and_reconciliation_finds_the_intent(
+        clerk, company, stripe_recorder, db, clock, gateway, supplier):
+    stripe_recorder.recorder.drop_creates = 3  # the first try and the SDK's two retries
+    page = open_pay_page(clerk, company.invoices[:1])
+    first = post_payment(clerk, pay_form(page, {company.invoices[0]: "125.00"}, "ctoken_ok_first"))
+    assert first.status_code == 503 and first.get_json()["retry"] is True
+    # The page posts again; a new token from Stripe.js must not change what is sent.
+    second = post_payment(clerk, pay_form(page, {company.invoices[0]: "125.00"}, "ctoken_ok_second"))
+    assert second.status_code == 200, second.get_json()
+    creates = _creates(stripe_recorder)
+    assert len(creates) == 4
+    assert {c.headers["Idempotency-Key"] for c in creates} == {creates[0].headers["Idempotency-Key"]}
+    assert {c.params["confirmation_token"] for c in creates} == {"ctoken_ok_first"}
+    assert len(stripe_recorder.recorder.intents) == 1
+
+    # The reconciliation listing (for an attempt whose intent id was never stored).
+    stripe_recorder.recorder.drop_creates = 3
+    lost = post_payment(clerk, pay_form(open_pay_page(clerk, company.invoices[1:]), {company.invoices[1]: "80.00"},
+                                        "ctoken_ok_lost"))
+    assert lost.status_code == 503
+    clock.advance(minutes=16)
+    report = reconcile_payments(Context(db, clock, RECONCILER), gateway, supplier)
+    db.commit()  # what the command runner does
+    assert any("found intent" in line for line in report.changed), report.summary()
+    [listing] = [r for r in stripe_recorder.recorder.requests if (r.method, r.path) == ("GET", "/v1/payment_intents")]
+    assert set(listing.params) == {"limit", "created"}
+
+
+def test_reconciliation_cancels_an_abandoned_authentication(clerk, company, stripe_recorder, db, clock, gateway, supplier):
+    body = pay(clerk, {company.invoices[0]: "125.00"}, "ctoken_3ds_abandoned").get_json()
+    clock.advance(minutes=61)
+    report = reconcile_payments(Context(db, clock, RECONCILER), gateway, supplier)
+    db.commit()  # what the command runner does
+    assert report.problems == []
+    [cancel] = [r for r in stripe_recorder.recorder.requests if r.path.endswith("/cancel")]
+    assert cancel.params == {"cancellation_reason": "abandoned"}
+    assert payment_by_public_id(db, body["payment_url"].rsplit("/", 1)[1]).status == "canceled"
