@@ -37,6 +37,11 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
+def gateway(localstripe_gateway):
+    return localstripe_gateway
+
+
+@pytest.fixture
 def settings(settings, localstripe_server):
     return settings.with_changes(
         stripe_api_base=localstripe_server, stripe_js_url=f"{localstripe_server}/js.stripe.com/v3/",

@@ -13,6 +13,11 @@ from tests.factories import make_contact, make_customer, make_invoice, sign_in
 
 
 @pytest.fixture
+def gateway(localstripe_gateway):
+    return localstripe_gateway
+
+
+@pytest.fixture
 def settings(settings, localstripe_server):
     return settings.with_changes(
         stripe_api_base=localstripe_server, stripe_js_url=f"{localstripe_server}/js.stripe.com/v3/",
