@@ -47,7 +47,9 @@ from portal.domain.payments.models import Payment, StripeEvent
 from portal.web.logging import JsonFormatter
 
 from . import profile, webhooks
-from .seed import SeededAccount, add_settlement_payments, seed_account, seed_other_customers
+from .seed import (
+    SeededAccount, add_settlement_payments, fail_leftover_settlement_payments, seed_account, seed_other_customers,
+)
 from .wsgi_app import WEBHOOK_SECRET, build_bench_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -234,9 +236,12 @@ def count_and_profile(url: str, secret_key: str, account: SeededAccount, profile
                       profiles: dict) -> tuple[dict[str, int], dict[str, float]]:
     """SQL statements per request for every page and webhook; with `profile_seconds`, the
     in-process profile of every page (stored in `profiles`)."""
-    prepared = settlement_deliveries(url, account, 2 + int(profile_seconds * 400), "inproc")
+    prepared: list[bytes] = []
 
     def next_settlement() -> bytes:
+        if not prepared and not batches:  # created after the pages were measured
+            batches.append(1)
+            prepared.extend(settlement_deliveries(url, account, 2 + int(profile_seconds * 400), "inproc"))
         if not prepared:
             raise RuntimeError("in-process profile ran out of payments to settle; lower --profile-seconds")
         return prepared.pop()
@@ -247,7 +252,7 @@ def count_and_profile(url: str, secret_key: str, account: SeededAccount, profile
         webhooks.unknown_intent_events(1)[0], "ignored: unknown payment intent")
     sends["webhook: settlement"] = lambda: target.post_webhook(next_settlement(), "processing -> succeeded")
     sends["hello"] = lambda: target.get("/bench/hello")
-    counts, medians = {}, {}
+    counts, medians, batches = {}, {}, []
     try:
         for name, send in sends.items():
             send()  # compile templates, warm the statement cache
@@ -257,7 +262,17 @@ def count_and_profile(url: str, secret_key: str, account: SeededAccount, profile
                 profiles[name] = (medians[name], shares, samples)
     finally:
         target.close()
+        fail_leftovers(url, account)
     return counts, medians
+
+
+def fail_leftovers(url: str, account: SeededAccount) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            fail_leftover_settlement_payments(conn, account)
+    finally:
+        engine.dispose()
 
 
 # ------------------------------------------------------------------------------------------
@@ -456,6 +471,7 @@ def run_database(kind: str, args, workdir: Path, profiles: dict) -> list[SizeRes
                     base, url, account, args.duration, settlement_deliveries(url, account, budget, "wrk"),
                     "processing -> succeeded", workdir, settled=True)
                 result.hello_reference["webhook: settlement"] = (before + hello()) / 2
+                fail_leftovers(url, account)
                 results.append(result)
                 log(f"  {kind} {account.invoice_count}: hello {result.hello_rps:,.0f} req/s; " + ", ".join(
                     f"{name} {result.ratio(name):.1%}" for name in result.pages))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.invoicing.models import Invoice, InvoiceLine
@@ -206,9 +206,11 @@ def add_settlement_payments(conn: Connection, account: SeededAccount, count: int
     """`count` card payments in `processing`, one cent each on the account's open USD
     invoices (round robin): what a `payment_intent.succeeded` event settles.
 
-    One cent keeps every invoice's balance positive however many are settled. Returns
-    (payment public id, PaymentIntent id, amount) for building the events.
+    One cent keeps every invoice's balance positive however many are settled. They are dated
+    before all of the account's history, so the payments page (newest first) never shows them.
+    Returns (payment public id, PaymentIntent id, amount) for building the events.
     """
+    dated = now - timedelta(days=HISTORY_DAYS + 20)
     if not account.open_usd_invoice_ids:
         raise RuntimeError(f"account {account.label} has no open USD invoice to settle payments on")
     rows = []
@@ -218,7 +220,7 @@ def add_settlement_payments(conn: Connection, account: SeededAccount, count: int
             customer_id=account.customer_id, contact_id=account.contact_id, currency="USD", amount_minor=1,
             method="card", status="processing", request_key=key, idempotency_key=key,
             stripe_payment_intent_id=f"pi_{key}", po_number="", memo="", failure_code="", failure_message="",
-            created_at=now, updated_at=now, settled_at=None,
+            created_at=dated, updated_at=dated, settled_at=None,
         ))
     ids = _insert(conn, Payment.__table__, rows, returning=Payment.__table__.c.id)
     invoices = account.open_usd_invoice_ids
@@ -229,3 +231,14 @@ def add_settlement_payments(conn: Connection, account: SeededAccount, count: int
     public = dict(conn.execute(select(Payment.id, Payment.public_id).where(
         Payment.id >= min(ids), Payment.id <= max(ids))).all())
     return [(public[pid], row["stripe_payment_intent_id"], 1) for pid, row in zip(ids, rows, strict=True)]
+
+
+def fail_leftover_settlement_payments(conn: Connection, account: SeededAccount) -> int:
+    """Benchmark payments a run did not settle: marked failed, so that no later page counts
+    them as money in flight."""
+    result = conn.execute(
+        update(Payment).where(Payment.customer_id == account.customer_id, Payment.status == "processing",
+                              Payment.request_key.like(f"s{account.label}-%"))
+        .values(status="failed", failure_code="benchmark", failure_message="not settled by the benchmark run")
+    )
+    return result.rowcount
