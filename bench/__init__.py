@@ -1,1 +1,1 @@
-"""Benchmarks: `python -m bench.run_invoice_list` (see docs/benchmarks.md)."""
+"""Benchmarks: `python -m bench.run` (see docs/benchmarks.md)."""

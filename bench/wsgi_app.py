@@ -2,8 +2,10 @@
 
 `/bench/hello` is the hello-world baseline served by the same workers in the same run;
 `/bench/sign-in/<contact public id>` starts a whole-account session for a seeded contact so
-wrk can send its cookie. The database and secret come from BENCH_DATABASE_URL and
-BENCH_SECRET_KEY; the app runs in production mode (logging, security headers) as deployed.
+the load generator can send its cookie. The database and secret come from BENCH_DATABASE_URL
+and BENCH_SECRET_KEY; the app runs in production mode (logging, security headers) as deployed,
+with the default Stripe gateway: no Stripe key, so no page may call Stripe, while webhook
+signatures are verified by the real code against `WEBHOOK_SECRET`.
 """
 
 from __future__ import annotations
@@ -20,17 +22,16 @@ from portal.domain.customers.models import Contact
 from portal.web.context import db
 from portal.web.customer_session import sign_in
 
-
-class NoPaymentGateway:
-    """The pages measured never call the gateway; this keeps Stripe settings out of the run."""
+WEBHOOK_SECRET = "whsec_benchmark_only"
 
 
 def build_bench_app(database_url: str, secret_key: str):
     settings = Settings(
         mode="production", secret_key=secret_key, database_url=database_url,
-        stripe_webhook_secrets=("whsec_benchmark_only",), session_cookie_secure=True,
+        stripe_webhook_secrets=(WEBHOOK_SECRET,), session_cookie_secure=True,
+        public_url="https://portal.bench.example",
     )
-    app = create_app(settings, gateway=NoPaymentGateway())
+    app = create_app(settings)
 
     @app.get("/bench/hello")
     def bench_hello():

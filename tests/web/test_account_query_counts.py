@@ -8,7 +8,7 @@ flight), so a template that lazily loads something per row would show up as a la
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timedelta, UTC
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
@@ -90,20 +90,3 @@ def test_page_query_counts_do_not_grow_with_the_number_of_invoices(measure):
     # Sign-in check (1) plus the page's own queries; SQLite adds its BEGIN statement.
     assert max(many.values()) <= 8, many
 
-
-def test_the_benchmark_seed_and_its_query_counter_work(db, database_url):
-    """bench/ is not run by CI: this keeps its seeding and in-process counting from rotting."""
-    from datetime import datetime
-
-    from bench.run_invoice_list import Result, count_queries, markdown
-    from bench.seed import seed_customer
-
-    now = datetime(2026, 6, 15, 12, tzinfo=UTC)
-    small, large = seed_customer(db, 4, "S", now), seed_customer(db, 40, "L", now)
-    db.commit()
-
-    counts = [count_queries(database_url, "bench-secret-key-" + "x" * 40, c) for c in (small, large)]
-
-    assert counts[0] == counts[1]
-    table = markdown([Result("sqlite", 4, 100.0, 25.0, counts[0]), Result("sqlite", 40, 100.0, 20.0, counts[1])], 1)
-    assert "| sqlite | 40 | 100 | 20 | 20.0% | – |" in table and "do not change" in table

@@ -1,0 +1,606 @@
+"""Benchmark every customer page and the Stripe webhook against hello world, on SQLite and
+PostgreSQL, at several account sizes.
+
+    python -m bench.run                      # the full run (see docs/benchmarks.md), ~12 minutes
+    python -m bench.run --quick              # smoke check: SQLite, 200 invoices, 2 s per page
+    python -m bench.run --sizes 200,5000,50000 --db sqlite,postgresql --duration 5 --out results.md
+
+For each database: build it with the migrations (SQLite: a file in a temporary directory;
+PostgreSQL: a throwaway database, dropped at the end), seed one account per size plus other
+customers (bench/seed.py), count the SQL statements of every page in-process, profile where the
+time goes (bench/profile.py), then start gunicorn (2 sync workers) on 127.0.0.1 with
+`bench.wsgi_app` and run wrk on hello world, every page and the webhook, for each account.
+
+Any answer other than 200 (or the webhook not doing what it should) stops the run with an error.
+Needs `wrk` on PATH (Debian: apt-get install wrk), and for PostgreSQL a server where
+BENCH_POSTGRES_URL (default postgres@127.0.0.1:5432/postgres) may create databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, func, select, text
+
+from portal import migrate
+from portal.domain.core.database import make_engine
+from portal.domain.payments.models import Payment, StripeEvent
+from portal.web.logging import JsonFormatter
+
+from . import profile, webhooks
+from .seed import (
+    SeededAccount, add_settlement_payments, fail_leftover_settlement_payments, seed_account, seed_other_customers,
+)
+from .wsgi_app import WEBHOOK_SECRET, build_bench_app
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LUA_SCRIPT = Path(__file__).with_name("webhook.lua")
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+WORKERS = 2
+WRK_THREADS = 2
+WRK_CONNECTIONS = 8
+
+# The targets of the speed work (docs/benchmarks.md).
+MIN_RATIO_AT_SMALLEST = 0.20
+MAX_SLOWDOWN_AT_LARGEST = 1.5
+
+PAGES = ("overview", "invoice list", "invoice", "pay", "payments", "payment", "payment status")
+WEBHOOKS = ("webhook: unknown intent", "webhook: settlement")
+
+
+def page_paths(account: SeededAccount) -> dict[str, str]:
+    pay = "&".join(f"invoice={pid}" for pid in account.pay_invoice_public_ids)
+    return {
+        "overview": "/account",
+        "invoice list": "/invoices",
+        "invoice": f"/invoices/{account.detail_invoice_public_id}",
+        "pay": f"/pay?{pay}",
+        "payments": "/payments",
+        "payment": f"/payments/{account.payment_public_id}",
+        "payment status": f"/payments/{account.payment_public_id}/status",
+    }
+
+
+@dataclass
+class Measure:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+
+
+@dataclass
+class SizeResult:
+    database: str
+    invoices: int
+    hello_runs: list[Measure] = field(default_factory=list)
+    pages: dict[str, Measure] = field(default_factory=dict)
+    hello_reference: dict[str, float] = field(default_factory=dict)  # hello req/s around each page
+    sql: dict[str, int] = field(default_factory=dict)
+    in_process_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def hello_rps(self) -> float:
+        return sum(m.rps for m in self.hello_runs) / len(self.hello_runs)
+
+    def ratio(self, page: str) -> float:
+        """The page's req/s over hello's, measured right before and right after it."""
+        return self.pages[page].rps / self.hello_reference[page]
+
+
+# ------------------------------------------------------------------------------------------
+# Databases and data
+
+
+@contextmanager
+def sqlite_database(workdir: Path):
+    yield f"sqlite:///{workdir / 'bench.db'}"
+
+
+@contextmanager
+def postgresql_database():
+    admin_url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    name = f"portal_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def build_and_seed(url: str, sizes: list[int], others: int, others_invoices: int) -> list[SeededAccount]:
+    started = time.monotonic()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    accounts = []
+    try:
+        with engine.begin() as conn:
+            seed_other_customers(conn, others, others_invoices, now)
+        for size in sizes:
+            with engine.begin() as conn:
+                accounts.append(seed_account(conn, size, f"N{size}", now))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+    finally:
+        engine.dispose()
+    log(f"  seeded {sum(sizes) + others * others_invoices:,} invoices "
+        f"({others} other customers of {others_invoices}) in {time.monotonic() - started:.0f} s")
+    return accounts
+
+
+def settlement_deliveries(url: str, account: SeededAccount, count: int, batch: str) -> list[bytes]:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            payments = add_settlement_payments(conn, account, count, datetime.now(UTC), batch)
+    finally:
+        engine.dispose()
+    return [webhooks.succeeded_event(intent, amount, "usd", reference) for reference, intent, amount in payments]
+
+
+def stored_counts(url: str, customer_id: int) -> tuple[int, int]:
+    """(Stripe events stored, the customer's settled payments)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            events = conn.scalar(select(func.count()).select_from(StripeEvent))
+            settled = conn.scalar(select(func.count()).select_from(Payment).where(
+                Payment.customer_id == customer_id, Payment.status == "succeeded"))
+    finally:
+        engine.dispose()
+    return events, settled
+
+
+# ------------------------------------------------------------------------------------------
+# In-process: SQL statements per request, and where the time goes
+
+
+class InProcess:
+    """The bench app with the Flask test client, signed in as one account's clerk."""
+
+    def __init__(self, url: str, secret_key: str, account: SeededAccount) -> None:
+        root = logging.getLogger()
+        if not root.handlers:  # the JSON log lines are formatted as in production, then dropped
+            sink = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the process)
+            sink.setFormatter(JsonFormatter())
+            root.addHandler(sink)
+        self.app = build_bench_app(url, secret_key)
+        self.engine = self.app.extensions["portal"].engine
+        self.client = self.app.test_client()
+        self.get("/bench/sign-in/" + account.contact_public_id)
+
+    def get(self, path: str):
+        response = self.client.get(path)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path} answered {response.status_code}")
+        return response
+
+    def post_webhook(self, payload: bytes, expect: str):
+        response = self.client.post("/stripe/webhook", data=payload, headers={
+            "Stripe-Signature": webhooks.signature_header(payload, WEBHOOK_SECRET),
+            "Content-Type": "application/json"})
+        check_webhook_answer(response.status_code, response.get_data(), expect)
+        return response
+
+    def statements(self, send) -> int:
+        count = 0
+
+        def record(*_args):
+            nonlocal count
+            count += 1
+
+        event.listen(self.engine, "before_cursor_execute", record)
+        try:
+            send()
+        finally:
+            event.remove(self.engine, "before_cursor_execute", record)
+        return count
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def check_webhook_answer(status: int, body: bytes, expect: str) -> None:
+    if status != 200:
+        raise RuntimeError(f"POST /stripe/webhook answered {status}: {body[:300]!r}")
+    answer = json.loads(body)
+    if answer.get("duplicate") or expect not in answer.get("outcome", ""):
+        raise RuntimeError(f"webhook outcome {answer!r}, expected {expect!r}")
+
+
+def count_and_profile(url: str, secret_key: str, account: SeededAccount, profile_seconds: float,
+                      profiles: dict) -> tuple[dict[str, int], dict[str, float]]:
+    """SQL statements per request for every page and webhook; with `profile_seconds`, the
+    in-process profile of every page (stored in `profiles`)."""
+    prepared: list[bytes] = []
+
+    def next_settlement() -> bytes:
+        if not prepared and not batches:  # created after the pages were measured
+            batches.append(1)
+            prepared.extend(settlement_deliveries(url, account, 2 + int(profile_seconds * 400), "inproc"))
+        if not prepared:
+            raise RuntimeError("in-process profile ran out of payments to settle; lower --profile-seconds")
+        return prepared.pop()
+
+    sends = {name: (lambda path=path: target.get(path)) for name, path in page_paths(account).items()}
+    target = InProcess(url, secret_key, account)
+    sends["webhook: unknown intent"] = lambda: target.post_webhook(
+        webhooks.unknown_intent_events(1)[0], "ignored: unknown payment intent")
+    sends["webhook: settlement"] = lambda: target.post_webhook(next_settlement(), "processing -> succeeded")
+    sends["hello"] = lambda: target.get("/bench/hello")
+    counts, medians, batches = {}, {}, []
+    try:
+        for name, send in sends.items():
+            send()  # compile templates, warm the statement cache
+            counts[name] = target.statements(send)
+            if profile_seconds:
+                medians[name], shares, samples = profile.profile_requests(send, profile_seconds)
+                profiles[name] = (medians[name], shares, samples)
+    finally:
+        target.close()
+        fail_leftovers(url, account)
+    return counts, medians
+
+
+def fail_leftovers(url: str, account: SeededAccount) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            fail_leftover_settlement_payments(conn, account)
+    finally:
+        engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------
+# gunicorn and wrk
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(url: str, secret_key: str, log_path: Path):
+    port = free_port()
+    env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_SECRET_KEY": secret_key}
+    command = [
+        sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "sync",
+        "--bind", f"127.0.0.1:{port}", "--chdir", str(REPO_ROOT), "--log-level", "warning",
+        "bench.wsgi_app:app",
+    ]
+    with open(log_path, "ab") as log_file:
+        server = subprocess.Popen(command, env=env, stdout=log_file, stderr=log_file, cwd=REPO_ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + "/bench/hello", server)
+        yield base
+    finally:
+        server.terminate()  # SIGTERM: gunicorn's graceful shutdown of its own workers
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up; see its log")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not answer in time")
+
+
+def session_cookie(base: str, contact_public_id: str) -> str:
+    with urllib.request.urlopen(f"{base}/bench/sign-in/{contact_public_id}", timeout=5) as response:
+        for header in response.headers.get_all("Set-Cookie") or []:
+            if header.startswith("portal_session="):
+                return header.split(";", 1)[0]
+    raise RuntimeError("the sign-in route set no session cookie")
+
+
+def warm_up(url: str, cookie: str | None, requests: int = 10) -> None:
+    """Compile templates and open connections in both workers; fail on anything but 200."""
+    for _ in range(requests):
+        request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        if status != 200:
+            raise RuntimeError(f"{url} answered {status}")
+
+
+def warm_up_webhook(base: str, payloads: list[bytes], expect: str) -> None:
+    for payload in payloads:
+        request = urllib.request.Request(base + "/stripe/webhook", data=payload, method="POST", headers={
+            "Content-Type": "application/json",
+            "Stripe-Signature": webhooks.signature_header(payload, WEBHOOK_SECRET)})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                check_webhook_answer(response.status, response.read(), expect)
+        except urllib.error.HTTPError as error:
+            check_webhook_answer(error.code, error.read(), expect)
+
+
+def drain(url: str, slowest_seconds: float, timeout: float = 60) -> None:
+    """Wait until the workers have answered the requests wrk left queued when it stopped (on a
+    slow page, seconds of work), so they do not count against the next run: as long as the
+    slowest request of the run took, then until hello answers quickly three times running."""
+    time.sleep(min(slowest_seconds, 10))
+    base = url.split("/", 3)
+    hello = "/".join(base[:3]) + "/bench/hello"
+    deadline, quick = time.monotonic() + timeout, 0
+    while quick < 3:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not become idle after a wrk run")
+        started = time.monotonic()
+        warm_up(hello, None, requests=1)
+        quick = quick + 1 if time.monotonic() - started < 0.05 else 0
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _latency_ms(output: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no {percentile}% latency in wrk's output:\n{output}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk(url: str, duration: int, cookie: str | None = None, script_args: list[str] | None = None) -> Measure:
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    if script_args is not None:
+        command += ["-s", str(LUA_SCRIPT), url, "--", *script_args]
+    else:
+        command += [url]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    slowest = re.search(r"^\s+Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s|m)", output, re.MULTILINE)
+    drain(url, float(slowest.group(1)) * _UNITS[slowest.group(2)] / 1000 if slowest else 1.0)
+    problems = [m.group(0) for m in (re.search(r"Non-2xx or 3xx responses: \d+", output),
+                                     re.search(r"Socket errors: .*", output)) if m]
+    if problems:
+        raise RuntimeError(f"{url}: {'; '.join(problems)}\n{output}")
+    return Measure(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        p50_ms=_latency_ms(output, "50"), p99_ms=_latency_ms(output, "99"),
+        requests=int(re.search(r"(\d+) requests in", output).group(1)),
+    )
+
+
+def measure_webhook(base: str, url: str, account: SeededAccount, duration: int, payloads: list[bytes],
+                    expect: str, workdir: Path, settled: bool) -> Measure:
+    """Run wrk with one new signed delivery per request, then check that every request was a
+    new event that did what it should."""
+    warm, payloads = payloads[:10], payloads[10:]
+    warm_up_webhook(base, warm, expect)
+    events_before, settled_before = stored_counts(url, account.customer_id)
+    deliveries = workdir / "deliveries.txt"
+    webhooks.write_deliveries(deliveries, payloads, WEBHOOK_SECRET)
+    result = wrk(base + "/stripe/webhook", duration, script_args=[str(deliveries), str(WRK_THREADS)])
+    events_after, settled_after = stored_counts(url, account.customer_id)
+    # Every request must have been a new event (a thread that ran out repeats its last one,
+    # answered as a duplicate and stored once). wrk counts completed requests; a few more may
+    # have been answered as it stopped, hence "at least".
+    if events_after - events_before < result.requests:
+        raise RuntimeError(f"{expect}: {result.requests} requests stored only {events_after - events_before} events")
+    if settled and settled_after - settled_before < result.requests:
+        raise RuntimeError(f"{expect}: {result.requests} requests settled only {settled_after - settled_before}")
+    return result
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def run_database(kind: str, args, workdir: Path, profiles: dict) -> list[SizeResult]:
+    secret_key = secrets.token_urlsafe(48)
+    database = sqlite_database(workdir) if kind == "sqlite" else postgresql_database()
+    results = []
+    with database as url:
+        log(f"{kind}: building and seeding")
+        accounts = build_and_seed(url, args.sizes, args.others, args.others_invoices)
+        counted = {}
+        for account in accounts:
+            profile_here = args.profile_seconds if account.invoice_count in (min(args.sizes), max(args.sizes)) else 0
+            counted[account.invoice_count] = count_and_profile(
+                url, secret_key, account, profile_here, profiles.setdefault((kind, account.invoice_count), {}))
+            log(f"  {account.invoice_count} invoices: SQL per request {counted[account.invoice_count][0]}")
+        with gunicorn(url, secret_key, workdir / f"gunicorn-{kind}.log") as base:
+            warm_up(base + "/bench/hello", None)
+            for account in accounts:
+                cookie = session_cookie(base, account.contact_public_id)
+                paths = page_paths(account)
+                for path in paths.values():
+                    warm_up(base + path, cookie)
+                result = SizeResult(kind, account.invoice_count)
+                result.sql, result.in_process_ms = counted[account.invoice_count]
+                hello_seconds = max(2, round(args.duration * 0.6))
+
+                def hello(result=result, hello_seconds=hello_seconds) -> float:
+                    result.hello_runs.append(wrk(base + "/bench/hello", hello_seconds))
+                    return result.hello_runs[-1].rps
+
+                before = hello()
+                for name, path in paths.items():
+                    result.pages[name] = wrk(base + path, args.duration, cookie)
+                    after = hello()
+                    result.hello_reference[name], before = (before + after) / 2, after
+                budget = int(max(m.rps for m in result.hello_runs) * args.duration) + 500
+                result.pages["webhook: unknown intent"] = measure_webhook(
+                    base, url, account, args.duration, webhooks.unknown_intent_events(budget),
+                    "ignored: unknown payment intent", workdir, settled=False)
+                after = hello()
+                result.hello_reference["webhook: unknown intent"], before = (before + after) / 2, after
+                result.pages["webhook: settlement"] = measure_webhook(
+                    base, url, account, args.duration, settlement_deliveries(url, account, budget, "wrk"),
+                    "processing -> succeeded", workdir, settled=True)
+                result.hello_reference["webhook: settlement"] = (before + hello()) / 2
+                fail_leftovers(url, account)
+                results.append(result)
+                log(f"  {kind} {account.invoice_count}: hello {result.hello_rps:,.0f} req/s; " + ", ".join(
+                    f"{name} {result.ratio(name):.1%}" for name in result.pages))
+    return results
+
+
+# ------------------------------------------------------------------------------------------
+# Report
+
+
+def machine_description() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+            f"{os.cpu_count()} cores{f' ({model})' if model else ''}")
+
+
+def markdown(results: list[SizeResult], profiles: dict, args) -> str:
+    out = [
+        f"Run {date.today().isoformat()} on {machine_description()}; load average before the run "
+        f"{args.load_before}.",
+        f"gunicorn {WORKERS} sync workers, `wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{args.duration}s --latency` per "
+        f"page, hello world for {max(2, round(args.duration * 0.6))} s before and after each page (the page's % is "
+        f"of the mean of those two), production mode; {args.others} other customers of {args.others_invoices} "
+        "invoices each in the database.",
+        "",
+    ]
+    for kind in dict.fromkeys(r.database for r in results):
+        rows = [r for r in results if r.database == kind]
+        out += [f"#### {kind}", "",
+                "| page | invoices | req/s | % of hello | p50 ms | p99 ms | SQL / request | in-process ms |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            low, high = min(m.rps for m in r.hello_runs), max(m.rps for m in r.hello_runs)
+            p50 = sorted(m.p50_ms for m in r.hello_runs)[len(r.hello_runs) // 2]
+            p99 = sorted(m.p99_ms for m in r.hello_runs)[len(r.hello_runs) // 2]
+            out.append(f"| *hello* (mean of {len(r.hello_runs)} runs, {low:,.0f}–{high:,.0f}) | {r.invoices:,} | "
+                       f"{r.hello_rps:,.0f} | 100% | {p50:.1f} | {p99:.1f} | {r.sql.get('hello', 0)} | "
+                       f"{_ms(r.in_process_ms.get('hello'))} |")
+        for name in (*PAGES, *WEBHOOKS):
+            for r in rows:
+                m = r.pages[name]
+                out.append(f"| {name} | {r.invoices:,} | {m.rps:,.0f} | {r.ratio(name):.1%} | {m.p50_ms:.1f} | "
+                           f"{m.p99_ms:.1f} | {r.sql[name]} | {_ms(r.in_process_ms.get(name))} |")
+        out.append("")
+    out += targets(results)
+    if profiles:
+        out += ["", "#### Where the time goes (in-process, Flask test client, share of sampled time)", "",
+                "| database | invoices | page | ms | " + " | ".join(profile.PARTS) + " |",
+                "|---|---:|---|---:|" + "---:|" * len(profile.PARTS)]
+        for (kind, size), pages in profiles.items():
+            for name, (median, shares, _samples) in pages.items():
+                out.append(f"| {kind} | {size:,} | {name} | {median:.1f} | "
+                           + " | ".join(f"{shares[p]:.0%}" for p in profile.PARTS) + " |")
+    return "\n".join(out)
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:.1f}" if value is not None else "–"
+
+
+def targets(results: list[SizeResult]) -> list[str]:
+    """Whether each page meets the targets: >= 20 % of hello at the smallest size, within 1.5x
+    of that at the largest, the same SQL count at every size."""
+    lines = ["#### Targets", "",
+             f"At least {MIN_RATIO_AT_SMALLEST:.0%} of hello at the smallest size; at the largest no more than "
+             f"{MAX_SLOWDOWN_AT_LARGEST}x slower than at the smallest; the same SQL count at every size.", "",
+             "| database | page | % of hello (smallest → largest) | ≥ 20 % | flat (≤ 1.5x) | SQL constant | met |",
+             "|---|---|---|:-:|:-:|:-:|:-:|"]
+    for kind in dict.fromkeys(r.database for r in results):
+        rows = sorted((r for r in results if r.database == kind), key=lambda r: r.invoices)
+        small, large = rows[0], rows[-1]
+        for name in (*PAGES, *WEBHOOKS):
+            fast = small.ratio(name) >= MIN_RATIO_AT_SMALLEST
+            flat = large.ratio(name) * MAX_SLOWDOWN_AT_LARGEST >= small.ratio(name)
+            constant = len({r.sql[name] for r in rows}) == 1
+            trend = " → ".join(f"{r.ratio(name):.1%}" for r in rows)
+            yes = {True: "yes", False: "**no**"}
+            lines.append(f"| {kind} | {name} | {trend} | {yes[fast]} | {yes[flat]} | {yes[constant]} | "
+                         f"{yes[fast and flat and constant]} |")
+    return lines
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="200,5000,50000", help="invoices in the measured account, comma-separated")
+    parser.add_argument("--db", default="sqlite,postgresql", help="sqlite and/or postgresql")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    parser.add_argument("--others", type=int, default=200, help="other customers in the database (default 200)")
+    parser.add_argument("--others-invoices", type=int, default=30, help="invoices per other customer (default 30)")
+    parser.add_argument("--profile-seconds", type=float, default=2.0,
+                        help="in-process profile per page at the smallest and largest size (0: none)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke check: SQLite, 200 invoices, 20 other customers, 2 s runs, short profile")
+    parser.add_argument("--out", type=Path, help="also write the markdown report to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.db, args.duration, args.others, args.profile_seconds = "200", "sqlite", 2, 20, 0.5
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed (Debian: apt-get install wrk)")
+    args.sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
+    kinds = [k.strip() for k in args.db.split(",") if k.strip()]
+    if any(k not in ("sqlite", "postgresql") for k in kinds):
+        parser.error("--db takes sqlite and/or postgresql")
+    args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+    started = time.monotonic()
+    results: list[SizeResult] = []
+    profiles: dict = {}
+    with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
+        for kind in kinds:
+            results += run_database(kind, args, Path(tmp), profiles)
+    report = markdown(results, profiles, args)
+    print(report)
+    if args.out:
+        args.out.write_text(report + "\n")
+    log(f"\n(total run time {time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
