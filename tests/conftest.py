@@ -1,4 +1,4 @@
-"""Test set-up. Each concern's fixtures live in `tests/fixtures/`.
+"""Test set-up. Each concern's fixtures live in `tests/support/fixtures/`.
 
 `--db sqlite` (default) or `--db postgresql` picks the database; the schema is always built
 by the Alembic migrations. `TEST_POSTGRES_URL` points at a server whose user may create
@@ -6,11 +6,11 @@ databases (default: postgres@127.0.0.1:5432).
 """
 
 pytest_plugins = [
-    "tests.fixtures.database",
-    "tests.fixtures.app",
-    "tests.fixtures.stripe",
-    "tests.fixtures.mail",
-    "tests.fixtures.browser",
-    "tests.fixtures.links",
-    "tests.fixtures.redis",
+    "tests.support.fixtures.database",
+    "tests.support.fixtures.app",
+    "tests.support.fixtures.stripe",
+    "tests.support.fixtures.mail",
+    "tests.support.fixtures.browser",
+    "tests.support.fixtures.links",
+    "tests.support.fixtures.redis",
 ]

@@ -3,7 +3,7 @@
 link in the email → confirm page → invoice list → pay two invoices by card (Stripe.js card
 element, here localstripe's stand-in) → "processing" → localstripe's signed webhook reaches
 the app → both invoices show paid. Screenshots land in test-artifacts/ for a person to look at.
-(3-D Secure, declines and retries in the browser: tests/payments/test_pay_page_browser.py.)
+(3-D Secure, declines and retries in the browser: tests/browser/test_pay_page.py.)
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from portal.domain.core.clock import FixedClock
 from portal.domain.access.tokens import LinkSigner
 from portal.domain.access.service import issue_invoice_link
 from portal.domain.notifications.models import OutboxMessage
-from tests.factories import make_contact, make_customer, make_invoice
-from tests.fixtures.browser import fill_test_card
-from tests.fixtures.stripe import CARD_OK
+from tests.support.factories import make_contact, make_customer, make_invoice
+from tests.support.fixtures.browser import fill_test_card
+from tests.support.fixtures.stripe import CARD_OK
 
 pytestmark = pytest.mark.browser
 

@@ -1,4 +1,4 @@
-"""Chromium sends nothing off the machine (tests/fixtures/browser.py).
+"""Chromium sends nothing off the machine (tests/support/fixtures/browser.py).
 
 Two halves. With the project's own launch arguments, an outside address fails at the closed
 proxy on 127.0.0.1 without Chromium resolving the name (a direct attempt would report a name
@@ -17,7 +17,7 @@ import uuid
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.fixtures.browser import CLOSED_PROXY, chromium_args
+from tests.support.fixtures.browser import CLOSED_PROXY, chromium_args
 
 pytestmark = pytest.mark.browser
 

@@ -10,9 +10,9 @@ from portal.domain.core.context import Context
 from portal.domain.gateway.stripe_adapter import STRIPE_API_VERSION
 from portal.domain.payments.jobs import RECONCILER, reconcile_payments
 from tests.contract.sdk_params import check_request
-from tests.payments.conftest import make_company
-from tests.factories import sign_in
-from tests.payments.paying import open_pay_page, pay, pay_form, payment_by_public_id, post_payment
+from tests.support.paying import make_company
+from tests.support.factories import sign_in
+from tests.support.paying import open_pay_page, pay, pay_form, payment_by_public_id, post_payment
 
 pytestmark = pytest.mark.stripe_contract
 

@@ -1,0 +1,147 @@
+"""The demo ledger: realistic in size and shape, consistent to the cent, and deterministic."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from devserver.demo_data import (
+    DEMO_CLERK_EMAIL, DEMO_CUSTOMER_NAME, DemoDataExists, build_demo_dataset, seed_demo_data,
+)
+from portal.domain.account.policy import AGING_BUCKETS, aging_bucket
+from portal.domain.ledger.queries import standings_query, to_standings
+from portal.domain.customers.models import Contact, Customer
+from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.payments.models import Payment, PaymentAllocation
+from tests.support.factories import make_customer
+
+TODAY = date(2026, 6, 15)
+CURRENCIES = {"USD", "EUR", "GBP", "JPY"}
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return build_demo_dataset(seed=7, today=TODAY)
+
+
+def test_same_seed_and_day_give_the_same_data_and_another_seed_does_not(plan):
+    assert build_demo_dataset(seed=7, today=TODAY) == plan
+    other = build_demo_dataset(seed=8, today=TODAY)
+    assert [i.total_minor for i in other.invoices] != [i.total_minor for i in plan.invoices]
+
+
+def test_plan_has_the_size_and_mix_of_a_real_supplier(plan):
+    assert 45 <= len(plan.customers) <= 55
+    assert 900 <= len(plan.invoices) <= 1100
+    assert {invoice.currency for invoice in plan.invoices} == CURRENCIES
+    assert all(1 <= len(customer.contacts) <= 4 for customer in plan.customers)
+    assert sum(any(c.is_ap_mailbox for c in customer.contacts) for customer in plan.customers) >= 10
+    assert len({invoice.number for invoice in plan.invoices}) == len(plan.invoices)
+    assert sum(invoice.po_number is not None for invoice in plan.invoices) > len(plan.invoices) * 0.6
+    assert all(1 <= len(invoice.lines) <= 5 for invoice in plan.invoices)
+    for invoice in plan.invoices:
+        for line in invoice.lines:
+            exact = line.quantity * line.unit_price_minor  # half a cent rounds up, as on paper
+            assert line.amount_minor == int(exact.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def test_demo_clerk_has_about_twenty_invoices_with_open_usd_ones(plan):
+    acme = plan.customers[0]
+    assert acme.name == DEMO_CUSTOMER_NAME
+    assert DEMO_CLERK_EMAIL in {contact.email for contact in acme.contacts}
+    assert 15 <= len(acme.invoices) <= 25
+    assert {invoice.currency for invoice in acme.invoices} == {"USD"}
+    assert any(invoice.due_date >= TODAY for invoice in acme.invoices)
+
+
+def test_seeded_ledger_is_consistent_and_covers_every_state(db, clock):
+    summary = seed_demo_data(db, clock, seed=7)
+    db.commit()
+    today = clock.now().date()
+
+    assert summary.customers == db.scalar(select(func.count()).select_from(Customer))
+    assert summary.invoices == db.scalar(select(func.count()).select_from(Invoice))
+    assert 900 <= summary.invoices <= 1100
+    assert set(db.scalars(select(Invoice.currency).distinct())) == CURRENCIES
+
+    # Each total is the sum of its lines; each payment the sum of its allocations.
+    line_sums = dict(db.execute(select(InvoiceLine.invoice_id, func.sum(InvoiceLine.amount_minor))
+                                .group_by(InvoiceLine.invoice_id)).all())
+    invoices = db.scalars(select(Invoice)).all()
+    assert all(line_sums[invoice.id] == invoice.total_minor for invoice in invoices)
+    allocated = dict(db.execute(select(PaymentAllocation.payment_id, func.sum(PaymentAllocation.amount_minor))
+                                .group_by(PaymentAllocation.payment_id)).all())
+    payments = db.scalars(select(Payment)).all()
+    assert payments and all(p.status == "succeeded" and p.settled_at and allocated[p.id] == p.amount_minor
+                            for p in payments)
+
+    # Balance = total - settled payment allocations - credit notes, never negative.
+    paid = defaultdict(int)
+    for invoice_id, amount in db.execute(select(PaymentAllocation.invoice_id, PaymentAllocation.amount_minor)):
+        paid[invoice_id] += amount
+    credited = defaultdict(int)
+    for invoice_id, amount in db.execute(select(InvoiceEntry.invoice_id, InvoiceEntry.amount_minor)
+                                         .where(InvoiceEntry.kind == "credit_note")):
+        credited[invoice_id] -= amount
+    standings = to_standings(db.execute(standings_query()).all(), today)
+    assert len(standings) == summary.invoices
+    for standing in standings:
+        invoice = standing.invoice
+        assert standing.balance.minor == invoice.total_minor - paid[invoice.id] - credited[invoice.id]
+        assert 0 <= standing.balance.minor <= invoice.total_minor
+
+    states = Counter(standing.status for standing in standings)
+    assert states["paid"] > 100 and states["open"] > 20 and states["overdue"] > 50
+    assert sum(standing.is_partly_paid for standing in standings) >= 10
+    assert summary.credit_notes >= 20
+    buckets = Counter(aging_bucket(standing.days_overdue).key for standing in standings if not standing.is_paid)
+    assert all(buckets[bucket.key] > 0 for bucket in AGING_BUCKETS), buckets
+
+    clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
+    assert clerk.is_ap_mailbox and clerk.customer.name == DEMO_CUSTOMER_NAME
+    acme_open_usd = [s for s in standings if s.invoice.customer_id == clerk.customer_id
+                     and not s.is_paid and s.invoice.currency == "USD"]
+    assert len(acme_open_usd) >= 8
+    assert {aging_bucket(s.days_overdue).key for s in acme_open_usd} == {bucket.key for bucket in AGING_BUCKETS}
+
+    # What was stored is exactly the plan for that seed and day.
+    plan = build_demo_dataset(seed=7, today=today)
+    stored = dict(db.execute(select(Invoice.number, Invoice.total_minor)).all())
+    assert stored == {invoice.number: invoice.total_minor for invoice in plan.invoices}
+
+
+def test_seeding_refuses_a_database_with_customers(db, clock):
+    make_customer(db, clock)
+
+    with pytest.raises(DemoDataExists):
+        seed_demo_data(db, clock)
+    assert db.scalar(select(func.count()).select_from(Invoice)) == 0
+
+
+def test_seed_demo_command_is_idempotent(app, session_factory):
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["seed-demo"])
+    second = runner.invoke(args=["seed-demo"])
+
+    assert first.exit_code == 0, first.output
+    assert "added 50 customers" in first.output
+    assert second.exit_code == 0, second.output
+    assert "already has 50 customers" in second.output
+    with session_factory() as db:
+        assert db.scalar(select(func.count()).select_from(Customer)) == 50
+        assert db.scalar(select(func.count()).select_from(Invoice)) == 1000
+
+
+def test_seed_demo_command_refuses_production_mode(make_app):
+    app = make_app(mode="production", secret_key="p" * 40)
+
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+
+    assert result.exit_code != 0
+    assert "not production" in result.output
