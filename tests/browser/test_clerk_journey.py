@@ -24,6 +24,10 @@ from portal.domain.notifications.models import OutboxMessage
 from tests.support.factories import make_contact, make_customer, make_invoice
 from tests.support.fixtures.browser import fill_test_card
 from tests.support.fixtures.stripe import CARD_OK
+from tests.support import localstripe_app
+
+# The app under test talks to localstripe (fixtures overriding the suite's fake gateway).
+gateway, settings = localstripe_app.gateway, localstripe_app.settings
 
 pytestmark = pytest.mark.browser
 
@@ -34,18 +38,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 def clock() -> FixedClock:
     # localstripe signs its webhooks with the real time; the app must agree within 300 s.
     return FixedClock(datetime.now(UTC))
-
-
-@pytest.fixture
-def gateway(localstripe_gateway):
-    return localstripe_gateway
-
-
-@pytest.fixture
-def settings(settings, localstripe_server):
-    return settings.with_changes(
-        stripe_api_base=localstripe_server, stripe_js_url=f"{localstripe_server}/js.stripe.com/v3/",
-    )
 
 
 @pytest.fixture

@@ -17,20 +17,12 @@ from tests.support.fixtures.browser import fill_test_card
 from tests.support.fixtures.stripe import CARD_3DS, CARD_DECLINED, CARD_OK
 from tests.support.paying import make_company
 from tests.support.paying import balance, payment_by_public_id
+from tests.support import localstripe_app
+
+# The app under test talks to localstripe (fixtures overriding the suite's fake gateway).
+gateway, settings = localstripe_app.gateway, localstripe_app.settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.stripe]
-
-
-@pytest.fixture
-def gateway(localstripe_gateway):
-    return localstripe_gateway
-
-
-@pytest.fixture
-def settings(settings, localstripe_server):
-    return settings.with_changes(
-        stripe_api_base=localstripe_server, stripe_js_url=f"{localstripe_server}/js.stripe.com/v3/",
-    )
 
 
 @pytest.fixture

@@ -7,18 +7,10 @@ import pytest
 
 from tests.support.factories import sign_in
 from tests.support.paying import Company, make_company
+from tests.support import localstripe_app
 
-
-@pytest.fixture
-def gateway(localstripe_gateway):
-    return localstripe_gateway
-
-
-@pytest.fixture
-def settings(settings, localstripe_server):
-    return settings.with_changes(
-        stripe_api_base=localstripe_server, stripe_js_url=f"{localstripe_server}/js.stripe.com/v3/",
-    )
+# The app under test talks to localstripe (fixtures overriding the suite's fake gateway).
+gateway, settings = localstripe_app.gateway, localstripe_app.settings
 
 
 @pytest.fixture
