@@ -34,6 +34,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+OPEN_INVOICE = "balance_minor > 0"
 PAID_INVOICE = "balance_minor <= 0"
 
 
@@ -185,12 +186,17 @@ def upgrade() -> None:
     _create_triggers(dialect)
     for name, columns in SORT_INDEXES:
         op.create_index(name, "invoices", columns, unique=False)
-    op.create_index("ix_invoices_customer_paid_due", "invoices", ["customer_id", "due_date"], unique=False,
+    op.create_index("ix_invoices_customer_paid_due", "invoices", ["customer_id", "due_date", "id"], unique=False,
                     postgresql_where=sa.text(PAID_INVOICE), sqlite_where=sa.text(PAID_INVOICE))
+    # The open part of the default order: oldest due first, newest invoice first within a day.
+    op.create_index("ix_invoices_customer_open_priority", "invoices", ["customer_id", "due_date", sa.text("id DESC")],
+                    unique=False, postgresql_where=sa.text(OPEN_INVOICE), sqlite_where=sa.text(OPEN_INVOICE))
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
+    op.drop_index("ix_invoices_customer_open_priority", table_name="invoices",
+                  postgresql_where=sa.text(OPEN_INVOICE), sqlite_where=sa.text(OPEN_INVOICE))
     op.drop_index("ix_invoices_customer_paid_due", table_name="invoices",
                   postgresql_where=sa.text(PAID_INVOICE), sqlite_where=sa.text(PAID_INVOICE))
     for name, _columns in reversed(SORT_INDEXES):

@@ -47,9 +47,10 @@ class Invoice(PublicIdMixin, Base):
         Index("ix_invoices_customer_number", "customer_id", "number"),
         Index("ix_invoices_customer_total", "customer_id", "total_minor"),
         Index("ix_invoices_customer_balance", "customer_id", "balance_minor"),
-        # The paid part of the list's default order (newest due first).
+        # The paid part of the list's default order, newest due first (read backwards); the open
+        # part has its own index below the class.
         Index(
-            "ix_invoices_customer_paid_due", "customer_id", "due_date",
+            "ix_invoices_customer_paid_due", "customer_id", "due_date", "id",
             postgresql_where=text(PAID_INVOICE_SQL), sqlite_where=text(PAID_INVOICE_SQL),
         ),
     )
@@ -78,6 +79,13 @@ class Invoice(PublicIdMixin, Base):
     @validates(*MAINTAINED_COLUMNS)
     def _refuse_maintained_write(self, key: str, value):
         raise AttributeError(f"Invoice.{key} is maintained by the database; post a ledger entry instead")
+
+
+# The open part of the list's default order: oldest due first, newest invoice first within a day.
+Index(
+    "ix_invoices_customer_open_priority", Invoice.customer_id, Invoice.due_date, Invoice.id.desc(),
+    postgresql_where=text(OPEN_INVOICE_SQL), sqlite_where=text(OPEN_INVOICE_SQL),
+)
 
 
 class InvoiceLine(Base):
