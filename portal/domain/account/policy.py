@@ -2,6 +2,11 @@
 
 One table drives the SQL totals of the overview and statement (`account.queries`), the label
 of a single invoice, and the demo data's spread of overdue invoices.
+
+The buckets cover every number of days exactly once, and exactly one of them (the oldest)
+reaches back without limit: the overview sums the other buckets over the few due dates since
+`aging_window_start` and takes the oldest bucket as what remains of the open total, so it
+never reads an account's whole past.
 """
 
 from __future__ import annotations
@@ -44,3 +49,15 @@ def aging_bucket(days_overdue: int) -> AgingBucket:
         if bucket.holds(days_overdue):
             return bucket
     raise AssertionError(f"no aging bucket holds {days_overdue}")  # the table covers all ints
+
+
+def oldest_bucket() -> AgingBucket:
+    """The one bucket with no earliest due date: what is left after the bounded buckets."""
+    (bucket,) = [b for b in AGING_BUCKETS if b.max_days is None]
+    return bucket
+
+
+def aging_window_start(today: date) -> date:
+    """The earliest due date a bounded bucket (or "not yet due") reaches on `today`."""
+    earliest = [b.due_dates(today)[0] for b in AGING_BUCKETS if b.max_days is not None]
+    return min([today, *earliest])

@@ -7,6 +7,15 @@ maintained columns (see `ledger.queries`), so each page costs the same few queri
 many invoices the customer has (no query per row), and no query sums an account's entries:
 only the history of the one invoice on its own page is read entry by entry. `today` is the customer's calendar date in their own time
 zone (`clock.today_in`): "overdue" and the aging buckets depend on it.
+
+Flat with the account's size: for a whole-account session the totals, aging and tab counts
+come from the customer's maintained sums (`ledger.models.AccountTotal`, one row per currency,
+and `AccountDueDate`, only the due dates since `policy.aging_window_start`, at most some 90
+days back plus the days still ahead), and a page of the list reads only its own rows from an
+index range (`_page_ids`). What still reads every matching invoice, by design: a search
+(`q`, a substring match no index serves) counts its matches; a forwarded link's session
+(a few named invoices) counts the invoices it names; and OFFSET steps over the index entries
+of the pages before the one asked for (page 200 of 25 reads 5,000 index entries, not rows).
 """
 
 from __future__ import annotations
@@ -16,15 +25,15 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from portal.domain.access.policy import Access, invoice_scope
-from portal.domain.account.policy import AGING_BUCKETS, AgingBucket
+from portal.domain.account.policy import AGING_BUCKETS, AgingBucket, aging_window_start, oldest_bucket
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
 from portal.domain.invoicing.models import Invoice, InvoiceLine
-from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.ledger.models import AccountDueDate, AccountTotal, InvoiceEntry
 from portal.domain.ledger.queries import Standing, standings_query, to_standings
 from portal.domain.ledger.states import ENTRY_LABELS
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
@@ -32,15 +41,79 @@ from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAl
 BALANCE = Invoice.balance_minor
 IN_FLIGHT = Invoice.in_flight_minor
 
-def _bucket_clause(bucket: AgingBucket, today: date) -> ColumnElement[bool]:
+def _bucket_clause(bucket: AgingBucket, today: date, due_date=Invoice.due_date) -> ColumnElement[bool]:
     """`bucket.holds(days overdue)` as a condition on the due date (portable date maths)."""
     earliest, latest = bucket.due_dates(today)
     conditions = []
     if latest is not None:
-        conditions.append(Invoice.due_date <= latest)
+        conditions.append(due_date <= latest)
     if earliest is not None:
-        conditions.append(Invoice.due_date >= earliest)
+        conditions.append(due_date >= earliest)
     return and_(*conditions)
+
+
+@dataclass(frozen=True)
+class _AccountFigures:
+    """One currency of a customer's maintained sums, read for one day."""
+
+    currency: str
+    invoice_count: int
+    open_count: int
+    open_minor: int
+    in_flight_minor: int
+    processing_count: int
+    not_due_count: int  # open invoices due today or later
+    not_due_minor: int
+    bounded_aging: dict[str, int]  # bucket key -> open balance, every bucket but the oldest
+
+    @property
+    def overdue_count(self) -> int:
+        return self.open_count - self.not_due_count
+
+    @property
+    def overdue_minor(self) -> int:
+        return self.open_minor - self.not_due_minor
+
+    def aging_minor(self, bucket: AgingBucket) -> int:
+        if bucket.key in self.bounded_aging:
+            return self.bounded_aging[bucket.key]
+        return self.open_minor - sum(self.bounded_aging.values())
+
+
+def _account_figures(db: Session, customer_id: int, today: date) -> list[_AccountFigures]:
+    """Per currency: the customer's totals, with the due dates since the aging window's start
+    summed into "not yet due" and the bounded buckets (one query, on the maintained sums)."""
+    due = AccountDueDate.due_date
+    not_due = due >= today
+    bounded = [bucket for bucket in AGING_BUCKETS if bucket != oldest_bucket()]
+    recent = (
+        select(
+            AccountDueDate.currency,
+            func.sum(case((not_due, AccountDueDate.open_count), else_=0)).label("not_due_count"),
+            func.sum(case((not_due, AccountDueDate.open_minor), else_=0)).label("not_due_minor"),
+            *[func.sum(case((_bucket_clause(bucket, today, due), AccountDueDate.open_minor), else_=0))
+              .label(bucket.key) for bucket in bounded],
+        )
+        .where(AccountDueDate.customer_id == customer_id, due >= aging_window_start(today))
+        .group_by(AccountDueDate.currency)
+        .subquery("recent_due_dates")
+    )
+    query = (
+        select(AccountTotal, *[func.coalesce(column, 0) for column in list(recent.c)[1:]])
+        .outerjoin(recent, recent.c.currency == AccountTotal.currency)
+        .where(AccountTotal.customer_id == customer_id)
+        .order_by(AccountTotal.currency)
+    )
+    figures = []
+    for total, not_due_count, not_due_minor, *aging in db.execute(query).all():
+        figures.append(_AccountFigures(
+            currency=total.currency, invoice_count=total.invoice_count, open_count=total.open_count,
+            open_minor=int(total.open_minor), in_flight_minor=int(total.in_flight_minor),
+            processing_count=total.processing_count, not_due_count=int(not_due_count),
+            not_due_minor=int(not_due_minor),
+            bounded_aging={bucket.key: int(value) for bucket, value in zip(bounded, aging, strict=True)},
+        ))
+    return figures
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,7 +143,26 @@ def _scoped_standings(access: Access) -> Select:
 
 
 def open_totals(db: Session, access: Access, today: date) -> list[CurrencyTotals]:
-    """Open and overdue balances with aging buckets, one row per currency (one query)."""
+    """Open and overdue balances with aging buckets, one row per currency (one query).
+
+    A whole-account session reads the customer's maintained sums; a link's session adds up
+    the few invoices it names.
+    """
+    if not access.whole_account:
+        return _summed_open_totals(db, access, today)
+    return [
+        CurrencyTotals(
+            currency=f.currency, open_count=f.open_count, overdue_count=f.overdue_count,
+            processing_count=f.processing_count, open=Money(f.open_minor, f.currency),
+            overdue=Money(f.overdue_minor, f.currency), in_flight=Money(f.in_flight_minor, f.currency),
+            aging=tuple((bucket, Money(f.aging_minor(bucket), f.currency)) for bucket in AGING_BUCKETS),
+        )
+        for f in _account_figures(db, access.customer_id, today) if f.open_count > 0
+    ]
+
+
+def _summed_open_totals(db: Session, access: Access, today: date) -> list[CurrencyTotals]:
+    """`open_totals` added up from the invoices themselves (what the maintained sums equal)."""
     overdue = Invoice.due_date < today
     query = (
         select(
@@ -258,8 +350,18 @@ def _ordering(query: InvoiceListQuery, balance) -> list:
 
 
 def _counts_by_currency(db: Session, access: Access, today: date, search: str) -> list[dict]:
-    """Invoices per status filter and currency (one grouped query on the invoices' own
-    columns): the tabs, the currency choice and the number of pages all come from it."""
+    """Invoices per status filter and currency (one query): the tabs, the currency choice and
+    the number of pages all come from it. The maintained sums answer a whole-account session;
+    a search, or a link's session, counts the matching invoices themselves."""
+    if access.whole_account and not search:
+        return [{"currency": f.currency, "all": f.invoice_count, "open": f.open_count,
+                 "overdue": f.overdue_count, "paid": f.invoice_count - f.open_count}
+                for f in _account_figures(db, access.customer_id, today)]
+    return _counted_by_currency(db, access, today, search)
+
+
+def _counted_by_currency(db: Session, access: Access, today: date, search: str) -> list[dict]:
+    """`_counts_by_currency` from one grouped query on the invoices' own columns."""
     unpaid = BALANCE > 0
     query = (
         select(
@@ -278,6 +380,41 @@ def _counts_by_currency(db: Session, access: Access, today: date, search: str) -
     return [dict(row) for row in db.execute(query).mappings()]
 
 
+def _page_ids(filters: list, query: InvoiceListQuery, counts: dict[str, int], today: date,
+              offset: int, limit: int) -> Select:
+    """The ids of one page, read from an index range (ORDER BY ... LIMIT ... OFFSET over ids only).
+
+    The default "priority" order (unpaid first, oldest due first; then paid, newest due first)
+    is two index ranges read in turn: the open invoices by due date (partial index on open
+    invoices) while the offset is within the open count, then the paid ones by due date
+    descending (partial index on paid invoices) with what remains of the offset; the counts
+    say where one part ends, so no CASE over every invoice is sorted. Each other sort key has
+    an index leading with the customer (migration 0006).
+    """
+    status_clause = _status_clause(query.status, BALANCE, today)
+    if query.sort != "priority":
+        where = [*filters, status_clause] if status_clause is not None else filters
+        return (select(Invoice.id).where(*where).order_by(*_ordering(query, BALANCE))
+                .limit(limit).offset(offset))
+    parts = []
+    if query.status != "paid":
+        open_rows = counts["open"] if query.status == "all" else counts[query.status]
+        taken = min(limit, max(open_rows - offset, 0))
+        parts.append(
+            select(Invoice.id).where(*filters, status_clause if status_clause is not None else BALANCE > 0)
+            .order_by(Invoice.due_date.asc(), Invoice.id.desc()).limit(taken).offset(offset)
+        )
+        offset, limit = max(offset - open_rows, 0), limit - taken
+    if query.status in ("all", "paid"):
+        parts.append(
+            select(Invoice.id).where(*filters, BALANCE <= 0)
+            .order_by(Invoice.due_date.desc(), Invoice.id.desc()).limit(limit).offset(offset)
+        )
+    if len(parts) == 1:
+        return parts[0]
+    return union_all(*[select(part.subquery().c.id) for part in parts])
+
+
 def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQuery) -> InvoicePage:
     """One page of the customer's invoices with their standings (two queries)."""
     count_rows = _counts_by_currency(db, access, today, query.q)
@@ -288,17 +425,14 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
     pages = max(1, -(-total // query.per_page))
     page = min(query.page, pages)
 
-    standings = _scoped_standings(access)
+    filters = [invoice_scope(access)]
     if query.q:
-        standings = standings.where(_search_clause(query.q))
+        filters.append(_search_clause(query.q))
     if query.currency:
-        standings = standings.where(Invoice.currency == query.currency)
-    status_clause = _status_clause(query.status, BALANCE, today)
-    if status_clause is not None:
-        standings = standings.where(status_clause)
+        filters.append(Invoice.currency == query.currency)
+    ids = _page_ids(filters, query, counts, today, (page - 1) * query.per_page, query.per_page)
     rows = db.execute(
-        standings.order_by(*_ordering(query, BALANCE))
-        .limit(query.per_page).offset((page - 1) * query.per_page)
+        _scoped_standings(access).where(Invoice.id.in_(ids)).order_by(*_ordering(query, BALANCE))
     ).all()
     return InvoicePage(
         query=query, standings=to_standings(rows, today), counts=counts,

@@ -5,7 +5,8 @@ attempts still in flight have allocated to it) are maintained by database trigge
 transaction as the entry, allocation or payment status change that moves them (migration
 0002), so a page reads two columns instead of summing an account's history. The ORM never
 writes them; an `Invoice` loaded before a trigger fired holds stale values, so a read that
-shows balances selects the columns themselves (see `ledger.queries`).
+shows balances selects the columns themselves (see `ledger.queries`). Triggers on this table
+in turn keep each customer's totals (`ledger.models.AccountTotal`, `AccountDueDate`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from portal.domain.core.types import Base, PublicIdMixin
 
 # An invoice is open while something is owed on it: the customer pages ask for these.
 OPEN_INVOICE_SQL = "balance_minor > 0"
+PAID_INVOICE_SQL = "balance_minor <= 0"
 MAINTAINED_COLUMNS = ("balance_minor", "in_flight_minor")
 
 
@@ -40,6 +42,17 @@ class Invoice(PublicIdMixin, Base):
         ),
         # Tabs and counts per currency and status: answered from the index alone.
         Index("ix_invoices_customer_standing", "customer_id", "currency", "balance_minor", "due_date"),
+        # The invoice list's sort orders: ORDER BY ... LIMIT reads an index range (migration 0006).
+        Index("ix_invoices_customer_issued", "customer_id", "issue_date"),
+        Index("ix_invoices_customer_number", "customer_id", "number"),
+        Index("ix_invoices_customer_total", "customer_id", "total_minor"),
+        Index("ix_invoices_customer_balance", "customer_id", "balance_minor"),
+        # The paid part of the list's default order, newest due first (read backwards); the open
+        # part has its own index below the class.
+        Index(
+            "ix_invoices_customer_paid_due", "customer_id", "due_date", "id",
+            postgresql_where=text(PAID_INVOICE_SQL), sqlite_where=text(PAID_INVOICE_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +79,13 @@ class Invoice(PublicIdMixin, Base):
     @validates(*MAINTAINED_COLUMNS)
     def _refuse_maintained_write(self, key: str, value):
         raise AttributeError(f"Invoice.{key} is maintained by the database; post a ledger entry instead")
+
+
+# The open part of the list's default order: oldest due first, newest invoice first within a day.
+Index(
+    "ix_invoices_customer_open_priority", Invoice.customer_id, Invoice.due_date, Invoice.id.desc(),
+    postgresql_where=text(OPEN_INVOICE_SQL), sqlite_where=text(OPEN_INVOICE_SQL),
+)
 
 
 class InvoiceLine(Base):

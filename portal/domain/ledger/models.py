@@ -5,13 +5,17 @@ and credit notes are negative, reversals, refunds and chargebacks reopen it. Ent
 updated or deleted (database triggers refuse it); a correction is another entry. The kinds and
 their signs are `states.EntryKind`; `service.post_entry` is the one place that writes an entry,
 and a trigger adds each new entry to its invoice's maintained `balance_minor`.
+
+`AccountTotal` and `AccountDueDate` sum the invoices' maintained columns per customer: they
+are written by triggers on `invoices` only (migration 0006), never by the ORM, and
+`jobs.check_ledger` proves them against a recomputation from the invoices.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.core.types import Base
@@ -39,3 +43,45 @@ class InvoiceEntry(Base):
     created_at: Mapped[datetime]
 
     invoice: Mapped[Invoice] = relationship()
+
+
+class AccountTotal(Base):
+    """One customer's invoices in one currency: how many, how many open, and what they owe.
+
+    Open means `balance_minor > 0`; `in_flight_minor` and `processing_count` count only open
+    invoices (what the overview shows). A row exists while the customer has an invoice in
+    the currency.
+    """
+
+    __tablename__ = "account_totals"
+    __table_args__ = (
+        CheckConstraint("open_count >= 0 AND open_count <= invoice_count", name="open_count_in_range"),
+        CheckConstraint("processing_count >= 0 AND processing_count <= open_count",
+                        name="processing_count_in_range"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    invoice_count: Mapped[int] = mapped_column(Integer)
+    open_count: Mapped[int] = mapped_column(Integer)
+    open_minor: Mapped[int] = mapped_column(BigInteger)
+    in_flight_minor: Mapped[int] = mapped_column(BigInteger)
+    processing_count: Mapped[int] = mapped_column(Integer)
+
+
+class AccountDueDate(Base):
+    """One customer's open invoices due on one day, in one currency: their count and balance.
+
+    A row exists only while such an invoice is open, so a customer has as many rows as
+    distinct due dates with money owed; the aging buckets and "overdue" are sums over a range
+    of them (the primary key leads with customer and due date for that range).
+    """
+
+    __tablename__ = "account_due_dates"
+    __table_args__ = (CheckConstraint("open_count >= 0", name="open_count_not_negative"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    due_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    open_count: Mapped[int] = mapped_column(Integer)
+    open_minor: Mapped[int] = mapped_column(BigInteger)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
+from portal.domain.customers.models import Customer
 from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.jobs import LedgerDifference, check_ledger
+from portal.domain.ledger.models import AccountDueDate, AccountTotal
 from tests.support.factories import add_invoice_entry, make_allocated_payment, make_customer, make_invoice
 
 
@@ -56,3 +58,24 @@ def test_command_exits_zero_on_a_clean_ledger_and_one_on_a_difference(app, db, c
     assert broken.exit_code == 1, broken.output
     assert "INV-CL-1: balance_minor is 1, its history adds up to 6000" in broken.output
     assert "1 difference" in broken.output
+
+
+def test_account_totals_written_past_the_triggers_are_reported(db, clock):
+    paid, moving = _seed(db, clock)
+    customer_id = paid.customer_id
+    db.execute(update(AccountTotal).where(AccountTotal.customer_id == customer_id)
+               .values(open_minor=AccountTotal.open_minor + 1))
+    db.execute(delete(AccountDueDate).where(AccountDueDate.customer_id == customer_id,
+                                            AccountDueDate.due_date == moving.due_date))
+    db.commit()
+    number = db.scalar(select(Customer.account_number).where(Customer.id == customer_id))
+
+    report = check_ledger(db)
+
+    assert not report.is_consistent
+    # Both invoices share a due date: its row, now missing, held both open balances.
+    assert [str(d) for d in report.differences] == [
+        f"{number} USD: open_minor is 13001, its invoices add up to 13000",
+        f"{number} USD due {moving.due_date.isoformat()}: open_count is 0, its invoices add up to 2",
+        f"{number} USD due {moving.due_date.isoformat()}: open_minor is 0, its invoices add up to 13000",
+    ]

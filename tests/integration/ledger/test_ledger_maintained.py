@@ -4,13 +4,16 @@ Random sequences of what happens to invoices (issue, a payment that starts and t
 fails, is canceled or retried, a reversal, a credit note, a refund, a chargeback and its
 reversal) are applied through the real schema built by the migrations, each step committed
 in its own session. After every step each invoice's columns must equal both an independent
-model kept here and `check_ledger`'s sums of entries and in-flight allocations.
+model kept here and `check_ledger`'s sums of entries and in-flight allocations; the customer's
+maintained totals and open due dates must equal the same model regrouped, and `check_ledger`
+must find no difference between them and the invoices either.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +23,7 @@ from portal.domain.core.money import Money
 from portal.domain.invoicing.models import Invoice
 from portal.domain.invoicing.service import NewLine, issue_credit_note, issue_invoice
 from portal.domain.ledger.jobs import check_ledger
+from portal.domain.ledger.models import AccountDueDate, AccountTotal
 from portal.domain.ledger.service import post_entry
 from portal.domain.ledger.states import EntryKind
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
@@ -35,6 +39,7 @@ class ModelInvoice:
     id: int
     total: int
     balance: int
+    due_date: date
     in_flight: int = 0
     refundable: int = 0  # settled payments not yet refunded or reversed
     charged_back: int = 0
@@ -66,10 +71,11 @@ def _apply(session_factory, clock, customer_id: int, ledger: Ledger, operation: 
         if operation == "issue":
             number = f"P-{next(_numbers):07d}"
             total = 100 + amount % 50_000
+            due = now.date() + timedelta(days=choice % 3)  # a few invoices share each due date
             invoice = issue_invoice(db, customer_id=customer_id, number=number, currency="USD",
-                                    issue_date=now.date(), due_date=now.date(),
+                                    issue_date=now.date(), due_date=due,
                                     lines=[NewLine("Goods", 1, total)], at=now)
-            ledger.invoices.append(ModelInvoice(invoice.id, total, total))
+            ledger.invoices.append(ModelInvoice(invoice.id, total, total, due))
         elif operation == "start_payment":
             payable = [i for i, inv in enumerate(ledger.invoices) if inv.balance - inv.in_flight > 0]
             if not payable:
@@ -164,13 +170,30 @@ def _apply(session_factory, clock, customer_id: int, ledger: Ledger, operation: 
         db.commit()
 
 
-def _assert_agrees(session_factory, ledger: Ledger) -> None:
+def _expected_account_figures(ledger: Ledger):
+    open_invoices = [inv for inv in ledger.invoices if inv.balance > 0]
+    totals = (len(ledger.invoices), len(open_invoices), sum(inv.balance for inv in open_invoices),
+              sum(inv.in_flight for inv in open_invoices), sum(1 for inv in open_invoices if inv.in_flight > 0))
+    due_dates: dict[date, tuple[int, int]] = {}
+    for inv in open_invoices:
+        count, owed = due_dates.get(inv.due_date, (0, 0))
+        due_dates[inv.due_date] = (count + 1, owed + inv.balance)
+    return {"USD": totals}, due_dates
+
+
+def _assert_agrees(session_factory, customer_id: int, ledger: Ledger) -> None:
     with session_factory() as db:
         ids = [inv.id for inv in ledger.invoices]
         stored = {row.id: (row.balance_minor, row.in_flight_minor) for row in db.execute(
             select(Invoice.id, Invoice.balance_minor, Invoice.in_flight_minor).where(Invoice.id.in_(ids)))}
+        totals = {row.currency: (row.invoice_count, row.open_count, row.open_minor, row.in_flight_minor,
+                                 row.processing_count)
+                  for row in db.scalars(select(AccountTotal).where(AccountTotal.customer_id == customer_id))}
+        due_dates = {row.due_date: (row.open_count, row.open_minor)
+                     for row in db.scalars(select(AccountDueDate).where(AccountDueDate.customer_id == customer_id))}
         report = check_ledger(db)
     assert stored == {inv.id: (inv.balance, inv.in_flight) for inv in ledger.invoices}
+    assert (totals, due_dates) == _expected_account_figures(ledger)
     assert report.differences == []
 
 
@@ -191,4 +214,4 @@ def test_maintained_columns_equal_the_history_after_every_step(session_factory, 
     ledger = Ledger()
     for operation, choice, amount in [("issue", 0, 0), *steps]:
         _apply(session_factory, clock, customer_id, ledger, operation, choice, amount)
-        _assert_agrees(session_factory, ledger)
+        _assert_agrees(session_factory, customer_id, ledger)
