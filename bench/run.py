@@ -138,11 +138,13 @@ def build_and_seed(url: str, sizes: list[int], others: int, others_invoices: int
     now = datetime.now(UTC)
     accounts = []
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             seed_other_customers(conn, others, others_invoices, now)
+            conn.commit()
         for size in sizes:
-            with engine.begin() as conn:
+            with engine.connect() as conn:
                 accounts.append(seed_account(conn, size, f"N{size}", now))
+                conn.commit()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE"))
     finally:

@@ -33,7 +33,7 @@ from portal.domain.payments.models import Payment, PaymentAllocation
 
 HISTORY_DAYS = 730
 RECENT_DAYS = 120
-CHUNK = 5_000
+CHUNK = 1_000
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,9 @@ class SeededAccount:
 
 
 def _insert(conn: Connection, table, rows: list[dict], returning=None) -> list:
-    """Bulk insert in chunks; with `returning`, the returned column in the rows' order."""
+    """Bulk insert in chunks, each committed: the triggers update an account's totals row once
+    per invoice, and PostgreSQL slows down sharply when one transaction updates a row tens of
+    thousands of times. With `returning`, the returned column in the rows' order."""
     out: list = []
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
@@ -60,6 +62,7 @@ def _insert(conn: Connection, table, rows: list[dict], returning=None) -> list:
         else:
             result = conn.execute(insert(table).returning(returning, sort_by_parameter_order=True), chunk)
             out.extend(result.scalars().all())
+        conn.commit()
     return out
 
 
