@@ -34,6 +34,7 @@ from portal.domain.access.sessions import end_contact_sessions
 from portal.domain.access.policy import (
     INVOICE, INVOICE_LINK_GRACE, INVOICE_LINK_MAX_LIFETIME, SIGN_IN, SIGN_IN_LINK_LIFETIME,
 )
+from portal.domain.access.states import LinkState, link_state
 from portal.domain.access.tokens import InvalidLink, LinkError, LinkSigner
 from portal.domain.core import audit
 from portal.domain.core.audit import Actor
@@ -212,13 +213,14 @@ def find_link(db: Session, clock: Clock, signer: LinkSigner, purpose: str, token
     # constant-time anyway, and also pins the row to the purpose the URL claimed.
     if link is None or not hmac.compare_digest(link.token_hash, hashed) or link.purpose != purpose:
         raise InvalidLink()
-    if link.revoked_at is not None:
-        raise RevokedLink(link)
-    if link.purpose == SIGN_IN and link.used_at is not None:
-        raise UsedLink(link)
-    if link.expires_at <= clock.now():
-        raise ExpiredLink(link)
+    state = link_state(purpose=link.purpose, revoked_at=link.revoked_at, used_at=link.used_at,
+                       expires_at=link.expires_at, now=clock.now())
+    if state != LinkState.ACTIVE:
+        raise _REFUSALS[state](link)
     return link
+
+
+_REFUSALS = {LinkState.REVOKED: RevokedLink, LinkState.USED: UsedLink, LinkState.EXPIRED: ExpiredLink}
 
 
 def redeem_link(

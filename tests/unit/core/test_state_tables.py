@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal.domain.access.states import LINK_TRANSITIONS
 from portal.domain.core.errors import InvalidTransition
 from portal.domain.core.states import Transitions, sql_in
 from portal.domain.notifications.states import OUTBOX_TRANSITIONS
@@ -24,6 +25,11 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
         ("failed", "processing"), ("failed", "succeeded"),
     }),
     "outbox message": (OUTBOX_TRANSITIONS, {("pending", "sent"), ("pending", "dead")}),
+    "link": (LINK_TRANSITIONS, {
+        ("active", "used"), ("active", "expired"), ("active", "revoked"),
+        # Revoking withdraws every link of a contact, whatever state it is in.
+        ("used", "revoked"), ("expired", "revoked"),
+    }),
 }
 
 PAIRS = [(name, source, target) for name, (table, _) in TABLES.items() for source, target in table.pairs()]
