@@ -157,8 +157,9 @@ def build_and_seed(url: str, sizes: list[int], others: int, others_invoices: int
 def settlement_deliveries(url: str, account: SeededAccount, count: int, batch: str) -> list[bytes]:
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             payments = add_settlement_payments(conn, account, count, datetime.now(UTC), batch)
+            conn.commit()
     finally:
         engine.dispose()
     return [webhooks.succeeded_event(intent, amount, "usd", reference) for reference, intent, amount in payments]
@@ -271,8 +272,9 @@ def count_and_profile(url: str, secret_key: str, account: SeededAccount, profile
 def fail_leftovers(url: str, account: SeededAccount) -> None:
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             fail_leftover_settlement_payments(conn, account)
+            conn.commit()
     finally:
         engine.dispose()
 
