@@ -10,10 +10,13 @@ from portal.config import Settings
 
 from .context import services
 
-# What real Stripe.js loads and frames (Stripe's published CSP requirements).
+# What real Stripe.js needs on the page that loads it (Stripe's published CSP requirements for
+# Stripe.js and Elements): its script, the Payment Element's and 3-D Secure's frames, and its
+# calls to Stripe's API. The address-autocomplete origins Stripe also lists are only for the
+# Address Element, which the portal does not use.
 STRIPE_SCRIPT_ORIGINS = ("https://js.stripe.com", "https://*.js.stripe.com")
 STRIPE_FRAME_ORIGINS = ("https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com")
-STRIPE_API_ORIGIN = "https://api.stripe.com"
+STRIPE_CONNECT_ORIGINS = ("https://api.stripe.com",)
 
 
 def _origin(url: str) -> str:
@@ -21,19 +24,36 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _sources(*origins: str) -> str:
+    return " ".join(dict.fromkeys(origins))
+
+
+def _stripe_sources(settings: Settings) -> tuple[str, str, str]:
+    """(script-src, frame-src, connect-src) origins for the page's Stripe.js, by STRIPE_DIALECT.
+
+    - "localstripe": its fake Stripe.js is served by localstripe and calls localstripe's API
+      (STRIPE_API_BASE, or the script's own origin): those origins only, none of Stripe's.
+    - "real": Stripe.js talks to Stripe from the browser whatever STRIPE_API_BASE is (that is the
+      server's route to Stripe, maybe a proxy or a recorder): Stripe's origins, plus the script's
+      origin when STRIPE_JS_URL is not Stripe's own (a stand-in of Stripe.js in the tests).
+    """
+    js_origin = _origin(settings.stripe_js_url)
+    if settings.uses_local_stripe:
+        api_origin = _origin(settings.stripe_api_base) if settings.stripe_api_base else js_origin
+        return js_origin, js_origin, api_origin
+    return (_sources(*STRIPE_SCRIPT_ORIGINS, js_origin), _sources(*STRIPE_FRAME_ORIGINS),
+            _sources(*STRIPE_CONNECT_ORIGINS))
+
+
 def content_security_policy(settings: Settings) -> str:
     """The policy for these settings: computed once per app (it depends on nothing else)."""
-    js_origin = _origin(settings.stripe_js_url)
-    # The local stand-in's Stripe.js talks to the stand-in's API; real Stripe.js to Stripe.
-    api_origin = _origin(settings.stripe_api_base) if settings.stripe_api_base else STRIPE_API_ORIGIN
-    scripts = " ".join(dict.fromkeys((js_origin, *STRIPE_SCRIPT_ORIGINS)))
-    frames = " ".join(dict.fromkeys((js_origin, *STRIPE_FRAME_ORIGINS)))
+    scripts, frames, connects = _stripe_sources(settings)
     return "; ".join(
         (
             "default-src 'self'",
             f"script-src 'self' {scripts}",
             f"frame-src {frames}",
-            f"connect-src 'self' {api_origin}",
+            f"connect-src 'self' {connects}",
             "img-src 'self' data:",
             "style-src 'self'",
             "object-src 'none'",
