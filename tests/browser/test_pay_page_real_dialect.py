@@ -23,9 +23,9 @@ from sqlalchemy import select
 from portal.domain.gateway.stripe_adapter import StripeGateway
 from portal.domain.payments.models import Payment
 from tests.contract.recorder import RecorderServer
-from tests.factories import sign_in
-from tests.payments.conftest import make_company
-from tests.payments.paying import balance, counts, payment_by_public_id
+from tests.support.factories import sign_in
+from tests.support.paying import make_company
+from tests.support.paying import balance, counts, payment_by_public_id
 
 pytestmark = pytest.mark.browser
 
