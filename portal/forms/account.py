@@ -8,26 +8,15 @@ bounded text (a page of 10**4000 would otherwise reach the database as an OFFSET
 
 from __future__ import annotations
 
-import re
-
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
 from portal.domain.account.queries import (
     DEFAULT_PER_PAGE, MAX_SEARCH_LENGTH, PER_PAGE_CHOICES, SORT_KEYS, STATUS_FILTERS, InvoiceListQuery,
 )
-from portal.forms.fields import PortalForm, first_value, line_field
+from portal.forms.fields import PortalForm, first_value, line_field, small_number
 
 MAX_PAGE = 100_000
-_SMALL_NUMBER = re.compile(r"[0-9]{1,6}", re.ASCII)
-
-
-def _small_number(text: str | None, default: int, limit: int) -> int:
-    text = (text or "").strip()
-    if not _SMALL_NUMBER.fullmatch(text):
-        return default
-    number = int(text)
-    return number if 0 < number <= limit else default
 
 
 class InvoiceListForm(PortalForm):
@@ -47,13 +36,13 @@ def invoice_list_query(args: MultiDict) -> InvoiceListQuery:
     form = InvoiceListForm(bounded).checked()
     status, sort, direction = form.status.data or "all", form.sort.data or "priority", form.dir.data or "asc"
     currency = (form.currency.data or "").strip().upper()
-    per_page = _small_number(form.per_page.data, DEFAULT_PER_PAGE, max(PER_PAGE_CHOICES))
+    per_page = small_number(form.per_page.data, DEFAULT_PER_PAGE, max(PER_PAGE_CHOICES))
     return InvoiceListQuery(
         status=status if status in STATUS_FILTERS else "all",
         q=form.q.data or "",
         currency=currency if len(currency) == 3 and currency.isascii() and currency.isalpha() else "",
         sort=sort if sort in SORT_KEYS else "priority",
         direction=direction if direction in ("asc", "desc") else "asc",
-        page=_small_number(form.page.data, 1, MAX_PAGE),
+        page=small_number(form.page.data, 1, MAX_PAGE),
         per_page=per_page if per_page in PER_PAGE_CHOICES else DEFAULT_PER_PAGE,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from wtforms import Form, StringField
@@ -56,3 +57,16 @@ def first_value(formdata, name: str, max_length: int) -> str:
     field's own validator then refuses anything above its limit."""
     value = formdata.get(name, "")
     return value[: max_length + 1] if isinstance(value, str) else ""
+
+
+_SMALL_NUMBER = re.compile(r"[0-9]{1,6}", re.ASCII)
+
+
+def small_number(text: str | None, default: int, limit: int) -> int:
+    """A page number or size read as bounded text: anything else (too long, not digits, out of
+    range) is the default, never an error, since list URLs are bookmarked and shared."""
+    text = (text or "").strip()
+    if not _SMALL_NUMBER.fullmatch(text):
+        return default
+    number = int(text)
+    return number if 0 < number <= limit else default

@@ -24,6 +24,8 @@ from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
 from portal.domain.payments.policy import SHORT_PAY_REASONS
 from portal.forms.payments import card_payment_form
+from portal.forms.account import MAX_PAGE
+from portal.forms.fields import small_number
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
 from portal.web.errors import wants_json
@@ -96,5 +98,6 @@ def cancel(public_id: str):
 @bp.get("/payments")
 @require_whole_account
 def history():
-    summaries = queries.payment_history(db(), current_access(), services().clock)
-    return render_template("payments/history.html", summaries=summaries)
+    page = small_number(request.args.get("page"), 1, MAX_PAGE)
+    history = queries.payment_history(db(), current_access(), services().clock, page=page)
+    return render_template("payments/history.html", history=history, summaries=history.summaries)

@@ -76,14 +76,33 @@ def payment_for_access(db: Session, access: Access, public_id: str) -> Payment:
     return payment
 
 
-def payment_history(db: Session, access: Access, clock: Clock, limit: int = 200) -> list[PaymentSummary]:
-    """The company's payments, newest first, with what each paid."""
-    payments = db.scalars(
+HISTORY_PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class PaymentHistory:
+    """One page of the company's payments, newest first."""
+
+    summaries: list[PaymentSummary]
+    page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def payment_history(db: Session, access: Access, clock: Clock, page: int = 1,
+                    per_page: int = HISTORY_PER_PAGE) -> PaymentHistory:
+    """The company's payments, newest first, a page at a time (one more row is read to know
+    whether an older page exists), with what each paid."""
+    payments = list(db.scalars(
         select(Payment).where(payment_scope(access))
         .options(selectinload(Payment.allocations))
-        .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
-    ).all()
-    return describe_payments(db, list(payments), clock)
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+        .limit(per_page + 1).offset((page - 1) * per_page)
+    ).all())
+    return PaymentHistory(describe_payments(db, payments[:per_page], clock), page, len(payments) > per_page)
 
 
 def describe_payments(db: Session, payments: list[Payment], clock: Clock) -> list[PaymentSummary]:
