@@ -53,4 +53,17 @@ def register(app: Flask) -> None:
             raise click.ClickException(problem.message) from None
         click.echo("models and migrations agree")
 
+    @group.command("analyze")
+    def analyze() -> None:
+        """Refresh the query planner's statistics (ANALYZE). Run it daily from cron on SQLite.
+
+        SQLite keeps no statistics until asked: without them it may read a whole account through
+        the customer's index where a narrower partial index serves the page (PostgreSQL's
+        autovacuum keeps its own up to date; running this there is harmless).
+        """
+        services: Services = app.extensions["portal"]
+        with services.engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+        click.echo("planner statistics refreshed")
+
     app.cli.add_command(group)

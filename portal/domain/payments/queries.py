@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain.access.policy import Access, invoice_scope
+from portal.domain.access.policy import Access, named_invoices
 from portal.domain.core.clock import Clock, today_in
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money, exponent, total
@@ -153,7 +153,7 @@ def pay_page(db: Session, clock: Clock, access: Access, public_ids: list[str]) -
     if not public_ids:
         return PayPage((), None, "Choose at least one invoice to pay.")
     ids = db.scalars(
-        select(Invoice.id).where(Invoice.public_id.in_(public_ids), invoice_scope(access))
+        select(Invoice.id).where(named_invoices(access, public_ids))
     ).all()
     if len(ids) != len(public_ids):
         raise NotFound()

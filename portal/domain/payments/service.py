@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain.access.policy import Access, invoice_scope
+from portal.domain.access.policy import Access, named_invoices
 from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.database import commit_before_outside_call
@@ -229,7 +229,7 @@ def _record_decline(ctx: Context, payment: Payment, declined: PaymentDeclined) -
 def _invoices_for(db: Session, access: Access, public_ids: list[str]) -> dict[str, Invoice]:
     """The named invoices, within what this access may see; any other id is refused."""
     rows = db.scalars(
-        select(Invoice).where(Invoice.public_id.in_(public_ids), invoice_scope(access))
+        select(Invoice).where(named_invoices(access, public_ids))
     ).all()
     found = {invoice.public_id: invoice for invoice in rows}
     if len(found) != len(set(public_ids)):

@@ -21,3 +21,21 @@ def test_db_upgrade_then_downgrade_on_an_empty_database(make_app, tmp_path):
     assert result.exit_code == 0, result.output
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()
+
+
+def test_db_analyze_gives_the_planner_statistics(app, db, clock, db_kind):
+    from sqlalchemy import text
+
+    from tests.support.factories import make_customer, make_invoice
+
+    customer = make_customer(db, clock)
+    for _ in range(3):
+        make_invoice(db, clock, customer)
+    result = app.test_cli_runner().invoke(args=["db", "analyze"])
+    assert result.exit_code == 0, result.output
+    assert "statistics refreshed" in result.output
+    db.commit()
+    if db_kind == "sqlite":
+        assert db.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'invoices'")) > 0
+    else:
+        assert db.scalar(text("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'invoices'"))
