@@ -145,7 +145,7 @@ def build_and_seed(url: str, sizes: list[int], others: int, others_invoices: int
             with engine.connect() as conn:
                 accounts.append(seed_account(conn, size, f"N{size}", now))
                 conn.commit()
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with engine.begin() as conn:  # committed: on SQLite an uncommitted ANALYZE leaves no statistics
             conn.execute(text("ANALYZE"))
     finally:
         engine.dispose()
