@@ -12,8 +12,7 @@ from datetime import datetime, UTC
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.factories import sign_in
-from tests.support.fixtures.browser import fill_test_card
+from tests.support.fixtures.browser import fill_test_card, sign_in_browser
 from tests.support.fixtures.stripe import CARD_3DS, CARD_DECLINED, CARD_OK
 from tests.support.paying import make_company
 from tests.support.paying import balance, payment_by_public_id
@@ -30,12 +29,7 @@ def shopper(app, db, clock, live_server, page):
     """A clerk signed in in the browser, with two open invoices."""
     clock.set(datetime.now(UTC))  # localstripe signs webhooks with the wall clock
     company = make_company(db, clock, 12_500, 8_000)
-    client = app.test_client()
-    sign_in(client, company.clerk, clock)
-    db.commit()  # the browser reaches the app through the live server's threads
-    page.context.add_cookies([{"name": "portal_session", "value": client.get_cookie("portal_session").value,
-                               "url": live_server.url}])
-    page.set_default_timeout(10_000)
+    sign_in_browser(app, db, clock, page, live_server, company.clerk)
     return company
 
 

@@ -22,8 +22,7 @@ from sqlalchemy import select
 
 from portal.domain.gateway.stripe_adapter import StripeGateway
 from portal.domain.payments.models import Payment
-from tests.contract.recorder import RecorderServer
-from tests.support.factories import sign_in
+from tests.support.fixtures.browser import sign_in_browser
 from tests.support.paying import make_company
 from tests.support.paying import balance, counts, payment_by_public_id
 
@@ -63,13 +62,6 @@ def stripe_js_standin():
 
 
 @pytest.fixture
-def stripe_recorder():
-    server = RecorderServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def settings(settings, stripe_recorder, stripe_js_standin):
     return settings.with_changes(stripe_dialect="real", stripe_api_base=stripe_recorder.url,
                                  stripe_js_url=stripe_js_standin)
@@ -84,12 +76,7 @@ def gateway(settings):
 def shopper(app, db, clock, live_server, page):
     """A clerk signed in in the browser, with two open invoices (125.00 and 80.00 USD)."""
     company = make_company(db, clock, 12_500, 8_000)
-    client = app.test_client()
-    sign_in(client, company.clerk, clock)
-    db.commit()  # the browser reaches the app through the live server's threads
-    page.context.add_cookies([{"name": "portal_session", "value": client.get_cookie("portal_session").value,
-                               "url": live_server.url}])
-    page.set_default_timeout(10_000)
+    sign_in_browser(app, db, clock, page, live_server, company.clerk)
     return company
 
 

@@ -5,14 +5,6 @@ from __future__ import annotations
 import pytest
 
 from portal.domain.gateway.stripe_adapter import StripeGateway
-from tests.contract.recorder import RecorderServer
-
-
-@pytest.fixture
-def stripe_recorder():
-    server = RecorderServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
