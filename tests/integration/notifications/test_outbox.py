@@ -39,7 +39,7 @@ def reload(db, message: OutboxMessage) -> OutboxMessage:
 
 
 def smtp_transport(sink) -> SmtpTransport:
-    return SmtpTransport(sink.host, sink.port, timeout=5)
+    return SmtpTransport(sink.host, sink.port)  # the production timeout: a loaded machine can stall seconds
 
 
 def closed_port_transport() -> SmtpTransport:
