@@ -39,7 +39,7 @@ from portal.domain.customers.models import Contact
 
 from devserver.localstripe_server import LocalStripe
 from devserver.mail_catcher import MailCatcher, serve_mail_pages
-from devserver.ports import LOOPBACK, preferred_or_free
+from devserver.ports import LOOPBACK, preferred_or_free, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INSTANCE = ROOT / "instance"
@@ -137,15 +137,11 @@ class Demo:
         return next((child for child in self.children if child.process.poll() is not None), None)
 
     def stop(self) -> None:
-        for child in reversed(self.children):
+        for child in reversed(self.children):  # all asked at once, then each waited for
             if child.process.poll() is None:
                 child.process.terminate()
         for child in reversed(self.children):
-            try:
-                child.process.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
+            stop_process(child.process)
         self.children.clear()
         if self.stripe is not None:
             self.stripe.stop()

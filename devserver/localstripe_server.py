@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-from devserver.ports import LOOPBACK, wait_until_listening
+from devserver.ports import LOOPBACK, stop_process, wait_until_listening
 
 def serve(port: int) -> None:
     """Run localstripe on 127.0.0.1:`port` with disk persistence switched off."""
@@ -74,14 +74,7 @@ class LocalStripe:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=5)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Finding TCP ports on 127.0.0.1 for the demo's servers and the tests' sinks.
+"""Ports on 127.0.0.1 and child processes for the demo's servers and the tests' sinks.
 
 Some servers (aiosmtpd's Controller) cannot be told "port 0, pick one", so a port is found
 free first and handed over; the short race with another process is accepted.
@@ -7,6 +7,7 @@ free first and handed over; the short race with another process is accepted.
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 
 LOOPBACK = "127.0.0.1"
@@ -42,3 +43,15 @@ def wait_until_listening(port: int, timeout: float = 15.0, host: str = LOOPBACK)
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def stop_process(process: subprocess.Popen | None, timeout: float = 8.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout`; a no-op once it has exited."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -43,7 +43,6 @@ from portal.domain.core.errors import DomainError
 from portal.domain.customers.models import Contact
 from portal.domain.customers.queries import contacts_with_email, normalize_email
 from portal.domain.invoicing.models import Invoice
-from portal.domain.ledger.queries import balance_subquery
 from portal.domain.notifications.rendering import SupplierDetails, render_email
 from portal.domain.notifications.service import enqueue
 
@@ -305,9 +304,7 @@ def revoke_contact_access(db: Session, clock: Clock, *, contact: Contact, actor:
 def unpaid_invoices(db: Session, customer_id: int) -> list[Invoice]:
     """The company's invoices with an open balance, oldest due first: what a reminder link
     carries when the caller names none."""
-    balances = balance_subquery(Invoice.customer_id == customer_id)
     return list(db.scalars(
-        select(Invoice).join(balances, balances.c.invoice_id == Invoice.id)
-        .where(Invoice.customer_id == customer_id, balances.c.balance_minor > 0)
+        select(Invoice).where(Invoice.customer_id == customer_id, Invoice.balance_minor > 0)
         .order_by(Invoice.due_date, Invoice.id)
     ).all())

@@ -36,6 +36,7 @@ from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import AccountDueDate, AccountTotal, InvoiceEntry
 from portal.domain.ledger.queries import Standing, standings_query, to_standings
 from portal.domain.ledger.states import ENTRY_LABELS
+from portal.domain.payments.states import IN_FLIGHT_LABELS
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
 
 BALANCE = Invoice.balance_minor
@@ -448,12 +449,6 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
 
 # --------------------------------------------------------------------------------------------
 # One invoice: lines, history of entries, payments still in flight.
-
-IN_FLIGHT_LABELS = {
-    "new": "Payment started",
-    "requires_action": "Payment awaiting authentication",
-    "processing": "Payment processing",
-}
 
 METHOD_LABELS = {"card": "card", "us_bank_account": "bank transfer (ACH)", "ach": "bank transfer (ACH)",
                  "sepa_debit": "SEPA debit"}

@@ -17,23 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from portal.domain.core.money import Money
 from portal.domain.invoicing.models import Invoice
-
-
-def balance_subquery(invoice_filter: ColumnElement[bool] | None = None):
-    """(invoice_id, balance_minor) of the invoices matching `invoice_filter`, for joining.
-
-    Reading `Invoice.balance_minor` directly is simpler; this shape stays for callers that
-    join a balance onto another query.
-    """
-    query = select(Invoice.id.label("invoice_id"), Invoice.balance_minor.label("balance_minor"))
-    if invoice_filter is not None:
-        query = query.where(invoice_filter)
-    return query.subquery("balances")
 
 
 @dataclass(frozen=True)
