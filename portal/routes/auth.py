@@ -134,7 +134,7 @@ def email_me_sign_in_link():
     access = current_access()
     if access is None:
         return redirect(url_for(".signed_out", reason=g.get("session_end_reason")))
-    contact: Contact = g.contact
+    contact = db().get(Contact, g.contact.id)
     refused = _within_link_limits(contact.email)
     if refused:
         return refused

@@ -71,14 +71,14 @@ def start():
 
 @bp.get("/payments/<public_id>")
 def payment(public_id: str):
-    found = queries.payment_for_access(db(), current_access(), public_id)
+    found = queries.payment_row(db(), current_access(), public_id)
     summary = queries.describe_payments(db(), [found], services().clock)[0]
     return render_template("payments/payment.html", summary=summary)
 
 
 @bp.get("/payments/<public_id>/status")
 def status(public_id: str):
-    found = queries.payment_for_access(db(), current_access(), public_id)
+    found = queries.payment_row(db(), current_access(), public_id)
     return jsonify(status=found.status, in_flight=found.status in IN_FLIGHT_STATUSES)
 
 

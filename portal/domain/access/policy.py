@@ -13,7 +13,7 @@ from datetime import timedelta
 from enum import StrEnum
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy import ColumnElement, and_, bindparam, true
 
 from portal.domain.invoicing.models import Invoice
 
@@ -58,6 +58,32 @@ def named_invoices(access: Access, public_ids: list[str]) -> ColumnElement[bool]
     if not access.whole_account:
         clauses.append(Invoice.id.in_(sorted(access.invoice_ids)))
     return and_(*clauses)
+
+
+# The same two clauses with bind parameters in place of the access's values, for statements a
+# read model builds once per shape (`core.database.read`); `scope_params` gives the values.
+def bound_invoice_scope(whole_account: bool) -> ColumnElement[bool]:
+    """`invoice_scope` for an access of this kind, its values left to `scope_params`."""
+    same_company = Invoice.customer_id == bindparam("scope_customer_id")
+    if whole_account:
+        return and_(same_company, true())
+    return and_(same_company, Invoice.id.in_(bindparam("scope_invoice_ids", expanding=True)))
+
+
+def bound_named_invoices(whole_account: bool) -> ColumnElement[bool]:
+    """`named_invoices` for an access of this kind; the public ids go in `named_public_ids`."""
+    clauses = [Invoice.public_id.in_(bindparam("named_public_ids", expanding=True)),
+               (Invoice.customer_id + 0) == bindparam("scope_customer_id")]
+    if not whole_account:
+        clauses.append(Invoice.id.in_(bindparam("scope_invoice_ids", expanding=True)))
+    return and_(*clauses)
+
+
+def scope_params(access: Access) -> dict[str, object]:
+    """The values of `bound_invoice_scope` / `bound_named_invoices` for this access."""
+    if access.whole_account:
+        return {"scope_customer_id": access.customer_id}
+    return {"scope_customer_id": access.customer_id, "scope_invoice_ids": sorted(access.invoice_ids)}
 
 
 class LinkPurpose(StrEnum):

@@ -15,12 +15,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 
 from portal.domain.access.models import AccessLink, CustomerSession
 from portal.domain.core.clock import Clock
-from portal.domain.customers.models import Contact
+from portal.domain.core.database import read
+from portal.domain.customers.models import Contact, Customer
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
@@ -53,17 +54,67 @@ def start_session(db: Session, clock: Clock, *, contact: Contact, scope: str,
     return StartedSession(row, token)
 
 
-def find_live_session(db: Session, now: datetime, token: str, contact_public_id: str) -> tuple[CustomerSession, str]:
-    """The session named by `token`, with its contact and company loaded in the same query,
-    and "" when it is live, else why not ("revoked", "signed_out", "idle", "expired")."""
-    row = db.scalar(
-        select(CustomerSession)
-        .join(CustomerSession.contact)
-        .options(joinedload(CustomerSession.contact).joinedload(Contact.customer))
-        .where(CustomerSession.token_hash == session_token_hash(token), Contact.public_id == contact_public_id)
+@dataclass(frozen=True)
+class SignedInCustomer:
+    id: int
+    public_id: str
+    account_number: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class SignedInContact:
+    """The contact a live session belongs to, as every page of the request reads it."""
+
+    id: int
+    public_id: str
+    customer_id: int
+    email: str
+    name: str
+    is_ap_mailbox: bool
+    session_version: int
+    customer: SignedInCustomer
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    scope: str
+    link_id: int | None
+    created_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None
+    end_reason: str
+    contact: SignedInContact
+
+
+_SESSION_FIELDS = ("id", "scope", "link_id", "created_at", "last_seen_at", "ended_at", "end_reason")
+_CONTACT_FIELDS = ("id", "public_id", "customer_id", "email", "name", "is_ap_mailbox", "session_version")
+_CUSTOMER_FIELDS = ("id", "public_id", "account_number", "name", "timezone")
+_SESSION_WITH_CONTACT = (
+    select(
+        *[getattr(CustomerSession, name) for name in _SESSION_FIELDS],
+        *[getattr(Contact, name).label(f"contact_{name}") for name in _CONTACT_FIELDS],
+        *[getattr(Customer, name).label(f"customer_{name}") for name in _CUSTOMER_FIELDS],
     )
-    if row is None:
+    .join(Contact, Contact.id == CustomerSession.contact_id)
+    .join(Customer, Customer.id == Contact.customer_id)
+    .where(CustomerSession.token_hash == bindparam("token_hash"), Contact.public_id == bindparam("contact_public_id"))
+)
+
+
+def find_live_session(db: Session, now: datetime, token: str, contact_public_id: str) -> tuple[SessionRow | None, str]:
+    """The session named by `token`, with its contact and company read in the same query,
+    and "" when it is live, else why not ("revoked", "signed_out", "idle", "expired")."""
+    found = read(db, _SESSION_WITH_CONTACT, {
+        "token_hash": session_token_hash(token), "contact_public_id": contact_public_id}).first()
+    if found is None:
         return None, "revoked"
+    values = found._mapping
+    customer = SignedInCustomer(**{name: values[f"customer_{name}"] for name in _CUSTOMER_FIELDS})
+    contact = SignedInContact(**{name: values[f"contact_{name}"] for name in _CONTACT_FIELDS}, customer=customer)
+    row = SessionRow(**{name: values[name] for name in _SESSION_FIELDS}, contact=contact)
     if row.ended_at is not None:
         return row, row.end_reason or "revoked"
     if now - row.created_at > ABSOLUTE_TIMEOUT:
@@ -73,10 +124,9 @@ def find_live_session(db: Session, now: datetime, token: str, contact_public_id:
     return row, ""
 
 
-def mark_seen(db: Session, row: CustomerSession, now: datetime) -> None:
+def mark_seen(db: Session, row: SessionRow, now: datetime) -> None:
     db.execute(update(CustomerSession).where(CustomerSession.id == row.id).values(last_seen_at=now)
                .execution_options(synchronize_session=False))
-    row.last_seen_at = now
 
 
 def end_session(db: Session, clock: Clock, token: str, reason: str = "signed_out") -> int:

@@ -24,17 +24,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select, union_all
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from portal.domain.access.policy import Access, invoice_scope, named_invoices
+from portal.domain.access.policy import Access, bound_invoice_scope, bound_named_invoices, scope_params
 from portal.domain.account.policy import AGING_BUCKETS, AgingBucket, aging_window_start, oldest_bucket
+from portal.domain.core.database import read
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import AccountDueDate, AccountTotal, InvoiceEntry
-from portal.domain.ledger.queries import Standing, standings_query, to_standings
+from portal.domain.ledger.queries import InvoiceRow, Standing, standings_query, to_standings
 from portal.domain.ledger.states import ENTRY_LABELS
 from portal.domain.payments.states import IN_FLIGHT_LABELS
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
@@ -46,15 +48,27 @@ IN_FLIGHT = Invoice.in_flight_minor
 IS_OPEN = BALANCE > literal_column("0")
 IS_PAID = BALANCE <= literal_column("0")
 
-def _bucket_clause(bucket: AgingBucket, today: date, due_date=Invoice.due_date) -> ColumnElement[bool]:
-    """`bucket.holds(days overdue)` as a condition on the due date (portable date maths)."""
-    earliest, latest = bucket.due_dates(today)
+def _bucket_clause(bucket: AgingBucket, due_date=Invoice.due_date) -> ColumnElement[bool]:
+    """`bucket.holds(days overdue)` as a condition on the due date (portable date maths), its
+    dates left to `_bucket_params`."""
     conditions = []
-    if latest is not None:
-        conditions.append(due_date <= latest)
-    if earliest is not None:
-        conditions.append(due_date >= earliest)
+    if bucket.min_days is not None:
+        conditions.append(due_date <= bindparam(f"{bucket.key}_latest"))
+    if bucket.max_days is not None:
+        conditions.append(due_date >= bindparam(f"{bucket.key}_earliest"))
     return and_(*conditions)
+
+
+def _bucket_params(today: date) -> dict[str, date]:
+    """The due dates every bucket's clause compares with on `today`."""
+    params = {}
+    for bucket in AGING_BUCKETS:
+        earliest, latest = bucket.due_dates(today)
+        if latest is not None:
+            params[f"{bucket.key}_latest"] = latest
+        if earliest is not None:
+            params[f"{bucket.key}_earliest"] = earliest
+    return params
 
 
 @dataclass(frozen=True)
@@ -85,38 +99,49 @@ class _AccountFigures:
         return self.open_minor - sum(self.bounded_aging.values())
 
 
-def _account_figures(db: Session, customer_id: int, today: date) -> list[_AccountFigures]:
-    """Per currency: the customer's totals, with the due dates since the aging window's start
-    summed into "not yet due" and the bounded buckets (one query, on the maintained sums)."""
+_BOUNDED_BUCKETS = tuple(bucket for bucket in AGING_BUCKETS if bucket != oldest_bucket())
+
+
+@cache
+def _account_figures_statement() -> Select:
     due = AccountDueDate.due_date
-    not_due = due >= today
-    bounded = [bucket for bucket in AGING_BUCKETS if bucket != oldest_bucket()]
+    not_due = due >= bindparam("today")
     recent = (
         select(
             AccountDueDate.currency,
             func.sum(case((not_due, AccountDueDate.open_count), else_=0)).label("not_due_count"),
             func.sum(case((not_due, AccountDueDate.open_minor), else_=0)).label("not_due_minor"),
-            *[func.sum(case((_bucket_clause(bucket, today, due), AccountDueDate.open_minor), else_=0))
-              .label(bucket.key) for bucket in bounded],
+            *[func.sum(case((_bucket_clause(bucket, due), AccountDueDate.open_minor), else_=0))
+              .label(bucket.key) for bucket in _BOUNDED_BUCKETS],
         )
-        .where(AccountDueDate.customer_id == customer_id, due >= aging_window_start(today))
+        .where(AccountDueDate.customer_id == bindparam("customer_id"), due >= bindparam("window_start"))
         .group_by(AccountDueDate.currency)
         .subquery("recent_due_dates")
     )
-    query = (
-        select(AccountTotal, *[func.coalesce(column, 0) for column in list(recent.c)[1:]])
-        .outerjoin(recent, recent.c.currency == AccountTotal.currency)
-        .where(AccountTotal.customer_id == customer_id)
-        .order_by(AccountTotal.currency)
+    totals = AccountTotal.__table__
+    return (
+        select(totals, *[func.coalesce(column, 0) for column in list(recent.c)[1:]])
+        .outerjoin(recent, recent.c.currency == totals.c.currency)
+        .where(totals.c.customer_id == bindparam("customer_id"))
+        .order_by(totals.c.currency)
     )
+
+
+def _account_figures(db: Session, customer_id: int, today: date) -> list[_AccountFigures]:
+    """Per currency: the customer's totals, with the due dates since the aging window's start
+    summed into "not yet due" and the bounded buckets (one query, on the maintained sums)."""
+    rows = read(db, _account_figures_statement(), {
+        "customer_id": customer_id, "today": today, "window_start": aging_window_start(today),
+        **_bucket_params(today)})
     figures = []
-    for total, not_due_count, not_due_minor, *aging in db.execute(query).all():
+    for row in rows:
+        not_due_count, not_due_minor, *aging = row[-2 - len(_BOUNDED_BUCKETS):]
         figures.append(_AccountFigures(
-            currency=total.currency, invoice_count=total.invoice_count, open_count=total.open_count,
-            open_minor=int(total.open_minor), in_flight_minor=int(total.in_flight_minor),
-            processing_count=total.processing_count, not_due_count=int(not_due_count),
+            currency=row.currency, invoice_count=row.invoice_count, open_count=row.open_count,
+            open_minor=int(row.open_minor), in_flight_minor=int(row.in_flight_minor),
+            processing_count=row.processing_count, not_due_count=int(not_due_count),
             not_due_minor=int(not_due_minor),
-            bounded_aging={bucket.key: int(value) for bucket, value in zip(bounded, aging, strict=True)},
+            bounded_aging={bucket.key: int(value) for bucket, value in zip(_BOUNDED_BUCKETS, aging, strict=True)},
         ))
     return figures
 
@@ -143,10 +168,6 @@ class CurrencyTotals:
         return self.open - self.in_flight
 
 
-def _scoped_standings(access: Access) -> Select:
-    return standings_query(select(Invoice)).where(invoice_scope(access))
-
-
 def open_totals(db: Session, access: Access, today: date) -> list[CurrencyTotals]:
     """Open and overdue balances with aging buckets, one row per currency (one query).
 
@@ -166,10 +187,10 @@ def open_totals(db: Session, access: Access, today: date) -> list[CurrencyTotals
     ]
 
 
-def _summed_open_totals(db: Session, access: Access, today: date) -> list[CurrencyTotals]:
-    """`open_totals` added up from the invoices themselves (what the maintained sums equal)."""
-    overdue = Invoice.due_date < today
-    query = (
+@cache
+def _summed_open_totals_statement(whole_account: bool) -> Select:
+    overdue = Invoice.due_date < bindparam("today")
+    return (
         select(
             Invoice.currency,
             func.count().label("open_count"),
@@ -178,15 +199,21 @@ def _summed_open_totals(db: Session, access: Access, today: date) -> list[Curren
             func.sum(BALANCE).label("open_minor"),
             func.sum(case((overdue, BALANCE), else_=0)).label("overdue_minor"),
             func.sum(IN_FLIGHT).label("in_flight_minor"),
-            *[func.sum(case((_bucket_clause(bucket, today), BALANCE), else_=0)).label(bucket.key)
+            *[func.sum(case((_bucket_clause(bucket), BALANCE), else_=0)).label(bucket.key)
               for bucket in AGING_BUCKETS],
         )
-        .where(invoice_scope(access), IS_OPEN)
+        .where(bound_invoice_scope(whole_account), IS_OPEN)
         .group_by(Invoice.currency)
         .order_by(Invoice.currency)
     )
+
+
+def _summed_open_totals(db: Session, access: Access, today: date) -> list[CurrencyTotals]:
+    """`open_totals` added up from the invoices themselves (what the maintained sums equal)."""
+    rows = read(db, _summed_open_totals_statement(access.whole_account),
+                {**scope_params(access), "today": today, **_bucket_params(today)}).mappings()
     totals = []
-    for row in db.execute(query).mappings():
+    for row in rows:
         currency = row["currency"]
         totals.append(CurrencyTotals(
             currency=currency,
@@ -211,17 +238,20 @@ class Overview:
         return not self.totals
 
 
+@cache
+def _most_overdue_statement(whole_account: bool) -> Select:
+    return (
+        standings_query().where(bound_invoice_scope(whole_account), IS_OPEN, Invoice.due_date < bindparam("today"))
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
 def account_overview(db: Session, access: Access, today: date, most_overdue_limit: int = 5) -> Overview:
     """Totals per currency and the few invoices most past due (two queries)."""
-    oldest = (
-        _scoped_standings(access).where(IS_OPEN, Invoice.due_date < today)
-        .order_by(Invoice.due_date, Invoice.id)
-        .limit(most_overdue_limit)
-    )
-    return Overview(
-        totals=open_totals(db, access, today),
-        most_overdue=to_standings(db.execute(oldest).all(), today),
-    )
+    oldest = read(db, _most_overdue_statement(access.whole_account),
+                  {**scope_params(access), "today": today, "limit": most_overdue_limit})
+    return Overview(totals=open_totals(db, access, today), most_overdue=to_standings(oldest, today))
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,34 +352,41 @@ class InvoicePage:
         return self.first_row + len(self.standings) - 1 if self.standings else 0
 
 
-def _search_clause(text: str) -> ColumnElement[bool]:
-    needle = text.lower()
+def _search_clause() -> ColumnElement[bool]:
+    """Part of the invoice or PO number, case-insensitively; the pattern is `_like_pattern`'s."""
+    pattern = bindparam("search_pattern")
     return or_(
-        func.lower(Invoice.number).contains(needle, autoescape=True),
-        func.lower(func.coalesce(Invoice.po_number, "")).contains(needle, autoescape=True),
+        func.lower(Invoice.number).like(pattern, escape="/"),
+        func.lower(func.coalesce(Invoice.po_number, "")).like(pattern, escape="/"),
     )
 
 
-def _status_clause(status: str, balance, today: date) -> ColumnElement[bool] | None:
+def _like_pattern(text: str) -> str:
+    """LIKE's pattern for "contains `text`", its wildcards escaped (the escape character is /)."""
+    escaped = text.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+def _status_clause(status: str) -> ColumnElement[bool] | None:
     if status == "open":
         return IS_OPEN
     if status == "overdue":
-        return and_(IS_OPEN, Invoice.due_date < today)
+        return and_(IS_OPEN, Invoice.due_date < bindparam("today"))
     if status == "paid":
         return IS_PAID
     return None
 
 
-def _ordering(query: InvoiceListQuery, balance) -> list:
-    if query.sort == "priority":
+def _ordering(sort: str, direction: str) -> list:
+    if sort == "priority":
         unpaid_first = case((IS_OPEN, 0), else_=1)
         unpaid_due = case((IS_OPEN, Invoice.due_date), else_=None)
         return [unpaid_first, unpaid_due.asc(), Invoice.due_date.desc(), Invoice.id.desc()]
     column = {
         "due": Invoice.due_date, "issued": Invoice.issue_date, "number": Invoice.number,
-        "total": Invoice.total_minor, "balance": balance,
-    }[query.sort]
-    if query.direction == "desc":
+        "total": Invoice.total_minor, "balance": BALANCE,
+    }[sort]
+    if direction == "desc":
         return [column.desc(), Invoice.id.desc()]
     return [column.asc(), Invoice.id.asc()]
 
@@ -367,50 +404,72 @@ def _counts_by_currency(db: Session, access: Access, today: date, search: str) -
 
 def _counted_by_currency(db: Session, access: Access, today: date, search: str) -> list[dict]:
     """`_counts_by_currency` from one grouped query on the invoices' own columns."""
-    unpaid = IS_OPEN
+    params = {**scope_params(access), "today": today}
+    if search:
+        params["search_pattern"] = _like_pattern(search)
+    rows = read(db, _counted_by_currency_statement(access.whole_account, bool(search)), params)
+    return [dict(row) for row in rows.mappings()]
+
+
+@cache
+def _counted_by_currency_statement(whole_account: bool, searching: bool) -> Select:
     query = (
         select(
             Invoice.currency,
             func.count().label("all"),
-            func.sum(case((unpaid, 1), else_=0)).label("open"),
-            func.sum(case((and_(unpaid, Invoice.due_date < today), 1), else_=0)).label("overdue"),
+            func.sum(case((IS_OPEN, 1), else_=0)).label("open"),
+            func.sum(case((and_(IS_OPEN, Invoice.due_date < bindparam("today")), 1), else_=0)).label("overdue"),
             func.sum(case((IS_PAID, 1), else_=0)).label("paid"),
         )
-        .where(invoice_scope(access))
+        .where(bound_invoice_scope(whole_account))
         .group_by(Invoice.currency)
         .order_by(Invoice.currency)
     )
-    if search:
-        query = query.where(_search_clause(search))
-    return [dict(row) for row in db.execute(query).mappings()]
+    return query.where(_search_clause()) if searching else query
 
 
-def _page_ids(filters: list, query: InvoiceListQuery, counts: dict[str, int], today: date,
-              offset: int, limit: int) -> Select:
+@dataclass(frozen=True)
+class _ListShape:
+    """What decides the SQL of a list page; everything else is a bound value."""
+
+    whole_account: bool
+    status: str
+    sort: str
+    direction: str
+    searching: bool
+    one_currency: bool
+
+
+def _page_ids(shape: _ListShape) -> Select:
     """The ids of one page, read from an index range (ORDER BY ... LIMIT ... OFFSET over ids only).
 
     The default "priority" order (unpaid first, oldest due first; then paid, newest due first)
     is two index ranges read in turn: the open invoices by due date (partial index on open
     invoices) while the offset is within the open count, then the paid ones by due date
     descending (partial index on paid invoices) with what remains of the offset; the counts
-    say where one part ends, so no CASE over every invoice is sorted. Each other sort key has
-    an index leading with the customer (migration 0006).
+    say where one part ends (`_page_params`), so no CASE over every invoice is sorted. Each
+    other sort key has an index leading with the customer (migration 0006).
     """
-    status_clause = _status_clause(query.status, BALANCE, today)
-    if query.sort != "priority":
+    filters = [bound_invoice_scope(shape.whole_account)]
+    if shape.searching:
+        filters.append(_search_clause())
+    if shape.one_currency:
+        filters.append(Invoice.currency == bindparam("currency"))
+    status_clause = _status_clause(shape.status)
+    limit = bindparam("limit", type_=Integer)
+    offset = bindparam("offset", type_=Integer)
+    if shape.sort != "priority":
         where = [*filters, status_clause] if status_clause is not None else filters
-        return (select(Invoice.id).where(*where).order_by(*_ordering(query, BALANCE))
+        return (select(Invoice.id).where(*where).order_by(*_ordering(shape.sort, shape.direction))
                 .limit(limit).offset(offset))
     parts = []
-    if query.status != "paid":
-        open_rows = counts["open"] if query.status == "all" else counts[query.status]
-        taken = min(limit, max(open_rows - offset, 0))
+    if shape.status != "paid":
         parts.append(
             select(Invoice.id).where(*filters, status_clause if status_clause is not None else IS_OPEN)
-            .order_by(Invoice.due_date.asc(), Invoice.id.desc()).limit(taken).offset(offset)
+            .order_by(Invoice.due_date.asc(), Invoice.id.desc())
+            .limit(bindparam("open_limit", type_=Integer)).offset(bindparam("open_offset", type_=Integer))
         )
-        offset, limit = max(offset - open_rows, 0), limit - taken
-    if query.status in ("all", "paid"):
+    if shape.status in ("all", "paid"):
         parts.append(
             select(Invoice.id).where(*filters, IS_PAID)
             .order_by(Invoice.due_date.desc(), Invoice.id.desc()).limit(limit).offset(offset)
@@ -418,6 +477,28 @@ def _page_ids(filters: list, query: InvoiceListQuery, counts: dict[str, int], to
     if len(parts) == 1:
         return parts[0]
     return union_all(*[select(part.subquery().c.id) for part in parts])
+
+
+@cache
+def _list_page_statement(shape: _ListShape) -> Select:
+    # The ids are already scoped; repeating the company filter here would let a planner without
+    # statistics (SQLite's) read the whole account through the company's index instead.
+    return (standings_query().where(Invoice.id.in_(_page_ids(shape)))
+            .order_by(*_ordering(shape.sort, shape.direction)))
+
+
+def _page_params(query: InvoiceListQuery, counts: dict[str, int], offset: int, limit: int) -> dict[str, int]:
+    """LIMIT and OFFSET of `_page_ids`: for "priority", split between its open and paid parts."""
+    if query.sort != "priority":
+        return {"limit": limit, "offset": offset}
+    params = {}
+    if query.status != "paid":
+        open_rows = counts["open"] if query.status == "all" else counts[query.status]
+        taken = min(limit, max(open_rows - offset, 0))
+        params.update(open_limit=taken, open_offset=offset)
+        offset, limit = max(offset - open_rows, 0), limit - taken
+    params.update(limit=limit, offset=offset)
+    return params
 
 
 def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQuery) -> InvoicePage:
@@ -430,17 +511,15 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
     pages = max(1, -(-total // query.per_page))
     page = min(query.page, pages)
 
-    filters = [invoice_scope(access)]
+    shape = _ListShape(whole_account=access.whole_account, status=query.status, sort=query.sort,
+                       direction=query.direction, searching=bool(query.q), one_currency=bool(query.currency))
+    params = {**scope_params(access), "today": today,
+              **_page_params(query, counts, (page - 1) * query.per_page, query.per_page)}
     if query.q:
-        filters.append(_search_clause(query.q))
+        params["search_pattern"] = _like_pattern(query.q)
     if query.currency:
-        filters.append(Invoice.currency == query.currency)
-    ids = _page_ids(filters, query, counts, today, (page - 1) * query.per_page, query.per_page)
-    # The ids are already scoped; repeating the company filter here would let a planner without
-    # statistics (SQLite's) read the whole account through the company's index instead.
-    rows = db.execute(
-        standings_query(select(Invoice)).where(Invoice.id.in_(ids)).order_by(*_ordering(query, BALANCE))
-    ).all()
+        params["currency"] = query.currency
+    rows = read(db, _list_page_statement(shape), params)
     return InvoicePage(
         query=query, standings=to_standings(rows, today), counts=counts,
         currencies=[row["currency"] for row in count_rows], total=total, page=page, pages=pages,
@@ -499,7 +578,7 @@ class InvoiceDetail:
     pending: list[PendingPayment]
 
     @property
-    def invoice(self) -> Invoice:
+    def invoice(self) -> InvoiceRow:
         return self.standing.invoice
 
     @property
@@ -512,54 +591,69 @@ def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method.replace("_", " "))
 
 
+@cache
+def _named_invoice_statement(whole_account: bool) -> Select:
+    return standings_query().where(bound_named_invoices(whole_account))
+
+
+_LINES = (
+    select(InvoiceLine.position, InvoiceLine.sku, InvoiceLine.description, InvoiceLine.quantity,
+           InvoiceLine.unit_price_minor, InvoiceLine.amount_minor)
+    .where(InvoiceLine.invoice_id == bindparam("invoice_id"))
+    .order_by(InvoiceLine.position)
+)
+_ENTRIES = (
+    select(InvoiceEntry.created_at, InvoiceEntry.kind, InvoiceEntry.amount_minor, InvoiceEntry.reference,
+           Payment.method)
+    .outerjoin(Payment, Payment.id == InvoiceEntry.payment_id)
+    .where(InvoiceEntry.invoice_id == bindparam("invoice_id"))
+    .order_by(InvoiceEntry.created_at, InvoiceEntry.id)
+)
+_PENDING = (
+    select(Payment.public_id, Payment.status, Payment.method, Payment.created_at,
+           PaymentAllocation.amount_minor.label("allocated_minor"))
+    .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+    .where(PaymentAllocation.invoice_id == bindparam("invoice_id"), Payment.status.in_(IN_FLIGHT_STATUSES))
+    .order_by(Payment.created_at, Payment.id)
+)
+
+
 def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> InvoiceDetail:
     """The invoice with this public id, if this access may see it (four queries)."""
-    row = db.execute(standings_query(select(Invoice)).where(named_invoices(access, [public_id]))).first()
+    row = read(db, _named_invoice_statement(access.whole_account),
+               {**scope_params(access), "named_public_ids": [public_id]}).first()
     if row is None:
         raise NotFound("Invoice not found")
     standing = to_standings([row], today)[0]
     invoice = standing.invoice
     currency = invoice.currency
+    by_invoice = {"invoice_id": invoice.id}
 
     lines = [
         LineView(position=line.position, sku=line.sku, description=line.description,
                  quantity=line.quantity, unit_price=Money(line.unit_price_minor, currency),
                  amount=Money(line.amount_minor, currency))
-        for line in db.scalars(
-            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
-        )
+        for line in read(db, _LINES, by_invoice)
     ]
 
     history: list[HistoryRow] = []
     running = Money.zero(currency)
-    entries = db.execute(
-        select(InvoiceEntry, Payment.method)
-        .outerjoin(Payment, Payment.id == InvoiceEntry.payment_id)
-        .where(InvoiceEntry.invoice_id == invoice.id)
-        .order_by(InvoiceEntry.created_at, InvoiceEntry.id)
-    ).all()
-    for entry, method in entries:
+    for entry in read(db, _ENTRIES, by_invoice):
         amount = Money(entry.amount_minor, currency)
         running = running + amount
         history.append(HistoryRow(
             at=entry.created_at, kind=entry.kind, label=ENTRY_LABELS.get(entry.kind, entry.kind),
             amount=amount, balance_after=running, reference=entry.reference,
-            method=method_label(method) if method else "",
+            method=method_label(entry.method) if entry.method else "",
         ))
 
     pending = [
         PendingPayment(
             public_id=payment.public_id, label=IN_FLIGHT_LABELS[payment.status],
             method=method_label(payment.method), started_at=payment.created_at,
-            amount=Money(allocated, currency), status=payment.status,
+            amount=Money(payment.allocated_minor, currency), status=payment.status,
         )
-        for payment, allocated in db.execute(
-            select(Payment, PaymentAllocation.amount_minor)
-            .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
-            .where(PaymentAllocation.invoice_id == invoice.id,
-                   Payment.status.in_(IN_FLIGHT_STATUSES))
-            .order_by(Payment.created_at, Payment.id)
-        ).all()
+        for payment in read(db, _PENDING, by_invoice)
     ]
     return InvoiceDetail(standing=standing, lines=lines, history=history, pending=pending)
 
@@ -587,12 +681,15 @@ class Statement:
         return not self.sections
 
 
+@cache
+def _statement_rows_statement(whole_account: bool) -> Select:
+    return (standings_query().where(bound_invoice_scope(whole_account), IS_OPEN)
+            .order_by(Invoice.currency, Invoice.due_date, Invoice.number))
+
+
 def statement_of_account(db: Session, access: Access, today: date) -> Statement:
     """Every open invoice with its aging, grouped by currency, with totals (two queries)."""
-    rows = db.execute(
-        _scoped_standings(access).where(IS_OPEN)
-        .order_by(Invoice.currency, Invoice.due_date, Invoice.number)
-    ).all()
+    rows = read(db, _statement_rows_statement(access.whole_account), scope_params(access))
     by_currency: dict[str, list[Standing]] = {}
     for standing in to_standings(rows, today):
         by_currency.setdefault(standing.invoice.currency, []).append(standing)

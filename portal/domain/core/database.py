@@ -14,7 +14,10 @@ How a transaction runs here:
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 # A writer waits this long for SQLite's lock instead of failing. No transaction is held across
@@ -60,6 +63,20 @@ def writing_session(factory: sessionmaker[Session]) -> Session:
     starts with the write lock (PostgreSQL needs nothing: it locks rows as they are written)."""
     engine: Engine = factory.kw["bind"]
     return factory(bind=engine.execution_options(**{TAKE_WRITE_LOCK: True}))
+
+
+def read(db: Session, statement: Executable, params: Mapping[str, Any] | None = None) -> CursorResult:
+    """Run a Core SELECT in the session's transaction and return plain rows (named tuples).
+
+    The pages' read models use this with statements built once, at import or per shape, whose
+    values are bind parameters: a request then neither builds nor compiles SQL (the statement's
+    cache key is memoized, its compiled form is in the engine's cache) and no ORM entity is
+    loaded. Rows carry the columns' names as attributes. Changes still pending in the session
+    are flushed first, so the read sees them as an ORM query would.
+    """
+    if db.new or db.dirty or db.deleted:
+        db.flush()
+    return db.connection().execute(statement, params or {})
 
 
 def commit_before_outside_call(db: Session) -> None:

@@ -7,9 +7,10 @@ money moves. Both figures are columns of `invoices` kept by database triggers (m
 0002), so a page reads them from the rows it shows and never sums an account's history;
 `jobs.check_ledger` proves them against the entries.
 
-The columns are selected explicitly next to the `Invoice` entity: an `Invoice` already in the
-session may have been loaded before a trigger moved its figures, and the identity map would
-hand back its stale attributes.
+Standings are read as plain rows of the `invoices` table (`core.database.read`), not as
+`Invoice` entities: a page needs no ORM object, and a row read now can never be an entity the
+identity map loaded before a trigger moved its figures. A row has every column of `invoices`
+as an attribute (`row.number`, `row.balance_minor`, ...).
 """
 
 from __future__ import annotations
@@ -17,18 +18,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from portal.domain.core.database import read
 from portal.domain.core.money import Money
 from portal.domain.invoicing.models import Invoice
+
+INVOICES = Invoice.__table__
+# A row of `invoices` (every column as an attribute), as standings and read models carry it.
+InvoiceRow = Row
 
 
 @dataclass(frozen=True)
 class Standing:
     """Where an invoice stands today."""
 
-    invoice: Invoice
+    invoice: InvoiceRow
     balance: Money
     in_flight: Money
     today: date
@@ -67,24 +73,23 @@ class Standing:
         return "overdue" if self.is_overdue else "open"
 
 
-def standings_query(base: Select | None = None) -> Select:
-    """SELECT Invoice, balance_minor, in_flight_minor: add WHERE/ORDER BY/LIMIT to taste."""
-    query = base if base is not None else select(Invoice)
-    return query.add_columns(
-        Invoice.balance_minor.label("balance_minor"),
-        Invoice.in_flight_minor.label("in_flight_minor"),
-    )
+def standings_query() -> Select:
+    """SELECT every column of `invoices` (balances included): add WHERE/ORDER BY/LIMIT to taste."""
+    return select(INVOICES)
 
 
 def to_standings(rows, today: date) -> list[Standing]:
     return [
-        Standing(invoice, Money(int(balance), invoice.currency), Money(int(flight), invoice.currency), today)
-        for invoice, balance, flight in rows
+        Standing(row, Money(row.balance_minor, row.currency), Money(row.in_flight_minor, row.currency), today)
+        for row in rows
     ]
+
+
+_STANDINGS_BY_ID = standings_query().where(Invoice.id.in_(bindparam("invoice_ids", expanding=True)))
 
 
 def standings_for(db: Session, invoice_ids: list[int], today: date) -> dict[int, Standing]:
     if not invoice_ids:
         return {}
-    rows = db.execute(standings_query().where(Invoice.id.in_(invoice_ids))).all()
+    rows = read(db, _STANDINGS_BY_ID, {"invoice_ids": list(invoice_ids)}).all()
     return {s.invoice.id: s for s in to_standings(rows, today)}

@@ -8,31 +8,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Row, Select, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain.access.policy import Access, named_invoices
+from portal.domain.access.policy import Access, bound_named_invoices, scope_params
 from portal.domain.core.clock import Clock, today_in
+from portal.domain.core.database import read
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money, exponent, total
 from portal.domain.customers.models import Customer
 from portal.domain.gateway.amounts import stripe_minimum
 from portal.domain.invoicing.models import Invoice
-from portal.domain.ledger.queries import Standing, standings_for
+from portal.domain.ledger.queries import InvoiceRow, Standing, standings_for
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
 from portal.domain.payments.policy import MAX_INVOICES_PER_PAYMENT
 
 
+_TIMEZONE = select(Customer.timezone).where(Customer.id == bindparam("customer_id"))
+
+
 def customer_today(db: Session, clock: Clock, customer_id: int) -> date:
-    tz = db.scalar(select(Customer.timezone).where(Customer.id == customer_id)) or "UTC"
+    tz = read(db, _TIMEZONE, {"customer_id": customer_id}).scalar() or "UTC"
     return today_in(clock, tz)
 
+
+# A payment as the pages read it: a row of `payments` (every column as an attribute), or the
+# `Payment` entity itself where a write path already holds it.
+PaymentRow = Row | Payment
 
 
 @dataclass(frozen=True)
 class AllocationLine:
-    invoice: Invoice
+    invoice: InvoiceRow
     amount: Money
     short_pay_reason: str
     balance_after: Money
@@ -40,7 +49,7 @@ class AllocationLine:
 
 @dataclass(frozen=True)
 class PaymentSummary:
-    payment: Payment
+    payment: PaymentRow
     amount: Money
     lines: tuple[AllocationLine, ...]
 
@@ -66,7 +75,20 @@ def payment_scope(access: Access):
     return clause & ~outside.exists()
 
 
+def _bound_payment_scope(whole_account: bool):
+    """`payment_scope` for an access of this kind, its values left to `scope_params`."""
+    clause = Payment.customer_id == bindparam("scope_customer_id")
+    if whole_account:
+        return clause
+    outside = select(PaymentAllocation.id).where(
+        PaymentAllocation.payment_id == Payment.id,
+        PaymentAllocation.invoice_id.not_in(bindparam("scope_invoice_ids", expanding=True)),
+    )
+    return clause & ~outside.exists()
+
+
 def payment_for_access(db: Session, access: Access, public_id: str) -> Payment:
+    """The `Payment` entity, with its allocations, for a write path (cancel)."""
     payment = db.scalar(
         select(Payment).where(Payment.public_id == public_id, payment_scope(access))
         .options(selectinload(Payment.allocations))
@@ -74,6 +96,20 @@ def payment_for_access(db: Session, access: Access, public_id: str) -> Payment:
     if payment is None:
         raise NotFound()
     return payment
+
+
+@cache
+def _payment_statement(whole_account: bool) -> Select:
+    return select(Payment.__table__).where(Payment.public_id == bindparam("public_id"),
+                                           _bound_payment_scope(whole_account))
+
+
+def payment_row(db: Session, access: Access, public_id: str) -> Row:
+    """The payment with this public id as a row, if this access may see it (one query)."""
+    row = read(db, _payment_statement(access.whole_account), {**scope_params(access), "public_id": public_id}).first()
+    if row is None:
+        raise NotFound()
+    return row
 
 
 HISTORY_PER_PAGE = 25
@@ -92,23 +128,41 @@ class PaymentHistory:
         return self.page > 1
 
 
+@cache
+def _history_statement(whole_account: bool) -> Select:
+    return (
+        select(Payment.__table__).where(_bound_payment_scope(whole_account))
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+        .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+    )
+
+
 def payment_history(db: Session, access: Access, clock: Clock, page: int = 1,
                     per_page: int = HISTORY_PER_PAGE) -> PaymentHistory:
     """The company's payments, newest first, a page at a time (one more row is read to know
     whether an older page exists), with what each paid."""
-    payments = list(db.scalars(
-        select(Payment).where(payment_scope(access))
-        .options(selectinload(Payment.allocations))
-        .order_by(Payment.created_at.desc(), Payment.id.desc())
-        .limit(per_page + 1).offset((page - 1) * per_page)
-    ).all())
+    payments = read(db, _history_statement(access.whole_account), {
+        **scope_params(access), "limit": per_page + 1, "offset": (page - 1) * per_page}).all()
     return PaymentHistory(describe_payments(db, payments[:per_page], clock), page, len(payments) > per_page)
 
 
-def describe_payments(db: Session, payments: list[Payment], clock: Clock) -> list[PaymentSummary]:
-    invoice_ids = sorted({a.invoice_id for p in payments for a in p.allocations})
-    today = clock.now().date()
-    standings = standings_for(db, invoice_ids, today)
+_ALLOCATIONS = (
+    select(PaymentAllocation.payment_id, PaymentAllocation.invoice_id, PaymentAllocation.amount_minor,
+           PaymentAllocation.short_pay_reason)
+    .where(PaymentAllocation.payment_id.in_(bindparam("payment_ids", expanding=True)))
+    .order_by(PaymentAllocation.id)
+)
+
+
+def describe_payments(db: Session, payments: list[PaymentRow], clock: Clock) -> list[PaymentSummary]:
+    """What each payment paid, invoice by invoice (two queries for any number of payments)."""
+    if not payments:
+        return []
+    allocations: dict[int, list[Row]] = {payment.id: [] for payment in payments}
+    for allocation in read(db, _ALLOCATIONS, {"payment_ids": list(allocations)}):
+        allocations[allocation.payment_id].append(allocation)
+    invoice_ids = sorted({a.invoice_id for rows in allocations.values() for a in rows})
+    standings = standings_for(db, invoice_ids, clock.now().date())
     summaries = []
     for payment in payments:
         lines = tuple(
@@ -118,7 +172,7 @@ def describe_payments(db: Session, payments: list[Payment], clock: Clock) -> lis
                 short_pay_reason=a.short_pay_reason,
                 balance_after=standings[a.invoice_id].balance,
             )
-            for a in payment.allocations
+            for a in allocations[payment.id]
         )
         summaries.append(PaymentSummary(payment, Money(payment.amount_minor, payment.currency), lines))
     return summaries
@@ -147,14 +201,18 @@ class PayPage:
         return exponent(self.currency) if self.currency else None
 
 
+@cache
+def _named_ids_statement(whole_account: bool) -> Select:
+    return select(Invoice.id).where(bound_named_invoices(whole_account))
+
+
 def pay_page(db: Session, clock: Clock, access: Access, public_ids: list[str]) -> PayPage:
     """The invoices chosen on the invoice list; another company's id is NotFound (404)."""
     public_ids = list(dict.fromkeys(public_ids))[:MAX_INVOICES_PER_PAYMENT]
     if not public_ids:
         return PayPage((), None, "Choose at least one invoice to pay.")
-    ids = db.scalars(
-        select(Invoice.id).where(named_invoices(access, public_ids))
-    ).all()
+    ids = read(db, _named_ids_statement(access.whole_account),
+               {**scope_params(access), "named_public_ids": public_ids}).scalars().all()
     if len(ids) != len(public_ids):
         raise NotFound()
     standings = sorted(
