@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -32,18 +33,18 @@ InvoiceRow = Row
 
 @dataclass(frozen=True)
 class Standing:
-    """Where an invoice stands today."""
+    """Where an invoice stands today (the figures a page reads several times are kept)."""
 
     invoice: InvoiceRow
     balance: Money
     in_flight: Money
     today: date
 
-    @property
+    @cached_property
     def total(self) -> Money:
         return Money(self.invoice.total_minor, self.invoice.currency)
 
-    @property
+    @cached_property
     def payable(self) -> Money:
         return Money(max(self.balance.minor - self.in_flight.minor, 0), self.invoice.currency)
 
@@ -63,7 +64,7 @@ class Standing:
     def days_overdue(self) -> int:
         return max((self.today - self.invoice.due_date).days, 0) if not self.is_paid else 0
 
-    @property
+    @cached_property
     def status(self) -> str:
         """paid | processing | overdue | open: the badge a person sees first."""
         if self.is_paid:
