@@ -31,7 +31,6 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('totp_secret', sa.String(length=64), nullable=True),
-    sa.Column('totp_pending_secret', sa.String(length=64), nullable=True),
     sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
     sa.Column('away', sa.Boolean(), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),

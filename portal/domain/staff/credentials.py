@@ -76,6 +76,14 @@ def new_totp_secret() -> str:
     return pyotp.random_base32(32)
 
 
+def is_totp_secret(text: str) -> bool:
+    """What `new_totp_secret` makes: 32 characters of the base32 alphabet."""
+    return isinstance(text, str) and len(text) == 32 and all(c in _BASE32 for c in text)
+
+
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
 def totp_step(at: datetime) -> int:
     return int(at.timestamp()) // TOTP_PERIOD_SECONDS
 

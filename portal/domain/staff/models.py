@@ -29,10 +29,9 @@ class StaffMember(PublicIdMixin, Base):
     role: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default=StaffStatus.ACTIVE)
     password_hash: Mapped[str] = mapped_column(String(255))
-    # Base32 TOTP secret once enrolled; the pending one between "show the secret" and "confirm
-    # a code". The last accepted time step refuses a code a second time (replay).
+    # Base32 TOTP secret once enrolled. The last accepted time step refuses a code a second
+    # time (replay).
     totp_secret: Mapped[str | None] = mapped_column(String(64))
-    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # Away staff are skipped when disputes are assigned.
     away: Mapped[bool] = mapped_column(Boolean, default=False)

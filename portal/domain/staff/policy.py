@@ -10,9 +10,11 @@ exactly what `ROLES_BY_PERMISSION` says.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
+from portal.domain.access.rate_limits import Limit, hashed_bucket
 from portal.domain.core.errors import DomainError
 from portal.domain.core.money import Money, normalize_currency
 from portal.domain.staff.states import StaffRole
@@ -119,6 +121,23 @@ def may_approve_credit(role: StaffRole | str, amount: Money) -> bool:
 TOTP_REQUIRED_ROLES = frozenset({ADMIN})
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256  # argon2 takes any length; the cap bounds the work a request can ask for
+
+
+# Brute force: sign-in (and re-authentication) attempts per account and per client address in a
+# sliding window. Every attempt counts, right or wrong, so a guesser cannot reset the count by
+# succeeding elsewhere; the address is checked first, so a flood from one address does not
+# use up the attempts of the accounts it names.
+SIGN_IN_WINDOW = timedelta(minutes=15)
+SIGN_IN_ATTEMPTS_PER_ACCOUNT = 10
+SIGN_IN_ATTEMPTS_PER_ADDRESS = 30
+
+
+def staff_sign_in_limits(*, email: str, ip: str) -> list[Limit]:
+    return [
+        Limit(f"staff-sign-in:ip:{ip or 'unknown'}", SIGN_IN_ATTEMPTS_PER_ADDRESS, SIGN_IN_WINDOW),
+        Limit(hashed_bucket("staff-sign-in:email", normalize_staff_email(email)), SIGN_IN_ATTEMPTS_PER_ACCOUNT,
+              SIGN_IN_WINDOW),
+    ]
 
 
 def totp_required(role: StaffRole | str) -> bool:

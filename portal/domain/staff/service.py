@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.errors import DomainError, NotFound
-from portal.domain.staff.credentials import PasswordHasher, matching_totp_step, new_totp_secret
+from portal.domain.staff.credentials import PasswordHasher, is_totp_secret, matching_totp_step, new_totp_secret
 from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMembership
 from portal.domain.staff.policy import (
     normalize_staff_email, password_problem, timezone_problem, totp_required,
@@ -265,24 +265,22 @@ def needs_totp_enrolment(staff: StaffMember) -> bool:
     return totp_required(staff.role) and not staff.totp_enrolled
 
 
-def begin_totp_enrolment(ctx: Context, staff: StaffMember) -> str:
-    """The secret to show (kept as pending until a code from it is confirmed). Showing the
-    page again shows the same secret, so an app set up from the first view still works."""
-    if staff.totp_pending_secret is None:
-        staff.totp_pending_secret = new_totp_secret()
-        ctx.db.flush()
-    return staff.totp_pending_secret
+def propose_totp_secret() -> str:
+    """A fresh secret for the enrolment page. Nothing is stored until a code from it is
+    confirmed (`enrol_totp`), so showing the page writes nothing."""
+    return new_totp_secret()
 
 
-def confirm_totp_enrolment(ctx: Context, staff: StaffMember, code: str) -> None:
-    """Turn the pending secret into the member's second factor once a code from it matches."""
-    if staff.totp_pending_secret is None:
-        raise DomainError("Start the set-up again: no code is waiting to be confirmed.")
-    step = matching_totp_step(staff.totp_pending_secret, code, ctx.clock.now())
+def enrol_totp(ctx: Context, staff: StaffMember, secret: str, code: str) -> None:
+    """Make `secret` the member's second factor once `code` proves their authenticator has it.
+    Replacing an enrolled secret is the same call (the page asks for a recent sign-in)."""
+    if not is_totp_secret(secret):
+        raise DomainError("Start the set-up again: the secret was not recognised.")
+    step = matching_totp_step(secret, code, ctx.clock.now())
     if step is None:
-        raise DomainError("That code does not match. Check the time on your device and try the current code.")
+        raise DomainError("That code does not match. Check the time on your device and enter the current code.")
     replaced = staff.totp_enrolled
-    staff.totp_secret, staff.totp_pending_secret, staff.totp_last_step = staff.totp_pending_secret, None, step
+    staff.totp_secret, staff.totp_last_step = secret, step
     audit.record(ctx.db, ctx.clock, ctx.actor, "staff.totp_replaced" if replaced else "staff.totp_enrolled",
                  "staff", staff.public_id)
 
