@@ -34,7 +34,7 @@ from sqlalchemy import select
 from portal import migrate
 from portal.config import Settings
 from portal.domain.core.clock import SystemClock
-from portal.domain.core.database import make_engine, make_session_factory
+from portal.domain.core.database import make_engine, make_session_factory, writing_session
 from devserver.demo_data import DEMO_CLERK_EMAIL, DemoDataExists, seed_demo_data
 from portal.domain.customers.models import Contact
 
@@ -205,7 +205,7 @@ def staff_logins(session_factory) -> list[tuple[str, str]]:
     from devserver.demo_staff import fresh_demo_passwords
     from portal.domain.staff.credentials import PasswordHasher
 
-    with session_factory() as db:
+    with writing_session(session_factory) as db:
         logins = [(member.email, password)
                   for member, password in fresh_demo_passwords(db, SystemClock(), PasswordHasher())]
         db.commit()
@@ -281,6 +281,7 @@ def run(args: argparse.Namespace) -> int:
         engine = make_engine(database_url)
         session_factory = make_session_factory(engine)
         say(f"Demo data: {seed(session_factory)}")
+        logins = staff_logins(session_factory)
 
         demo.catcher = MailCatcher(ports.smtp).start()
         demo.mail_pages = serve_mail_pages(demo.catcher, ports.mail_pages)
@@ -298,7 +299,6 @@ def run(args: argparse.Namespace) -> int:
             return 1
 
         link = clerk_link(settings, session_factory)
-        logins = staff_logins(session_factory)
         engine.dispose()
         demo.catcher.wait_for(1, timeout=5)
         mail_url = f"http://{LOOPBACK}:{ports.mail_pages}/"
