@@ -115,6 +115,10 @@ class TeamForm(AdminForm):
     members = SelectMultipleField("Members", choices=[])  # choices set by the view
 
 
+REASON_LABELS = {"po_missing": "PO missing or wrong", "not_received": "Not received", "quantity_short": "Quantity short",
+                 "duplicate_billing": "Duplicate billing", "service_quality": "Service quality"}
+
+
 class RuleForm(AdminForm):
     name = line_field("The rule name", 100)
     active = BooleanField("Active")
@@ -126,7 +130,7 @@ class RuleForm(AdminForm):
     resolution_days = IntegerField("Business days to resolution", validators=[
         InputRequired("Enter the business days to resolution."), NumberRange(1, 120)])
     reasons = SelectMultipleField("Reasons", choices=choices(
-        (reason, reason.replace("_", " ").capitalize()) for reason in DEFAULT_DISPUTE_REASONS))
+        (reason, REASON_LABELS.get(reason, reason.replace("_", " ").capitalize())) for reason in DEFAULT_DISPUTE_REASONS))
     currency = line_field("Currency", 3)
     min_amount = line_field("Smallest amount", 32)
     max_amount = line_field("Largest amount", 32)
