@@ -30,9 +30,11 @@ def deny_by_default():
     if permission is None:
         log.error("admin view %s declares no permission: refused", request.endpoint)
         abort(403)
+    # Loaded (and its "last seen" written) before the view writes anything, public views too:
+    # later reads (templates, Flask-Login) take it from `g`.
+    signed_in = current_staff()
     if permission is PUBLIC:
         return None
-    signed_in = current_staff()
     if signed_in is None:
         return redirect(url_for("admin.sign_in", reason=g.get("staff_end_reason"),
                                 next=request.full_path.rstrip("?") if request.method == "GET" else None))

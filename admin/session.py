@@ -115,5 +115,6 @@ def no_store(response):
 def init_login_manager(app: Flask) -> None:
     manager = LoginManager()
     manager.session_protection = None  # the session row is the protection; nothing in Flask's session
-    manager.request_loader(lambda _request: current_staff())
+    # Only admin pages have a staff member: the cookie is not even sent elsewhere.
+    manager.request_loader(lambda _request: current_staff() if request.blueprint == "admin" else None)
     manager.init_app(app)

@@ -223,3 +223,18 @@ def test_a_foreign_next_is_ignored(app, db, clock):
         response = _sign_in(app.test_client(), member.email, next=bad)
         assert response.headers["Location"] == "/admin/", bad
     assert _sign_in(app.test_client(), member.email, next="/admin/account").headers["Location"] == "/admin/account"
+
+
+def test_a_failed_sign_in_while_signed_in_elsewhere_still_answers(app, db, clock):
+    """The sign-in form posted by a browser that has a staff session seen more than a minute
+    ago: the refusal's audit row and the "last seen" write must not collide."""
+    member = make_staff(db, clock)
+    client = app.test_client()
+    staff_sign_in(client, member, clock)
+    page = client.get("/admin/account")
+    clock.advance(minutes=2)
+    response = client.post("/admin/sign-in", data={"csrf_token": csrf_from(page), "email": member.email,
+                                                   "password": "wrong password!!"})
+    assert response.status_code == 401 and REFUSAL in response.get_data(as_text=True)
+    assert [entry.after["reason"] for entry in _audit(db, "staff.sign_in_failed")] == ["password"]
+    assert _signed_in(client)
