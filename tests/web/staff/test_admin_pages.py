@@ -184,3 +184,33 @@ def test_a_member_marks_themselves_away_and_changes_their_password(app, db, cloc
     assert other.get("/admin/").status_code == 302        # the other one ended
     assert _count(db, StaffSession, StaffSession.ended_at.is_(None)) == 1
     assert {"staff.away", "staff.password_changed"} <= set(_actions(db))
+
+
+def test_every_post_form_on_the_admin_pages_carries_a_csrf_token(app, db, clock):
+    import re
+
+    admin, client = _admin_client(app, db, clock)
+    page = client.get("/admin/teams/new")
+    client.post("/admin/teams/new", data={"csrf_token": csrf_from(page), "name": "T", "timezone": "UTC",
+                                          "business_days": ["1"], "opens": "09:00", "closes": "17:00"})
+    db.commit()
+    team = db.scalar(select(Team))
+    page = client.get("/admin/routing/new")
+    client.post("/admin/routing/new", data={"csrf_token": csrf_from(page), "name": "R", "team": team.public_id,
+                                            "strategy": "round_robin", "priority": "low",
+                                            "first_response_hours": "1", "resolution_days": "1"})
+    db.commit()
+    rule = db.scalar(select(RoutingRule))
+    paths = ["/admin/", "/admin/account", "/admin/account/totp", "/admin/confirm-identity", "/admin/staff",
+             "/admin/staff/new", f"/admin/staff/{admin.public_id}", "/admin/teams", "/admin/teams/new",
+             f"/admin/teams/{team.public_id}", "/admin/routing", "/admin/routing/new", f"/admin/routing/{rule.public_id}"]
+    forms = []
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        forms += re.findall(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", response.get_data(as_text=True),
+                            re.IGNORECASE | re.DOTALL)
+    forms += re.findall(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>",
+                        app.test_client().get("/admin/sign-in").get_data(as_text=True), re.IGNORECASE | re.DOTALL)
+    assert len(forms) >= 15
+    assert all('name="csrf_token"' in form for form in forms)
