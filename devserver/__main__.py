@@ -7,6 +7,7 @@ on 127.0.0.1. Then it prints:
 
     Portal: <url>
     Clerk link: <a sign-in link for the demo clerk, ap@acme.example>
+    Staff login: <the admin sign-in page> <email> <password>   (one line per demo staff member)
     Mail: <the mail catcher's page>
 
 and stays in the foreground until Ctrl-C, when it stops everything it started.
@@ -33,7 +34,7 @@ from sqlalchemy import select
 from portal import migrate
 from portal.config import Settings
 from portal.domain.core.clock import SystemClock
-from portal.domain.core.database import make_engine, make_session_factory
+from portal.domain.core.database import make_engine, make_session_factory, writing_session
 from devserver.demo_data import DEMO_CLERK_EMAIL, DemoDataExists, seed_demo_data
 from portal.domain.customers.models import Contact
 
@@ -199,6 +200,18 @@ def clerk_link(settings: Settings, session_factory) -> str:
         return issued.url
 
 
+def staff_logins(session_factory) -> list[tuple[str, str]]:
+    """(email, password) of each demo staff member, with passwords new at every start."""
+    from devserver.demo_staff import fresh_demo_passwords
+    from portal.domain.staff.credentials import PasswordHasher
+
+    with writing_session(session_factory) as db:
+        logins = [(member.email, password)
+                  for member, password in fresh_demo_passwords(db, SystemClock(), PasswordHasher())]
+        db.commit()
+        return logins
+
+
 def wait_for_http(url: str, timeout: float = 30.0, watch: Demo | None = None) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -268,6 +281,7 @@ def run(args: argparse.Namespace) -> int:
         engine = make_engine(database_url)
         session_factory = make_session_factory(engine)
         say(f"Demo data: {seed(session_factory)}")
+        logins = staff_logins(session_factory)
 
         demo.catcher = MailCatcher(ports.smtp).start()
         demo.mail_pages = serve_mail_pages(demo.catcher, ports.mail_pages)
@@ -292,12 +306,16 @@ def run(args: argparse.Namespace) -> int:
         say()
         say(f"Portal: {app_url}")
         say(f"Clerk link: {link}")
+        for email, password in logins:
+            say(f"Staff login: {app_url}/admin/sign-in {email} {password}")
         say(f"Mail: {mail_url}")
         say()
         say(f"The clerk link signs in {DEMO_CLERK_EMAIL} (Acme Corp) once, within 15 minutes; the same")
         say("link is in the caught mail. For another, ask the portal for a sign-in link: it arrives at Mail.")
         say("Test cards (any future expiry, any CVC): 4242 4242 4242 4242 pays; 4000 0025 0000 3155 asks")
         say("for 3-D Secure; 4000 0000 0000 0341 is declined.")
+        say("Staff logins are new at every start. The admin sets up an authenticator app (TOTP) at the first")
+        say("sign-in; the other roles sign in with the password alone.")
         say(f"Logs: {places.shown(places.logs)}/   Stop with Ctrl-C.")
 
         while stopping["signal"] is None:

@@ -643,4 +643,8 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     if existing:
         raise DemoDataExists(f"The database already has {existing} customers; demo data was not added.")
     plan = build_demo_dataset(seed, clock.now().date())
-    return write_demo_dataset(db, plan)
+    summary = write_demo_dataset(db, plan)
+    from devserver.demo_staff import seed_demo_staff
+
+    seed_demo_staff(db, clock)
+    return summary

@@ -17,6 +17,7 @@ from portal.domain.core.money import Money
 from portal.domain.gateway.protocol import PaymentGateway
 from portal.domain.gateway.stripe_adapter import StripeGateway, StripeWebhookVerifier
 from portal.domain.notifications.rendering import SupplierDetails
+from portal.domain.staff.credentials import PasswordHasher
 from portal.web import context
 from portal.web.context import PortalFlask, Services
 from portal.web.errors import register_error_pages
@@ -68,6 +69,7 @@ def create_app(
         link_signer=LinkSigner.from_settings(settings),
         supplier=SupplierDetails.from_settings(settings),
         content_security_policy=content_security_policy(settings),
+        password_hasher=PasswordHasher.for_mode(settings.mode),
     ))
 
     configure_logging(app, settings.mode)
@@ -89,7 +91,7 @@ def create_app(
 
 
 def _register_blueprints(app: Flask) -> None:
-    from admin import bp as admin_bp
+    from admin import bp as admin_bp, init_staff_sign_in
     from portal.routes import account, auth, payments, webhooks
 
     app.register_blueprint(auth.bp)
@@ -97,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(payments.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(admin_bp)
+    init_staff_sign_in(app)
     # The one CSRF exemption: Stripe signs its webhooks instead (SECURITY.md A10).
     csrf.exempt(webhooks.bp)
 

@@ -26,7 +26,8 @@ from portal.domain.invoicing.models import Invoice
 from portal.cli import command_session, services_of
 
 
-def _staff_actor() -> Actor:
+def staff_actor() -> Actor:
+    """The operator running a command, as the audit log names them."""
     try:
         user = getpass.getuser()
     except Exception:  # no login name in some containers
@@ -99,7 +100,7 @@ def register(app: Flask) -> None:
         clock = services().clock
         with command_session(app) as db:
             contacts = contacts_or_fail(db, email)
-            results = [(contact.customer.name, revoke_contact_access(db, clock, contact=contact, actor=_staff_actor()))
+            results = [(contact.customer.name, revoke_contact_access(db, clock, contact=contact, actor=staff_actor()))
                        for contact in contacts]
         for company, count in results:
             click.echo(f"{company}: {count} link(s) revoked, sessions ended.")

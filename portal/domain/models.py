@@ -7,15 +7,18 @@ Import models from their area (`portal.domain.payments.models`); this module exi
 from portal.domain.access.models import AccessLink, CustomerSession, RateLimitHit, SignInLinkRequest, link_invoices
 from portal.domain.core.models import AuditEntry
 from portal.domain.core.types import Base
-from portal.domain.customers.models import Contact, Customer
+from portal.domain.customers.models import Contact, Customer, CustomerTag
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import Payment, PaymentAllocation, StripeEvent
+from portal.domain.routing.models import RoutingRule
+from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMembership
 
 __all__ = [
     "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Invoice", "InvoiceEntry",
     "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation", "RateLimitHit",
     "SignInLinkRequest",
     "StripeEvent", "link_invoices",
+    "CustomerTag", "RoutingRule", "StaffMember", "StaffSession", "Team", "TeamMembership",
 ]

@@ -24,6 +24,7 @@ from portal.domain.core.context import Context
 from portal.domain.core.database import writing_session
 from portal.domain.gateway.protocol import PaymentGateway, WebhookVerifier
 from portal.domain.notifications.rendering import SupplierDetails
+from portal.domain.staff.credentials import PasswordHasher
 
 READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -42,6 +43,7 @@ class Services:
     link_signer: LinkSigner
     supplier: SupplierDetails
     content_security_policy: str
+    password_hasher: PasswordHasher
 
 
 class PortalFlask(Flask):
@@ -95,6 +97,10 @@ def client_ip() -> str:
 
 def actor_for_contact(contact_public_id: str) -> Actor:
     return Actor("contact", contact_public_id, client_ip())
+
+
+def actor_for_staff(staff_public_id: str) -> Actor:
+    return Actor("staff", staff_public_id, client_ip())
 
 
 def init_app(app: Flask, services_: Services) -> None:

@@ -32,7 +32,12 @@ from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.ledger.service import post_entry
 from portal.domain.payments.models import Payment, PaymentAllocation
 from portal.domain.payments.states import PaymentStatus
+from portal.domain.staff.credentials import PasswordHasher, new_totp_secret
+from portal.domain.staff.models import StaffMember
+from portal.domain.staff.sessions import start_staff_session
+from portal.domain.staff.states import StaffRole, StaffStatus
 from portal.web.customer_session import SESSION_KEY, session_payload
+from admin.session import COOKIE_PATH, STAFF_COOKIE
 
 
 class _Flushing(SQLAlchemyModelFactory):
@@ -181,3 +186,41 @@ def make_invoice_link(db: Session, clock: Clock, contact: Contact, invoices: lis
         expires_at=clock.now() + timedelta(days=days), invoices=list(invoices),
     )
     return link
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff
+
+STAFF_PASSWORD = "correct horse battery staple"
+# The cheapest argon2 parameters, as the app under test uses (PORTAL_MODE=test).
+TEST_PASSWORD_HASHER = PasswordHasher.cheapest()
+_staff_numbers = itertools.count(1)
+
+
+def make_staff(db: Session, clock: Clock, *, role: str = StaffRole.ANALYST, email: str | None = None,
+               name: str | None = None, password: str = STAFF_PASSWORD, totp_secret: str | None = None,
+               away: bool = False, status: str = StaffStatus.ACTIVE) -> StaffMember:
+    """A staff member (flushed). Admins get a TOTP secret unless one is given or `totp_secret=""`
+    asks for none (an admin who must still enrol)."""
+    number = next(_staff_numbers)
+    if totp_secret is None and role == StaffRole.ADMIN:
+        totp_secret = new_totp_secret()
+    staff = StaffMember(
+        email=(email or f"{role}{number}@northwind.example").lower(), name=name or f"{str(role).capitalize()} {number}",
+        role=role, status=status, password_hash=TEST_PASSWORD_HASHER.hash(password), totp_secret=totp_secret or None,
+        away=away, timezone="UTC", created_at=clock.now(), password_changed_at=clock.now(),
+    )
+    db.add(staff)
+    db.flush()
+    return staff
+
+
+def staff_sign_in(client, staff: StaffMember, clock: Clock) -> str:
+    """Start a server-side staff session (the client commits it before its next request) and
+    put its cookie in the client's jar, as signing in would. Returns the cookie's token."""
+    db = object_session(staff)
+    db.commit()
+    started = start_staff_session(db, clock, staff)
+    db.flush()
+    client.set_cookie(STAFF_COOKIE, started.token, path=COOKIE_PATH)
+    return started.token

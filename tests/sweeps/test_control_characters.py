@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from portal.domain.core.database import make_engine
-from tests.support.factories import sign_in
+from tests.support.factories import make_staff, sign_in, staff_sign_in
 from tests.support.fixtures.links import csrf_for, methods_of, rule_path, swept_rules
 
 NASTY = {"NUL": "ab\x00cd", "CR LF": "ab\r\ncd", "escape": "ab\x1b[31mcd"}
@@ -22,8 +22,10 @@ FORM_FIELDS = ("email", "next", "memo", "po_number", "nonce", "card_token", "inv
 
 
 @pytest.fixture
-def signed_in(client, clock, acme):
+def signed_in(client, db, clock, acme):
+    """A customer's session, and an admin's for the staff pages (so their views are reached)."""
     sign_in(client, acme.contact, clock)
+    staff_sign_in(client, make_staff(db, clock, role="admin"), clock)
     return client
 
 

@@ -23,6 +23,17 @@ class Customer(PublicIdMixin, Base):
     created_at: Mapped[datetime]
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="customer", order_by="Contact.id")
+    tags: Mapped[list[CustomerTag]] = relationship(order_by="CustomerTag.tag", cascade="all, delete-orphan")
+
+
+class CustomerTag(Base):
+    """A label staff give a customer ("key-account", "public-sector"); routing rules match them."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (CheckConstraint("tag = lower(tag) AND length(tag) > 0", name="tag_lowercase"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
 class Contact(PublicIdMixin, Base):

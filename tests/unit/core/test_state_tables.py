@@ -13,6 +13,7 @@ from portal.domain.core.errors import InvalidTransition
 from portal.domain.core.states import Transitions, sql_in
 from portal.domain.notifications.states import OUTBOX_TRANSITIONS
 from portal.domain.payments.states import PAYMENT_TRANSITIONS
+from portal.domain.staff.states import STAFF_STATUS_TRANSITIONS
 
 TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
     "payment": (PAYMENT_TRANSITIONS, {
@@ -30,6 +31,8 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
         # Revoking withdraws every link of a contact, whatever state it is in.
         ("used", "revoked"), ("expired", "revoked"),
     }),
+    # A member is never deleted; an admin can deactivate and reactivate them.
+    "staff member": (STAFF_STATUS_TRANSITIONS, {("active", "deactivated"), ("deactivated", "active")}),
 }
 
 PAIRS = [(name, source, target) for name, (table, _) in TABLES.items() for source, target in table.pairs()]

@@ -1,0 +1,181 @@
+"""What each staff role may do: the one permission table, credit approval limits, and the
+rules staff credentials follow. Pure data and decisions; nothing here touches the database.
+
+Every admin page declares one `Permission` (see `admin.permissions`), and every domain action
+that needs one checks it here, so a role's powers are read in one place. The sweep in
+`tests/sweeps/test_admin_access_sweep.py` requests every admin route as each role and expects
+exactly what `ROLES_BY_PERMISSION` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from enum import StrEnum
+from types import MappingProxyType
+
+from portal.domain.access.rate_limits import Limit, hashed_bucket
+from portal.domain.core.errors import DomainError
+from portal.domain.core.money import Money, normalize_currency
+from portal.domain.staff.states import StaffRole
+
+ADMIN, SUPERVISOR, ANALYST, COLLECTOR = StaffRole.ADMIN, StaffRole.SUPERVISOR, StaffRole.ANALYST, StaffRole.COLLECTOR
+
+
+class Permission(StrEnum):
+    STAFF = "staff"                      # every signed-in staff member: dashboard, own account
+    VIEW_DISPUTES = "view_disputes"      # read disputes, queues and customer context
+    WORK_DISPUTES = "work_disputes"      # reply, request information, reassign, resolve
+    APPROVE_CREDITS = "approve_credits"  # approve a credit someone else proposed above their limit
+    MANAGE_ROUTING = "manage_routing"    # teams, memberships and routing rules
+    MANAGE_STAFF = "manage_staff"        # create, edit, deactivate staff; end their sessions
+    VIEW_REPORTS = "view_reports"        # aging, DSO, dispute cycle times, SLA breaches
+    REFUND_PAYMENTS = "refund_payments"  # refund a settled payment
+    MANAGE_PLANS = "manage_plans"        # approve or change installment plans and promises
+
+
+ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
+    Permission.STAFF: frozenset(StaffRole),
+    Permission.VIEW_DISPUTES: frozenset(StaffRole),
+    Permission.WORK_DISPUTES: frozenset({ADMIN, SUPERVISOR, ANALYST}),
+    Permission.APPROVE_CREDITS: frozenset({ADMIN, SUPERVISOR}),
+    Permission.MANAGE_ROUTING: frozenset({ADMIN}),
+    Permission.MANAGE_STAFF: frozenset({ADMIN}),
+    Permission.VIEW_REPORTS: frozenset({ADMIN, SUPERVISOR}),
+    Permission.REFUND_PAYMENTS: frozenset({ADMIN, SUPERVISOR}),
+    Permission.MANAGE_PLANS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
+})
+
+
+def allows(role: StaffRole | str, permission: Permission | str) -> bool:
+    """Whether `role` has `permission`. Unknown roles and permissions have nothing."""
+    try:
+        return StaffRole(role) in ROLES_BY_PERMISSION[Permission(permission)]
+    except ValueError:
+        return False
+
+
+def permissions_of(role: StaffRole | str) -> frozenset[Permission]:
+    return frozenset(permission for permission in Permission if allows(role, permission))
+
+
+class PermissionDenied(DomainError):
+    def __init__(self, message: str = "Your role does not allow this.") -> None:
+        super().__init__(message)
+
+
+def check_permission(role: StaffRole | str, permission: Permission) -> None:
+    """For domain actions: raise `PermissionDenied` unless `role` has `permission`."""
+    if not allows(role, permission):
+        raise PermissionDenied()
+
+
+# ---------------------------------------------------------------------------------------------
+# Credit approval limits
+#
+# The largest credit (credit note on a disputed invoice) a role may issue on its own, per
+# currency, in minor units. A credit above the issuer's limit waits for someone with
+# APPROVE_CREDITS whose own limit covers it. A currency missing from a role's row means that
+# role may not issue credits in it without approval (a new currency starts at zero, never at
+# "no limit"); `None` for the whole row means no upper limit.
+
+NO_LIMIT = None
+
+CREDIT_LIMITS: Mapping[StaffRole, Mapping[str, int] | None] = MappingProxyType({
+    ADMIN: NO_LIMIT,
+    SUPERVISOR: MappingProxyType({"USD": 2_500_000, "EUR": 2_500_000, "GBP": 2_000_000, "CAD": 3_000_000,
+                                  "JPY": 3_500_000}),
+    ANALYST: MappingProxyType({"USD": 50_000, "EUR": 50_000, "GBP": 40_000, "CAD": 60_000, "JPY": 70_000}),
+    COLLECTOR: MappingProxyType({}),
+})
+
+
+def credit_limit(role: StaffRole | str, currency: str) -> Money | None:
+    """The largest credit `role` may issue alone in `currency`; None when it has no limit."""
+    row = CREDIT_LIMITS[StaffRole(role)]
+    currency = normalize_currency(currency)
+    if row is NO_LIMIT:
+        return None
+    return Money(row.get(currency, 0), currency)
+
+
+def within_credit_limit(role: StaffRole | str, amount: Money) -> bool:
+    """Whether `role` may issue a credit of `amount` without anyone's approval."""
+    if amount.minor <= 0:
+        raise ValueError("a credit is a positive amount")
+    if not allows(role, Permission.WORK_DISPUTES):
+        return False
+    limit = credit_limit(role, amount.currency)
+    return limit is None or amount.minor <= limit.minor
+
+
+def may_approve_credit(role: StaffRole | str, amount: Money) -> bool:
+    """Whether `role` may approve someone else's credit of `amount`."""
+    return allows(role, Permission.APPROVE_CREDITS) and within_credit_limit(role, amount)
+
+
+# ---------------------------------------------------------------------------------------------
+# Credentials
+
+# Roles that must have a second factor: they are made to enrol at their first sign-in.
+TOTP_REQUIRED_ROLES = frozenset({ADMIN})
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256  # argon2 takes any length; the cap bounds the work a request can ask for
+
+
+# Brute force: sign-in (and re-authentication) attempts per account and per client address in a
+# sliding window. Every attempt counts, right or wrong, so a guesser cannot reset the count by
+# succeeding elsewhere; the address is checked first, so a flood from one address does not
+# use up the attempts of the accounts it names.
+SIGN_IN_WINDOW = timedelta(minutes=15)
+SIGN_IN_ATTEMPTS_PER_ACCOUNT = 10
+SIGN_IN_ATTEMPTS_PER_ADDRESS = 30
+
+
+def staff_sign_in_limits(*, email: str, ip: str) -> list[Limit]:
+    return [
+        Limit(f"staff-sign-in:ip:{ip or 'unknown'}", SIGN_IN_ATTEMPTS_PER_ADDRESS, SIGN_IN_WINDOW),
+        Limit(hashed_bucket("staff-sign-in:email", normalize_staff_email(email)), SIGN_IN_ATTEMPTS_PER_ACCOUNT,
+              SIGN_IN_WINDOW),
+    ]
+
+
+def totp_required(role: StaffRole | str) -> bool:
+    return StaffRole(role) in TOTP_REQUIRED_ROLES
+
+
+def password_problem(password: str, *, email: str = "") -> str | None:
+    """Why `password` is not acceptable for a staff account, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    if email and password.strip().lower() == email.strip().lower():
+        return "The password must not be the email address."
+    if len(set(password)) < 4:
+        return "Use a less repetitive password."
+    return None
+
+
+def normalize_staff_email(email: str) -> str:
+    """Staff addresses are unique whatever their case: kept lower-case."""
+    return (email or "").strip().lower()
+
+
+def timezone_problem(name: str) -> str | None:
+    """Why `name` is not an IANA time zone we know, or None."""
+    from zoneinfo import available_timezones
+
+    if name not in _known_timezones(available_timezones):
+        return "Choose a time zone such as Europe/London or America/New_York."
+    return None
+
+
+_TIMEZONES: set[str] = set()
+
+
+def _known_timezones(load) -> set[str]:
+    if not _TIMEZONES:
+        _TIMEZONES.update(load())
+        _TIMEZONES.add("UTC")
+    return _TIMEZONES
