@@ -1,6 +1,6 @@
 """staff: members, their sessions, teams, routing rules and customer tags
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-01
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import portal.domain.core.types
 
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
