@@ -101,7 +101,7 @@ def inspect_content(staged: BinaryIO, size: int, claimed: FileKind, name: str, l
     actual = _recognise(head, name)
     if actual is not claimed:
         raise UploadRefused(
-            f"“{name}” is named as a {claimed.label} but its content is a {actual.label}: "
+            f"“{name}” is named as {claimed.a_label} but its content is {actual.a_label}: "
             f"rename it to end with {actual.extensions[0]}, or attach the right file."
         )
     if actual is PDF:

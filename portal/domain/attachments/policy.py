@@ -24,6 +24,10 @@ class FileKind:
     content_type: str
     extensions: tuple[str, ...]
 
+    @property
+    def a_label(self) -> str:
+        return f"{'an' if self.label[0] in 'AEIOU' else 'a'} {self.label}"
+
 
 PDF = FileKind("pdf", "PDF", "application/pdf", (".pdf",))
 PNG = FileKind("png", "PNG image", "image/png", (".png",))
