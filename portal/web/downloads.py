@@ -21,7 +21,7 @@ from __future__ import annotations
 from flask import Response, send_file
 
 from portal.domain.attachments.models import StoredFile
-from portal.domain.attachments.policy import FileNotServable
+from portal.domain.attachments.policy import FileNotServable, sanitise_display_name
 from portal.domain.attachments.service import open_stored_file
 from portal.domain.attachments.states import ScanStatus
 from portal.domain.attachments.storage import FileStorage
@@ -36,8 +36,11 @@ def download_response(stored: StoredFile, storage: FileStorage):
     except FileNotServable as refusal:
         pending = stored.scan_status == ScanStatus.PENDING
         return error_response(409, refusal.message, title="Not available yet" if pending else "Not available")
+    # Sanitised when stored; sanitised again so that no row, however it was written, can put a
+    # line break into the header (werkzeug would answer 500 for it).
+    name = sanitise_display_name(stored.display_name) or "attachment"
     response: Response = send_file(
-        stream, mimetype=stored.content_type, as_attachment=True, download_name=stored.display_name,
+        stream, mimetype=stored.content_type, as_attachment=True, download_name=name,
         conditional=False, etag=False, max_age=None,
     )
     response.content_length = stored.size_bytes
