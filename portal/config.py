@@ -154,7 +154,6 @@ class Settings:
             raise ConfigError("STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY must both be test keys or both live keys")
         if not self.database_url:
             raise ConfigError("DATABASE_URL is empty")
-        self._validate_attachments()
         if self.mode == "production":
             if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
                 raise ConfigError(
@@ -168,6 +167,7 @@ class Settings:
                 raise ConfigError("STRIPE_WEBHOOK_SECRETS must name the webhook signing secret(s)")
         elif not self.secret_key:
             raise ConfigError("SECRET_KEY is empty (demo and test modes generate one; pass it through)")
+        self._validate_attachments()
 
     def _validate_attachments(self) -> None:
         if self.attachments_dir:
