@@ -9,6 +9,8 @@ import io
 import pytest
 from flask import request
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from portal.app import csrf
 from portal.domain.attachments.models import StoredFile
@@ -40,7 +42,12 @@ def client(make_app, storage):
 
 
 def post(client, *parts):
-    return client.post("/test/uploads", data={"files": list(parts)}, content_type="multipart/form-data",
+    # Encoded here, in memory: the test client would spool a large body to a temporary file
+    # that nothing closes.
+    fields = MultiDict([("files", FileStorage(stream, filename=name, content_type=content_type))
+                        for stream, name, content_type in parts])
+    boundary, body = encode_multipart(fields)
+    return client.post("/test/uploads", data=body, content_type=f"multipart/form-data; boundary={boundary}",
                        headers={"Accept": "application/json"})
 
 
