@@ -128,8 +128,8 @@ def _recognise(head: bytes, name: str) -> FileKind:
     trusted = [match for match in matches if match.confidence >= _TRUSTED_CONFIDENCE]
     if trusted:
         what = trusted[0].name or trusted[0].mime_type or "file of another kind"
-        raise UploadRefused(f"“{name}” cannot be attached: its content is a {what}, and only "
-                            "PDF, PNG, JPEG, CSV and XLSX files are accepted.")
+        raise UploadRefused(f"“{name}” cannot be attached: its content is not PDF, PNG, JPEG, CSV or XLSX "
+                            f"(it looks like: {what}).")
     # Nothing binary recognised: it may be text, which `_check_text` decides.
     return CSV
 

@@ -55,7 +55,7 @@ def test_real_files_of_each_allowed_kind_pass(name, data, kind):
     ("binary.csv", b"a,b\n\x00\x01\x02\n", "binary data"),
     ("binary.csv", b"a,b\n1,2\x1b[31m\n", "binary data"),
     ("anim.png", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "Graphics interchange format"),
-    ("run.pdf", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff", "its content is a"),
+    ("run.pdf", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff", "its content is not PDF"),
     ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not a valid PNG image"),
     ("broken.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 40, "not a valid JPEG image"),
     ("empty.pdf", b"", "is empty"),
