@@ -68,9 +68,10 @@ _XLSX_PARTS = re.compile(
     | xl/comments\d*\.xml
     | xl/(?:worksheets|chartsheets|dialogsheets|drawings|charts|theme|tables|pivotTables|pivotCache
           |externalLinks|queryTables|threadedComments|persons|richData|slicers|slicerCaches
-          |timelines|timelineCaches|namedSheetViews|ctrlProps|customProperties|webextensions)
+          |timelines|timelineCaches|namedSheetViews|ctrlProps|customProperties|webextensions
+          |featurePropertyBag|revisions)
         /(?:_rels/)?[A-Za-z0-9_]+\.(?:xml|vml)(?:\.rels)?
-    | xl/media/[A-Za-z0-9_]+\.(?:png|jpeg|jpg|gif|emf|wmf|bmp|tif|tiff)
+    | xl/media/[A-Za-z0-9_]+\.(?:png|jpeg|jpg|gif|emf|wmf|bmp|tif|tiff|svg)
     | xl/printerSettings/printerSettings\d+\.bin
     """,
     re.VERBOSE,

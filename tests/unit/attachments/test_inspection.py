@@ -66,6 +66,22 @@ def test_hostile_or_mismatched_content_is_refused_with_a_clear_message(name, dat
     assert name in refused.value.message
 
 
+EXCEL_PARTS = (
+    "docProps/core.xml docProps/custom.xml xl/styles.xml xl/sharedStrings.xml xl/calcChain.xml xl/theme/theme1.xml "
+    "xl/worksheets/_rels/sheet1.xml.rels xl/printerSettings/printerSettings1.bin xl/drawings/drawing1.xml "
+    "xl/drawings/_rels/drawing1.xml.rels xl/drawings/vmlDrawing1.vml xl/media/image1.png xl/media/image2.svg "
+    "xl/charts/chart1.xml xl/charts/style1.xml xl/charts/colors1.xml xl/comments1.xml "
+    "xl/threadedComments/threadedComment1.xml xl/persons/person.xml customXml/item1.xml customXml/itemProps1.xml "
+    "customXml/_rels/item1.xml.rels xl/tables/table1.xml xl/pivotTables/pivotTable1.xml "
+    "xl/pivotCache/pivotCacheDefinition1.xml xl/pivotCache/_rels/pivotCacheDefinition1.xml.rels "
+    "xl/featurePropertyBag/featurePropertyBag.xml docProps/thumbnail.jpeg"
+).split()
+
+
+def test_the_parts_excel_writes_are_accepted():
+    assert inspect("full.xlsx", files.xlsx({name: "<part/>" for name in EXCEL_PARTS})) is XLSX
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     ({"xl/vbaProject.bin": b"macro"}, "xl/vbaProject.bin"),
     ({"xl/embeddings/oleObject1.bin": b"ole"}, "xl/embeddings/oleObject1.bin"),
