@@ -18,6 +18,10 @@ DEFAULT_STRIPE_JS_URL = "https://js.stripe.com/v3/"
 # "real" is api.stripe.com's API and Stripe.js's Payment Element; "localstripe" is the offline
 # stand-in the demo and the tests run (card element and card tokens, see gateway.stripe_adapter).
 STRIPE_DIALECTS = ("real", "localstripe")
+MB = 1024 * 1024
+# Attachments may not live where the app serves static files from (SECURITY.md U3).
+STATIC_FOLDER = Path(__file__).resolve().parent / "static"
+CLAMAV_ADDRESS_FORMS = ("tcp://", "unix:///", "/")
 
 
 class ConfigError(RuntimeError):
@@ -74,6 +78,16 @@ class Settings:
     link_request_window_seconds: int = 15 * 60
     ip_requests_per_window: int = 20
 
+    # Attachments: the directory their bytes are kept in (required in production), the
+    # optional ClamAV daemon that scans them, and the limits of one upload.
+    attachments_dir: str = ""
+    clamav_address: str = ""  # tcp://127.0.0.1:3310, unix:///run/clamav/clamd.ctl or a socket path
+    clamav_timeout_seconds: float = 30.0
+    upload_max_file_bytes: int = 10 * MB
+    upload_max_request_bytes: int = 25 * MB
+    upload_max_files: int = 10
+    upload_max_image_pixels: int = 40_000_000
+
     @property
     def uses_local_stripe(self) -> bool:
         """True when STRIPE_DIALECT names the offline stand-in (whatever STRIPE_API_BASE is)."""
@@ -84,6 +98,8 @@ class Settings:
         env = os.environ if environ is None else environ
         mode = env.get("PORTAL_MODE", "production")
         default_db = "sqlite:///" + str(Path("instance").resolve() / "portal.db")
+        # Production names its directory; demo and test keep attachments beside the database.
+        default_attachments = "" if mode == "production" else str(Path("instance").resolve() / "attachments")
         settings = cls(
             mode=mode,
             secret_key=env.get("SECRET_KEY", ""),
@@ -108,6 +124,13 @@ class Settings:
             redis_url=env.get("REDIS_URL", ""),
             trusted_proxies=int(env.get("TRUSTED_PROXIES", "0")),
             session_cookie_secure=_bool(env.get("SESSION_COOKIE_SECURE"), mode == "production"),
+            attachments_dir=env.get("ATTACHMENTS_DIR", "").strip() or default_attachments,
+            clamav_address=env.get("CLAMAV_ADDRESS", "").strip(),
+            clamav_timeout_seconds=float(env.get("CLAMAV_TIMEOUT", "30")),
+            upload_max_file_bytes=int(float(env.get("UPLOAD_MAX_FILE_MB", "10")) * MB),
+            upload_max_request_bytes=int(float(env.get("UPLOAD_MAX_REQUEST_MB", "25")) * MB),
+            upload_max_files=int(env.get("UPLOAD_MAX_FILES", "10")),
+            upload_max_image_pixels=int(float(env.get("UPLOAD_MAX_IMAGE_MEGAPIXELS", "40")) * 1_000_000),
         )
         settings.validate()
         return settings
@@ -144,3 +167,24 @@ class Settings:
                 raise ConfigError("STRIPE_WEBHOOK_SECRETS must name the webhook signing secret(s)")
         elif not self.secret_key:
             raise ConfigError("SECRET_KEY is empty (demo and test modes generate one; pass it through)")
+        self._validate_attachments()
+
+    def _validate_attachments(self) -> None:
+        if self.attachments_dir:
+            directory = Path(self.attachments_dir).resolve()
+            if not Path(self.attachments_dir).is_absolute():
+                raise ConfigError("ATTACHMENTS_DIR must be an absolute path")
+            if directory.is_relative_to(STATIC_FOLDER) or STATIC_FOLDER.is_relative_to(directory):
+                raise ConfigError("ATTACHMENTS_DIR must be outside the portal's static folder")
+        elif self.mode == "production":
+            raise ConfigError("ATTACHMENTS_DIR must name the directory attachments are stored in")
+        if self.clamav_address and not self.clamav_address.startswith(CLAMAV_ADDRESS_FORMS):
+            raise ConfigError("CLAMAV_ADDRESS must be tcp://host:port, unix:///path or an absolute socket path")
+        if not 0 < self.clamav_timeout_seconds <= 600:
+            raise ConfigError("CLAMAV_TIMEOUT must be between 0 and 600 seconds")
+        if not 0 < self.upload_max_file_bytes <= self.upload_max_request_bytes:
+            raise ConfigError("UPLOAD_MAX_FILE_MB must be positive and at most UPLOAD_MAX_REQUEST_MB")
+        if not 0 < self.upload_max_files <= 100:
+            raise ConfigError("UPLOAD_MAX_FILES must be between 1 and 100")
+        if not 0 < self.upload_max_image_pixels <= 200_000_000:
+            raise ConfigError("UPLOAD_MAX_IMAGE_MEGAPIXELS must be between 0 and 200")

@@ -5,6 +5,7 @@ Import models from their area (`portal.domain.payments.models`); this module exi
 """
 
 from portal.domain.access.models import AccessLink, CustomerSession, RateLimitHit, SignInLinkRequest, link_invoices
+from portal.domain.attachments.models import StoredFile
 from portal.domain.core.models import AuditEntry
 from portal.domain.core.types import Base
 from portal.domain.customers.models import Contact, Customer, CustomerTag
@@ -19,6 +20,6 @@ __all__ = [
     "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Invoice", "InvoiceEntry",
     "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation", "RateLimitHit",
     "SignInLinkRequest",
-    "StripeEvent", "link_invoices",
+    "StoredFile", "StripeEvent", "link_invoices",
     "CustomerTag", "RoutingRule", "StaffMember", "StaffSession", "Team", "TeamMembership",
 ]

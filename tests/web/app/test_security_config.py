@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "PORTAL_MODE": "production",
     "DATABASE_URL": "sqlite:///:memory:",
     "STRIPE_WEBHOOK_SECRETS": "whsec_production_test",
+    "ATTACHMENTS_DIR": "/var/lib/portal/attachments",
 }
 
 
