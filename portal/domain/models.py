@@ -11,11 +11,12 @@ from portal.domain.customers.models import Contact, Customer
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.notifications.models import OutboxMessage
-from portal.domain.payments.models import Payment, PaymentAllocation, StripeEvent
+from portal.domain.payments.models import Payment, PaymentAllocation, PaymentReferenceCounter, StripeEvent
 
 __all__ = [
     "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Invoice", "InvoiceEntry",
-    "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation", "RateLimitHit",
+    "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation",
+    "PaymentReferenceCounter", "RateLimitHit",
     "SignInLinkRequest",
     "StripeEvent", "link_invoices",
 ]
