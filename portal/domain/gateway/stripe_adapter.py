@@ -295,10 +295,14 @@ def snapshot_from_intent(data: dict) -> IntentSnapshot:
 
 def _card_of(payment_method, charge) -> tuple[str, str]:
     """(brand, last four) from an expanded payment method or an embedded charge's
-    payment_method_details; ("", "") when the answer names neither (ids only)."""
+    payment_method_details; ("", "") when the answer names neither (ids only).
+
+    A PaymentMethod holds its card under "card"; a legacy Card object (`card_...`, what a card
+    token names, and what localstripe expands its intents' method to) is the card itself.
+    """
     card = None
     if isinstance(payment_method, dict):
-        card = payment_method.get("card")
+        card = payment_method if payment_method.get("object") == "card" else payment_method.get("card")
     if not isinstance(card, dict) and isinstance(charge, dict):
         card = (charge.get("payment_method_details") or {}).get("card")
     if not isinstance(card, dict):

@@ -137,7 +137,7 @@ def start_card_payment(
     request = CardPaymentRequest(
         amount=Money(payment.amount_minor, payment.currency), payment_token=payment.payment_token,
         idempotency_key=payment.idempotency_key, reference=payment.public_id,
-        metadata={"customer": _customer_reference(db, access.customer_id)},
+        metadata={"customer": _customer_reference(db, access.customer_id), "payment_reference": payment.reference},
     )
     commit_before_outside_call(db)
 
