@@ -6,7 +6,8 @@ Stripe can) and answers slowly so that concurrent requests overlap; it counts cr
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import pytest
 from sqlalchemy import select
@@ -82,13 +83,20 @@ def _clone_session(source, app):
 @pytest.mark.postgres_only
 def test_ten_concurrent_posts_of_one_form_make_one_intent_with_one_client_secret(app, signed_in, db, company, fake_gateway):
     """P1: double clicks and retries racing each other (the same form, the same nonce)."""
-    fake_gateway.create_delay = 0.3  # Stripe is slow: every request arrives while the first waits
+    # Stripe answers the first call only once the nine other requests have been answered, so
+    # every one of them arrives while the first waits, however slowly a loaded machine runs them
+    # (a fixed delay let a late request find the recorded intent instead).
+    fake_gateway.answer_when = threading.Event()
     page = open_pay_page(signed_in, company.invoices)
     form = pay_form(page, {company.invoices[0]: "125.00", company.invoices[1]: "80.00"}, "tok_threeDSecureRequired")
     clients = [_clone_session(signed_in, app) for _ in range(10)]
 
     with ThreadPoolExecutor(max_workers=10) as pool:
-        responses = list(pool.map(lambda c: post_payment(c, form), clients))
+        futures = [pool.submit(post_payment, c, form) for c in clients]
+        for answered, _future in enumerate(as_completed(futures), start=1):
+            if answered == 9:
+                fake_gateway.answer_when.set()
+        responses = [future.result() for future in futures]
 
     # One request calls Stripe; the others, arriving while it waits (with no transaction open,
     # so nothing can queue behind a lock), are told to retry, which the page does by itself.
