@@ -30,6 +30,7 @@ from portal.domain.customers.models import Contact, Customer
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.payments.models import Payment, PaymentAllocation
+from portal.domain.payments.service import take_payment_references
 
 HISTORY_DAYS = 730
 RECENT_DAYS = 120
@@ -48,6 +49,17 @@ class SeededAccount:
     payment_public_id: str  # a settled card payment of several invoices
     open_usd_invoice_ids: tuple[int, ...]  # where settlement benchmark payments are allocated
     payment_count: int
+
+
+def _with_references(conn: Connection, rows: list[dict]) -> list[dict]:
+    """Give payment rows their references, in the order they were started, per year."""
+    by_year: dict[int, list[dict]] = {}
+    for row in sorted(rows, key=lambda row: row["created_at"]):
+        by_year.setdefault(row["created_at"].year, []).append(row)
+    for year, started in by_year.items():
+        for row, reference in zip(started, take_payment_references(conn, year, len(started)), strict=True):
+            row["reference"] = reference
+    return rows
 
 
 def _insert(conn: Connection, table, rows: list[dict], returning=None) -> list:
@@ -165,7 +177,8 @@ def seed_account(conn: Connection, invoice_count: int, label: str, now: datetime
     for currency in pending:
         flush_group(currency)
 
-    payment_ids = _insert(conn, Payment.__table__, [p for p, _, _ in planned], returning=Payment.__table__.c.id)
+    payment_ids = _insert(conn, Payment.__table__, _with_references(conn, [p for p, _, _ in planned]),
+                          returning=Payment.__table__.c.id)
     allocations = []
     for (payment, allocated, settled), payment_id in zip(planned, payment_ids, strict=True):
         for invoice, amount, reason in allocated:
@@ -225,7 +238,7 @@ def add_settlement_payments(conn: Connection, account: SeededAccount, count: int
             stripe_payment_intent_id=f"pi_{key}", po_number="", memo="", failure_code="", failure_message="",
             created_at=dated, updated_at=dated, settled_at=None,
         ))
-    ids = _insert(conn, Payment.__table__, rows, returning=Payment.__table__.c.id)
+    ids = _insert(conn, Payment.__table__, _with_references(conn, rows), returning=Payment.__table__.c.id)
     invoices = account.open_usd_invoice_ids
     _insert(conn, PaymentAllocation.__table__, [
         dict(payment_id=pid, invoice_id=invoices[n % len(invoices)], amount_minor=1, short_pay_reason="")

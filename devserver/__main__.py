@@ -86,6 +86,9 @@ def demo_environment(ports: Ports, stripe: LocalStripe, webhook_secret: str, dat
         "DATABASE_URL": f"sqlite:///{database}",
         "PUBLIC_URL": f"http://{LOOPBACK}:{ports.app}",
         "SESSION_COOKIE_SECURE": "0",
+        # The demo supplier's details on receipts, invoices and statements (made up).
+        "SUPPLIER_ADDRESS": "Northwind Supplies Inc.; 1200 Harbor Way, Suite 400; Portland, OR 97209; United States",
+        "SUPPLIER_TAX_ID": "EIN 93-1234567",
         "STRIPE_SECRET_KEY": "sk_test_demo_portal",
         "STRIPE_PUBLISHABLE_KEY": "pk_test_demo_portal",
         "STRIPE_API_BASE": stripe.url, "STRIPE_DIALECT": "localstripe",

@@ -38,6 +38,7 @@ from portal.domain.invoicing.service import NewLine, issue_credit_note, issue_in
 from portal.domain.ledger.service import post_entry
 from portal.domain.ledger.states import EntryKind
 from portal.domain.payments.models import Payment, PaymentAllocation
+from portal.domain.payments.service import take_payment_references
 
 DEFAULT_SEED = 20260615
 INVOICE_COUNT = 1000
@@ -604,8 +605,15 @@ def write_demo_dataset(db: Session, plan: DemoDataset) -> DemoSummary:
                                   short_pay_reason=a.short_pay_reason)
                 for a in p.allocations
             ]
-            db.add(payment)
             payments.append((p, payment))
+    # References numbered in the order the payments were made, per year, as live ones are.
+    by_year: dict[int, list[Payment]] = {}
+    for _p, payment in sorted(payments, key=lambda pair: pair[1].created_at):
+        by_year.setdefault(payment.created_at.year, []).append(payment)
+    for year, made in by_year.items():
+        for payment, reference in zip(made, take_payment_references(db, year, len(made)), strict=True):
+            payment.reference = reference
+    db.add_all([payment for _p, payment in payments])
     db.flush()
     counts["payments"] = len(payments)
 

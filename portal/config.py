@@ -38,6 +38,11 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
 
+def _address_lines(value: str | None) -> tuple[str, ...]:
+    """A postal address given on one line, its lines separated by ";" (commas belong to lines)."""
+    return tuple(line.strip() for line in (value or "").split(";") if line.strip())
+
+
 def _key_mode(key: str) -> str:
     """"test" or "live" for a Stripe key (sk_/rk_/pk_), "" for anything else."""
     prefix, _, rest = (key or "").partition("_")
@@ -54,6 +59,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:5000"
     supplier_name: str = "Northwind Supplies"
     supplier_email: str = "billing@northwind.example"
+    # SUPPLIER_ADDRESS: lines separated by ";" ("100 Harbor Way; Portland, OR 97201; United States").
+    supplier_address: tuple[str, ...] = ()
+    supplier_tax_id: str = ""
 
     stripe_secret_key: str = ""
     stripe_publishable_key: str = ""
@@ -108,6 +116,8 @@ class Settings:
             public_url=env.get("PUBLIC_URL", cls.public_url).rstrip("/"),
             supplier_name=env.get("SUPPLIER_NAME", cls.supplier_name),
             supplier_email=env.get("SUPPLIER_EMAIL", cls.supplier_email),
+            supplier_address=_address_lines(env.get("SUPPLIER_ADDRESS")),
+            supplier_tax_id=env.get("SUPPLIER_TAX_ID", "").strip(),
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", ""),
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
@@ -152,6 +162,12 @@ class Settings:
         if _key_mode(self.stripe_secret_key) and _key_mode(self.stripe_publishable_key) \
                 and _key_mode(self.stripe_secret_key) != _key_mode(self.stripe_publishable_key):
             raise ConfigError("STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY must both be test keys or both live keys")
+        if len(self.supplier_address) > 6 or any(len(line) > 100 for line in self.supplier_address):
+            raise ConfigError("SUPPLIER_ADDRESS holds at most 6 lines of 100 characters, separated by ';'")
+        if len(self.supplier_tax_id) > 60:
+            raise ConfigError("SUPPLIER_TAX_ID is at most 60 characters")
+        if any(ch < " " for text in (*self.supplier_address, self.supplier_tax_id) for ch in text):
+            raise ConfigError("SUPPLIER_ADDRESS and SUPPLIER_TAX_ID may not hold control characters")
         if not self.database_url:
             raise ConfigError("DATABASE_URL is empty")
         if self.mode == "production":

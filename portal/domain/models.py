@@ -12,13 +12,14 @@ from portal.domain.customers.models import Contact, Customer, CustomerTag
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.notifications.models import OutboxMessage
-from portal.domain.payments.models import Payment, PaymentAllocation, StripeEvent
+from portal.domain.payments.models import Payment, PaymentAllocation, PaymentReferenceCounter, StripeEvent
 from portal.domain.routing.models import RoutingRule
 from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMembership
 
 __all__ = [
     "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Invoice", "InvoiceEntry",
-    "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation", "RateLimitHit",
+    "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation",
+    "PaymentReferenceCounter", "RateLimitHit",
     "SignInLinkRequest",
     "StoredFile", "StripeEvent", "link_invoices",
     "CustomerTag", "RoutingRule", "StaffMember", "StaffSession", "Team", "TeamMembership",

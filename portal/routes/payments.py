@@ -13,6 +13,7 @@ URLs other parts link to:
 - `payments.cancel`   POST /payments/<public_id>/cancel            abandon a failed or forgotten 3-D
                                                                     Secure step (JSON, or a redirect
                                                                     for the pages' button)
+- `payments.receipt_pdf` GET /payments/<public_id>/receipt.pdf     the receipt of a paid payment
 - `payments.history`  GET  /payments                               the company's payments
 """
 
@@ -28,6 +29,7 @@ from portal.forms.account import MAX_PAGE
 from portal.forms.fields import small_number
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
+from portal.web.documents import pdf_download, render_pdf
 from portal.web.errors import wants_json
 
 bp = Blueprint("payments", __name__)
@@ -74,6 +76,16 @@ def payment(public_id: str):
     found = queries.payment_row(db(), current_access(), public_id)
     summary = queries.describe_payments(db(), [found], services().clock)[0]
     return render_template("payments/payment.html", summary=summary)
+
+
+@bp.get("/payments/<public_id>/receipt.pdf")
+def receipt_pdf(public_id: str):
+    """The receipt to file: whoever may see the payment's page may download it, once paid."""
+    clock = services().clock
+    receipt = queries.receipt_for_access(db(), current_access(), clock, public_id)
+    generated = queries.local_time(clock.now(), receipt.customer.timezone)
+    pdf = render_pdf("pdf/receipt.html", receipt=receipt, generated=generated)
+    return pdf_download(pdf, f"receipt-{receipt.reference}")
 
 
 @bp.get("/payments/<public_id>/status")

@@ -14,6 +14,8 @@ from flask import Response, render_template
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from portal.web.context import services
+
 PDF_MIMETYPE = "application/pdf"
 _NOT_A_NAME_CHARACTER = re.compile(r"[^A-Za-z0-9_]+")
 MAX_FILENAME_STEM = 80
@@ -26,6 +28,9 @@ def html_to_pdf(html: str) -> bytes:
 
 
 def render_pdf(template_name: str, **context) -> bytes:
+    """Render a `pdf/` template; every document names the supplier in full (address, tax id)
+    and links back to the portal, so `supplier` is always in its context."""
+    context.setdefault("supplier", services().supplier)
     return html_to_pdf(render_template(template_name, **context))
 
 

@@ -31,6 +31,7 @@ from portal.domain.invoicing.service import NewLine, issue_invoice
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.ledger.service import post_entry
 from portal.domain.payments.models import Payment, PaymentAllocation
+from portal.domain.payments.service import next_payment_reference
 from portal.domain.payments.states import PaymentStatus
 from portal.domain.staff.credentials import PasswordHasher, new_totp_secret
 from portal.domain.staff.models import StaffMember
@@ -83,6 +84,13 @@ class PaymentFactory(_Flushing):
     status = PaymentStatus.PROCESSING
     request_key = factory.Sequence(lambda n: f"request-{n}")
     idempotency_key = factory.Sequence(lambda n: f"idempotency-{n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # The real numbering, so factory rows and payments made by the app never collide.
+        if "reference" not in kwargs:
+            kwargs["reference"] = next_payment_reference(kwargs["_session"], kwargs["created_at"].year)
+        return super()._create(model_class, *args, **kwargs)
 
 
 class AllocationFactory(_Flushing):

@@ -21,8 +21,8 @@ of the pages before the one asked for (page 200 of 25 reads 5,000 index entries,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 
@@ -38,8 +38,9 @@ from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import AccountDueDate, AccountTotal, InvoiceEntry
 from portal.domain.ledger.queries import InvoiceRow, Standing, standings_query, to_standings
 from portal.domain.ledger.states import ENTRY_LABELS
-from portal.domain.payments.states import IN_FLIGHT_LABELS
+from portal.domain.payments.states import IN_FLIGHT_LABELS, PaymentStatus
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
+from portal.domain.payments.queries import payment_scope
 
 BALANCE = Invoice.balance_minor
 IN_FLIGHT = Invoice.in_flight_minor
@@ -554,7 +555,7 @@ class HistoryRow:
     label: str
     amount: Money
     balance_after: Money
-    reference: str
+    reference: str  # a payment's own reference ("PAY-2026-000123"), else the entry's (a credit note's number)
     method: str  # how a payment was made, "" for other entries
 
 
@@ -568,6 +569,7 @@ class PendingPayment:
     started_at: datetime
     amount: Money
     status: str = ""  # a `requires_action` one may be canceled by any contact who sees it
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -604,13 +606,13 @@ _LINES = (
 )
 _ENTRIES = (
     select(InvoiceEntry.created_at, InvoiceEntry.kind, InvoiceEntry.amount_minor, InvoiceEntry.reference,
-           Payment.method)
+           InvoiceEntry.payment_id, Payment.method, Payment.reference.label("payment_reference"))
     .outerjoin(Payment, Payment.id == InvoiceEntry.payment_id)
     .where(InvoiceEntry.invoice_id == bindparam("invoice_id"))
     .order_by(InvoiceEntry.created_at, InvoiceEntry.id)
 )
 _PENDING = (
-    select(Payment.public_id, Payment.status, Payment.method, Payment.created_at,
+    select(Payment.public_id, Payment.reference, Payment.status, Payment.method, Payment.created_at,
            PaymentAllocation.amount_minor.label("allocated_minor"))
     .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
     .where(PaymentAllocation.invoice_id == bindparam("invoice_id"), Payment.status.in_(IN_FLIGHT_STATUSES))
@@ -641,9 +643,12 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
     for entry in read(db, _ENTRIES, by_invoice):
         amount = Money(entry.amount_minor, currency)
         running = running + amount
+        # A payment's entry keeps the processor's charge id for staff; customers see the
+        # payment's own reference.
         history.append(HistoryRow(
             at=entry.created_at, kind=entry.kind, label=ENTRY_LABELS.get(entry.kind, entry.kind),
-            amount=amount, balance_after=running, reference=entry.reference,
+            amount=amount, balance_after=running,
+            reference=entry.payment_reference if entry.payment_id is not None else entry.reference,
             method=method_label(entry.method) if entry.method else "",
         ))
 
@@ -651,7 +656,7 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
         PendingPayment(
             public_id=payment.public_id, label=IN_FLIGHT_LABELS[payment.status],
             method=method_label(payment.method), started_at=payment.created_at,
-            amount=Money(payment.allocated_minor, currency), status=payment.status,
+            amount=Money(payment.allocated_minor, currency), status=payment.status, reference=payment.reference,
         )
         for payment in read(db, _PENDING, by_invoice)
     ]
@@ -671,10 +676,27 @@ class StatementSection:
     totals: CurrencyTotals
 
 
+# The statement lists the payments of this many days back (and every one still in flight).
+STATEMENT_PAYMENT_DAYS = 90
+STATEMENT_PAYMENT_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class StatementPayment:
+    """A payment as the statement lists it: what a clerk matches against their own books."""
+
+    reference: str
+    at: datetime  # settled, or started for one still in flight
+    label: str  # "Paid", or the in-flight label
+    method: str
+    amount: Money
+
+
 @dataclass(frozen=True)
 class Statement:
     today: date
     sections: list[StatementSection]
+    payments: list[StatementPayment] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -687,8 +709,31 @@ def _statement_rows_statement(whole_account: bool) -> Select:
             .order_by(Invoice.currency, Invoice.due_date, Invoice.number))
 
 
+def _statement_payments(db: Session, access: Access, today: date) -> list[StatementPayment]:
+    """Payments settled in the last STATEMENT_PAYMENT_DAYS and those in flight, newest first
+    (one query, bounded)."""
+    since = datetime.combine(today - timedelta(days=STATEMENT_PAYMENT_DAYS), time(0), UTC)
+    rows = db.scalars(
+        select(Payment)
+        .where(payment_scope(access),
+               or_(and_(Payment.status == PaymentStatus.SUCCEEDED, Payment.settled_at >= since),
+                   Payment.status.in_(IN_FLIGHT_STATUSES)))
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+        .limit(STATEMENT_PAYMENT_LIMIT)
+    ).all()
+    return [
+        StatementPayment(
+            reference=payment.reference, at=payment.settled_at or payment.created_at,
+            label="Paid" if payment.status == PaymentStatus.SUCCEEDED else IN_FLIGHT_LABELS[payment.status],
+            method=method_label(payment.method), amount=Money(payment.amount_minor, payment.currency),
+        )
+        for payment in rows
+    ]
+
+
 def statement_of_account(db: Session, access: Access, today: date) -> Statement:
-    """Every open invoice with its aging, grouped by currency, with totals (two queries)."""
+    """Every open invoice with its aging, grouped by currency, with totals, and the recent
+    payments (three queries)."""
     rows = read(db, _statement_rows_statement(access.whole_account), scope_params(access))
     by_currency: dict[str, list[Standing]] = {}
     for standing in to_standings(rows, today):
@@ -698,4 +743,4 @@ def statement_of_account(db: Session, access: Access, today: date) -> Statement:
                          totals=totals)
         for totals in open_totals(db, access, today)
     ]
-    return Statement(today=today, sections=sections)
+    return Statement(today=today, sections=sections, payments=_statement_payments(db, access, today))

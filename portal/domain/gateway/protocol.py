@@ -40,6 +40,10 @@ class IntentSnapshot:
     charge_id: str | None = None
     failure_code: str = ""
     failure_message: str = ""
+    # The card paid with, when the answer carries it (an expanded payment method, or a charge's
+    # payment_method_details): "visa", "4242". Webhook payloads name the method by id only.
+    card_brand: str = ""
+    card_last4: str = ""
 
     @property
     def money(self) -> Money:

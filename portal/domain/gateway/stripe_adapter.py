@@ -40,6 +40,9 @@ STRIPE_API_VERSION = "2026-10-28.endive"
 # whose id we failed to store (a timeout); we never apply money because metadata says so.
 REFERENCE_KEY = "portal_payment"
 SIGNATURE_SCHEME = "v1"
+# Asked for on every intent we create or read: the payment method as an object rather than an
+# id, so the answer names the card (brand and last four) for the receipt.
+EXPAND_INTENT = ["payment_method"]
 # One HTTP attempt gives up after this long without an answer (connect, or between bytes).
 REQUEST_TIMEOUT_SECONDS = 6
 # Retries the SDK makes after a network failure or a 409/429/5xx, with the same Idempotency-Key.
@@ -154,6 +157,7 @@ class StripeGateway:
                 "currency": request.amount.currency.lower(),
                 "confirm": True,
                 "metadata": {**request.metadata, REFERENCE_KEY: request.reference},
+                "expand": EXPAND_INTENT,
                 **self.dialect.confirmation_params(self._client, request),
             }
             intent = self._client.v1.payment_intents.create(
@@ -163,7 +167,7 @@ class StripeGateway:
 
     def retrieve_intent(self, intent_id: str) -> IntentSnapshot:
         with _translated_errors(not_found=IntentNotFound):
-            intent = self._client.v1.payment_intents.retrieve(intent_id)
+            intent = self._client.v1.payment_intents.retrieve(intent_id, params={"expand": EXPAND_INTENT})
         return snapshot_from_intent(intent.to_dict())
 
     def cancel_intent(self, intent_id: str, reason: str) -> IntentSnapshot:
@@ -267,6 +271,7 @@ def snapshot_from_intent(data: dict) -> IntentSnapshot:
     `latest_charge` is an id on Stripe and an embedded object on localstripe: both are read.
     """
     charge = data.get("latest_charge")
+    brand, last4 = _card_of(data.get("payment_method"), charge)
     if isinstance(charge, dict):
         charge = charge.get("id")
     error = data.get("last_payment_error") or {}
@@ -283,7 +288,28 @@ def snapshot_from_intent(data: dict) -> IntentSnapshot:
         charge_id=charge if isinstance(charge, str) else None,
         failure_code=str(error.get("decline_code") or error.get("code") or ""),
         failure_message=str(error.get("message") or ""),
+        card_brand=brand,
+        card_last4=last4,
     )
+
+
+def _card_of(payment_method, charge) -> tuple[str, str]:
+    """(brand, last four) from an expanded payment method or an embedded charge's
+    payment_method_details; ("", "") when the answer names neither (ids only).
+
+    A PaymentMethod holds its card under "card"; a legacy Card object (`card_...`, what a card
+    token names, and what localstripe expands its intents' method to) is the card itself.
+    """
+    card = None
+    if isinstance(payment_method, dict):
+        card = payment_method if payment_method.get("object") == "card" else payment_method.get("card")
+    if not isinstance(card, dict) and isinstance(charge, dict):
+        card = (charge.get("payment_method_details") or {}).get("card")
+    if not isinstance(card, dict):
+        return "", ""
+    brand = str(card.get("brand") or "").strip().lower()[:20]
+    last4 = str(card.get("last4") or "").strip()
+    return brand, last4 if len(last4) == 4 and last4.isdigit() else ""
 
 
 def _derived_key(idempotency_key: str, *parts: str) -> str:

@@ -24,12 +24,17 @@ class SupplierDetails:
     name: str
     email: str
     portal_url: str
+    # The postal address, one line per item, and the tax (VAT / EIN) id: on receipts and
+    # invoices, which an AP clerk files. Empty when not configured (then left off).
+    address: tuple[str, ...] = ()
+    tax_id: str = ""
 
     @classmethod
     def from_settings(cls, settings) -> SupplierDetails:
         """From `portal.config.Settings` (duck-typed so the domain does not import it)."""
         return cls(name=settings.supplier_name, email=settings.supplier_email,
-                   portal_url=settings.public_url.rstrip("/"))
+                   portal_url=settings.public_url.rstrip("/"),
+                   address=tuple(settings.supplier_address), tax_id=settings.supplier_tax_id)
 
     def url(self, path: str) -> str:
         return f"{self.portal_url}/{path.lstrip('/')}"
@@ -64,10 +69,12 @@ def _environment() -> Environment:
 
 
 def render_email(name: str, *, supplier: SupplierDetails, **context) -> RenderedEmail:
-    """Render email NAME; templates see `supplier_name`, `supplier_email` and `portal_url`."""
+    """Render email NAME; templates see `supplier` and, for short, `supplier_name`,
+    `supplier_email` and `portal_url`."""
     if not isinstance(supplier, SupplierDetails) or not supplier.name:
         raise TypeError("render_email needs the supplier's details")
-    context.update(supplier_name=supplier.name, supplier_email=supplier.email, portal_url=supplier.portal_url)
+    context.update(supplier=supplier, supplier_name=supplier.name, supplier_email=supplier.email,
+                   portal_url=supplier.portal_url)
     env = _environment()
     subject = " ".join(env.get_template(f"{name}.subject.txt").render(**context).split())
     text = env.get_template(f"{name}.txt").render(**context)

@@ -30,6 +30,7 @@ class Payment(PublicIdMixin, Base):
             postgresql_where=text(sql_in("status", IN_FLIGHT)), sqlite_where=text(sql_in("status", IN_FLIGHT)),
         ),
         Index("ix_payments_customer_created", "customer_id", "created_at"),
+        Index("uq_payments_reference", "reference", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,6 +40,11 @@ class Payment(PublicIdMixin, Base):
     # Only counted (card-testing pause), never joined: no foreign key, which SQLite could not
     # add to the existing table without copying it (and losing its triggers).
     link_id: Mapped[int | None] = mapped_column(Integer)
+    # "PAY-2026-000123" (policy.payment_reference): what customers see, quote and file. Given
+    # when the attempt is created (service.next_payment_reference), never changed. The server
+    # default only exists so the column could be added to a table with rows (migration 0007);
+    # a row written without a reference would collide with the next one on the unique index.
+    reference: Mapped[str] = mapped_column(String(20), server_default=text("''"))
     currency: Mapped[str] = mapped_column(String(3))
     amount_minor: Mapped[int] = mapped_column(Integer)
     method: Mapped[str] = mapped_column(String(20), default="card")
@@ -59,6 +65,10 @@ class Payment(PublicIdMixin, Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     settled_at: Mapped[datetime | None]
+    # The card as the processor reported it ("visa", "4242"), for the receipt: recorded from
+    # the create answer or, at the latest, when the payment settles.
+    card_brand: Mapped[str | None] = mapped_column(String(20))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
     # Set while a request is calling Stripe for this attempt, with no transaction open: a
     # concurrent post of the same form answers "in progress" instead of calling again. A
     # request that died mid-call leaves it to lapse, after which a retry may call again with
@@ -86,6 +96,20 @@ class PaymentAllocation(Base):
     short_pay_reason: Mapped[str] = mapped_column(String(200), default="")
 
     payment: Mapped[Payment] = relationship(back_populates="allocations")
+
+
+class PaymentReferenceCounter(Base):
+    """The last reference number given in one year. Incremented by one atomic upsert per new
+    attempt (`service.next_payment_reference`): on PostgreSQL the row lock it takes serializes
+    concurrent attempts of *all* customers for the instant until their commit, so no two get
+    the same number; SQLite's writers are serialized anyway. The unique index on
+    `payments.reference` backs it up."""
+
+    __tablename__ = "payment_reference_counters"
+    __table_args__ = (CheckConstraint("last_number > 0", name="last_number_positive"),)
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer)
 
 
 class StripeEvent(Base):

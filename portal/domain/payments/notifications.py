@@ -7,11 +7,11 @@ import logging
 from sqlalchemy import select
 
 from portal.domain.core.context import Context
-from portal.domain.customers.models import Contact, Customer
+from portal.domain.customers.models import Contact
 from portal.domain.notifications.rendering import SupplierDetails, render_email
 from portal.domain.notifications.service import enqueue
 from portal.domain.payments.models import Payment
-from portal.domain.payments.queries import describe_payments
+from portal.domain.payments.queries import receipt_of
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +26,14 @@ def queue_receipt(ctx: Context, supplier: SupplierDetails, payment: Payment) -> 
     if to is None:
         log.warning("payment %s: no contact to send the receipt to", payment.public_id)
         return
-    customer = db.get(Customer, payment.customer_id)
-    summary = describe_payments(db, [payment], ctx.clock)[0]
+    receipt = receipt_of(db, ctx.clock, payment)
+    # Plain portal addresses: a recipient without a session signs in first and lands there
+    # (like every link in our emails, these grant nothing by themselves).
     email = render_email(
-        "payment_receipt", supplier=supplier, payment=summary, customer=customer, payer=payer,
+        "payment_receipt", supplier=supplier, receipt=receipt, payment=receipt.summary,
+        customer=receipt.customer, payer=payer,
         payment_url=supplier.url(f"payments/{payment.public_id}"),
+        receipt_pdf_url=supplier.url(f"payments/{payment.public_id}/receipt.pdf"),
     )
     enqueue(db, ctx.clock, kind="payment_receipt", to=to, email=email,
             cc=[m for m in mailboxes if m != to], dedupe_key=f"payment_receipt:{payment.public_id}")

@@ -150,3 +150,34 @@ def refuse_while_declines_pile_up(declined_at: dict[str, Sequence[datetime]], no
         "If you need to pay sooner, write to us.",
         retry_after_seconds=wait,
     )
+
+
+# --- the payment reference ----------------------------------------------------------------
+# What a clerk quotes on the phone, files with the remittance and finds on every page, email
+# and PDF of one payment: "PAY-2026-000123", the year the attempt was started (UTC) and its
+# number within that year. Digits only after the fixed prefix, so nothing can be misread
+# (no O/0, I/1/l, S/5). Six digits are padded; a seventh is simply added past 999,999.
+# URLs keep using the random public id: the reference is sequential, so it must never be
+# what grants or finds access.
+REFERENCE_PREFIX = "PAY"
+REFERENCE_DIGITS = 6
+REFERENCE_PATTERN = re.compile(rf"^{REFERENCE_PREFIX}-(\d{{4}})-(\d{{{REFERENCE_DIGITS},9}})$")
+MAX_REFERENCE_LENGTH = 20  # the column's width: "PAY-" + year + "-" + up to 9 digits
+
+
+def payment_reference(year: int, number: int) -> str:
+    """The reference of the `number`th payment attempt started in `year`."""
+    if not 1000 <= year <= 9999:
+        raise ValueError(f"year {year} out of range")
+    if not 1 <= number < 10**9:
+        raise ValueError(f"reference number {number} out of range")
+    return f"{REFERENCE_PREFIX}-{year:04d}-{number:0{REFERENCE_DIGITS}d}"
+
+
+def parse_payment_reference(text: str) -> tuple[int, int] | None:
+    """(year, number) of a well-formed reference (case and surrounding spaces forgiven), else None."""
+    match = REFERENCE_PATTERN.match((text or "").strip().upper()[:MAX_REFERENCE_LENGTH + 1])
+    if match is None:
+        return None
+    year, number = int(match.group(1)), int(match.group(2))
+    return (year, number) if number >= 1 and year >= 1000 else None

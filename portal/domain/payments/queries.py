@@ -7,8 +7,9 @@ payments, and for a forwarded invoice link only those wholly within the link's i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Row, Select, bindparam, select
 from sqlalchemy.orm import Session, selectinload
@@ -24,6 +25,7 @@ from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.queries import InvoiceRow, Standing, standings_for
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
 from portal.domain.payments.policy import MAX_INVOICES_PER_PAYMENT
+from portal.domain.payments.states import PaymentStatus
 
 
 _TIMEZONE = select(Customer.timezone).where(Customer.id == bindparam("customer_id"))
@@ -176,6 +178,71 @@ def describe_payments(db: Session, payments: list[PaymentRow], clock: Clock) -> 
         )
         summaries.append(PaymentSummary(payment, Money(payment.amount_minor, payment.currency), lines))
     return summaries
+
+
+# How card brands are written on receipts (Stripe's `card.brand` values).
+CARD_BRANDS = {
+    "visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover",
+    "diners": "Diners Club", "jcb": "JCB", "unionpay": "UnionPay", "cartes_bancaires": "Cartes Bancaires",
+    "eftpos_au": "eftpos", "interac": "Interac",
+}
+
+
+def card_label(brand: str | None, last4: str | None) -> str:
+    """"Visa ending in 4242"; "Card ending in 4242" for a brand we do not know; "" without last4."""
+    if not last4:
+        return ""
+    name = CARD_BRANDS.get((brand or "").lower()) or ((brand or "").replace("_", " ").title() or "Card")
+    return f"{name} ending in {last4}"
+
+
+def local_time(moment: datetime | None, timezone_name: str) -> str:
+    """"15 Jun 2026, 10:03 EDT": a moment as the customer's clock showed it."""
+    if moment is None:
+        return ""
+    try:
+        zone = ZoneInfo(timezone_name or "UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).strftime("%d %b %Y, %H:%M %Z")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the receipt email and the receipt PDF say about one settled payment."""
+
+    summary: PaymentSummary
+    customer: Customer
+    paid_at: str  # the moment it settled, in the customer's time zone
+    card: str  # "Visa ending in 4242", or "" when the processor did not say
+
+    @property
+    def payment(self) -> Payment:
+        return self.summary.payment
+
+    @property
+    def reference(self) -> str:
+        return self.summary.payment.reference
+
+
+def receipt_of(db: Session, clock: Clock, payment: Payment) -> Receipt:
+    """The receipt of a payment already known to be the caller's (settled or not: the caller
+    decides whether a receipt may be shown)."""
+    customer = db.get(Customer, payment.customer_id)
+    return Receipt(
+        summary=describe_payments(db, [payment], clock)[0], customer=customer,
+        paid_at=local_time(payment.settled_at, customer.timezone),
+        card=card_label(payment.card_brand, payment.card_last4),
+    )
+
+
+def receipt_for_access(db: Session, access: Access, clock: Clock, public_id: str) -> Receipt:
+    """The receipt of a payment this access may see; NotFound (404) for another company's, and
+    for one that has not succeeded: there is nothing to file until the money arrived."""
+    payment = payment_for_access(db, access, public_id)
+    if payment.status != PaymentStatus.SUCCEEDED:
+        raise NotFound("This payment has no receipt: it has not been paid.")
+    return receipt_of(db, clock, payment)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain.access.policy import Access, named_invoices
@@ -48,11 +49,11 @@ from portal.domain.ledger.queries import standings_for
 from portal.domain.ledger.service import post_entry
 from portal.domain.ledger.states import EntryKind
 from portal.domain.notifications.rendering import SupplierDetails
-from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
+from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation, PaymentReferenceCounter
 from portal.domain.payments.notifications import queue_receipt
 from portal.domain.payments.policy import (
     DECLINE_WINDOW, DECLINES_BEFORE_PAUSE, NOT_A_DECLINE_PREFIX, CardPaymentForm, PaymentConflict, PaymentRefused, check_form_shape,
-    check_payable, refuse_while_declines_pile_up, request_key,
+    check_payable, payment_reference, refuse_while_declines_pile_up, request_key,
 )
 from portal.domain.payments.queries import customer_today, payment_for_access
 from portal.domain.payments.states import (
@@ -136,7 +137,7 @@ def start_card_payment(
     request = CardPaymentRequest(
         amount=Money(payment.amount_minor, payment.currency), payment_token=payment.payment_token,
         idempotency_key=payment.idempotency_key, reference=payment.public_id,
-        metadata={"customer": _customer_reference(db, access.customer_id)},
+        metadata={"customer": _customer_reference(db, access.customer_id), "payment_reference": payment.reference},
     )
     commit_before_outside_call(db)
 
@@ -191,6 +192,7 @@ def _record_create_answer(
     before = payment.status
     payment.stripe_payment_intent_id = snapshot.id
     payment.client_secret = snapshot.client_secret
+    record_card(payment, snapshot)
     target = status_after_create(snapshot.status)
     move(payment, target, ctx.clock.now())
     if target == PaymentStatus.FAILED:
@@ -282,6 +284,7 @@ def _create_attempt(
 
     now = clock.now()
     payment = Payment(
+        reference=next_payment_reference(db, now.year),
         customer_id=access.customer_id, contact_id=access.contact_id, link_id=access.link_id, currency=currency,
         amount_minor=total.minor, method="card", status=PaymentStatus.NEW, request_key=key,
         idempotency_key=secrets.token_hex(32), po_number=form.po_number.strip(),
@@ -300,6 +303,37 @@ def _create_attempt(
         "allocations": {invoices[pid].number: amounts[pid].minor for pid in amounts},
     })
     return payment
+
+
+def next_payment_reference(db: Session | Connection, year: int) -> str:
+    """Take the next reference number of `year` ("PAY-2026-000124") in the caller's transaction.
+
+    One atomic upsert on the year's counter row. The customer lock does not help here: two
+    customers pay at once. On PostgreSQL the upsert's row lock makes a concurrent attempt of
+    any customer wait until this transaction commits (payment creation commits right after,
+    before Stripe is called), then read the committed number and add one; on SQLite writers
+    are serialized. A rolled-back attempt gives its number back; the unique index on
+    `payments.reference` would refuse a duplicate anyway.
+    """
+    return take_payment_references(db, year, 1)[0]
+
+
+def take_payment_references(db: Session | Connection, year: int, count: int) -> list[str]:
+    """`count` consecutive references of `year`, taken at once (for bulk loads): the counter
+    moves by `count` in one statement, so concurrent takers get disjoint ranges."""
+    if count < 1:
+        raise ValueError("take at least one reference")
+    dialect = db.get_bind().dialect if isinstance(db, Session) else db.dialect
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    counter = PaymentReferenceCounter.__table__
+    statement = (
+        insert(counter).values(year=year, last_number=count)
+        .on_conflict_do_update(index_elements=[counter.c.year],
+                               set_={"last_number": counter.c.last_number + count})
+        .returning(counter.c.last_number)
+    )
+    last = db.execute(statement).scalar_one()
+    return [payment_reference(year, number) for number in range(last - count + 1, last + 1)]
 
 
 def _recent_declines(db: Session, access: Access, now: datetime) -> dict[str, list[datetime]]:
@@ -388,12 +422,24 @@ def _settle(ctx: Context, supplier: SupplierDetails, payment: Payment, snapshot:
     """Write one `payment` ledger entry per allocation and queue the receipt, in the caller's
     transaction. The unique (payment, invoice, kind) constraint refuses a second settlement."""
     now = ctx.clock.now()
+    record_card(payment, snapshot)
+    # The ledger keeps Stripe's own id (for staff and the ERP export); customers see the
+    # payment's reference instead.
     reference = (snapshot.charge_id or snapshot.id)[:120]
     for allocation in payment.allocations:
         post_entry(ctx.db, invoice_id=allocation.invoice_id, kind=EntryKind.PAYMENT,
                    amount_minor=-allocation.amount_minor, payment_id=payment.id, reference=reference, at=now)
     payment.settled_at = now
     queue_receipt(ctx, supplier, payment)
+
+
+def record_card(payment: Payment, snapshot: IntentSnapshot) -> None:
+    """Keep the card's brand and last four from an answer that names them, once: the first
+    answer that carries them wins (webhook payloads usually name the method by id only)."""
+    if payment.card_last4 or not snapshot.card_last4:
+        return
+    payment.card_brand = snapshot.card_brand or None
+    payment.card_last4 = snapshot.card_last4
 
 
 def cancel_card_payment(

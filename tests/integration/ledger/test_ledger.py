@@ -7,6 +7,7 @@ from datetime import timedelta
 from portal.domain.ledger.queries import standings_for
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.payments.models import Payment, PaymentAllocation
+from portal.domain.payments.service import next_payment_reference
 from tests.support.factories import make_customer, make_invoice
 
 
@@ -14,7 +15,7 @@ def _payment(db, clock, customer, invoice, amount, status):
     payment = Payment(
         customer_id=customer.id, currency=invoice.currency, amount_minor=amount, status=status,
         request_key=f"rk-{status}-{amount}", idempotency_key=f"ik-{status}-{amount}-{invoice.id}",
-        created_at=clock.now(), updated_at=clock.now(),
+        created_at=clock.now(), updated_at=clock.now(), reference=next_payment_reference(db, clock.now().year),
     )
     db.add(payment)
     db.flush()

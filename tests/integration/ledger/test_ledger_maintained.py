@@ -27,6 +27,7 @@ from portal.domain.ledger.models import AccountDueDate, AccountTotal
 from portal.domain.ledger.service import post_entry
 from portal.domain.ledger.states import EntryKind
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
+from portal.domain.payments.service import next_payment_reference
 from tests.support.factories import make_customer
 
 OPERATIONS = ("issue", "start_payment", "succeed", "fail", "cancel", "retry", "reverse",
@@ -90,7 +91,7 @@ def _apply(session_factory, clock, customer_id: int, ledger: Ledger, operation: 
             n = next(_numbers)
             payment = Payment(customer_id=customer_id, currency="USD", amount_minor=sum(a for _, a in allocations),
                               status=status, request_key=f"rk-{n}", idempotency_key=f"ik-{n}",
-                              created_at=now, updated_at=now)
+                              created_at=now, updated_at=now, reference=next_payment_reference(db, now.year))
             db.add(payment)
             db.flush()
             for index, allocated in allocations:

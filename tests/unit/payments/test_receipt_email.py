@@ -22,10 +22,13 @@ def _receipt(po_number: str, memo: str, reason: str):
     line = SimpleNamespace(invoice=SimpleNamespace(number="INV-1"), amount=Money(5_000, "USD"),
                            short_pay_reason=reason, balance_after=Money(1_000, "USD"))
     summary = SimpleNamespace(payment=payment, amount=Money(5_000, "USD"), lines=[line])
+    customer = SimpleNamespace(name="Acme Corp", account_number="AC-1")
+    receipt = SimpleNamespace(summary=summary, customer=customer, reference="PAY-2026-000001",
+                              paid_at="15 Jun 2026, 00:00 UTC", card="Visa ending in 4242")
     return render_email(
         "payment_receipt", supplier=SupplierDetails("Northwind Supply", "billing@northwind.example", "http://localhost"),
-        payment=summary, payer=SimpleNamespace(name="Pat"),
-        customer=SimpleNamespace(name="Acme Corp", account_number="AC-1"), payment_url="http://localhost/payments/pay123",
+        receipt=receipt, payment=summary, payer=SimpleNamespace(name="Pat"), customer=customer,
+        payment_url="http://localhost/payments/pay123", receipt_pdf_url="http://localhost/payments/pay123/receipt.pdf",
     )
 
 

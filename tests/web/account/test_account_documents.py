@@ -1,10 +1,11 @@
 """Invoice and statement PDFs: rendered by WeasyPrint from the HTML templates, downloaded as
 attachments with a safe file name.
 
-pypdf is not a dependency, and WeasyPrint writes text as subset-font glyph ids, so the words on
-the page cannot be grepped from the PDF. The tests check three things instead: the bytes are a
-PDF whose document title (in the inflated object streams) names the invoice or statement; the
-HTML that was handed to WeasyPrint holds the figures; and the download headers.
+WeasyPrint writes text as subset-font glyph ids, so the words on the page cannot be grepped
+from the raw bytes. The tests here check three things: the bytes are a PDF whose document title
+(in the inflated object streams) names the invoice or statement; the HTML that was handed to
+WeasyPrint holds the figures; and the download headers. The text as printed is read back with
+pypdf in test_pdf_pages.py and tests/web/payments/test_payment_records.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,80 @@
+"""What the PDFs carry for an AP clerk to file, read back from the served bytes (pypdf): the
+supplier's address and tax id, a "pay online" link on an open invoice, and a statement that
+never ends on a page holding only the footer."""
+
+from __future__ import annotations
+
+import re
+
+from tests.support.documents import pdf_pages
+from tests.support.factories import add_invoice_entry, make_contact, make_customer, make_invoice, sign_in
+
+FOOTER = re.compile(r"Questions\? Write to \S+\. Generated [^.]+\.")
+PAGE_NUMBER = re.compile(r"Page \d+ of \d+")
+INVOICE_NUMBER = re.compile(r"\bST-\d+-\d{3}\b")
+
+
+def _statement(app, db, clock, invoices: int):
+    """A signed-in client of a customer with `invoices` open invoices, and those invoices."""
+    customer = make_customer(db, clock)
+    contact = make_contact(db, clock, customer)
+    made = [make_invoice(db, clock, customer, total_minor=10_000 + n, number=f"ST-{customer.id}-{n:03d}")
+            for n in range(invoices)]
+    client = app.test_client()
+    sign_in(client, contact, clock)
+    return client, made
+
+
+def _pages(client) -> list[str]:
+    response = client.get("/account/statement.pdf")
+    assert response.status_code == 200
+    return pdf_pages(response.data)
+
+
+def _beyond_the_footer(page: str) -> str:
+    return PAGE_NUMBER.sub("", FOOTER.sub("", page)).strip()
+
+
+def test_a_statement_never_ends_on_a_page_that_holds_only_the_footer(app, db, clock):
+    client, invoices = _statement(app, db, clock, 40)
+    # How many invoice rows fill the first page: the count to test around.
+    per_first_page = len(INVOICE_NUMBER.findall(_pages(client)[0]))
+    assert 10 < per_first_page < 35
+
+    # From a page that just holds the rows, the totals and the aging (the old footer paragraph
+    # then fell onto a page of its own) to rows spilling onto the next page; invoices leave the
+    # statement one by one as they are credited in full.
+    open_invoices = list(invoices)
+    for count in range(per_first_page + 1, per_first_page - 6, -1):
+        while len(open_invoices) > count:
+            invoice = open_invoices.pop()
+            add_invoice_entry(db, clock, invoice, "credit_note", -invoice.total_minor, reference="CN")
+        pages = _pages(client)
+        for number, page in enumerate(pages, start=1):
+            assert FOOTER.search(page), f"{count} invoices: page {number} has no footer"
+            assert f"Page {number} of {len(pages)}" in page
+        last = _beyond_the_footer(pages[-1])
+        assert last, f"{count} invoices: the last of {len(pages)} pages holds only the footer"
+        if len(pages) > 1:
+            assert INVOICE_NUMBER.search(last) or "Total open" in last or "Overdue" in last.title(), last
+        assert sum(len(INVOICE_NUMBER.findall(page)) for page in pages) == count
+
+
+def test_an_open_invoice_pdf_names_the_supplier_in_full_and_links_to_paying_online(app, db, clock, settings):
+    customer = make_customer(db, clock)
+    contact = make_contact(db, clock, customer)
+    invoice = make_invoice(db, clock, customer, total_minor=42_000)
+    paid = make_invoice(db, clock, customer, total_minor=1_000)
+    add_invoice_entry(db, clock, paid, "credit_note", -1_000, reference="CN-1")
+    client = app.test_client()
+    sign_in(client, contact, clock)
+
+    [page] = pdf_pages(client.get(f"/invoices/{invoice.public_id}/pdf").data)
+    for line in (*settings.supplier_address, settings.supplier_tax_id, settings.supplier_name):
+        assert line in page, line
+    pay_url = f"{settings.public_url}/pay?invoice={invoice.public_id}"
+    assert f"Pay online by card: {pay_url}" in page
+
+    [paid_page] = pdf_pages(client.get(f"/invoices/{paid.public_id}/pdf").data)
+    assert "Pay online" not in paid_page and "PAID" in paid_page
+    assert "CN-1" in paid_page  # a credit note keeps its own reference
