@@ -11,6 +11,7 @@ signatures are verified by the real code against `WEBHOOK_SECRET`.
 from __future__ import annotations
 
 import os
+import tempfile
 
 from flask import abort
 from sqlalchemy import select
@@ -30,6 +31,7 @@ def build_bench_app(database_url: str, secret_key: str):
         mode="production", secret_key=secret_key, database_url=database_url,
         stripe_webhook_secrets=(WEBHOOK_SECRET,), session_cookie_secure=True,
         public_url="https://portal.bench.example",
+        attachments_dir=os.environ.get("BENCH_ATTACHMENTS_DIR") or tempfile.mkdtemp(prefix="portal-bench-files-"),
     )
     app = create_app(settings)
 
