@@ -8,13 +8,18 @@ from portal.domain.access.models import AccessLink, CustomerSession, RateLimitHi
 from portal.domain.core.models import AuditEntry
 from portal.domain.core.types import Base
 from portal.domain.customers.models import Contact, Customer
+from portal.domain.disputes.models import (
+    Dispute, DisputeAttachment, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
+    DisputeSlaPause,
+)
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import Payment, PaymentAllocation, StripeEvent
 
 __all__ = [
-    "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Invoice", "InvoiceEntry",
+    "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Dispute", "DisputeAttachment", "DisputeEvent",
+    "DisputeInvoice", "DisputeLine", "DisputeMessage", "DisputeReason", "DisputeSlaPause", "Invoice", "InvoiceEntry",
     "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation", "RateLimitHit",
     "SignInLinkRequest",
     "StripeEvent", "link_invoices",

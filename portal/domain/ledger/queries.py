@@ -2,8 +2,9 @@
 
 `open balance` = the sum of an invoice's entries. `in flight` = what non-final payment
 attempts (new, requires_action, processing: an ACH debit for days) have allocated to it.
-`payable` = open balance - in flight: what may be charged now, so nothing is paid twice while
-money moves. Both figures are columns of `invoices` kept by database triggers (migration
+`held` = what active disputes hold out of it (`disputes`). `payable` = open balance - in flight
+- held: what may be charged now, so nothing is paid twice while money moves and disputed money
+waits for its dispute. Both figures are columns of `invoices` kept by database triggers (migration
 0002), so a page reads them from the rows it shows and never sums an account's history;
 `jobs.check_ledger` proves them against the entries.
 
@@ -32,6 +33,13 @@ class Standing:
     balance: Money
     in_flight: Money
     today: date
+    held: Money | None = None  # None: nothing disputed
+
+    @property
+    def disputed(self) -> Money:
+        """What active disputes hold, never more than the open balance."""
+        held = self.held.minor if self.held is not None else 0
+        return Money(max(min(held, self.balance.minor), 0), self.invoice.currency)
 
     @property
     def total(self) -> Money:
@@ -39,7 +47,7 @@ class Standing:
 
     @property
     def payable(self) -> Money:
-        return Money(max(self.balance.minor - self.in_flight.minor, 0), self.invoice.currency)
+        return Money(max(self.balance.minor - self.in_flight.minor - self.disputed.minor, 0), self.invoice.currency)
 
     @property
     def is_paid(self) -> bool:
@@ -68,18 +76,20 @@ class Standing:
 
 
 def standings_query(base: Select | None = None) -> Select:
-    """SELECT Invoice, balance_minor, in_flight_minor: add WHERE/ORDER BY/LIMIT to taste."""
+    """SELECT Invoice, balance_minor, in_flight_minor, held_minor: add WHERE/ORDER BY/LIMIT to taste."""
     query = base if base is not None else select(Invoice)
     return query.add_columns(
         Invoice.balance_minor.label("balance_minor"),
         Invoice.in_flight_minor.label("in_flight_minor"),
+        Invoice.held_minor.label("held_minor"),
     )
 
 
 def to_standings(rows, today: date) -> list[Standing]:
     return [
-        Standing(invoice, Money(int(balance), invoice.currency), Money(int(flight), invoice.currency), today)
-        for invoice, balance, flight in rows
+        Standing(invoice, Money(int(balance), invoice.currency), Money(int(flight), invoice.currency), today,
+                 Money(int(held), invoice.currency))
+        for invoice, balance, flight, held in rows
     ]
 
 
