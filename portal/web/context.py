@@ -22,6 +22,8 @@ from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
 from portal.domain.core.context import Context
 from portal.domain.core.database import writing_session
+from portal.domain.disputes.queries import OwnerNames, no_owner_names
+from portal.domain.disputes.service import DisputeRouter, no_routing
 from portal.domain.gateway.protocol import PaymentGateway, WebhookVerifier
 from portal.domain.notifications.rendering import SupplierDetails
 
@@ -42,6 +44,10 @@ class Services:
     link_signer: LinkSigner
     supplier: SupplierDetails
     content_security_policy: str
+    # Team, assignee, priority and SLA dates of a new dispute, and the owners' names on its
+    # page: none until routing rules and staff exist.
+    dispute_router: DisputeRouter = no_routing
+    dispute_owner_names: OwnerNames = no_owner_names
 
 
 class PortalFlask(Flask):

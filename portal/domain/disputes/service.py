@@ -290,8 +290,8 @@ def raise_dispute(
 
 def add_message(ctx: Context, access: Access, public_id: str, body: str) -> DisputeMessage:
     """The customer writes in the thread; an answer to our question resumes the review."""
+    dispute = _customer_dispute(ctx, access, public_id)  # first: a foreign id is a 404 whatever the body
     body = clean_message(body)
-    dispute = _customer_dispute(ctx, access, public_id)
     if dispute.status not in ACTIVE:
         raise DisputeRefused("This dispute is closed. To raise something new, open a new dispute.")
     message = _message(ctx, dispute, body, author=AuthorKind.CUSTOMER, contact_id=access.contact_id)
