@@ -47,9 +47,14 @@ def dispute_path(dispute: Dispute) -> str:
     return f"/disputes/{dispute.public_id}"
 
 
-def queue_dispute_notice(ctx: Context, mail: DisputeMail, dispute: Dispute, notice: DisputeNotice,
+def queue_dispute_notice(ctx: Context, mail: DisputeMail | None, dispute: Dispute, notice: DisputeNotice,
                          *, message: str = "", detail: str = "") -> None:
-    """Queue the email for `notice`; `message` is what staff wrote to the customer (quoted)."""
+    """Queue the email for `notice`; `message` is what staff wrote to the customer (quoted).
+
+    `mail=None` sends nothing: only for history written after the fact (the demo's data).
+    """
+    if mail is None:
+        return
     db = ctx.db
     contacts = db.scalars(select(Contact).where(Contact.customer_id == dispute.customer_id)).all()
     raiser = next((c for c in contacts if c.id == dispute.raised_by_contact_id), None)

@@ -328,7 +328,7 @@ def start_review(ctx: Context, public_id: str) -> Dispute:
     return dispute
 
 
-def reply(ctx: Context, mail: DisputeMail, public_id: str, body: str, *, internal: bool = False) -> DisputeMessage:
+def reply(ctx: Context, mail: DisputeMail | None, public_id: str, body: str, *, internal: bool = False) -> DisputeMessage:
     """A staff message to the customer (emailed), or an internal note (never shown to them)."""
     _require_staff(ctx)
     body = clean_message(body)
@@ -352,7 +352,7 @@ def reply(ctx: Context, mail: DisputeMail, public_id: str, body: str, *, interna
     return message
 
 
-def request_information(ctx: Context, mail: DisputeMail, public_id: str, body: str) -> Dispute:
+def request_information(ctx: Context, mail: DisputeMail | None, public_id: str, body: str) -> Dispute:
     """Ask the customer a question: the SLA clock pauses until they answer."""
     _require_staff(ctx)
     body = clean_message(body)
@@ -366,7 +366,7 @@ def request_information(ctx: Context, mail: DisputeMail, public_id: str, body: s
     return dispute
 
 
-def reassign(ctx: Context, mail: DisputeMail, public_id: str, *, team_id: int | None, assignee_id: int | None,
+def reassign(ctx: Context, mail: DisputeMail | None, public_id: str, *, team_id: int | None, assignee_id: int | None,
              owner_label: str = "") -> Dispute:
     """Give the dispute to another team or person (`owner_label`: how the customer reads it)."""
     _require_staff(ctx)
@@ -411,7 +411,7 @@ def _invoice_names(db: Session, dispute: Dispute) -> tuple[dict[int, str], dict[
     return {r.id: r.number for r in rows}, {r.id: r.public_id for r in rows}
 
 
-def _apply_credits(ctx: Context, mail: DisputeMail, dispute: Dispute, credits: Mapping[int, Money],
+def _apply_credits(ctx: Context, mail: DisputeMail | None, dispute: Dispute, credits: Mapping[int, Money],
                    numbers: Mapping[int, str], explanation: str) -> None:
     """Release the holds, issue the credit notes, end the dispute, tell the customer."""
     db = ctx.db
@@ -435,7 +435,7 @@ def _apply_credits(ctx: Context, mail: DisputeMail, dispute: Dispute, credits: M
 
 
 def resolve_accept(
-    ctx: Context, mail: DisputeMail, public_id: str, *, credits: Mapping[str, Money] | None = None,
+    ctx: Context, mail: DisputeMail | None, public_id: str, *, credits: Mapping[str, Money] | None = None,
     explanation: str = "", credit_limit: Money | None = None,
 ) -> Dispute:
     """Accept the dispute in full (`credits=None`) or in part (a credit per invoice public id,
@@ -461,7 +461,7 @@ def resolve_accept(
     return dispute
 
 
-def approve_credit(ctx: Context, mail: DisputeMail, public_id: str, *, credit_limit: Money | None = None,
+def approve_credit(ctx: Context, mail: DisputeMail | None, public_id: str, *, credit_limit: Money | None = None,
                    explanation: str = "") -> Dispute:
     """Apply a credit waiting for approval; the approver's own limit must cover it."""
     _require_staff(ctx)
@@ -493,7 +493,7 @@ def send_back_for_review(ctx: Context, public_id: str, note: str = "") -> Disput
     return dispute
 
 
-def reject(ctx: Context, mail: DisputeMail, public_id: str, explanation: str) -> Dispute:
+def reject(ctx: Context, mail: DisputeMail | None, public_id: str, explanation: str) -> Dispute:
     """Reject with an explanation the customer reads: the held amount is payable again."""
     _require_staff(ctx)
     explanation = clean_text_required(explanation)
@@ -523,7 +523,7 @@ class Correction:
     lines: Sequence[NewLine]
 
 
-def rebill(ctx: Context, mail: DisputeMail, public_id: str, corrections: Mapping[str, Correction], *,
+def rebill(ctx: Context, mail: DisputeMail | None, public_id: str, corrections: Mapping[str, Correction], *,
            explanation: str = "") -> Dispute:
     """Replace disputed invoices by corrected ones: each corrected invoice (by public id in
     `corrections`) is credited what is still open and not already being paid, and a new invoice
