@@ -245,3 +245,17 @@ def test_staff_actions_need_a_staff_actor(db, clock, acme, mail):
     dispute = raise_test_dispute(db, clock, contact, [invoice], amount_text="1.00")
     with pytest.raises(DisputeRefused, match="Only our staff"):
         service.resolve_accept(contact_context(db, clock, contact), mail, dispute.public_id)
+
+
+def test_a_hold_written_past_the_service_is_reported(app, db, clock, acme):
+    from sqlalchemy import update
+
+    _, contact, invoice, other = acme
+    raise_test_dispute(db, clock, contact, [invoice], amount_text="10.00")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["check-ledger"]).exit_code == 0
+    db.execute(update(Invoice).where(Invoice.id == other.id).values(held_minor=500)
+               .execution_options(synchronize_session=False))
+    assert [str(d) for d in check_holds(db)] == ["INV-2: held_minor is 500, its active disputes hold 0"]
+    broken = runner.invoke(args=["check-ledger"])
+    assert broken.exit_code == 1 and "INV-2: held_minor is 500" in broken.output

@@ -17,7 +17,7 @@ from portal.domain.disputes.notifications import DisputeMail
 from portal.domain.disputes.policy import LineChoice
 from portal.domain.invoicing.models import Invoice
 from portal.domain.payments.models import Payment
-from tests.support.disputes import raise_test_dispute, staff_context
+from tests.support.disputes import contact_access, contact_context, raise_test_dispute, staff_context
 from tests.support.factories import make_contact, make_customer, make_invoice, make_invoice_link, sign_in
 from tests.support.fixtures.links import csrf_from
 from tests.web.account.test_account_query_counts import counted_statements
@@ -229,8 +229,11 @@ def test_dispute_text_is_escaped(signed_in, db, clock, acme):
     _, clerk, invoice, _ = acme
     dispute = raise_test_dispute(db, clock, clerk, [invoice], amount_text="1.00",
                                  description="<script>alert(1)</script> is the price")
+    service.add_message(contact_context(db, clock, clerk), contact_access(clerk), dispute.public_id,
+                        '"><img src=x onerror=alert(2)>')
     html = signed_in.get(f"/disputes/{dispute.public_id}").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(2)&gt;" in html
 
 
 def test_paying_the_full_balance_while_part_is_disputed_is_refused(signed_in, db, clock, acme):
