@@ -444,6 +444,8 @@ def resolve_accept(
     _require_staff(ctx)
     explanation = clean_message(explanation) if explanation.strip() else ""
     dispute = _lock_dispute(ctx.db, public_id)
+    if dispute.status == S.AWAITING_APPROVAL:
+        raise DisputeRefused("A credit already waits for approval: approve it, or send it back for review.")
     numbers, public_ids = _invoice_names(ctx.db, dispute)
     chosen = _credits_for(dispute, numbers, credits, public_ids)
     total = Money(sum(c.minor for c in chosen.values()), dispute.currency)

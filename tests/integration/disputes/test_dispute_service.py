@@ -151,6 +151,9 @@ def test_a_credit_above_the_limit_waits_for_approval(db, clock, acme, mail):
     service.resolve_accept(staff, mail, dispute.public_id, credit_limit=Money(5_000, "USD"))
     assert dispute.status == "awaiting_approval"
     assert _balance(db, invoice) == 17_499 and _standing(db, clock, invoice).disputed == Money(10_000, "USD")
+    with pytest.raises(DisputeRefused, match="waits for approval"):
+        service.resolve_accept(staff, mail, dispute.public_id, credits={invoice.public_id: Money(4_000, "USD")},
+                               credit_limit=Money(5_000, "USD"))
     with pytest.raises(DisputeRefused, match="above your approval limit"):
         service.approve_credit(staff, mail, dispute.public_id, credit_limit=Money(9_999, "USD"))
     service.approve_credit(staff, mail, dispute.public_id, credit_limit=Money(50_000, "USD"))
