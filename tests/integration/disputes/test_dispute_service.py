@@ -262,3 +262,19 @@ def test_a_hold_written_past_the_service_is_reported(app, db, clock, acme):
     assert [str(d) for d in check_holds(db)] == ["INV-2: held_minor is 500, its active disputes hold 0"]
     broken = runner.invoke(args=["check-ledger"])
     assert broken.exit_code == 1 and "INV-2: held_minor is 500" in broken.output
+
+
+def test_a_declined_approval_goes_back_to_review_with_nothing_credited(db, clock, acme, mail):
+    _, contact, invoice, _ = acme
+    dispute = raise_test_dispute(db, clock, contact, [invoice], amount_text="100.00")
+    staff = staff_context(db, clock)
+    service.start_review(staff, dispute.public_id)
+    assert dispute.status == "under_review"
+    service.resolve_accept(staff, mail, dispute.public_id, credit_limit=Money(0, "USD"))
+    service.send_back_for_review(staff, dispute.public_id, "Check the delivery note first.")
+    assert dispute.status == "under_review" and dispute.invoices[0].proposed_credit_minor is None
+    assert _balance(db, invoice) == 17_499 and _standing(db, clock, invoice).disputed == Money(10_000, "USD")
+    note = db.scalars(select(DisputeMessage).where(DisputeMessage.dispute_id == dispute.id)).one()
+    assert note.internal and note.body == "Check the delivery note first."
+    with pytest.raises(DisputeRefused, match="no credit waiting"):
+        service.approve_credit(staff, mail, dispute.public_id)
