@@ -541,6 +541,14 @@ def rebill(ctx: Context, mail: DisputeMail | None, public_id: str, corrections: 
     numbers, public_ids = _invoice_names(db, dispute)
     if set(corrections) - set(public_ids.values()):
         raise DisputeRefused("A correction names an invoice this dispute does not cover.")
+    for covered in dispute.invoices:
+        if public_ids[covered.invoice_id] not in corrections:
+            continue
+        held = db.scalar(select(Invoice.held_minor).where(Invoice.id == covered.invoice_id))
+        if held - covered.held_minor > 0:
+            # Re-billing credits the whole open balance: the other dispute's hold would outlive it.
+            raise DisputeRefused(f"Invoice {numbers[covered.invoice_id]} is also in another open dispute; "
+                                 "resolve that one before re-billing the invoice.")
     _release_holds(db, dispute)
     replaced = []
     for covered in dispute.invoices:

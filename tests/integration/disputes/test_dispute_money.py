@@ -178,7 +178,10 @@ def _apply(session_factory, clock, mail, customer_id, contact_id, model: Model, 
             service.withdraw(customer_ctx, access, dispute.public_id)
             _end(model, dispute, {})
         elif operation == "rebill":
-            dispute = _pick(active, choice)
+            # An invoice another active dispute also covers cannot be re-billed (refused: see
+            # test_dispute_service); pick among those that can.
+            dispute = _pick([d for d in active if model.invoices[next(iter(d.holds))].held
+                             == d.holds[next(iter(d.holds))]], choice)
             if dispute is None:
                 return
             index = next(iter(dispute.holds))

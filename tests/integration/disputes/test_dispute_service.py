@@ -278,3 +278,12 @@ def test_a_declined_approval_goes_back_to_review_with_nothing_credited(db, clock
     assert note.internal and note.body == "Check the delivery note first."
     with pytest.raises(DisputeRefused, match="no credit waiting"):
         service.approve_credit(staff, mail, dispute.public_id)
+
+
+def test_an_invoice_in_two_open_disputes_is_not_rebilled(db, clock, acme, mail):
+    _, contact, invoice, _ = acme
+    first = raise_test_dispute(db, clock, contact, [invoice], amount_text="40.00")
+    raise_test_dispute(db, clock, contact, [invoice], amount_text="10.00")
+    correction = Correction("INV-1-R1", clock.now().date(), [NewLine("Widgets", 10, 1_250)])
+    with pytest.raises(DisputeRefused, match="also in another open dispute"):
+        service.rebill(staff_context(db, clock), mail, first.public_id, {invoice.public_id: correction})
