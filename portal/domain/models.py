@@ -9,6 +9,10 @@ from portal.domain.attachments.models import StoredFile
 from portal.domain.core.models import AuditEntry
 from portal.domain.core.types import Base
 from portal.domain.customers.models import Contact, Customer, CustomerTag
+from portal.domain.disputes.models import (
+    Dispute, DisputeAttachment, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
+    DisputeSlaPause,
+)
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.notifications.models import OutboxMessage
@@ -17,7 +21,8 @@ from portal.domain.routing.models import RoutingRule
 from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMembership
 
 __all__ = [
-    "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Invoice", "InvoiceEntry",
+    "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Dispute", "DisputeAttachment", "DisputeEvent",
+    "DisputeInvoice", "DisputeLine", "DisputeMessage", "DisputeReason", "DisputeSlaPause", "Invoice", "InvoiceEntry",
     "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation",
     "PaymentReferenceCounter", "RateLimitHit",
     "SignInLinkRequest",

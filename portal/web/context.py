@@ -22,6 +22,8 @@ from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
 from portal.domain.core.context import Context
 from portal.domain.core.database import writing_session
+from portal.domain.disputes.queries import OwnerNames, no_owner_names
+from portal.domain.disputes.service import DisputeRouter, no_routing
 from portal.domain.gateway.protocol import PaymentGateway, WebhookVerifier
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.staff.credentials import PasswordHasher
@@ -44,6 +46,10 @@ class Services:
     supplier: SupplierDetails
     content_security_policy: str
     password_hasher: PasswordHasher
+    # Team, assignee, priority and SLA dates of a new dispute, and the owners' names on its
+    # page: none until routing rules and staff exist.
+    dispute_router: DisputeRouter = no_routing
+    dispute_owner_names: OwnerNames = no_owner_names
 
 
 class PortalFlask(Flask):

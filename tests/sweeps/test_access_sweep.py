@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
+from tests.support.disputes import raise_test_dispute
 from portal.domain.core.types import Base
 from tests.support.factories import make_allocated_payment, make_contact, make_customer, make_invoice, sign_in
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
@@ -47,6 +48,7 @@ def _build_company(db, clock, signer, name: str, prefix: str) -> World:
     make_allocated_payment(db, clock, customer, [(invoices[1], 7_000)], status="succeeded")
     issue_invoice_link(db, clock, signer, contact=contact, invoices=invoices)
     issue_sign_in_link(db, clock, signer, contact=contact)
+    raise_test_dispute(db, clock, contact, [invoices[1]], amount_text="10.00")
     db.commit()
     return World(contact, [name, *(invoice.number for invoice in invoices)])
 

@@ -113,11 +113,14 @@ def _add_link(
 
 def issue_invoice_link(
     db: Session, clock: Clock, signer: LinkSigner, *, contact: Contact, invoices: Sequence[Invoice],
+    next_path: str | None = None,
 ) -> IssuedLink:
     """An invoice-scoped link for `contact`: what a reminder email carries.
 
     Every invoice must belong to the contact's company; the caller commits. The holder can
-    view and pay exactly these invoices, nothing else of the account.
+    view and pay exactly these invoices (and see their disputes), nothing else of the account.
+    `next_path` (a same-site path, e.g. the dispute page) is where the link lands instead of
+    the invoice.
     """
     invoices = list({invoice.id: invoice for invoice in invoices}.values())
     if not invoices:
@@ -126,7 +129,7 @@ def issue_invoice_link(
         raise DomainError("Every invoice of a link must belong to the contact's company.")
     expires_at = invoice_link_expiry(invoices, contact.customer.timezone, clock.now())
     return _add_link(db, clock, signer, purpose=INVOICE, contact=contact, expires_at=expires_at,
-                     invoices=invoices)
+                     invoices=invoices, next_path=next_path)
 
 
 def issue_sign_in_link(

@@ -44,6 +44,7 @@ from portal.domain.payments.queries import payment_scope
 
 BALANCE = Invoice.balance_minor
 IN_FLIGHT = Invoice.in_flight_minor
+HELD = Invoice.held_minor
 # "Open" and "paid" with the 0 written into the SQL, not bound: SQLite uses a partial index
 # (`WHERE balance_minor > 0`) only when the query states that very condition.
 IS_OPEN = BALANCE > literal_column("0")
@@ -85,6 +86,7 @@ class _AccountFigures:
     not_due_count: int  # open invoices due today or later
     not_due_minor: int
     bounded_aging: dict[str, int]  # bucket key -> open balance, every bucket but the oldest
+    held_minor: int = 0  # what active disputes hold on open invoices
 
     @property
     def overdue_count(self) -> int:
@@ -119,10 +121,19 @@ def _account_figures_statement() -> Select:
         .group_by(AccountDueDate.currency)
         .subquery("recent_due_dates")
     )
+    # Disputed money: only the invoices holding some are read (a partial index serves it).
+    held = (
+        select(Invoice.currency, func.sum(HELD).label("held_minor"))
+        .where(Invoice.customer_id == bindparam("customer_id"), HELD > literal_column("0"), IS_OPEN)
+        .group_by(Invoice.currency)
+        .subquery("held_by_currency")
+    )
     totals = AccountTotal.__table__
     return (
-        select(totals, *[func.coalesce(column, 0) for column in list(recent.c)[1:]])
+        select(totals, func.coalesce(held.c.held_minor, 0).label("held_minor"),
+               *[func.coalesce(column, 0).label(column.name) for column in list(recent.c)[1:]])
         .outerjoin(recent, recent.c.currency == totals.c.currency)
+        .outerjoin(held, held.c.currency == totals.c.currency)
         .where(totals.c.customer_id == bindparam("customer_id"))
         .order_by(totals.c.currency)
     )
@@ -136,13 +147,13 @@ def _account_figures(db: Session, customer_id: int, today: date) -> list[_Accoun
         **_bucket_params(today)})
     figures = []
     for row in rows:
-        not_due_count, not_due_minor, *aging = row[-2 - len(_BOUNDED_BUCKETS):]
         figures.append(_AccountFigures(
             currency=row.currency, invoice_count=row.invoice_count, open_count=row.open_count,
             open_minor=int(row.open_minor), in_flight_minor=int(row.in_flight_minor),
-            processing_count=row.processing_count, not_due_count=int(not_due_count),
-            not_due_minor=int(not_due_minor),
-            bounded_aging={bucket.key: int(value) for bucket, value in zip(_BOUNDED_BUCKETS, aging, strict=True)},
+            processing_count=row.processing_count, not_due_count=int(row.not_due_count),
+            not_due_minor=int(row.not_due_minor),
+            bounded_aging={bucket.key: int(getattr(row, bucket.key)) for bucket in _BOUNDED_BUCKETS},
+            held_minor=int(row.held_minor),
         ))
     return figures
 
@@ -163,10 +174,15 @@ class CurrencyTotals:
     overdue: Money
     in_flight: Money
     aging: tuple[tuple[AgingBucket, Money], ...]
+    held: Money | None = None  # disputed: held out of what is payable
+
+    @property
+    def disputed(self) -> Money:
+        return self.held if self.held is not None else Money.zero(self.currency)
 
     @property
     def payable(self) -> Money:
-        return self.open - self.in_flight
+        return self.open - self.in_flight - self.disputed
 
 
 def open_totals(db: Session, access: Access, today: date) -> list[CurrencyTotals]:
@@ -183,6 +199,7 @@ def open_totals(db: Session, access: Access, today: date) -> list[CurrencyTotals
             processing_count=f.processing_count, open=Money(f.open_minor, f.currency),
             overdue=Money(f.overdue_minor, f.currency), in_flight=Money(f.in_flight_minor, f.currency),
             aging=tuple((bucket, Money(f.aging_minor(bucket), f.currency)) for bucket in AGING_BUCKETS),
+            held=Money(f.held_minor, f.currency),
         )
         for f in _account_figures(db, access.customer_id, today) if f.open_count > 0
     ]
@@ -200,6 +217,7 @@ def _summed_open_totals_statement(whole_account: bool) -> Select:
             func.sum(BALANCE).label("open_minor"),
             func.sum(case((overdue, BALANCE), else_=0)).label("overdue_minor"),
             func.sum(IN_FLIGHT).label("in_flight_minor"),
+            func.sum(HELD).label("held_minor"),
             *[func.sum(case((_bucket_clause(bucket), BALANCE), else_=0)).label(bucket.key)
               for bucket in AGING_BUCKETS],
         )
@@ -225,6 +243,7 @@ def _summed_open_totals(db: Session, access: Access, today: date) -> list[Curren
             overdue=Money(int(row["overdue_minor"]), currency),
             in_flight=Money(int(row["in_flight_minor"]), currency),
             aging=tuple((bucket, Money(int(row[bucket.key]), currency)) for bucket in AGING_BUCKETS),
+            held=Money(int(row["held_minor"]), currency),
         ))
     return totals
 

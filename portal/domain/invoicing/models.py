@@ -24,7 +24,8 @@ from portal.domain.core.types import Base, PublicIdMixin
 # An invoice is open while something is owed on it: the customer pages ask for these.
 OPEN_INVOICE_SQL = "balance_minor > 0"
 PAID_INVOICE_SQL = "balance_minor <= 0"
-MAINTAINED_COLUMNS = ("balance_minor", "in_flight_minor")
+HELD_INVOICE_SQL = "held_minor > 0"
+MAINTAINED_COLUMNS = ("balance_minor", "in_flight_minor", "held_minor")
 
 
 class Invoice(PublicIdMixin, Base):
@@ -34,6 +35,7 @@ class Invoice(PublicIdMixin, Base):
         CheckConstraint("length(currency) = 3", name="currency_code"),
         CheckConstraint("due_date >= issue_date", name="due_after_issue"),
         CheckConstraint("in_flight_minor >= 0", name="in_flight_not_negative"),
+        CheckConstraint("held_minor >= 0", name="held_not_negative"),
         Index("ix_invoices_customer_due", "customer_id", "due_date"),
         # Overview, statement and "most overdue" read only a customer's open invoices.
         Index(
@@ -71,6 +73,8 @@ class Invoice(PublicIdMixin, Base):
     # Maintained by database triggers only (see the module docstring).
     balance_minor: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     in_flight_minor: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # What active disputes hold out of what is payable: kept by the dispute service (migration 0010).
+    held_minor: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position"
@@ -80,6 +84,12 @@ class Invoice(PublicIdMixin, Base):
     def _refuse_maintained_write(self, key: str, value):
         raise AttributeError(f"Invoice.{key} is maintained by the database; post a ledger entry instead")
 
+
+# The overview's "Disputed" figure reads only the invoices that hold disputed money.
+Index(
+    "ix_invoices_customer_held", Invoice.customer_id, Invoice.currency,
+    postgresql_where=text(HELD_INVOICE_SQL), sqlite_where=text(HELD_INVOICE_SQL),
+)
 
 # The open part of the list's default order: oldest due first, newest invoice first within a day.
 Index(

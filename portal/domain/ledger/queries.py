@@ -2,8 +2,9 @@
 
 `open balance` = the sum of an invoice's entries. `in flight` = what non-final payment
 attempts (new, requires_action, processing: an ACH debit for days) have allocated to it.
-`payable` = open balance - in flight: what may be charged now, so nothing is paid twice while
-money moves. Both figures are columns of `invoices` kept by database triggers (migration
+`held` = what active disputes hold out of it (`disputes`). `payable` = open balance - in flight
+- held: what may be charged now, so nothing is paid twice while money moves and disputed money
+waits for its dispute. Both figures are columns of `invoices` kept by database triggers (migration
 0002), so a page reads them from the rows it shows and never sums an account's history;
 `jobs.check_ledger` proves them against the entries.
 
@@ -39,6 +40,13 @@ class Standing:
     balance: Money
     in_flight: Money
     today: date
+    held: Money | None = None  # None: nothing disputed
+
+    @cached_property
+    def disputed(self) -> Money:
+        """What active disputes hold, never more than the open balance."""
+        held = self.held.minor if self.held is not None else 0
+        return Money(max(min(held, self.balance.minor), 0), self.invoice.currency)
 
     @cached_property
     def total(self) -> Money:
@@ -46,7 +54,7 @@ class Standing:
 
     @cached_property
     def payable(self) -> Money:
-        return Money(max(self.balance.minor - self.in_flight.minor, 0), self.invoice.currency)
+        return Money(max(self.balance.minor - self.in_flight.minor - self.disputed.minor, 0), self.invoice.currency)
 
     @property
     def is_paid(self) -> bool:
@@ -75,13 +83,14 @@ class Standing:
 
 
 def standings_query() -> Select:
-    """SELECT every column of `invoices` (balances included): add WHERE/ORDER BY/LIMIT to taste."""
+    """SELECT every column of `invoices` (balances and held money included): add WHERE/ORDER BY/LIMIT to taste."""
     return select(INVOICES)
 
 
 def to_standings(rows, today: date) -> list[Standing]:
     return [
-        Standing(row, Money(row.balance_minor, row.currency), Money(row.in_flight_minor, row.currency), today)
+        Standing(row, Money(row.balance_minor, row.currency), Money(row.in_flight_minor, row.currency), today,
+                 Money(row.held_minor, row.currency))
         for row in rows
     ]
 

@@ -121,13 +121,24 @@ def check_payable(standing: Standing, amount: Money, reason: str) -> None:
     if standing.is_paid:
         raise PaymentRefused(f"Invoice {number} is already paid.")
     payable = standing.payable
+    disputed = standing.disputed
+    if payable.is_zero and not disputed.is_zero and standing.in_flight.is_zero:
+        raise PaymentRefused(
+            f"Invoice {number}: its open balance of {disputed.format()} is disputed and can be paid "
+            "once the dispute is resolved."
+        )
     if payable.is_zero:
         raise PaymentRefused(
             f"Invoice {number} already has a payment in progress. Wait until it completes or fails."
         )
     if amount > payable:
-        in_flight = "" if standing.in_flight.is_zero else f" ({standing.in_flight.format()} is already being paid)"
-        raise PaymentRefused(f"Invoice {number}: at most {payable.format()} can be paid now{in_flight}.")
+        notes = []
+        if not standing.in_flight.is_zero:
+            notes.append(f"{standing.in_flight.format()} is already being paid")
+        if not disputed.is_zero:
+            notes.append(f"{disputed.format()} is disputed and held until the dispute is resolved")
+        detail = f" ({'; '.join(notes)})" if notes else ""
+        raise PaymentRefused(f"Invoice {number}: at most {payable.format()} can be paid now{detail}.")
     if amount < payable and not reason:
         raise PaymentRefused(f"Invoice {number}: say why you are paying less than {payable.format()}.")
 

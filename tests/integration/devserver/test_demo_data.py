@@ -145,3 +145,17 @@ def test_seed_demo_command_refuses_production_mode(make_app):
 
     assert result.exit_code != 0
     assert "not production" in result.output
+
+
+def test_the_demo_clerk_has_disputes_in_several_states(db, clock):
+    from portal.domain.disputes.jobs import check_holds
+    from portal.domain.disputes.models import Dispute
+    from portal.domain.ledger.jobs import check_ledger
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    statuses = set(db.scalars(select(Dispute.status)))
+    assert statuses == {"open", "under_review", "awaiting_customer", "awaiting_approval", "resolved_partial",
+                        "rejected", "withdrawn"}
+    assert check_holds(db) == [] and check_ledger(db).differences == []
+    assert db.scalar(select(func.sum(Invoice.held_minor))) > 0

@@ -11,6 +11,7 @@ import pytest
 from portal.domain.access.states import LINK_TRANSITIONS
 from portal.domain.core.errors import InvalidTransition
 from portal.domain.core.states import Transitions, sql_in
+from portal.domain.disputes.states import DISPUTE_TRANSITIONS
 from portal.domain.notifications.states import OUTBOX_TRANSITIONS
 from portal.domain.payments.states import PAYMENT_TRANSITIONS
 from portal.domain.staff.states import STAFF_STATUS_TRANSITIONS
@@ -33,6 +34,20 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
     }),
     # A member is never deleted; an admin can deactivate and reactivate them.
     "staff member": (STAFF_STATUS_TRANSITIONS, {("active", "deactivated"), ("deactivated", "active")}),
+    "dispute": (DISPUTE_TRANSITIONS, {
+        # Raised: staff pick it up, ask, or decide at once; the customer may withdraw.
+        *(("open", t) for t in ("under_review", "awaiting_customer", "awaiting_approval", "withdrawn",
+                                "resolved_accepted", "resolved_partial", "rejected", "rebilled")),
+        *(("under_review", t) for t in ("awaiting_customer", "awaiting_approval", "withdrawn",
+                                        "resolved_accepted", "resolved_partial", "rejected", "rebilled")),
+        # Waiting for the customer (SLA paused): their answer resumes the review; staff may
+        # decide without it, except a re-bill, which needs the review.
+        *(("awaiting_customer", t) for t in ("under_review", "withdrawn", "resolved_accepted",
+                                             "resolved_partial", "rejected")),
+        # A credit above the limit: approved (full or part), sent back, or withdrawn meanwhile.
+        *(("awaiting_approval", t) for t in ("under_review", "withdrawn", "resolved_accepted",
+                                             "resolved_partial")),
+    }),
 }
 
 PAIRS = [(name, source, target) for name, (table, _) in TABLES.items() for source, target in table.pairs()]

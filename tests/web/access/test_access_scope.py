@@ -19,8 +19,10 @@ REQUIRED_ENDPOINTS = (
     "account.invoice", "account.invoices", "account.overview", "account.statement_pdf",
     "account.invoice_pdf", "payments.history",
 )
-# Pages an invoice-link holder may open: the linked invoices' list and paying them.
-INVOICE_LINK_PAGES = {"account.invoices", "payments.pay"}
+# Pages an invoice-link holder may open: the linked invoices' list, paying them, and their
+# disputes (the list shows only disputes of the linked invoices, the raise form takes only
+# those: tests/web/disputes/test_dispute_pages.py).
+INVOICE_LINK_PAGES = {"account.invoices", "payments.pay", "disputes.index", "disputes.new"}
 # Blueprints that are not customer pages.
 NOT_CUSTOMER_PAGES = ("auth.", "webhooks.", "admin.")
 

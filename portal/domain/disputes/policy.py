@@ -1,0 +1,237 @@
+"""Pure decisions about disputes: what may be disputed on an invoice, how a chosen line's
+amount is worked out, what a holder of an invoice link may see and raise, and text rules.
+
+No database and no clock: every function decides from its arguments.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from portal.domain.core.errors import DomainError
+from portal.domain.core.money import Money, MoneyError
+
+from portal.domain.disputes.models import MAX_DESCRIPTION_LENGTH, MAX_MESSAGE_LENGTH
+
+MAX_INVOICES_PER_DISPUTE = 20
+MAX_LINES_PER_INVOICE = 200
+MAX_QUANTITY_TEXT = 16
+MIN_DESCRIPTION_LENGTH = 10
+# Bidirectional overrides and separators reorder or break text as well as control characters.
+_ALSO_REFUSED = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
+_LINE_BREAKS = frozenset("\n")
+
+
+class DisputeRefused(DomainError):
+    """The dispute (or the step asked for) cannot be done as asked; nothing was changed."""
+
+
+# --------------------------------------------------------------------------------------------
+# Text
+
+
+def clean_text(text: str, *, what: str, max_length: int, min_length: int = 1) -> str:
+    """A description or message body: several lines allowed (CR LF and CR become LF), no other
+    control character, no bidirectional override, between `min_length` and `max_length`
+    characters once stripped."""
+    if not isinstance(text, str):
+        raise DisputeRefused(f"Write {what}.")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if any((unicodedata.category(c) == "Cc" and c not in _LINE_BREAKS) or c in _ALSO_REFUSED for c in text):
+        raise DisputeRefused(f"{what.capitalize()} contains characters that are not allowed (control characters).")
+    if len(text) < min_length:
+        raise DisputeRefused(f"Write {what}" + (f" of at least {min_length} characters." if min_length > 1 else "."))
+    if len(text) > max_length:
+        raise DisputeRefused(f"{what.capitalize()} can be at most {max_length} characters.")
+    return text
+
+
+def clean_description(text: str) -> str:
+    return clean_text(text, what="a description of what is wrong", max_length=MAX_DESCRIPTION_LENGTH,
+                      min_length=MIN_DESCRIPTION_LENGTH)
+
+
+def clean_message(text: str) -> str:
+    return clean_text(text, what="a message", max_length=MAX_MESSAGE_LENGTH)
+
+
+# --------------------------------------------------------------------------------------------
+# Amounts
+
+
+@dataclass(frozen=True)
+class LineChoice:
+    """One chosen invoice line, as typed: a quantity or an amount (exactly one)."""
+
+    position: int
+    quantity_text: str = ""
+    amount_text: str = ""
+
+
+@dataclass(frozen=True)
+class InvoiceChoice:
+    """What the customer disputes on one invoice: the whole open amount (`whole`), chosen lines,
+    or an amount typed for the invoice."""
+
+    invoice_public_id: str
+    mode: str  # "whole" | "lines" | "amount"
+    amount_text: str = ""
+    lines: tuple[LineChoice, ...] = ()
+
+
+MODES = ("whole", "lines", "amount")
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    """An invoice line as the policy needs it."""
+
+    id: int
+    position: int
+    description: str
+    quantity: Decimal
+    unit_price_minor: int
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class DisputedLine:
+    line_id: int
+    quantity: Decimal | None
+    amount: Money
+
+
+@dataclass(frozen=True)
+class DisputedInvoice:
+    invoice_id: int
+    amount: Money
+    lines: tuple[DisputedLine, ...] = ()
+
+
+def parse_quantity(text: str, what: str) -> Decimal:
+    """A typed quantity: plain digits with at most three decimals, positive, bounded."""
+    text = (text or "").strip()
+    if not text or len(text) > MAX_QUANTITY_TEXT or not all(c in "0123456789." for c in text) or text.count(".") > 1:
+        raise DisputeRefused(f"{what}: enter the quantity as a number, for example 2 or 1.5.")
+    try:
+        quantity = Decimal(text)
+    except InvalidOperation:
+        raise DisputeRefused(f"{what}: enter the quantity as a number, for example 2 or 1.5.") from None
+    if quantity.as_tuple().exponent < -3:  # type: ignore[operator]
+        raise DisputeRefused(f"{what}: a quantity has at most 3 decimals.")
+    if quantity <= 0:
+        raise DisputeRefused(f"{what}: enter a quantity above zero.")
+    return quantity
+
+
+def line_amount(line: LineFacts, choice: LineChoice, currency: str, what: str) -> DisputedLine:
+    """The disputed amount of one chosen line: quantity × unit price (half a minor unit up,
+    as on the invoice) or the amount typed; never more than the line itself."""
+    has_quantity, has_amount = bool(choice.quantity_text.strip()), bool(choice.amount_text.strip())
+    line_total = Money(line.amount_minor, currency)
+    if has_quantity and has_amount:
+        raise DisputeRefused(f"{what}: enter a quantity or an amount, not both.")
+    if has_quantity:
+        quantity = parse_quantity(choice.quantity_text, what)
+        if quantity > line.quantity:
+            raise DisputeRefused(f"{what}: the line has a quantity of {line.quantity.normalize():f}; "
+                                 f"at most that can be disputed.")
+        exact = quantity * line.unit_price_minor
+        amount = Money(min(int(exact.quantize(Decimal(1), ROUND_HALF_UP)), line.amount_minor), currency)
+        if amount.minor <= 0:
+            raise DisputeRefused(f"{what}: that quantity comes to nothing.")
+        return DisputedLine(line.id, quantity, amount)
+    if has_amount:
+        try:
+            amount = Money.parse(choice.amount_text, currency)
+        except MoneyError as error:
+            raise DisputeRefused(f"{what}: {error}.") from None
+        if amount.minor <= 0:
+            raise DisputeRefused(f"{what}: enter an amount above zero.")
+        if amount > line_total:
+            raise DisputeRefused(f"{what}: at most the line's {line_total.format()} can be disputed.")
+        return DisputedLine(line.id, None, amount)
+    # Chosen without a figure: the whole line.
+    return DisputedLine(line.id, line.quantity, line_total)
+
+
+def disputable(balance: Money, in_flight: Money, held: Money) -> Money:
+    """What can still be disputed on an invoice: its open balance less what is already on its
+    way (a payment in flight cannot be disputed back) and what other disputes hold."""
+    return Money(max(balance.minor - in_flight.minor - held.minor, 0), balance.currency)
+
+
+def disputed_on_invoice(
+    choice: InvoiceChoice, *, number: str, lines: Sequence[LineFacts], available: Money,
+) -> DisputedInvoice | None:
+    """The amount (and lines) disputed on one invoice, checked against what is `available`
+    (see `disputable`). Raises `DisputeRefused` with the invoice named; None never."""
+    currency = available.currency
+    if available.is_zero:
+        raise DisputeRefused(f"Invoice {number} has nothing left that can be disputed "
+                             "(it is paid, being paid or already disputed).")
+    if choice.mode not in MODES:
+        raise DisputeRefused(f"Invoice {number}: choose what you dispute.")
+    if choice.mode == "whole":
+        return DisputedInvoice(invoice_id=0, amount=available)
+    if choice.mode == "amount":
+        try:
+            amount = Money.parse(choice.amount_text, currency)
+        except MoneyError as error:
+            raise DisputeRefused(f"Invoice {number}: {error}.") from None
+        if amount.minor <= 0:
+            raise DisputeRefused(f"Invoice {number}: enter an amount above zero.")
+        if amount > available:
+            raise DisputeRefused(f"Invoice {number}: at most {available.format()} can be disputed "
+                                 "(the open balance less payments in progress and other disputes).")
+        return DisputedInvoice(invoice_id=0, amount=amount)
+    if not choice.lines:
+        raise DisputeRefused(f"Invoice {number}: choose at least one line.")
+    if len(choice.lines) > MAX_LINES_PER_INVOICE:
+        raise DisputeRefused(f"Invoice {number}: choose at most {MAX_LINES_PER_INVOICE} lines.")
+    by_position = {line.position: line for line in lines}
+    positions = [c.position for c in choice.lines]
+    if len(set(positions)) != len(positions):
+        raise DisputeRefused(f"Invoice {number}: a line is chosen twice.")
+    disputed = []
+    for line_choice in choice.lines:
+        line = by_position.get(line_choice.position)
+        if line is None:
+            raise DisputeRefused(f"Invoice {number}: that line is not on the invoice.")
+        disputed.append(line_amount(line, line_choice, currency, f"Invoice {number}, line {line.position}"))
+    amount = Money(sum(d.amount.minor for d in disputed), currency)
+    if amount > available:
+        raise DisputeRefused(f"Invoice {number}: the chosen lines come to {amount.format()}, more than the "
+                             f"{available.format()} that can be disputed (the open balance less payments "
+                             "in progress and other disputes).")
+    return DisputedInvoice(invoice_id=0, amount=amount, lines=tuple(disputed))
+
+
+def check_partial_credit(credit: Money, disputed: Money, number: str) -> None:
+    if credit.minor < 0:
+        raise DisputeRefused(f"Invoice {number}: a credit cannot be negative.")
+    if credit > disputed:
+        raise DisputeRefused(f"Invoice {number}: at most the disputed {disputed.format()} can be credited.")
+
+
+def needs_approval(total_credit: Money, credit_limit: Money | None) -> bool:
+    """Whether a credit waits for someone with a higher limit (`None`: no limit)."""
+    if credit_limit is None:
+        return False
+    if credit_limit.currency != total_credit.currency:
+        return True  # a limit in another currency cannot vouch for this one
+    return total_credit > credit_limit
+
+
+# --------------------------------------------------------------------------------------------
+# Who sees what
+
+
+def link_may_see(link_invoice_ids: Iterable[int], dispute_invoice_ids: Iterable[int]) -> bool:
+    """A forwarded invoice link's holder sees a dispute only when every invoice it covers is
+    one the link names: a dispute spanning other invoices would tell of them."""
+    covered = set(dispute_invoice_ids)
+    return bool(covered) and covered <= set(link_invoice_ids)

@@ -1,0 +1,323 @@
+"""What the customer sees of disputes: the company's list, one dispute's page, and the raise
+form's invoices with their lines.
+
+Scoped by the session's `Access`: every contact of the company sees the company's disputes;
+a forwarded invoice link's holder sees only the disputes whose invoices the link all names
+(`policy.link_may_see`, written here as SQL). Internal staff notes and staff-only events are
+never loaded. Each read model costs a fixed number of statements whatever the data size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, and_, exists, func, not_, select, true
+from sqlalchemy.orm import Session
+
+from portal.domain.access.policy import Access, named_invoices
+from portal.domain.core.errors import NotFound
+from portal.domain.core.money import Money
+from portal.domain.disputes.models import (
+    Dispute, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
+)
+from portal.domain.disputes.policy import disputable
+from portal.domain.disputes.states import (
+    ACTIVE, CUSTOMER_HIDDEN, EVENT_LABELS, STATUS_LABELS, DisputeStatus, EventKind,
+)
+from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.ledger.queries import Standing, standings_query, to_standings
+
+PER_PAGE = 25
+
+# Names of the owning team and person, given their ids (the staff area plugs this in):
+# (team_ids, staff_ids) -> ({team_id: name}, {staff_id: name}).
+OwnerNames = Callable[[Session, set[int], set[int]], tuple[Mapping[int, str], Mapping[int, str]]]
+
+
+def no_owner_names(db: Session, team_ids: set[int], staff_ids: set[int]):
+    return {}, {}
+
+
+def visible_disputes(access: Access) -> ColumnElement[bool]:
+    """A WHERE clause on `Dispute`: the disputes this access may see."""
+    same_company = Dispute.customer_id == access.customer_id
+    if access.whole_account:
+        return and_(same_company, true())
+    outside = (
+        select(DisputeInvoice.id)
+        .where(DisputeInvoice.dispute_id == Dispute.id,
+               DisputeInvoice.invoice_id.not_in(sorted(access.invoice_ids)))
+    )
+    inside = select(DisputeInvoice.id).where(DisputeInvoice.dispute_id == Dispute.id,
+                                             DisputeInvoice.invoice_id.in_(sorted(access.invoice_ids)))
+    return and_(same_company, exists(inside), not_(exists(outside)))
+
+
+def _owner(team: str | None, person: str | None, dispute: Dispute) -> str:
+    if dispute.team_id is None and dispute.assignee_id is None:
+        return "Not yet assigned"
+    if person and team:
+        return f"{person} ({team})"
+    return person or team or "Assigned to our team"
+
+
+@dataclass(frozen=True)
+class DisputeRow:
+    public_id: str
+    status: str
+    status_label: str
+    reason: str
+    invoice_numbers: tuple[str, ...]
+    disputed: Money
+    created_at: datetime
+    resolution_due_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+
+@dataclass(frozen=True)
+class DisputeList:
+    rows: list[DisputeRow]
+    page: int
+    pages: int
+    total: int
+    invoice_number: str = ""  # the list is limited to one invoice's disputes
+
+
+def dispute_list(db: Session, access: Access, *, page: int = 1, invoice_public_id: str = "") -> DisputeList:
+    """The disputes this access may see, newest first, a page at a time (three statements;
+    four with an invoice filter)."""
+    where = [visible_disputes(access)]
+    invoice_number = ""
+    if invoice_public_id:
+        row = db.execute(select(Invoice.id, Invoice.number).where(named_invoices(access, [invoice_public_id]))).first()
+        if row is None:
+            raise NotFound("Invoice not found")
+        invoice_number = row.number
+        where.append(exists(select(DisputeInvoice.id).where(DisputeInvoice.dispute_id == Dispute.id,
+                                                            DisputeInvoice.invoice_id == row.id)))
+    total = db.scalar(select(func.count()).select_from(Dispute).where(*where)) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(page, 1), pages)
+    disputes = db.execute(
+        select(Dispute, DisputeReason.label).join(DisputeReason, DisputeReason.id == Dispute.reason_id)
+        .where(*where).order_by(Dispute.created_at.desc(), Dispute.id.desc())
+        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)
+    ).all()
+    covered: dict[int, list[tuple[str, int]]] = {}
+    if disputes:
+        for dispute_id, number, disputed in db.execute(
+            select(DisputeInvoice.dispute_id, Invoice.number, DisputeInvoice.disputed_minor)
+            .join(Invoice, Invoice.id == DisputeInvoice.invoice_id)
+            .where(DisputeInvoice.dispute_id.in_([d.id for d, _ in disputes]))
+            .order_by(Invoice.number)
+        ):
+            covered.setdefault(dispute_id, []).append((number, disputed))
+    rows = [
+        DisputeRow(
+            public_id=d.public_id, status=d.status, status_label=STATUS_LABELS[DisputeStatus(d.status)],
+            reason=label, invoice_numbers=tuple(n for n, _ in covered.get(d.id, [])),
+            disputed=Money(sum(m for _, m in covered.get(d.id, [])), d.currency), created_at=d.created_at,
+            resolution_due_at=d.resolution_due_at,
+        )
+        for d, label in disputes
+    ]
+    return DisputeList(rows=rows, page=page, pages=pages, total=total, invoice_number=invoice_number)
+
+
+@dataclass(frozen=True)
+class CoveredLine:
+    position: int
+    description: str
+    quantity: Decimal | None
+    amount: Money
+
+
+@dataclass(frozen=True)
+class CoveredInvoice:
+    public_id: str
+    number: str
+    disputed: Money
+    held: Money
+    credited: Money
+    lines: tuple[CoveredLine, ...]
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    from_customer: bool
+    body: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    at: datetime
+    label: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class DisputePage:
+    dispute: Dispute
+    reason: str
+    owner: str
+    invoices: tuple[CoveredInvoice, ...]
+    messages: tuple[ThreadMessage, ...]
+    history: tuple[HistoryEvent, ...]
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[DisputeStatus(self.dispute.status)]
+
+    @property
+    def is_active(self) -> bool:
+        return self.dispute.status in ACTIVE
+
+    @property
+    def awaits_customer(self) -> bool:
+        return self.dispute.status == DisputeStatus.AWAITING_CUSTOMER
+
+    @property
+    def disputed(self) -> Money:
+        return Money(sum(i.disputed.minor for i in self.invoices), self.dispute.currency)
+
+    @property
+    def credited(self) -> Money:
+        return Money(sum(i.credited.minor for i in self.invoices), self.dispute.currency)
+
+
+def dispute_page(db: Session, access: Access, public_id: str, owner_names: OwnerNames = no_owner_names) -> DisputePage:
+    """One dispute as the customer sees it (five statements, plus what `owner_names` reads)."""
+    if not isinstance(public_id, str) or not 1 <= len(public_id) <= 22:
+        raise NotFound("Dispute not found")
+    row = db.execute(
+        select(Dispute, DisputeReason.label).join(DisputeReason, DisputeReason.id == Dispute.reason_id)
+        .where(Dispute.public_id == public_id, visible_disputes(access))
+    ).first()
+    if row is None:
+        raise NotFound("Dispute not found")
+    dispute, reason = row
+    currency = dispute.currency
+    covered = db.execute(
+        select(DisputeInvoice, Invoice.public_id, Invoice.number)
+        .join(Invoice, Invoice.id == DisputeInvoice.invoice_id)
+        .where(DisputeInvoice.dispute_id == dispute.id).order_by(Invoice.number)
+    ).all()
+    lines: dict[int, list[CoveredLine]] = {}
+    for line, invoice_line in db.execute(
+        select(DisputeLine, InvoiceLine).join(InvoiceLine, InvoiceLine.id == DisputeLine.invoice_line_id)
+        .where(DisputeLine.dispute_invoice_id.in_([c.id for c, _, _ in covered]))
+        .order_by(InvoiceLine.position)
+    ):
+        lines.setdefault(line.dispute_invoice_id, []).append(CoveredLine(
+            position=invoice_line.position, description=invoice_line.description, quantity=line.quantity,
+            amount=Money(line.amount_minor, currency),
+        ))
+    messages = tuple(
+        ThreadMessage(from_customer=m.author_kind == "customer", body=m.body, at=m.created_at)
+        for m in db.scalars(
+            select(DisputeMessage).where(DisputeMessage.dispute_id == dispute.id, DisputeMessage.internal.is_(False))
+            .order_by(DisputeMessage.created_at, DisputeMessage.id)
+        )
+    )
+    history = tuple(
+        HistoryEvent(at=e.at, label=EVENT_LABELS.get(EventKind(e.kind), e.kind), detail=e.detail)
+        for e in db.scalars(
+            select(DisputeEvent).where(DisputeEvent.dispute_id == dispute.id,
+                                       DisputeEvent.kind.not_in([str(k) for k in CUSTOMER_HIDDEN]))
+            .order_by(DisputeEvent.at, DisputeEvent.id)
+        )
+        if e.kind != EventKind.MESSAGE  # messages are in the thread already
+    )
+    teams, people = ({}, {})
+    if dispute.team_id is not None or dispute.assignee_id is not None:
+        teams, people = owner_names(db, {dispute.team_id} - {None}, {dispute.assignee_id} - {None})
+    return DisputePage(
+        dispute=dispute, reason=reason,
+        owner=_owner(teams.get(dispute.team_id), people.get(dispute.assignee_id), dispute),
+        invoices=tuple(
+            CoveredInvoice(public_id=pid, number=number, disputed=Money(c.disputed_minor, currency),
+                           held=Money(c.held_minor, currency), credited=Money(c.credited_minor, currency),
+                           lines=tuple(lines.get(c.id, [])))
+            for c, pid, number in covered
+        ),
+        messages=messages, history=history,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The raise form
+
+
+@dataclass(frozen=True)
+class FormLine:
+    position: int
+    sku: str
+    description: str
+    quantity: Decimal
+    unit_price: Money
+    amount: Money
+
+
+@dataclass(frozen=True)
+class FormInvoice:
+    standing: Standing
+    available: Money  # what can still be disputed on it
+    lines: tuple[FormLine, ...]
+
+    @property
+    def invoice(self) -> Invoice:
+        return self.standing.invoice
+
+
+@dataclass(frozen=True)
+class RaiseForm:
+    invoices: tuple[FormInvoice, ...]
+    reasons: tuple[tuple[str, str], ...]  # (code, label)
+    problem: str = ""
+
+    @property
+    def currency(self) -> str | None:
+        currencies = {i.invoice.currency for i in self.invoices}
+        return currencies.pop() if len(currencies) == 1 else None
+
+
+def raise_form(db: Session, access: Access, public_ids: list[str], today: date, limit: int) -> RaiseForm:
+    """The invoices named (which this access must see: else NotFound), their lines and what can
+    still be disputed on each, and the supplier's reasons (three statements)."""
+    public_ids = list(dict.fromkeys(public_ids))[:limit]
+    reasons = tuple(
+        (r.code, r.label) for r in db.scalars(
+            select(DisputeReason).where(DisputeReason.active.is_(True)).order_by(DisputeReason.position)
+        )
+    )
+    if not public_ids:
+        return RaiseForm((), reasons, "Choose the invoices to dispute from the invoice list.")
+    standings = to_standings(db.execute(standings_query().where(named_invoices(access, public_ids))).all(), today)
+    if len(standings) != len(public_ids):
+        raise NotFound("Invoice not found")
+    by_invoice: dict[int, list[FormLine]] = {}
+    for line in db.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id.in_([s.invoice.id for s in standings]))
+                           .order_by(InvoiceLine.invoice_id, InvoiceLine.position)):
+        currency = next(s.invoice.currency for s in standings if s.invoice.id == line.invoice_id)
+        by_invoice.setdefault(line.invoice_id, []).append(FormLine(
+            position=line.position, sku=line.sku, description=line.description, quantity=line.quantity,
+            unit_price=Money(line.unit_price_minor, currency), amount=Money(line.amount_minor, currency),
+        ))
+    invoices = tuple(
+        FormInvoice(standing=s, available=disputable(s.balance, s.in_flight, s.held or Money.zero(s.invoice.currency)),
+                    lines=tuple(by_invoice.get(s.invoice.id, [])))
+        for s in sorted(standings, key=lambda s: (s.invoice.due_date, s.invoice.number))
+    )
+    problem = ""
+    if len({i.invoice.currency for i in invoices}) > 1:
+        problem = "Invoices in different currencies need separate disputes: choose invoices in one currency."
+    elif all(i.available.is_zero for i in invoices):
+        problem = "Nothing on these invoices can be disputed now: they are paid, being paid or already disputed."
+    return RaiseForm(invoices, reasons, problem)

@@ -1,0 +1,51 @@
+"""Raising disputes in tests through the product's own service, as a clerk would."""
+
+from __future__ import annotations
+
+import secrets
+
+from portal.domain.access.policy import ACCOUNT, INVOICES, Access
+from portal.domain.core.audit import Actor
+from portal.domain.core.clock import Clock
+from portal.domain.core.context import Context
+from portal.domain.customers.models import Contact
+from portal.domain.disputes.models import Dispute
+from portal.domain.disputes.policy import InvoiceChoice, LineChoice
+from portal.domain.disputes.service import raise_dispute
+from portal.domain.invoicing.models import Invoice
+
+STAFF = Actor("staff", "1", "127.0.0.1")
+
+
+def contact_access(contact: Contact, invoices: list[Invoice] | None = None, link_id: int | None = None) -> Access:
+    if invoices is None:
+        return Access(contact.customer_id, contact.id, ACCOUNT)
+    return Access(contact.customer_id, contact.id, INVOICES, frozenset(i.id for i in invoices), link_id)
+
+
+def contact_context(db, clock: Clock, contact: Contact) -> Context:
+    return Context(db, clock, Actor("contact", contact.public_id, "127.0.0.1"))
+
+
+def staff_context(db, clock: Clock) -> Context:
+    return Context(db, clock, STAFF)
+
+
+def raise_test_dispute(db, clock: Clock, contact: Contact, invoices: list[Invoice], *, amount_text: str = "",
+                       lines: dict[int, list[LineChoice]] | None = None, reason: str = "pricing",
+                       description: str = "The unit price is not what we agreed.",
+                       access: Access | None = None) -> Dispute:
+    """A dispute over `invoices`: an amount on each (`amount_text`), chosen lines (`lines` by
+    invoice id), or else the whole of each."""
+    choices = []
+    for invoice in invoices:
+        if lines and invoice.id in lines:
+            choices.append(InvoiceChoice(invoice.public_id, "lines", lines=tuple(lines[invoice.id])))
+        elif amount_text:
+            choices.append(InvoiceChoice(invoice.public_id, "amount", amount_text=amount_text))
+        else:
+            choices.append(InvoiceChoice(invoice.public_id, "whole"))
+    return raise_dispute(
+        contact_context(db, clock, contact), access or contact_access(contact), reason_code=reason,
+        description=description, choices=choices, request_key=secrets.token_urlsafe(24),
+    )
