@@ -38,6 +38,7 @@ from portal.domain.ledger.queries import standings_for
 from portal.domain.ledger.service import post_entry
 from portal.domain.ledger.states import EntryKind
 from portal.domain.payments.models import Payment, PaymentAllocation
+from portal.domain.payments.service import next_payment_reference
 from portal.domain.payments.policy import PaymentRefused, check_payable
 from tests.support.factories import make_contact, make_customer
 
@@ -131,7 +132,8 @@ def _apply(session_factory, clock, mail, customer_id, contact_id, model: Model, 
             check_payable(standing, Money(paid, "USD"), "part" if paid < standing.payable.minor else "")
             n = next(_numbers)
             payment = Payment(customer_id=customer_id, currency="USD", amount_minor=paid, status="processing",
-                              request_key=f"rk-{n}", idempotency_key=f"ik-{n}", created_at=now, updated_at=now)
+                              request_key=f"rk-{n}", idempotency_key=f"ik-{n}", created_at=now, updated_at=now,
+                              reference=next_payment_reference(db, now.year))
             db.add(payment)
             db.flush()
             db.add(PaymentAllocation(payment_id=payment.id, invoice_id=inv.id, amount_minor=paid))
