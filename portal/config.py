@@ -50,6 +50,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:5000"
     supplier_name: str = "Northwind Supplies"
     supplier_email: str = "billing@northwind.example"
+    # What card statements show for a payment (Stripe's statement descriptor, set in the
+    # Dashboard); empty: the supplier's name in capitals, cut to Stripe's 22 characters.
+    card_statement_descriptor: str = ""
 
     stripe_secret_key: str = ""
     stripe_publishable_key: str = ""
@@ -75,6 +78,11 @@ class Settings:
     ip_requests_per_window: int = 20
 
     @property
+    def statement_descriptor(self) -> str:
+        """The words a card statement shows for a payment to us."""
+        return (self.card_statement_descriptor or self.supplier_name.upper())[:22]
+
+    @property
     def uses_local_stripe(self) -> bool:
         """True when STRIPE_DIALECT names the offline stand-in (whatever STRIPE_API_BASE is)."""
         return self.stripe_dialect == "localstripe"
@@ -92,6 +100,7 @@ class Settings:
             public_url=env.get("PUBLIC_URL", cls.public_url).rstrip("/"),
             supplier_name=env.get("SUPPLIER_NAME", cls.supplier_name),
             supplier_email=env.get("SUPPLIER_EMAIL", cls.supplier_email),
+            card_statement_descriptor=env.get("CARD_STATEMENT_DESCRIPTOR", "").strip(),
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", ""),
             stripe_api_base=env.get("STRIPE_API_BASE") or None,

@@ -18,12 +18,16 @@ URLs other parts link to:
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
+from portal.domain.core.money import Money, exponent
 from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
 from portal.domain.payments.policy import SHORT_PAY_REASONS
-from portal.forms.payments import card_payment_form
+from portal.forms.payments import card_payment_form, pay_selection
 from portal.forms.account import MAX_PAGE
 from portal.forms.fields import small_number
 from portal.web.context import actor_for_contact, db, request_context, services
@@ -34,18 +38,36 @@ bp = Blueprint("payments", __name__)
 bp.before_request(require_customer)
 
 
+@bp.app_template_filter("amount_field")
+def amount_field(value: Money) -> str:
+    """An amount as a pay form's field holds it: the page's digits without the symbol (1,250.00)."""
+    decimals = exponent(value.currency)
+    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
+    return format_decimal(value.as_decimal(), format=pattern, locale="en_US")
+
+
+@bp.app_template_filter("moment")
+def moment(value) -> str:
+    """A time as the signed-in customer reads it: "01 Dec 2026, 14:05 EST"."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(g.customer.timezone or "UTC"))
+    return local.strftime("%d %b %Y, %H:%M %Z")
+
+
 def _context():
     return request_context(actor_for_contact(g.contact.public_id))
 
 
 @bp.get("/pay")
 def pay():
-    page = queries.pay_page(db(), services().clock, current_access(), request.args.getlist("invoice"))
+    selection = pay_selection(request.args)
+    page = queries.pay_page(db(), services().clock, current_access(), request.args.getlist("invoice"), selection)
     settings = services().settings
     return render_template(
         "payments/pay.html", page=page, nonce=service.new_form_nonce(), reasons=SHORT_PAY_REASONS,
         publishable_key=settings.stripe_publishable_key, stripe_js_url=settings.stripe_js_url,
-        stripe_dialect=settings.stripe_dialect,
+        stripe_dialect=settings.stripe_dialect, statement_descriptor=settings.statement_descriptor,
     )
 
 
@@ -73,7 +95,10 @@ def start():
 def payment(public_id: str):
     found = queries.payment_for_access(db(), current_access(), public_id)
     summary = queries.describe_payments(db(), [found], services().clock)[0]
-    return render_template("payments/payment.html", summary=summary)
+    # Set by pay.js once the bank's authentication succeeded: the webhook has not come yet,
+    # but nothing is waiting for the clerk. Changes only the wording, never a state.
+    authenticated = request.args.get("authenticated") == "1"
+    return render_template("payments/payment.html", summary=summary, authenticated=authenticated)
 
 
 @bp.get("/payments/<public_id>/status")
@@ -100,4 +125,4 @@ def cancel(public_id: str):
 def history():
     page = small_number(request.args.get("page"), 1, MAX_PAGE)
     history = queries.payment_history(db(), current_access(), services().clock, page=page)
-    return render_template("payments/history.html", history=history, summaries=history.summaries)
+    return render_template("payments/history.html", history=history, rows=queries.grouped_attempts(history.summaries))

@@ -21,7 +21,7 @@ MAX_INVOICES_PER_PAYMENT = 50
 MAX_REASON_LENGTH = 200
 MAX_PO_LENGTH = 60
 MAX_MEMO_LENGTH = 500
-SHORT_PAY_REASONS = ("Partial payment", "Short-paid, see dispute", "Credit expected", "Other")
+SHORT_PAY_REASONS = ("Partial payment", "Amount in question, we will write to you", "Credit expected", "Other")
 
 # Card testing: whoever holds a link tries stolen cards one after another. Only real declines
 # count (a `PaymentDeclined` from the card network: the attempt's failure_code is the decline
