@@ -13,6 +13,7 @@ attempt so the clerk can pay again. What is not: Stripe.js's own iframes and Str
 from __future__ import annotations
 
 import threading
+from urllib.parse import urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def test_pay_two_invoices_with_a_confirmation_token(page, live_server, db, shopp
     page.locator("#po_number").fill("PO-1234")
     page.locator("#pay-button").click()
     page.wait_for_url(f"{live_server.url}/payments/*")
-    expect(page.locator("#payment-status")).to_contain_text("Processing.")
+    expect(page.locator("#payment-status")).to_contain_text("Processing — confirming with your bank.")
 
     [token_call] = _calls(page, "stripe.createConfirmationToken")
     assert token_call["amount"] == 15_500  # Elements knew the total the server charged
@@ -183,7 +184,7 @@ def test_decline_at_confirmation_shows_stripes_message_and_charges_nothing(
 
     page.locator("#pay-button").click()  # a new token from the same page
     page.wait_for_url(f"{live_server.url}/payments/*")
-    expect(page.locator("#payment-status")).to_contain_text("Processing.")
+    expect(page.locator("#payment-status")).to_contain_text("Processing — confirming with your bank.")
     first, second = _creates(stripe_recorder)
     assert second.params["confirmation_token"].startswith("ctoken_ok_")
     assert second.headers["Idempotency-Key"] != first.headers["Idempotency-Key"]
@@ -214,13 +215,14 @@ def test_3ds_completed_through_handle_next_action(page, live_server, db, shopper
     _open_pay_page(page, live_server, shopper)
     page.locator("#pay-button").click()
     page.wait_for_url(f"{live_server.url}/payments/*")
-    expect(page.locator("#payment-status")).to_contain_text("waiting for your bank")
+    expect(page.locator("#payment-status")).to_contain_text("Processing — confirming with your bank.")
 
     [create] = _creates(stripe_recorder)
     assert create.params["confirmation_token"].startswith("ctoken_3ds_")
     [intent] = stripe_recorder.recorder.intents.values()
     assert _calls(page, "stripe.handleNextAction") == [{"clientSecret": intent["client_secret"]}]
-    payment = payment_by_public_id(db, page.url.rsplit("/", 1)[1])
+    assert page.url.endswith("?authenticated=1")  # the wording only: the state waits for the webhook
+    payment = payment_by_public_id(db, urlsplit(page.url).path.rsplit("/", 1)[1])
     assert payment.stripe_payment_intent_id == intent["id"]
     assert payment.status == "requires_action"  # until the webhook says otherwise
     assert _cancels(stripe_recorder) == []
@@ -245,7 +247,7 @@ def test_3ds_failed_cancels_the_attempt_and_the_clerk_pays_again(
 
     page.locator("#pay-button").click()
     page.wait_for_url(f"{live_server.url}/payments/*")
-    expect(page.locator("#payment-status")).to_contain_text("Processing.")
+    expect(page.locator("#payment-status")).to_contain_text("Processing — confirming with your bank.")
     first, second = _creates(stripe_recorder)
     assert second.params["confirmation_token"].startswith("ctoken_ok_")
     assert second.params["amount"] == first.params["amount"] == "20500"
