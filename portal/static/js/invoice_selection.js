@@ -77,6 +77,12 @@
     });
   }
   boxes.forEach(function (box) { box.addEventListener("change", update); });
+  // The whole row of the focused control in view, above the pay bar (the page's
+  // scroll-padding-bottom keeps the bar's height free), not only the control itself.
+  form.addEventListener("focusin", function (event) {
+    var row = event.target.closest("tbody tr");
+    if (row) { row.scrollIntoView({block: "nearest"}); }
+  });
   form.addEventListener("submit", function (event) {
     update();
     if (buttons[0].disabled) { event.preventDefault(); }
