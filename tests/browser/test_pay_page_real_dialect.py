@@ -12,10 +12,7 @@ attempt so the clerk can pay again. What is not: Stripe.js's own iframes and Str
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import urlsplit
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
