@@ -59,8 +59,11 @@ def screenshot(page: Page, name: str) -> Path:
 
 
 def check_page(page: Page, name: str) -> None:
-    """The page as loaded: fits the viewport's width, nothing serious for axe, a screenshot."""
+    """The page as loaded: fits the viewport's width, nothing serious for axe, a skip link to
+    the content, a screenshot."""
     screenshot(page, name)
+    assert page.locator("a.skip-link[href='#content']").text_content() == "Skip to content", name
+    assert page.locator("main#content").count() == 1, name
     overflow = horizontal_overflow(page)
     assert overflow <= 0, f"{name} scrolls sideways by {overflow}px: {wide_elements(page)}"
     assert serious_axe_violations(page) == [], name

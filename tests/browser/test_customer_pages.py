@@ -10,6 +10,7 @@ bypass the CSP (the other browser tests keep it and assert it).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -188,3 +189,30 @@ def test_pay_bar_stays_on_screen_compact_at_200_percent_and_clear_of_the_focused
         bar_top = bar.bounding_box()["y"]
         assert row["bottom"] <= bar_top + 0.5, (index, row, bar_top)
     screenshot(page, "invoices-zoom-200")
+
+
+def test_select_all_never_selects_two_currencies_and_both_pay_buttons_follow(page: Page, app, db, clock, live_server,
+                                                                             account):
+    sign_in_browser(app, db, clock, page, live_server, account.clerk)
+    page.goto(f"{live_server.url}/invoices")
+    buttons = page.get_by_role("button", name=re.compile("^Pay selected"))
+    expect(buttons).to_have_count(2)  # above the table and in the pay bar
+    for index in range(2):
+        expect(buttons.nth(index)).to_be_disabled()
+
+    page.locator("#select-all").check()
+    ticked = page.locator("input[name=invoice]:checked")
+    currencies = {ticked.nth(i).get_attribute("data-currency") for i in range(ticked.count())}
+    assert currencies == {"USD"} and ticked.count() == 4  # every payable USD row, no EUR one
+    expect(page.locator("#selection-summary")).to_have_text("4 invoices selected: $5,730.49 to pay.")
+    for index in range(2):
+        expect(buttons.nth(index)).to_be_enabled()
+
+    # Starting from a EUR invoice, "select all" takes the EUR ones.
+    page.locator("#select-all").uncheck()
+    page.locator(f"#select-{account.euro.public_id}").check()
+    page.locator("#select-all").check()
+    expect(page.locator("input[name=invoice]:checked")).to_have_count(1)
+    expect(page.locator("#selection-summary")).to_have_text("1 invoice selected: €12,345.67 to pay.")
+    buttons.first.click()
+    expect(page.locator("#pay-total")).to_have_text("€12,345.67")

@@ -129,7 +129,7 @@ def check_payable(standing: Standing, amount: Money, reason: str) -> None:
         in_flight = "" if standing.in_flight.is_zero else f" ({standing.in_flight.format()} is already being paid)"
         raise PaymentRefused(f"Invoice {number}: at most {payable.format()} can be paid now{in_flight}.")
     if amount < payable and not reason:
-        raise PaymentRefused(f"Invoice {number}: say why you are paying less than {payable.format()}.")
+        raise PaymentRefused(f"Reason required for invoice {number}: say why you are paying less than {payable.format()}.")
 
 
 def refuse_while_declines_pile_up(declined_at: dict[str, Sequence[datetime]], now: datetime) -> None:
