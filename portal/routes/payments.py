@@ -18,12 +18,11 @@ URLs other parts link to:
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
-from babel.numbers import format_decimal
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
-from portal.domain.core.money import Money, exponent
 from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
 from portal.domain.payments.policy import SHORT_PAY_REASONS
@@ -38,21 +37,24 @@ bp = Blueprint("payments", __name__)
 bp.before_request(require_customer)
 
 
+_CURRENCY_PREFIX = re.compile(r"^\D+")
+
+
 @bp.app_template_filter("amount_field")
-def amount_field(value: Money) -> str:
-    """An amount as a pay form's field holds it: the page's digits without the symbol (1,250.00)."""
-    decimals = exponent(value.currency)
-    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
-    return format_decimal(value.as_decimal(), format=pattern, locale="en_US")
+def amount_field(formatted: str) -> str:
+    """An amount as a pay form's field holds it, from the page's own text of it (formatted
+    once): the digits without the currency's symbol, "$1,250.00" -> "1,250.00"."""
+    return _CURRENCY_PREFIX.sub("", formatted)
 
 
 @bp.app_template_filter("moment")
-def moment(value) -> str:
-    """A time as the signed-in customer reads it: "01 Dec 2026, 14:05 EST"."""
-    if value is None:
-        return ""
-    local = value.astimezone(ZoneInfo(g.customer.timezone or "UTC"))
-    return local.strftime("%d %b %Y, %H:%M %Z")
+def moment(value, zone: ZoneInfo) -> str:
+    """A time as the customer reads it in their `zone`: "01 Dec 2026, 14:05 EST"."""
+    return value.astimezone(zone).strftime("%d %b %Y, %H:%M %Z") if value is not None else ""
+
+
+def _customer_zone() -> ZoneInfo:
+    return ZoneInfo(g.customer.timezone or "UTC")
 
 
 def _context():
@@ -98,7 +100,8 @@ def payment(public_id: str):
     # Set by pay.js once the bank's authentication succeeded: the webhook has not come yet,
     # but nothing is waiting for the clerk. Changes only the wording, never a state.
     authenticated = request.args.get("authenticated") == "1"
-    return render_template("payments/payment.html", summary=summary, authenticated=authenticated)
+    return render_template("payments/payment.html", summary=summary, authenticated=authenticated,
+                           zone=_customer_zone())
 
 
 @bp.get("/payments/<public_id>/status")
@@ -125,4 +128,5 @@ def cancel(public_id: str):
 def history():
     page = small_number(request.args.get("page"), 1, MAX_PAGE)
     history = queries.payment_history(db(), current_access(), services().clock, page=page)
-    return render_template("payments/history.html", history=history, rows=queries.grouped_attempts(history.summaries))
+    return render_template("payments/history.html", history=history, rows=queries.grouped_attempts(history.summaries),
+                           zone=_customer_zone())
