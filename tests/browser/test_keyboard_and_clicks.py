@@ -202,3 +202,61 @@ def test_each_kind_of_link_reaches_the_card_form_in_two_clicks(page: Page, db, c
     assert _clicks_to_card_form(page, _local(sign_in_link.url, live_server), pay_all_overdue) <= 2
     expect(page.locator(".pay-row")).to_have_count(2)
     expect(page.locator("#pay-total")).to_have_text("$5,402.95")
+
+
+def _pending_pay_requests(page: Page) -> list:
+    """Hold every POST /pay the page sends until the test lets it go."""
+    held: list = []
+    page.route("**/pay", lambda route: held.append(route) if route.request.method == "POST" else route.continue_())
+    return held
+
+
+def test_while_paying_the_button_reads_paying_with_aria_busy(page: Page, app, db, clock, live_server,
+                                                             stripe_recorder):
+    company = make_company(db, clock, 12_500)
+    sign_in_browser(app, db, clock, page, live_server, company.clerk)
+    page.add_init_script("window.STRIPE_STANDIN_SCRIPT = ['declined'];")
+    held = _pending_pay_requests(page)
+    page.goto(f"{live_server.url}/pay?invoice={company.invoices[0].public_id}")
+    button = page.locator("#pay-button")
+    button.click()
+    expect(button).to_have_text("Paying…")
+    expect(button).to_have_attribute("aria-busy", "true")
+    expect(button).to_be_disabled()
+    for _ in range(200):  # the request reaches the route after Stripe.js made its token
+        if held:
+            break
+        page.wait_for_timeout(25)
+    [request] = held
+    request.continue_()
+    expect(page.locator("#pay-error")).to_have_text("Your card was declined.")
+    expect(button).to_have_text("Pay $125.00")
+    assert button.get_attribute("aria-busy") is None
+
+
+@pytest.mark.parametrize(("answer", "says", "not_says"), [
+    ("abort", "The connection failed.", "Enter your card details"),
+    ("server_error", "The payment was not made.", "connection"),
+])
+def test_the_connection_failed_only_when_the_network_did(page: Page, app, db, clock, live_server, stripe_recorder,
+                                                         answer, says, not_says):
+    company = make_company(db, clock, 12_500)
+    sign_in_browser(app, db, clock, page, live_server, company.clerk)
+    page.add_init_script("window.STRIPE_STANDIN_SCRIPT = ['ok'];")
+
+    def respond(route):
+        if route.request.method != "POST":
+            route.continue_()
+        elif answer == "abort":
+            route.abort("connectionreset")
+        else:
+            route.fulfill(status=500, content_type="text/html", body="<h1>Something went wrong</h1>")
+
+    page.route("**/pay", respond)
+    page.goto(f"{live_server.url}/pay?invoice={company.invoices[0].public_id}")
+    page.locator("#pay-button").click()
+    expect(page.locator("#error-summary")).to_be_focused()
+    error = page.locator("#pay-error")
+    expect(error).to_contain_text(says)
+    assert not_says not in error.text_content()
+    expect(page.get_by_role("link", name="Back to Pay")).to_be_visible()
