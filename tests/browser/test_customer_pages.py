@@ -216,3 +216,30 @@ def test_select_all_never_selects_two_currencies_and_both_pay_buttons_follow(pag
     expect(page.locator("#selection-summary")).to_have_text("1 invoice selected: €12,345.67 to pay.")
     buttons.first.click()
     expect(page.locator("#pay-total")).to_have_text("€12,345.67")
+
+
+CONTRAST = """input => {
+  const rgb = text => text.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const luminance = ([r, g, b]) => {
+    const lin = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  };
+  let behind = input.parentElement;
+  while (behind && getComputedStyle(behind).backgroundColor.replace(/\\s/g, '') === 'rgba(0,0,0,0)') {
+    behind = behind.parentElement;
+  }
+  const back = behind ? getComputedStyle(behind).backgroundColor : 'rgb(255, 255, 255)';
+  const [a, b] = [luminance(rgb(getComputedStyle(input).borderTopColor)), luminance(rgb(back))].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+def test_input_borders_reach_3_to_1_against_what_is_behind_them(page: Page, app, db, clock, live_server, account):
+    sign_in_browser(app, db, clock, page, live_server, account.clerk)
+    page.goto(f"{live_server.url}/invoices")
+    ratios = {selector: page.locator(selector).evaluate(CONTRAST) for selector in ("#q", "#currency", "#per_page")}
+    page.goto(f"{live_server.url}/pay?invoice={account.overdue[0].public_id}")
+    for selector in (f"#amount-{account.overdue[0].public_id}", f"#reason-{account.overdue[0].public_id}",
+                     "#po_number", "#memo", "#card-element"):
+        ratios[selector] = page.locator(selector).evaluate(CONTRAST)
+    assert all(ratio >= 3 for ratio in ratios.values()), ratios
