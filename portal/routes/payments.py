@@ -5,7 +5,9 @@ signed-in access) → one domain call → respond. The web glue commits once aft
 domain refusals become 400/404/409/429 answers in `portal.web.errors`.
 
 URLs other parts link to:
-- `payments.pay`      GET  /pay?invoice=<public_id>&invoice=...   the pay form
+- `payments.pay`      GET  /pay?invoice=<public_id>&invoice=...   the pay form (or ?select=overdue|due
+                                                                    &currency=USD: the overview's
+                                                                    "Pay all overdue" / "Pay all due")
 - `payments.start`    POST /pay                                    JSON for static/js/pay.js
 - `payments.payment`  GET  /payments/<public_id>                   status page ("processing"
                                                                     until Stripe's webhook)
