@@ -62,6 +62,9 @@ class Settings:
     # SUPPLIER_ADDRESS: lines separated by ";" ("100 Harbor Way; Portland, OR 97201; United States").
     supplier_address: tuple[str, ...] = ()
     supplier_tax_id: str = ""
+    # What card statements show for a payment (Stripe's statement descriptor, set in the
+    # Dashboard); empty: the supplier's name in capitals, cut to Stripe's 22 characters.
+    card_statement_descriptor: str = ""
 
     stripe_secret_key: str = ""
     stripe_publishable_key: str = ""
@@ -97,6 +100,11 @@ class Settings:
     upload_max_image_pixels: int = 40_000_000
 
     @property
+    def statement_descriptor(self) -> str:
+        """The words a card statement shows for a payment to us."""
+        return (self.card_statement_descriptor or self.supplier_name.upper())[:22]
+
+    @property
     def uses_local_stripe(self) -> bool:
         """True when STRIPE_DIALECT names the offline stand-in (whatever STRIPE_API_BASE is)."""
         return self.stripe_dialect == "localstripe"
@@ -118,6 +126,7 @@ class Settings:
             supplier_email=env.get("SUPPLIER_EMAIL", cls.supplier_email),
             supplier_address=_address_lines(env.get("SUPPLIER_ADDRESS")),
             supplier_tax_id=env.get("SUPPLIER_TAX_ID", "").strip(),
+            card_statement_descriptor=env.get("CARD_STATEMENT_DESCRIPTOR", "").strip(),
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             stripe_publishable_key=env.get("STRIPE_PUBLISHABLE_KEY", ""),
             stripe_api_base=env.get("STRIPE_API_BASE") or None,

@@ -114,3 +114,17 @@ ensure_venv() {
     echo "$project" > "$STAMP"
   fi
 }
+
+# ensure_browser_test_packages: axe-core for the browser tests' accessibility checks, installed
+# from tests/browser/package-lock.json (`npm ci`, integrity hashes checked) when node is there
+# and the lock changed since the last install. Returns 1 when it could not be installed.
+BROWSER_TESTS="$ROOT/tests/browser"
+ensure_browser_test_packages() {
+  local stamp="$BROWSER_TESTS/node_modules/.portal-installed" locked
+  command -v npm >/dev/null 2>&1 || return 1
+  locked=$(sha256sum < "$BROWSER_TESTS/package-lock.json" | cut -d' ' -f1)
+  [ -f "$BROWSER_TESTS/node_modules/axe-core/axe.min.js" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$locked" ] && return 0
+  note "Installing the browser tests' packages (npm ci in tests/browser)"
+  (cd "$BROWSER_TESTS" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || return 1
+  echo "$locked" > "$stamp"
+}

@@ -38,6 +38,14 @@ if ! ensure_debian_packages "The browser tests" chromium libatomic1; then
     warn "Without Chromium the browser tests are skipped."
   fi
 fi
+# axe-core (npm) for the accessibility checks of the browser tests; no node: they skip them.
+if ! ensure_browser_test_packages; then
+  if [ -n "$ON_CI" ]; then
+    problems+=("axe-core could not be installed (npm ci in tests/browser): on CI the accessibility checks must run")
+  else
+    warn "Without node and npm (or npm ci in tests/browser) the accessibility checks are skipped."
+  fi
+fi
 if [ -z "${TEST_REDIS_URL:-}" ] && ! ensure_debian_packages "The Redis tests" redis-server; then
   if [ -n "$ON_CI" ]; then
     problems+=("redis-server is not installed and TEST_REDIS_URL is not set: on CI the Redis tests must run")

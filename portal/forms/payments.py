@@ -16,6 +16,7 @@ from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from portal.domain.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_TEXT, MoneyError, Money
+from portal.domain.payments.queries import PaySelection
 from portal.domain.payments.policy import (
     MAX_INVOICES_PER_PAYMENT, MAX_MEMO_LENGTH, MAX_PO_LENGTH, MAX_REASON_LENGTH, AllocationRequest,
     CardPaymentForm,
@@ -96,3 +97,16 @@ def card_payment_form(data: MultiDict) -> CardPaymentForm:
         values["confirmation_token"] = form.confirmation_token.data
     return CardPaymentForm(**values)
 
+
+
+def pay_selection(args: MultiDict) -> PaySelection | None:
+    """`GET /pay?select=overdue|due&currency=USD` (the overview's "Pay all overdue" and "Pay all
+    due"), or None when the pay page is asked for named invoices (`invoice=...`) instead. An
+    unknown `select` or a currency that is not three letters is a 400."""
+    choice = first_value(args, "select", 16).strip()
+    if not choice:
+        return None
+    currency = first_value(args, "currency", 8).strip().upper()
+    if choice not in ("overdue", "due") or not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise InvalidInput("Choose the invoices to pay from the list.")
+    return PaySelection(currency=currency, overdue_only=choice == "overdue")

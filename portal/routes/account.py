@@ -18,6 +18,7 @@ from portal.domain.account.queries import (
     AGING_BUCKETS, PER_PAGE_CHOICES, account_overview, invoice_detail, list_invoices, statement_of_account,
 )
 from portal.domain.core.money import exponent
+from portal.domain.payments.policy import MAX_INVOICES_PER_PAYMENT
 from portal.forms.account import invoice_list_query
 from portal.web.context import db, services
 from portal.web.customer_session import require_customer, require_whole_account
@@ -45,6 +46,7 @@ def overview():
     summary = account_overview(db(), g.access, today)
     return render_template(
         "account/overview.html", overview=summary, today=today, aging_buckets=AGING_BUCKETS,
+        max_invoices=MAX_INVOICES_PER_PAYMENT,
     )
 
 

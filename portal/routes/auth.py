@@ -18,8 +18,10 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from portal.domain.access.models import AccessLink
 from portal.domain.access.policy import (
-    ACCOUNT, INVOICE, INVOICES, PURPOSE_BY_SEGMENT, SIGN_IN, SIGN_IN_LINK_LIFETIME, URL_SEGMENTS,
+    ACCOUNT, INVOICE, INVOICES, PURPOSE_BY_SEGMENT, SIGN_IN, SIGN_IN_LINK_LIFETIME, URL_SEGMENTS, Access,
 )
+from portal.domain.account.queries import open_totals
+from portal.domain.core.clock import today_in
 from portal.domain.access.rate_limits import allow_all, sign_in_link_limits
 from portal.domain.access.service import (
     ExpiredLink, UsedLink, find_link, find_renewable_link, record_sign_in_link_request, redeem_link as redeem,
@@ -169,25 +171,40 @@ def _link_problem(error: LinkError, kind: str, token: str):
     ), 404 if isinstance(error, InvalidLink) else 410
 
 
+def _link_access(link: AccessLink) -> Access:
+    """What the link will open once redeemed: the whole account, or its invoices."""
+    whole = link.purpose == SIGN_IN
+    return Access(customer_id=link.customer_id, contact_id=link.contact_id, scope=ACCOUNT if whole else INVOICES,
+                  invoice_ids=frozenset() if whole else frozenset(invoice.id for invoice in link.invoices))
+
+
 @bp.get(LINK_RULE)
 def confirm_link(kind: str, token: str):
-    """Show who the link signs in as. Changes nothing: scanners and previews stop here (A1)."""
+    """Show who the link signs in as, and what it asks for ("7 overdue invoices, $5,402.95").
+    Changes nothing: scanners and previews stop here (A1)."""
     try:
         link = find_link(db(), services().clock, _signer(), PURPOSE_BY_SEGMENT[kind], token)
     except LinkError as error:
         return _link_problem(error, kind, token)
+    customer = link.contact.customer
+    totals = open_totals(db(), _link_access(link), today_in(services().clock, customer.timezone))
     return render_template(
-        "auth/confirm.html", link=link, contact=link.contact, customer=link.contact.customer,
+        "auth/confirm.html", link=link, contact=link.contact, customer=customer, totals=totals,
         whole_account=link.purpose == SIGN_IN, next_path=next_path_from(request.args),
         action=url_for(".redeem_link", kind=kind, token=token),
     )
 
 
 def _landing(link: AccessLink, next_path: str | None) -> str:
-    """Where a redeemed link goes: a safe `next`, else the link's invoice(s) or the start."""
+    """Where a redeemed link goes: a safe `next`; else for an invoice link the pay page with
+    exactly the link's invoices that can be paid now (one currency), or the invoice(s) when
+    nothing is left to pay; else the start (the overview, with its "Pay all overdue")."""
     if next_path:
         return next_path
     if link.purpose == INVOICE:
+        payable = [invoice for invoice in link.invoices if invoice.balance_minor > invoice.in_flight_minor]
+        if payable and len({invoice.currency for invoice in payable}) == 1:
+            return url_for("payments.pay", invoice=[invoice.public_id for invoice in payable])
         if len(link.invoices) == 1:
             return url_for("account.invoice", public_id=link.invoices[0].public_id)
         return url_for("account.invoices")

@@ -5,7 +5,9 @@ signed-in access) → one domain call → respond. The web glue commits once aft
 domain refusals become 400/404/409/429 answers in `portal.web.errors`.
 
 URLs other parts link to:
-- `payments.pay`      GET  /pay?invoice=<public_id>&invoice=...   the pay form
+- `payments.pay`      GET  /pay?invoice=<public_id>&invoice=...   the pay form (or ?select=overdue|due
+                                                                    &currency=USD: the overview's
+                                                                    "Pay all overdue" / "Pay all due")
 - `payments.start`    POST /pay                                    JSON for static/js/pay.js
 - `payments.payment`  GET  /payments/<public_id>                   status page ("processing"
                                                                     until Stripe's webhook)
@@ -19,12 +21,15 @@ URLs other parts link to:
 
 from __future__ import annotations
 
+import re
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
 from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
 from portal.domain.payments.policy import SHORT_PAY_REASONS
-from portal.forms.payments import card_payment_form
+from portal.forms.payments import card_payment_form, pay_selection
 from portal.forms.account import MAX_PAGE
 from portal.forms.fields import small_number
 from portal.web.context import actor_for_contact, db, request_context, services
@@ -36,18 +41,39 @@ bp = Blueprint("payments", __name__)
 bp.before_request(require_customer)
 
 
+_CURRENCY_PREFIX = re.compile(r"^\D+")
+
+
+@bp.app_template_filter("amount_field")
+def amount_field(formatted: str) -> str:
+    """An amount as a pay form's field holds it, from the page's own text of it (formatted
+    once): the digits without the currency's symbol, "$1,250.00" -> "1,250.00"."""
+    return _CURRENCY_PREFIX.sub("", formatted)
+
+
+@bp.app_template_filter("moment")
+def moment(value, zone: ZoneInfo) -> str:
+    """A time as the customer reads it in their `zone`: "01 Dec 2026, 14:05 EST"."""
+    return value.astimezone(zone).strftime("%d %b %Y, %H:%M %Z") if value is not None else ""
+
+
+def _customer_zone() -> ZoneInfo:
+    return ZoneInfo(g.customer.timezone or "UTC")
+
+
 def _context():
     return request_context(actor_for_contact(g.contact.public_id))
 
 
 @bp.get("/pay")
 def pay():
-    page = queries.pay_page(db(), services().clock, current_access(), request.args.getlist("invoice"))
+    selection = pay_selection(request.args)
+    page = queries.pay_page(db(), services().clock, current_access(), request.args.getlist("invoice"), selection)
     settings = services().settings
     return render_template(
         "payments/pay.html", page=page, nonce=service.new_form_nonce(), reasons=SHORT_PAY_REASONS,
         publishable_key=settings.stripe_publishable_key, stripe_js_url=settings.stripe_js_url,
-        stripe_dialect=settings.stripe_dialect,
+        stripe_dialect=settings.stripe_dialect, statement_descriptor=settings.statement_descriptor,
     )
 
 
@@ -75,7 +101,11 @@ def start():
 def payment(public_id: str):
     found = queries.payment_row(db(), current_access(), public_id)
     summary = queries.describe_payments(db(), [found], services().clock)[0]
-    return render_template("payments/payment.html", summary=summary)
+    # Set by pay.js once the bank's authentication succeeded: the webhook has not come yet,
+    # but nothing is waiting for the clerk. Changes only the wording, never a state.
+    authenticated = request.args.get("authenticated") == "1"
+    return render_template("payments/payment.html", summary=summary, authenticated=authenticated,
+                           zone=_customer_zone())
 
 
 @bp.get("/payments/<public_id>/receipt.pdf")
@@ -112,4 +142,5 @@ def cancel(public_id: str):
 def history():
     page = small_number(request.args.get("page"), 1, MAX_PAGE)
     history = queries.payment_history(db(), current_access(), services().clock, page=page)
-    return render_template("payments/history.html", history=history, summaries=history.summaries)
+    return render_template("payments/history.html", history=history, rows=queries.grouped_attempts(history.summaries),
+                           zone=_customer_zone())

@@ -79,7 +79,9 @@ def test_from_email_link_to_two_paid_invoices(page: Page, db, clock, settings, l
     expect(page.get_by_text("ap.clerk@acme.example")).to_be_visible()
     expect(page.get_by_text("Acme Corp").first).to_be_visible()
     _shot(page, "1-confirm")
-    page.get_by_role("button", name=re.compile("Continue", re.I)).click()
+    page.get_by_role("button", name="View and pay").click()
+    # The invoice link lands on the pay page with its invoices; the clerk goes to the list instead.
+    expect(page.locator("#pay-total")).to_have_text("$1,730.50")
 
     page.goto(f"{live_server.url}/invoices")
     for invoice in invoices:
@@ -92,7 +94,7 @@ def test_from_email_link_to_two_paid_invoices(page: Page, db, clock, settings, l
     fill_test_card(page, CARD_OK)
     page.locator("#po_number").fill("PO-7781")
     _shot(page, "3-pay")
-    page.get_by_role("button", name="Pay", exact=True).click()
+    page.get_by_role("button", name="Pay $1,730.50", exact=True).click()
 
     page.wait_for_url(re.compile(r"/payments/[\w-]+$"), timeout=15_000)
     # The status page shows "Processing" until localstripe's webhook (about 1 s later) lands.

@@ -8,6 +8,7 @@ iframe card element are not exercised here (they need Stripe's test mode on the 
 from __future__ import annotations
 
 from datetime import datetime, UTC
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -83,7 +84,8 @@ def test_3ds_card_completes_authentication_in_the_page(page, live_server, db, sh
     page.locator("#pay-button").click()
     page.get_by_role("button", name="Complete authentication").click()
     page.wait_for_url(f"{live_server.url}/payments/*")
-    payment = payment_by_public_id(db, page.url.rsplit("/", 1)[1])
+    expect(page.locator("#payment-status")).to_contain_text("Processing — confirming with your bank.")
+    payment = payment_by_public_id(db, urlsplit(page.url).path.rsplit("/", 1)[1])
     assert localstripe.intent(payment.stripe_payment_intent_id)["status"] == "succeeded"
     assert payment.status == "requires_action"  # until the webhook says otherwise
 

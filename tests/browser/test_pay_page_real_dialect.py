@@ -12,9 +12,7 @@ attempt so the clerk can pay again. What is not: Stripe.js's own iframes and Str
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -28,37 +26,8 @@ from tests.support.paying import balance, counts, payment_by_public_id
 
 pytestmark = pytest.mark.browser
 
-STANDIN = Path(__file__).with_name("stripe_js_standin.js")
 AUTHENTICATION_FAILED = ("We are unable to authenticate your payment method. Please choose a different payment "
                          "method and try again.")
-
-
-class _StandInHandler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        if self.path != "/v3/":
-            self.send_error(404)
-            return
-        body = STANDIN.read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/javascript; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def stripe_js_standin():
-    """The stand-in Stripe.js at http://127.0.0.1:<port>/v3/ (an origin of its own)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandInHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v3/"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
@@ -149,7 +118,7 @@ def test_pay_two_invoices_with_a_confirmation_token(page, live_server, db, shopp
     page.locator("#po_number").fill("PO-1234")
     page.locator("#pay-button").click()
     page.wait_for_url(f"{live_server.url}/payments/*")
-    expect(page.locator("#payment-status")).to_contain_text("Processing.")
+    expect(page.locator("#payment-status")).to_contain_text("Processing — confirming with your bank.")
 
     [token_call] = _calls(page, "stripe.createConfirmationToken")
     assert token_call["amount"] == 15_500  # Elements knew the total the server charged
@@ -183,7 +152,7 @@ def test_decline_at_confirmation_shows_stripes_message_and_charges_nothing(
 
     page.locator("#pay-button").click()  # a new token from the same page
     page.wait_for_url(f"{live_server.url}/payments/*")
-    expect(page.locator("#payment-status")).to_contain_text("Processing.")
+    expect(page.locator("#payment-status")).to_contain_text("Processing — confirming with your bank.")
     first, second = _creates(stripe_recorder)
     assert second.params["confirmation_token"].startswith("ctoken_ok_")
     assert second.headers["Idempotency-Key"] != first.headers["Idempotency-Key"]
@@ -214,13 +183,14 @@ def test_3ds_completed_through_handle_next_action(page, live_server, db, shopper
     _open_pay_page(page, live_server, shopper)
     page.locator("#pay-button").click()
     page.wait_for_url(f"{live_server.url}/payments/*")
-    expect(page.locator("#payment-status")).to_contain_text("waiting for your bank")
+    expect(page.locator("#payment-status")).to_contain_text("Processing — confirming with your bank.")
 
     [create] = _creates(stripe_recorder)
     assert create.params["confirmation_token"].startswith("ctoken_3ds_")
     [intent] = stripe_recorder.recorder.intents.values()
     assert _calls(page, "stripe.handleNextAction") == [{"clientSecret": intent["client_secret"]}]
-    payment = payment_by_public_id(db, page.url.rsplit("/", 1)[1])
+    assert page.url.endswith("?authenticated=1")  # the wording only: the state waits for the webhook
+    payment = payment_by_public_id(db, urlsplit(page.url).path.rsplit("/", 1)[1])
     assert payment.stripe_payment_intent_id == intent["id"]
     assert payment.status == "requires_action"  # until the webhook says otherwise
     assert _cancels(stripe_recorder) == []
@@ -245,7 +215,7 @@ def test_3ds_failed_cancels_the_attempt_and_the_clerk_pays_again(
 
     page.locator("#pay-button").click()
     page.wait_for_url(f"{live_server.url}/payments/*")
-    expect(page.locator("#payment-status")).to_contain_text("Processing.")
+    expect(page.locator("#payment-status")).to_contain_text("Processing — confirming with your bank.")
     first, second = _creates(stripe_recorder)
     assert second.params["confirmation_token"].startswith("ctoken_ok_")
     assert second.params["amount"] == first.params["amount"] == "20500"

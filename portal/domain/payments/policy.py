@@ -21,7 +21,7 @@ MAX_INVOICES_PER_PAYMENT = 50
 MAX_REASON_LENGTH = 200
 MAX_PO_LENGTH = 60
 MAX_MEMO_LENGTH = 500
-SHORT_PAY_REASONS = ("Partial payment", "Short-paid, see dispute", "Credit expected", "Other")
+SHORT_PAY_REASONS = ("Partial payment", "Amount in question, we will write to you", "Credit expected", "Other")
 
 # Card testing: whoever holds a link tries stolen cards one after another. Only real declines
 # count (a `PaymentDeclined` from the card network: the attempt's failure_code is the decline
@@ -140,7 +140,7 @@ def check_payable(standing: Standing, amount: Money, reason: str) -> None:
         detail = f" ({'; '.join(notes)})" if notes else ""
         raise PaymentRefused(f"Invoice {number}: at most {payable.format()} can be paid now{detail}.")
     if amount < payable and not reason:
-        raise PaymentRefused(f"Invoice {number}: say why you are paying less than {payable.format()}.")
+        raise PaymentRefused(f"Reason required for invoice {number}: say why you are paying less than {payable.format()}.")
 
 
 def refuse_while_declines_pile_up(declined_at: dict[str, Sequence[datetime]], now: datetime) -> None:

@@ -11,10 +11,10 @@ from datetime import date, datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Row, Select, bindparam, select
+from sqlalchemy import Integer, Row, Select, bindparam, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain.access.policy import Access, bound_named_invoices, scope_params
+from portal.domain.access.policy import Access, bound_invoice_scope, bound_named_invoices, scope_params
 from portal.domain.core.clock import Clock, today_in
 from portal.domain.core.database import read
 from portal.domain.core.errors import NotFound
@@ -148,6 +148,40 @@ def payment_history(db: Session, access: Access, clock: Clock, page: int = 1,
     return PaymentHistory(describe_payments(db, payments[:per_page], clock), page, len(payments) > per_page)
 
 
+@dataclass(frozen=True)
+class HistoryRow:
+    """One row of the history: a payment, or a run of failed attempts at the same invoices
+    (newest first; `attempts` > 1), which the page shows once with how many there were."""
+
+    summary: PaymentSummary
+    attempts: int = 1
+
+    @property
+    def is_failed(self) -> bool:
+        return self.summary.status in _NOT_CHARGED
+
+
+_NOT_CHARGED = ("failed", "canceled")
+
+
+def grouped_attempts(summaries: list[PaymentSummary]) -> list[HistoryRow]:
+    """Consecutive failed or canceled attempts at the same invoices as one row (a clerk who
+    retried a declined card three times sees one "Declined, 3 attempts", not three rows)."""
+    rows: list[HistoryRow] = []
+    for summary in summaries:
+        previous = rows[-1] if rows else None
+        if (previous is not None and previous.is_failed and summary.status in _NOT_CHARGED
+                and _invoices_of(previous.summary) == _invoices_of(summary)):
+            rows[-1] = HistoryRow(previous.summary, previous.attempts + 1)
+        else:
+            rows.append(HistoryRow(summary))
+    return rows
+
+
+def _invoices_of(summary: PaymentSummary) -> frozenset[int]:
+    return frozenset(line.invoice.id for line in summary.lines)
+
+
 _ALLOCATIONS = (
     select(PaymentAllocation.payment_id, PaymentAllocation.invoice_id, PaymentAllocation.amount_minor,
            PaymentAllocation.short_pay_reason)
@@ -273,17 +307,56 @@ def _named_ids_statement(whole_account: bool) -> Select:
     return select(Invoice.id).where(bound_named_invoices(whole_account))
 
 
-def pay_page(db: Session, clock: Clock, access: Access, public_ids: list[str]) -> PayPage:
-    """The invoices chosen on the invoice list; another company's id is NotFound (404)."""
-    public_ids = list(dict.fromkeys(public_ids))[:MAX_INVOICES_PER_PAYMENT]
-    if not public_ids:
-        return PayPage((), None, "Choose at least one invoice to pay.")
-    ids = read(db, _named_ids_statement(access.whole_account),
-               {**scope_params(access), "named_public_ids": public_ids}).scalars().all()
-    if len(ids) != len(public_ids):
-        raise NotFound()
+@dataclass(frozen=True)
+class PaySelection:
+    """"Pay all overdue" / "Pay all due" of one currency (the overview's buttons): every invoice
+    of that currency with something left to pay now, only the overdue ones when `overdue_only`,
+    oldest due first, at most `MAX_INVOICES_PER_PAYMENT` of them."""
+
+    currency: str
+    overdue_only: bool
+
+
+@cache
+def _selected_ids_statement(whole_account: bool, overdue_only: bool) -> Select:
+    """The ids a `PaySelection` names (one query on the open invoices' partial index)."""
+    query = (
+        select(Invoice.id)
+        .where(bound_invoice_scope(whole_account), Invoice.balance_minor > literal_column("0"),
+               Invoice.currency == bindparam("currency"),
+               Invoice.balance_minor > Invoice.in_flight_minor + Invoice.held_minor)
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    return query.where(Invoice.due_date < bindparam("today")) if overdue_only else query
+
+
+def _selected_ids(db: Session, access: Access, today: date, selection: PaySelection) -> list[int]:
+    return list(read(db, _selected_ids_statement(access.whole_account, selection.overdue_only), {
+        **scope_params(access), "currency": selection.currency, "today": today,
+        "limit": MAX_INVOICES_PER_PAYMENT}).scalars().all())
+
+
+def pay_page(db: Session, clock: Clock, access: Access, public_ids: list[str],
+             selection: PaySelection | None = None) -> PayPage:
+    """The invoices chosen on the invoice list (or named by `selection`); another company's
+    id is NotFound (404)."""
+    today = customer_today(db, clock, access.customer_id)
+    if selection is not None:
+        ids = _selected_ids(db, access, today, selection)
+        if not ids:
+            what = "overdue invoice" if selection.overdue_only else "invoice"
+            return PayPage((), None, f"No {selection.currency} {what} has anything left to pay right now.")
+    else:
+        public_ids = list(dict.fromkeys(public_ids))[:MAX_INVOICES_PER_PAYMENT]
+        if not public_ids:
+            return PayPage((), None, "Choose at least one invoice to pay.")
+        ids = read(db, _named_ids_statement(access.whole_account),
+                   {**scope_params(access), "named_public_ids": public_ids}).scalars().all()
+        if len(ids) != len(public_ids):
+            raise NotFound()
     standings = sorted(
-        standings_for(db, list(ids), customer_today(db, clock, access.customer_id)).values(),
+        standings_for(db, list(ids), today).values(),
         key=lambda s: (s.invoice.due_date, s.invoice.number),
     )
     payable = tuple(s for s in standings if not s.payable.is_zero)

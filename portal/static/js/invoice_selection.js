@@ -1,19 +1,37 @@
 // Invoice list: "select all" and a running total of the invoices ticked for payment.
 // The pay page checks everything again on the server; this only helps the clerk choose.
+// "Select all" ticks the payable invoices of one currency only (one payment is in one
+// currency): the currency already ticked, else the first payable row's.
 (function () {
   "use strict";
 
   var form = document.getElementById("pay-form");
-  var button = document.getElementById("pay-selected");
-  if (!form || !button) { return; }  // nothing on this page can be paid
+  var buttons = form ? Array.prototype.slice.call(form.querySelectorAll(".pay-selected")) : [];
+  if (!form || buttons.length === 0) { return; }  // nothing on this page can be paid
   var boxes = Array.prototype.slice.call(form.querySelectorAll("input[type=checkbox][name=invoice]"));
   var selectAll = document.getElementById("select-all");
   var summary = document.getElementById("selection-summary");
   var error = document.getElementById("selection-error");
   var idleText = summary.textContent;
 
+  function chosenBoxes() { return boxes.filter(function (box) { return box.checked; }); }
+
+  // The currency "select all" works on: the one ticked already, else the first row's.
+  function targetCurrency() {
+    var chosen = chosenBoxes();
+    return (chosen.length ? chosen[0] : boxes[0]).dataset.currency;
+  }
+
+  function sameCurrency(currency) {
+    return boxes.filter(function (box) { return box.dataset.currency === currency; });
+  }
+
+  function setDisabled(disabled) {
+    buttons.forEach(function (button) { button.disabled = disabled; });
+  }
+
   function update() {
-    var chosen = boxes.filter(function (box) { return box.checked; });
+    var chosen = chosenBoxes();
     var currencies = [];
     var totalMinor = 0;
     chosen.forEach(function (box) {
@@ -25,39 +43,49 @@
     error.textContent = "";
     if (chosen.length === 0) {
       summary.textContent = idleText;
-      button.disabled = true;
+      setDisabled(true);
     } else if (currencies.length > 1) {
       summary.textContent = chosen.length + " invoices selected.";
       error.textContent = "One payment is in one currency: you selected " + currencies.join(" and ") +
         ". Untick the invoices of the other currency, or filter the list by currency.";
       error.classList.remove("hidden");
-      button.disabled = true;
+      setDisabled(true);
     } else {
       var exponent = parseInt(chosen[0].dataset.exponent, 10);
       summary.textContent = chosen.length + (chosen.length === 1 ? " invoice" : " invoices") +
         " selected: " + window.PortalMoney.format(totalMinor, currencies[0], exponent) + " to pay.";
-      button.disabled = false;
+      setDisabled(false);
     }
-    if (selectAll) {
-      selectAll.checked = boxes.length > 0 && chosen.length === boxes.length;
-      selectAll.indeterminate = chosen.length > 0 && chosen.length < boxes.length;
+    if (selectAll && boxes.length) {
+      var currency = targetCurrency();
+      var group = sameCurrency(currency);
+      var ticked = group.filter(function (box) { return box.checked; }).length;
+      selectAll.checked = ticked === group.length && currencies.length <= 1;
+      selectAll.indeterminate = ticked > 0 && !selectAll.checked;
+      selectAll.setAttribute("aria-label", "Select every payable " + currency + " invoice on this page");
     }
   }
 
   if (selectAll) {
-    if (boxes.length === 0) {
-      selectAll.disabled = true;
-    }
     selectAll.classList.remove("hidden");
     selectAll.addEventListener("change", function () {
-      boxes.forEach(function (box) { box.checked = selectAll.checked; });
+      var currency = targetCurrency();
+      boxes.forEach(function (box) {
+        box.checked = selectAll.checked && box.dataset.currency === currency;
+      });
       update();
     });
   }
   boxes.forEach(function (box) { box.addEventListener("change", update); });
+  // The whole row of the focused control in view, above the pay bar (the page's
+  // scroll-padding-bottom keeps the bar's height free), not only the control itself.
+  form.addEventListener("focusin", function (event) {
+    var row = event.target.closest("tbody tr");
+    if (row) { row.scrollIntoView({block: "nearest"}); }
+  });
   form.addEventListener("submit", function (event) {
     update();
-    if (button.disabled) { event.preventDefault(); }
+    if (buttons[0].disabled) { event.preventDefault(); }
   });
   update();
 })();

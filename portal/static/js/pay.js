@@ -12,8 +12,13 @@
  * - "localstripe": its fake Stripe.js has no Payment Element: the card element,
  *   stripe.createToken(card) -> posted as `card_token`; stripe.confirmCardPayment(secret).
  *
- * Status page (#payment-status[data-status-url]): polls a small JSON endpoint and reloads when
- * the status changes (the webhook settles the payment; this page only displays).
+ * Errors: a summary at the top of the form (#error-summary) takes the focus and links to the
+ * field at fault or back to Pay; each field's own error is text under it (aria-describedby).
+ * While paying the button reads "Paying…" with aria-busy.
+ *
+ * Status page (#payment-status[data-status-url]): polls a small JSON endpoint and, when the
+ * status changes, swaps the page's live region (#payment-live) with its new version and
+ * updates the title (the webhook settles the payment; this page only displays).
  */
 (function () {
   "use strict";
@@ -83,55 +88,132 @@
     return "Card authentication failed. Nothing was charged.";
   }
 
+  // A failure of the network itself (fetch rejects): the only case that says "connection".
+  function NetworkError() { this.network = true; }
+
   function setUpPayForm(form) {
     var stripe = window.Stripe(form.dataset.publishableKey);
     var dialect = (DIALECTS[form.dataset.stripeDialect] || DIALECTS.real)(stripe, form);
 
     var button = document.getElementById("pay-button");
+    var summaryBox = document.getElementById("error-summary");
     var errorBox = document.getElementById("pay-error");
+    var errorList = document.getElementById("error-list");
+    var cardError = document.getElementById("card-error");
     var totalBox = document.getElementById("pay-total");
     var exponent = parseInt(form.dataset.exponent, 10);
     var currency = form.dataset.currency;
     var csrfToken = form.querySelector("input[name=csrf_token]").value;
+    var rows = Array.prototype.slice.call(form.querySelectorAll(".pay-row"));
+    var buttonText = button.textContent;
 
-    function showError(message) {
-      errorBox.textContent = message;
-      errorBox.classList.remove("hidden");
+    function fieldError(input, message) {
+      var box = document.getElementById(input.id + "-error");
+      if (message) {
+        input.setAttribute("aria-invalid", "true");
+        box.textContent = message;
+        box.classList.remove("hidden");
+      } else {
+        input.removeAttribute("aria-invalid");
+        box.textContent = "";
+        box.classList.add("hidden");
+      }
     }
 
-    function clearError() {
+    // The summary at the top of the form takes the focus; each problem links to its field
+    // (`target` an element id), or back to the Pay button.
+    function showErrors(message, problems) {
+      errorBox.textContent = message || "";
+      errorBox.classList.toggle("hidden", !message);
+      errorList.textContent = "";
+      problems.forEach(function (problem) {
+        var item = document.createElement("li");
+        var link = document.createElement("a");
+        link.href = "#" + problem.target;
+        link.textContent = problem.text;
+        link.addEventListener("click", function (event) {
+          event.preventDefault();
+          var target = document.getElementById(problem.target);
+          var focusable = target && (target.matches("input, button") ? target : target.querySelector("input, button, iframe"));
+          (focusable || target).focus();
+        });
+        item.appendChild(link);
+        errorList.appendChild(item);
+      });
+      summaryBox.classList.remove("hidden");
+      summaryBox.focus();
+    }
+
+    function clearErrors() {
+      summaryBox.classList.add("hidden");
       errorBox.textContent = "";
-      errorBox.classList.add("hidden");
+      errorList.textContent = "";
+      cardError.textContent = "";
+      cardError.classList.add("hidden");
+    }
+
+    // Each row's amount and reason checked as the server will (the server decides).
+    function checkRows(showFieldErrors) {
+      var total = 0;
+      var problems = [];
+      rows.forEach(function (row) {
+        var input = row.querySelector(".amount-input");
+        var reason = row.querySelector(".reason-input");
+        var number = row.dataset.number;
+        var minor = parseMinor(input.value, exponent);
+        var payable = parseInt(row.dataset.payableMinor, 10);
+        var amountProblem = "";
+        if (minor === null) {
+          amountProblem = "Enter an amount, for example " + row.dataset.payableText;
+        } else if (minor <= 0) {
+          amountProblem = "Enter an amount above zero";
+        } else if (minor > payable) {
+          amountProblem = "At most " + row.dataset.payableText + " is due";
+        } else {
+          total += minor;
+        }
+        var reasonProblem = (!amountProblem && minor < payable && !reason.value.trim()) ? "Reason required" : "";
+        if (showFieldErrors) {
+          fieldError(input, amountProblem);
+          fieldError(reason, reasonProblem);
+        } else if (!amountProblem) {
+          fieldError(input, "");
+        }
+        if (amountProblem) { problems.push({target: input.id, text: number + ": " + amountProblem}); }
+        if (reasonProblem) { problems.push({target: reason.id, text: number + ": Reason required (you are paying less than the balance due)"}); }
+        reason.required = minor !== null && minor < payable;
+      });
+      return {total: total, problems: problems};
     }
 
     function refreshTotal() {
-      var total = 0;
-      var valid = true;
-      form.querySelectorAll(".pay-row").forEach(function (row) {
-        var input = row.querySelector(".amount-input");
-        var reason = row.querySelector(".reason-input");
-        var minor = parseMinor(input.value, exponent);
-        var payable = parseInt(row.dataset.payableMinor, 10);
-        if (minor === null || minor <= 0 || minor > payable) {
-          valid = false;
-          input.setAttribute("aria-invalid", "true");
-        } else {
-          input.removeAttribute("aria-invalid");
-          total += minor;
-        }
-        reason.required = minor !== null && minor < payable;
-      });
-      totalBox.textContent = valid ? window.PortalMoney.format(total, currency, exponent) : "–";
-      if (valid) { dialect.update(total); }
+      var checked = checkRows(false);
+      var valid = !checked.problems.some(function (p) { return /^amount-/.test(p.target); });
+      var text = valid ? window.PortalMoney.format(checked.total, currency, exponent) : "–";
+      totalBox.textContent = text;
+      buttonText = valid ? "Pay " + text : "Pay";
+      if (!button.disabled) { button.textContent = buttonText; }
+      if (valid && checked.total > 0) { dialect.update(checked.total); }
     }
 
     form.addEventListener("input", function (event) {
       if (event.target.classList.contains("amount-input")) { refreshTotal(); }
+      if (event.target.getAttribute("aria-invalid") === "true" && event.target.value.trim()) {
+        if (event.target.classList.contains("reason-input")) { fieldError(event.target, ""); }
+      }
     });
+
+    async function send(url, options) {
+      try {
+        return await fetch(url, options);
+      } catch (e) {
+        throw new NetworkError();
+      }
+    }
 
     async function postForm(data) {
       for (var attempt = 0; ; attempt++) {
-        var response = await fetch(form.action, {
+        var response = await send(form.action, {
           method: "POST", body: data, credentials: "same-origin",
           headers: {"Accept": "application/json"}
         });
@@ -153,42 +235,69 @@
       }).catch(function () { return null; });
     }
 
+    var BACK_TO_PAY = {target: "pay-button", text: "Back to Pay"};
+
+    // -> null when the browser moves on to the status page, else {message, problems}.
     async function pay() {
       var made = await dialect.token();
       if (made.error) {
-        return made.error.message || "Check the card details.";
+        var text = made.error.message || "Enter your card details.";
+        cardError.textContent = text;
+        cardError.classList.remove("hidden");
+        return {message: text, problems: [{target: "card-element", text: "Check the card details"}, BACK_TO_PAY]};
       }
       var data = new FormData(form);
       data.set(made.field, made.id);
       var answer = await postForm(data);
       if (!answer.ok) {
-        return answer.body.error || "The payment could not be made. Please try again.";
+        return {message: answer.body.error || "The payment was not made. Check the amounts and the card, then pay again.",
+                problems: [BACK_TO_PAY]};
       }
       if (answer.body.client_secret) {
         var result = await dialect.authenticate(answer.body.client_secret);
         var failure = authenticationFailed(result);
         if (failure) {
           await cancelAttempt(answer.body.cancel_url);
-          return failure;
+          return {message: failure, problems: [{target: "card-element", text: "Use another card"}, BACK_TO_PAY]};
         }
+        window.location.assign(answer.body.payment_url + "?authenticated=1");
+        return null;
       }
       window.location.assign(answer.body.payment_url);
       return null;
     }
 
+    function busy(on) {
+      button.disabled = on;
+      if (on) {
+        button.setAttribute("aria-busy", "true");
+        button.textContent = "Paying…";
+      } else {
+        button.removeAttribute("aria-busy");
+        button.textContent = buttonText;
+      }
+    }
+
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (button.disabled) { return; }  // a double click sends one request
-      clearError();
-      button.disabled = true;
-      pay().then(function (message) {
-        if (message) {
-          showError(message);
-          button.disabled = false;
+      clearErrors();
+      var checked = checkRows(true);
+      if (checked.problems.length) {
+        showErrors("Check " + (checked.problems.length === 1 ? "this field" : "these fields") + ":", checked.problems);
+        return;
+      }
+      busy(true);
+      pay().then(function (failed) {
+        if (failed) {
+          busy(false);
+          showErrors(failed.message, failed.problems);
         }
-      }, function () {
-        showError("The connection failed. Check this page's status before paying again.");
-        button.disabled = false;
+      }, function (error) {
+        busy(false);
+        showErrors(error instanceof NetworkError
+          ? "The connection failed. Check your payments before paying again: the payment may have been made."
+          : "The payment was not made. Enter your card details and pay again.", [BACK_TO_PAY]);
       });
     });
 
@@ -197,21 +306,34 @@
 
   // --- status page ------------------------------------------------------------------------
 
-  function watchStatus(section) {
-    var url = section.dataset.statusUrl;
-    var shown = section.dataset.status;
+  // Poll the small JSON endpoint; when the status changes, fetch this page again and swap
+  // its live region in place (no reload: focus and scroll stay, screen readers hear it).
+  function watchStatus(live) {
     var delay = 2000;
     var deadline = Date.now() + 10 * 60 * 1000;
 
+    function section() { return live.querySelector("#payment-status"); }
+
+    async function swap() {
+      var response = await fetch(window.location.href, {credentials: "same-origin", headers: {"Accept": "text/html"}});
+      if (!response.ok) { return false; }
+      var page = new DOMParser().parseFromString(await response.text(), "text/html");
+      var fresh = page.getElementById("payment-live");
+      if (!fresh) { return false; }
+      live.innerHTML = fresh.innerHTML;
+      document.title = fresh.dataset.title || page.title;
+      live.dataset.title = document.title;
+      return true;
+    }
+
     async function poll() {
+      var current = section();
+      if (!current || !current.dataset.statusUrl) { return; }  // final: nothing more to watch
       try {
-        var response = await fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}});
+        var response = await fetch(current.dataset.statusUrl, {credentials: "same-origin", headers: {"Accept": "application/json"}});
         if (response.ok) {
           var body = await response.json();
-          if (body.status !== shown) {
-            window.location.reload();
-            return;
-          }
+          if (body.status !== current.dataset.status) { await swap(); }
         }
       } catch (e) { /* try again later */ }
       delay = Math.min(delay * 1.5, 30000);
@@ -224,7 +346,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.getElementById("pay-form");
     if (form && window.Stripe) { setUpPayForm(form); }
+    var live = document.getElementById("payment-live");
     var section = document.getElementById("payment-status");
-    if (section && section.dataset.statusUrl) { watchStatus(section); }
+    if (live && section && section.dataset.statusUrl) { watchStatus(live); }
   });
 })();

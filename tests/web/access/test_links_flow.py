@@ -123,12 +123,24 @@ def test_sign_in_link_lands_on_the_start_and_then_the_account(client, db, clock,
     assert client.get("/").headers["Location"] == "/account"
 
 
-def test_invoice_link_lands_on_its_invoice_or_its_list(client, db, clock, link_signer, acme):
+def test_invoice_link_lands_on_the_pay_page_with_exactly_its_invoices(client, db, clock, link_signer, acme):
+    first, second = acme.invoices
+    one = _invoice_link(db, clock, link_signer, acme.contact, [first])
+    assert _follow(client, one.url).headers["Location"] == f"/pay?invoice={first.public_id}"
+    both = _invoice_link(db, clock, link_signer, acme.contact, acme.invoices)
+    assert _follow(client, both.url).headers["Location"] == f"/pay?invoice={first.public_id}&invoice={second.public_id}"
+    assert client.get("/").headers["Location"] == "/invoices"
+
+
+def test_invoice_link_with_nothing_left_to_pay_lands_on_its_invoice_or_its_list(client, db, clock, link_signer, acme):
+    from tests.support.factories import add_invoice_entry
+
+    for invoice in acme.invoices:
+        add_invoice_entry(db, clock, invoice, "credit_note", -invoice.total_minor)
     one = _invoice_link(db, clock, link_signer, acme.contact, acme.invoices[:1])
     assert _follow(client, one.url).headers["Location"] == f"/invoices/{acme.invoices[0].public_id}"
     both = _invoice_link(db, clock, link_signer, acme.contact, acme.invoices)
     assert _follow(client, both.url).headers["Location"] == "/invoices"
-    assert client.get("/").headers["Location"] == "/invoices"
 
 
 def test_confirm_page_says_which_invoices_the_link_opens(client, db, clock, link_signer, acme):
@@ -409,7 +421,7 @@ def test_cli_prints_sign_in_and_invoice_links_that_work(app, client, db, acme):
     assert result.exit_code == 0, result.output
     url = re.search(r"http://localhost/link/invoices/\S+", result.output).group(0)
     other = app.test_client()
-    assert _follow(other, url).headers["Location"] == f"/invoices/{acme.invoices[1].public_id}"
+    assert _follow(other, url).headers["Location"] == f"/pay?invoice={acme.invoices[1].public_id}"
 
     result = runner.invoke(args=["invoice-link", "ap@acme.example"])
     assert result.exit_code == 0 and all(i.number in result.output for i in acme.invoices)

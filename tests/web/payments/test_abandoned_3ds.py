@@ -39,7 +39,7 @@ def test_a_colleague_cancels_an_abandoned_3ds_attempt_and_pays(app, signed_in, d
     payment = payment_by_public_id(db, public_id)
     assert payment.status == "canceled"
     assert localstripe.intent(payment.stripe_payment_intent_id)["status"] == "canceled"
-    assert "Canceled." in colleague.get(started["payment_url"]).get_data(as_text=True)
+    assert "Canceled — not charged." in colleague.get(started["payment_url"]).get_data(as_text=True)
     assert pay(colleague, {first: "125.00"}, localstripe.card_token(CARD_OK)).status_code == 200
 
 

@@ -24,7 +24,7 @@ from tests.support.paying import (
         ("10.005", "Partial payment", "2 decimal places"),
         ("abc", "", "as digits"),
         ("", "", "Enter an amount"),
-        ("100.00", "", "say why you are paying less"),
+        ("100.00", "", "Reason required for invoice"),
         ("100.00", "x" * 201, "at most 200 characters"),
     ],
 )
