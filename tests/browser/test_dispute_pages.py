@@ -64,6 +64,6 @@ def test_dispute_two_lines_and_pay_the_rest(page: Page, app, db, clock, live_ser
     _shot(page, f"dispute-invoice-{width}")
     page.get_by_role("link", name="Pay $1,360.00").click()
     expect(page.get_by_text("$310.00 disputed, held until resolved")).to_be_visible()
-    expect(page.locator(f"#amount-{invoice.public_id}")).to_have_value("1360.00")
+    expect(page.locator(f"#amount-{invoice.public_id}")).to_have_value("1,360.00")  # formatted as on the page
     db.expire_all()
     assert db.scalar(select(Invoice.held_minor).where(Invoice.id == invoice.id)) == 31_000
