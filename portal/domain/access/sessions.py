@@ -10,8 +10,6 @@ cookie die with its original.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,15 +18,13 @@ from sqlalchemy.orm import Session
 
 from portal.domain.access.models import AccessLink, CustomerSession
 from portal.domain.core.clock import Clock
+from portal.domain.core.ids import new_session_token, token_hash
 from portal.domain.core.database import read
 from portal.domain.customers.models import Contact, Customer
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 
-
-def session_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -42,10 +38,10 @@ class StartedSession:
 def start_session(db: Session, clock: Clock, *, contact: Contact, scope: str,
                   link: AccessLink | None = None) -> StartedSession:
     """A new session for `contact`; the caller commits and puts `token` in the cookie."""
-    token = secrets.token_urlsafe(32)
+    token = new_session_token()
     now = clock.now()
     row = CustomerSession(
-        token_hash=session_token_hash(token), contact_id=contact.id, scope=scope,
+        token_hash=token_hash(token), contact_id=contact.id, scope=scope,
         link_id=link.id if link is not None else None, created_at=now, last_seen_at=now,
         ended_at=None, end_reason="",
     )
@@ -108,7 +104,7 @@ def find_live_session(db: Session, now: datetime, token: str, contact_public_id:
     """The session named by `token`, with its contact and company read in the same query,
     and "" when it is live, else why not ("revoked", "signed_out", "idle", "expired")."""
     found = read(db, _SESSION_WITH_CONTACT, {
-        "token_hash": session_token_hash(token), "contact_public_id": contact_public_id}).first()
+        "token_hash": token_hash(token), "contact_public_id": contact_public_id}).first()
     if found is None:
         return None, "revoked"
     values = found._mapping
@@ -133,7 +129,7 @@ def end_session(db: Session, clock: Clock, token: str, reason: str = "signed_out
     """End the session named by `token` (signing out). Returns how many rows ended (0 or 1)."""
     return db.execute(
         update(CustomerSession)
-        .where(CustomerSession.token_hash == session_token_hash(token), CustomerSession.ended_at.is_(None))
+        .where(CustomerSession.token_hash == token_hash(token), CustomerSession.ended_at.is_(None))
         .values(ended_at=clock.now(), end_reason=reason)
     ).rowcount
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, and_, exists, func, not_, select, true
 from sqlalchemy.orm import Session
 
+from portal.domain.account.queries import LineView
 from portal.domain.access.policy import Access, named_invoices
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
@@ -256,20 +257,10 @@ def dispute_page(db: Session, access: Access, public_id: str, owner_names: Owner
 
 
 @dataclass(frozen=True)
-class FormLine:
-    position: int
-    sku: str
-    description: str
-    quantity: Decimal
-    unit_price: Money
-    amount: Money
-
-
-@dataclass(frozen=True)
 class FormInvoice:
     standing: Standing
     available: Money  # what can still be disputed on it
-    lines: tuple[FormLine, ...]
+    lines: tuple[LineView, ...]
 
     @property
     def invoice(self) -> Invoice:
@@ -302,11 +293,11 @@ def raise_form(db: Session, access: Access, public_ids: list[str], today: date, 
     standings = to_standings(db.execute(standings_query().where(named_invoices(access, public_ids))).all(), today)
     if len(standings) != len(public_ids):
         raise NotFound("Invoice not found")
-    by_invoice: dict[int, list[FormLine]] = {}
+    by_invoice: dict[int, list[LineView]] = {}
     for line in db.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id.in_([s.invoice.id for s in standings]))
                            .order_by(InvoiceLine.invoice_id, InvoiceLine.position)):
         currency = next(s.invoice.currency for s in standings if s.invoice.id == line.invoice_id)
-        by_invoice.setdefault(line.invoice_id, []).append(FormLine(
+        by_invoice.setdefault(line.invoice_id, []).append(LineView(
             position=line.position, sku=line.sku, description=line.description, quantity=line.quantity,
             unit_price=Money(line.unit_price_minor, currency), amount=Money(line.amount_minor, currency),
         ))

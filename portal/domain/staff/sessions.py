@@ -9,8 +9,6 @@ Crediting and refunding also need a *recent* sign-in: the password (and code) gi
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,15 +16,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.core.clock import Clock
+from portal.domain.core.ids import new_session_token, token_hash
 from portal.domain.staff.models import StaffMember, StaffSession
 
 IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = timedelta(hours=8)
 RECENT_SIGN_IN = timedelta(minutes=10)
 
-
-def staff_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -38,9 +34,9 @@ class StartedStaffSession:
 
 
 def start_staff_session(db: Session, clock: Clock, staff: StaffMember, *, ip: str = "") -> StartedStaffSession:
-    token = secrets.token_urlsafe(32)
+    token = new_session_token()
     now = clock.now()
-    row = StaffSession(token_hash=staff_token_hash(token), staff_id=staff.id, created_at=now, authenticated_at=now,
+    row = StaffSession(token_hash=token_hash(token), staff_id=staff.id, created_at=now, authenticated_at=now,
                        last_seen_at=now, ended_at=None, end_reason="", ip=ip[:64])
     db.add(row)
     db.flush()
@@ -52,7 +48,7 @@ def find_live_staff_session(db: Session, now: datetime, token: str) -> tuple[Sta
     is live, else why not ("revoked", "signed_out", "idle", "expired", "deactivated")."""
     row = db.scalar(
         select(StaffSession).options(joinedload(StaffSession.staff))
-        .where(StaffSession.token_hash == staff_token_hash(token))
+        .where(StaffSession.token_hash == token_hash(token))
     )
     if row is None:
         return None, "revoked"
@@ -79,7 +75,7 @@ def recently_authenticated(row: StaffSession, now: datetime) -> bool:
 
 def end_staff_session(db: Session, clock: Clock, token: str, reason: str = "signed_out") -> StaffSession | None:
     """End the session named by `token`; the ended row, or None when it was not live."""
-    row = db.scalar(select(StaffSession).where(StaffSession.token_hash == staff_token_hash(token),
+    row = db.scalar(select(StaffSession).where(StaffSession.token_hash == token_hash(token),
                                                StaffSession.ended_at.is_(None)))
     if row is not None:
         row.ended_at = clock.now()

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from admin.session import STAFF_COOKIE
 from portal.domain.staff.models import StaffSession
-from portal.domain.staff.sessions import staff_token_hash
+from portal.domain.core.ids import token_hash
 from tests.support.factories import STAFF_PASSWORD, make_staff
 from tests.support.fixtures.links import csrf_from
 
@@ -48,7 +48,7 @@ def test_in_production_the_staff_cookie_is_secure_httponly_lax_and_only_for_admi
     # The cookie is a random id whose hash names the row; the row does not hold the id.
     db.commit()
     row = db.scalar(select(StaffSession))
-    assert len(token) >= 43 and row.token_hash == staff_token_hash(token) and token not in row.token_hash
+    assert len(token) >= 43 and row.token_hash == token_hash(token) and token not in row.token_hash
 
 
 def test_signing_in_gives_a_fresh_csrf_token_and_ends_the_browsers_previous_staff_session(app, db, clock):
