@@ -116,12 +116,15 @@ ensure_venv() {
 }
 
 # ensure_browser_test_packages: axe-core for the browser tests' accessibility checks, installed
-# from tests/browser/package-lock.json (`npm ci`, integrity hashes checked) when node is there
-# and the lock changed since the last install. Returns 1 when it could not be installed.
+# from tests/browser/package-lock.json (`npm ci`, integrity hashes checked) when the lock changed
+# since the last install; Debian's npm first, when root and there is no npm. Returns 1 when it
+# could not be installed.
 BROWSER_TESTS="$ROOT/tests/browser"
 ensure_browser_test_packages() {
   local stamp="$BROWSER_TESTS/node_modules/.portal-installed" locked
-  command -v npm >/dev/null 2>&1 || return 1
+  if ! command -v npm >/dev/null 2>&1; then
+    ensure_debian_packages "The browser tests' accessibility checks (axe-core, from npm)" npm || return 1
+  fi
   locked=$(sha256sum < "$BROWSER_TESTS/package-lock.json" | cut -d' ' -f1)
   [ -f "$BROWSER_TESTS/node_modules/axe-core/axe.min.js" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$locked" ] && return 0
   note "Installing the browser tests' packages (npm ci in tests/browser)"
