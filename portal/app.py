@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from flask import Flask
 from flask_wtf import CSRFProtect
@@ -109,6 +110,12 @@ def _register_template_helpers(app: Flask, settings: Settings) -> None:
     @app.template_filter("money")
     def money_filter(value: Money) -> str:
         return value.format()
+
+    @app.template_filter("query_string")
+    def query_string_filter(params: dict) -> str:
+        """"?status=open&page=2" for a link's arguments ("" for none): a page building many
+        links to one route calls url_for once and appends these."""
+        return "?" + urlencode(params, safe="!$'()*,/:;?@") if params else ""
 
     @app.template_filter("day")
     def day_filter(value: date) -> str:

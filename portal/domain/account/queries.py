@@ -364,6 +364,11 @@ class InvoicePage:
         return self.page < self.pages
 
     @property
+    def payable_standings(self) -> list[Standing]:
+        """The rows of this page with something left to pay now (they get a checkbox)."""
+        return [standing for standing in self.standings if standing.payable.minor > 0]
+
+    @property
     def first_row(self) -> int:
         return (self.page - 1) * self.query.per_page + 1 if self.total else 0
 

@@ -63,6 +63,11 @@ class PaymentSummary:
     def is_in_flight(self) -> bool:
         return self.payment.status in IN_FLIGHT_STATUSES
 
+    @property
+    def invoice_numbers(self) -> str:
+        """"INV-1001, INV-1002": the invoices it paid, as a list shows them."""
+        return ", ".join(line.invoice.number for line in self.lines)
+
 
 def payment_scope(access: Access):
     """Payments this access may see: the company's, and for a forwarded invoice link only
