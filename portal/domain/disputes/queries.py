@@ -321,3 +321,26 @@ def raise_form(db: Session, access: Access, public_ids: list[str], today: date, 
     elif all(i.available.is_zero for i in invoices):
         problem = "Nothing on these invoices can be disputed now: they are paid, being paid or already disputed."
     return RaiseForm(invoices, reasons, problem)
+
+
+# --------------------------------------------------------------------------------------------
+# What routing needs from the disputes
+
+
+def open_loads(db: Session) -> dict[int, int]:
+    """Each staff member's number of active disputes assigned to them (one statement)."""
+    return dict(db.execute(
+        select(Dispute.assignee_id, func.count()).where(Dispute.assignee_id.is_not(None),
+                                                        Dispute.status.in_([str(s) for s in ACTIVE]))
+        .group_by(Dispute.assignee_id)
+    ).all())
+
+
+def last_assignees(db: Session) -> dict[int, int]:
+    """For each team, the member its most recently routed dispute went to (one statement)."""
+    latest = (select(Dispute.team_id, func.max(Dispute.id).label("dispute_id"))
+              .where(Dispute.team_id.is_not(None), Dispute.assignee_id.is_not(None))
+              .group_by(Dispute.team_id).subquery())
+    return dict(db.execute(
+        select(Dispute.team_id, Dispute.assignee_id).join(latest, latest.c.dispute_id == Dispute.id)
+    ).all())
