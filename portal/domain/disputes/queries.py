@@ -31,6 +31,7 @@ from portal.domain.disputes.states import (
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.queries import Standing, standings_query, to_standings
 from portal.domain.staff.models import StaffMember, Team, TeamMembership
+from portal.domain.staff.states import StaffStatus
 
 PER_PAGE = 25
 
@@ -485,3 +486,150 @@ def staff_queue(db: Session, staff_id: int, query: QueueQuery, now: datetime) ->
 
 def reason_choices(db: Session) -> list[tuple[str, str]]:
     return list(db.execute(select(DisputeReason.code, DisputeReason.label).order_by(DisputeReason.label)).all())
+
+
+# --------------------------------------------------------------------------------------------
+# The staff page of one dispute
+
+EARLIER_DISPUTES_SHOWN = 20
+OPEN_INVOICES_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class StaffMessage:
+    author: str  # "customer", "staff" or "system"
+    internal: bool
+    body: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StaffCoveredInvoice:
+    public_id: str
+    number: str
+    disputed: Money
+    held: Money
+    credited: Money
+    proposed_credit: Money | None
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    number: str
+    due_date: date
+    balance: Money
+    held: Money
+
+
+@dataclass(frozen=True)
+class EarlierDispute:
+    public_id: str
+    created_at: datetime
+    reason: str
+    status_label: str
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StaffDisputePage:
+    dispute: Dispute
+    reason: str
+    customer_name: str
+    account_number: str
+    status_label: str
+    team: str | None
+    assignee: str | None
+    invoices: tuple[StaffCoveredInvoice, ...]
+    messages: tuple[StaffMessage, ...]
+    history: tuple[HistoryEvent, ...]
+    open_invoices: tuple[OpenInvoice, ...]
+    earlier: tuple[EarlierDispute, ...]
+
+    @property
+    def is_active(self) -> bool:
+        return self.dispute.status in ACTIVE
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.dispute.status == DisputeStatus.AWAITING_APPROVAL
+
+    @property
+    def disputed(self) -> Money:
+        return Money(sum(i.disputed.minor for i in self.invoices), self.dispute.currency)
+
+    @property
+    def proposed_credit(self) -> Money:
+        return Money(sum(i.proposed_credit.minor for i in self.invoices if i.proposed_credit), self.dispute.currency)
+
+
+def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
+    """One dispute as staff see it: internal notes and every event included, and the customer's
+    context (open invoices, earlier disputes and how they ended). Six statements."""
+    if not isinstance(public_id, str) or not 1 <= len(public_id) <= 22:
+        raise NotFound("Dispute not found")
+    row = db.execute(
+        select(Dispute, DisputeReason.label, Customer.name, Customer.account_number, Team.name, StaffMember.name)
+        .join(DisputeReason, DisputeReason.id == Dispute.reason_id)
+        .join(Customer, Customer.id == Dispute.customer_id)
+        .outerjoin(Team, Team.id == Dispute.team_id)
+        .outerjoin(StaffMember, StaffMember.id == Dispute.assignee_id)
+        .where(Dispute.public_id == public_id)
+    ).first()
+    if row is None:
+        raise NotFound("Dispute not found")
+    dispute, reason, customer_name, account_number, team, assignee = row
+    currency = dispute.currency
+    invoices = tuple(
+        StaffCoveredInvoice(
+            public_id=invoice_public_id, number=number, disputed=Money(c.disputed_minor, currency),
+            held=Money(c.held_minor, currency), credited=Money(c.credited_minor, currency),
+            proposed_credit=Money(c.proposed_credit_minor, currency) if c.proposed_credit_minor is not None else None,
+        )
+        for c, invoice_public_id, number in db.execute(
+            select(DisputeInvoice, Invoice.public_id, Invoice.number).join(Invoice, Invoice.id == DisputeInvoice.invoice_id)
+            .where(DisputeInvoice.dispute_id == dispute.id).order_by(Invoice.number)
+        )
+    )
+    messages = tuple(
+        StaffMessage(author=m.author_kind, internal=m.internal, body=m.body, at=m.created_at)
+        for m in db.scalars(select(DisputeMessage).where(DisputeMessage.dispute_id == dispute.id)
+                            .order_by(DisputeMessage.created_at, DisputeMessage.id))
+    )
+    history = tuple(
+        HistoryEvent(at=e.at, label=EVENT_LABELS.get(EventKind(e.kind), e.kind), detail=e.detail)
+        for e in db.scalars(select(DisputeEvent).where(DisputeEvent.dispute_id == dispute.id)
+                            .order_by(DisputeEvent.at, DisputeEvent.id))
+    )
+    open_invoices = tuple(
+        OpenInvoice(number=i.number, due_date=i.due_date, balance=Money(i.balance_minor, i.currency),
+                    held=Money(i.held_minor, i.currency))
+        for i in db.execute(
+            select(Invoice.number, Invoice.due_date, Invoice.balance_minor, Invoice.held_minor, Invoice.currency)
+            .where(Invoice.customer_id == dispute.customer_id, Invoice.balance_minor > 0)
+            .order_by(Invoice.due_date, Invoice.id).limit(OPEN_INVOICES_SHOWN)
+        )
+    )
+    earlier = tuple(
+        EarlierDispute(public_id=d.public_id, created_at=d.created_at, reason=label,
+                       status_label=STATUS_LABELS[DisputeStatus(d.status)], resolved_at=d.resolved_at)
+        for d, label in db.execute(
+            select(Dispute, DisputeReason.label).join(DisputeReason, DisputeReason.id == Dispute.reason_id)
+            .where(Dispute.customer_id == dispute.customer_id, Dispute.id != dispute.id)
+            .order_by(Dispute.created_at.desc(), Dispute.id.desc()).limit(EARLIER_DISPUTES_SHOWN)
+        )
+    )
+    return StaffDisputePage(
+        dispute=dispute, reason=reason, customer_name=customer_name, account_number=account_number,
+        status_label=STATUS_LABELS[DisputeStatus(dispute.status)], team=team, assignee=assignee,
+        invoices=invoices, messages=messages, history=history, open_invoices=open_invoices, earlier=earlier,
+    )
+
+
+def assignable_staff(db: Session) -> list[tuple[str, str, str, int, int]]:
+    """(staff public id, staff name, team name, staff id, team id) for every active member of a
+    team, by team and name: the reassign form's choices."""
+    return [tuple(row) for row in db.execute(
+        select(StaffMember.public_id, StaffMember.name, Team.name, StaffMember.id, Team.id)
+        .join(TeamMembership, TeamMembership.staff_id == StaffMember.id).join(Team, Team.id == TeamMembership.team_id)
+        .where(StaffMember.status == StaffStatus.ACTIVE).order_by(Team.name, StaffMember.name)
+    )]
