@@ -20,6 +20,7 @@ from portal.domain.staff.states import StaffRole
 from tests.support.disputes import raise_test_dispute, staff_context
 from tests.support.factories import make_contact, make_customer, make_invoice, make_staff, sign_in, staff_sign_in
 from tests.support.fixtures.links import csrf_from
+from tests.web.account.test_account_query_counts import counted_statements
 
 
 @pytest.fixture
@@ -193,3 +194,22 @@ def test_a_collector_reads_but_does_not_act(client, db, clock, case):
                                data={"csrf_token": token, "body": "x", "explanation": "x", "mode": "full"})
         assert response.status_code == 403, action
     assert _fresh(db, dispute).status == "open"
+
+
+def test_the_page_costs_the_same_statements_whatever_the_thread_length(engine, client, db, clock, case):
+    dispute = case["dispute"]
+    staff_sign_in(client, case["ana"], clock)
+    path = f"/admin/disputes/{dispute.public_id}"
+    client.get(path)
+
+    def count() -> int:
+        with counted_statements(engine) as statements:
+            assert client.get(path).status_code == 200
+        return len(statements)
+
+    few = count()
+    for n in range(20):
+        service.reply(staff_context(db, clock), None, dispute.public_id, f"Note {n}", internal=True)
+        make_invoice(db, clock, case["customer"], total_minor=1_000 + n)
+    db.commit()
+    assert count() == few
