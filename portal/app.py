@@ -15,10 +15,12 @@ from portal.domain.access.tokens import LinkSigner
 from portal.domain.core.clock import Clock, SystemClock
 from portal.domain.core.database import make_engine, make_session_factory
 from portal.domain.core.money import Money
+from portal.domain.disputes.service import route_by_rules
 from portal.domain.gateway.protocol import PaymentGateway
 from portal.domain.gateway.stripe_adapter import StripeGateway, StripeWebhookVerifier
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.staff.credentials import PasswordHasher
+from portal.domain.staff.queries import owner_names
 from portal.web import context
 from portal.web.context import PortalFlask, Services
 from portal.web.errors import register_error_pages
@@ -71,6 +73,8 @@ def create_app(
         supplier=SupplierDetails.from_settings(settings),
         content_security_policy=content_security_policy(settings),
         password_hasher=PasswordHasher.for_mode(settings.mode),
+        dispute_router=route_by_rules,
+        dispute_owner_names=owner_names,
     ))
 
     configure_logging(app, settings.mode)

@@ -28,7 +28,9 @@ from portal.domain.staff.service import TeamDetails, create_team
 from portal.domain.staff.states import StaffRole
 from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
-from tests.support.factories import make_staff, sign_in, staff_sign_in
+from portal.domain.disputes.models import Dispute
+from tests.support.disputes import raise_test_dispute
+from tests.support.factories import make_contact, make_customer, make_invoice, make_staff, sign_in, staff_sign_in
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
 
 PUBLIC_ENDPOINTS = {"admin.sign_in", "admin.sign_in_submit"}
@@ -55,14 +57,16 @@ def sweep_app(app):
 
 @pytest.fixture
 def world(db, clock):
-    """One of each admin object (a member, a team, a rule), to put real ids in the paths."""
+    """One of each admin object (a member, a team, a rule, a dispute), to put real ids in the paths."""
     marker = make_staff(db, clock, role=StaffRole.ANALYST, email=SECRET_MARKER, name="Marker Member")
     ctx = Context(db, clock, Actor.system("test"))
     team = create_team(ctx, TeamDetails("Sweep team", "UTC", "12345", 540, 1020), [marker.id])
     create_rule(ctx, RuleDetails("Sweep rule", team.id, "round_robin", "normal", 8, 5))
+    customer = make_customer(db, clock)
+    raise_test_dispute(db, clock, make_contact(db, clock, customer), [make_invoice(db, clock, customer)])
     db.commit()
     return sorted({*db.scalars(select(StaffMember.public_id)), *db.scalars(select(Team.public_id)),
-                   *db.scalars(select(RoutingRule.public_id))})
+                   *db.scalars(select(RoutingRule.public_id)), *db.scalars(select(Dispute.public_id))})
 
 
 def _guarded(app):

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, exists, func, not_, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from portal.domain.account.queries import LineView
 from portal.domain.access.policy import Access, named_invoices
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
+from portal.domain.customers.models import Customer
 from portal.domain.disputes.models import (
     Dispute, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
 )
@@ -30,6 +31,8 @@ from portal.domain.disputes.states import (
 )
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.queries import Standing, standings_query, to_standings
+from portal.domain.staff.models import StaffMember, Team, TeamMembership
+from portal.domain.staff.states import StaffStatus
 
 PER_PAGE = 25
 
@@ -312,3 +315,312 @@ def raise_form(db: Session, access: Access, public_ids: list[str], today: date, 
     elif all(i.available.is_zero for i in invoices):
         problem = "Nothing on these invoices can be disputed now: they are paid, being paid or already disputed."
     return RaiseForm(invoices, reasons, problem)
+
+
+# --------------------------------------------------------------------------------------------
+# What routing needs from the disputes
+
+
+def open_loads(db: Session) -> dict[int, int]:
+    """Each staff member's number of active disputes assigned to them (one statement)."""
+    return dict(db.execute(
+        select(Dispute.assignee_id, func.count()).where(Dispute.assignee_id.is_not(None),
+                                                        Dispute.status.in_([str(s) for s in ACTIVE]))
+        .group_by(Dispute.assignee_id)
+    ).all())
+
+
+def last_assignees(db: Session) -> dict[int, int]:
+    """For each team, the member its most recently routed dispute went to (one statement)."""
+    latest = (select(Dispute.team_id, func.max(Dispute.id).label("dispute_id"))
+              .where(Dispute.team_id.is_not(None), Dispute.assignee_id.is_not(None))
+              .group_by(Dispute.team_id).subquery())
+    return dict(db.execute(
+        select(Dispute.team_id, Dispute.assignee_id).join(latest, latest.c.dispute_id == Dispute.id)
+    ).all())
+
+
+# --------------------------------------------------------------------------------------------
+# Staff queues
+
+
+QUEUE_TABS = ("mine", "team", "unassigned", "at_risk", "all")
+QUEUE_TAB_LABELS = {"mine": "Mine", "team": "My teams'", "unassigned": "Unassigned", "at_risk": "SLA at risk",
+                    "all": "All"}
+QUEUE_STATUS_FILTERS = ("active", "all", *(str(status) for status in DisputeStatus))
+QUEUE_PER_PAGE = 25
+MAX_QUEUE_SEARCH_LENGTH = 100
+# An active dispute is at risk when a due date it has not met falls within this window (or is past).
+SLA_AT_RISK_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    tab: str = "mine"
+    status: str = "active"
+    reason: str = ""
+    q: str = ""
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    public_id: str
+    status: str
+    status_label: str
+    reason: str
+    customer_name: str
+    account_number: str
+    invoice_numbers: tuple[str, ...]
+    disputed: Money
+    priority: str
+    team: str | None
+    assignee: str | None
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    created_at: datetime
+    at_risk: bool
+
+
+@dataclass(frozen=True)
+class Queue:
+    rows: list[QueueRow]
+    query: QueueQuery
+    page: int
+    pages: int
+    total: int
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+def _at_risk(now: datetime) -> ColumnElement[bool]:
+    horizon = now + SLA_AT_RISK_WINDOW
+    return and_(
+        Dispute.status.in_([str(s) for s in ACTIVE]),
+        or_(Dispute.resolution_due_at <= horizon,
+            and_(Dispute.first_responded_at.is_(None), Dispute.first_response_due_at <= horizon)),
+    )
+
+
+def staff_queue(db: Session, staff_id: int, query: QueueQuery, now: datetime) -> Queue:
+    """One tab of the staff queues, filtered, searched (customer name or account number, or an
+    invoice number) and sorted by SLA due (the soonest first, disputes without a date last), a
+    page at a time. Four statements whatever the data size. Whether the member may see the
+    "all" tab is the caller's decision (its permission)."""
+    where: list[ColumnElement[bool]] = []
+    if query.tab == "mine":
+        where.append(Dispute.assignee_id == staff_id)
+    elif query.tab == "team":
+        team_ids = list(db.scalars(select(TeamMembership.team_id).where(TeamMembership.staff_id == staff_id)))
+        where.append(Dispute.team_id.in_(team_ids))
+    elif query.tab == "unassigned":
+        where.append(Dispute.assignee_id.is_(None))
+    elif query.tab == "at_risk":
+        where.append(_at_risk(now))
+    if query.status == "active":
+        where.append(Dispute.status.in_([str(s) for s in ACTIVE]))
+    elif query.status != "all":
+        where.append(Dispute.status == query.status)
+    if query.reason:
+        where.append(DisputeReason.code == query.reason)
+    if query.q:
+        pattern = _like(query.q)
+        where.append(or_(
+            func.lower(Customer.name).like(pattern, escape="/"),
+            func.lower(Customer.account_number).like(pattern, escape="/"),
+            exists(select(DisputeInvoice.id).join(Invoice, Invoice.id == DisputeInvoice.invoice_id)
+                   .where(DisputeInvoice.dispute_id == Dispute.id,
+                          func.lower(Invoice.number).like(pattern, escape="/"))),
+        ))
+    base = (select(Dispute.id).join(DisputeReason, DisputeReason.id == Dispute.reason_id)
+            .join(Customer, Customer.id == Dispute.customer_id).where(*where))
+    total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
+    pages = max(1, -(-total // QUEUE_PER_PAGE))
+    page = min(max(query.page, 1), pages)
+    due = func.coalesce(Dispute.resolution_due_at, Dispute.first_response_due_at)
+    found = db.execute(
+        select(Dispute, DisputeReason.label, Customer.name, Customer.account_number, Team.name, StaffMember.name,
+               _at_risk(now))
+        .join(DisputeReason, DisputeReason.id == Dispute.reason_id)
+        .join(Customer, Customer.id == Dispute.customer_id)
+        .outerjoin(Team, Team.id == Dispute.team_id)
+        .outerjoin(StaffMember, StaffMember.id == Dispute.assignee_id)
+        .where(*where)
+        .order_by(due.is_(None), due, Dispute.created_at, Dispute.id)
+        .limit(QUEUE_PER_PAGE).offset((page - 1) * QUEUE_PER_PAGE)
+    ).all()
+    covered: dict[int, list[tuple[str, int]]] = {}
+    if found:
+        for dispute_id, number, disputed in db.execute(
+            select(DisputeInvoice.dispute_id, Invoice.number, DisputeInvoice.disputed_minor)
+            .join(Invoice, Invoice.id == DisputeInvoice.invoice_id)
+            .where(DisputeInvoice.dispute_id.in_([row[0].id for row in found])).order_by(Invoice.number)
+        ):
+            covered.setdefault(dispute_id, []).append((number, disputed))
+    rows = [
+        QueueRow(
+            public_id=d.public_id, status=d.status, status_label=STATUS_LABELS[DisputeStatus(d.status)],
+            reason=reason, customer_name=customer, account_number=account,
+            invoice_numbers=tuple(n for n, _ in covered.get(d.id, [])),
+            disputed=Money(sum(m for _, m in covered.get(d.id, [])), d.currency), priority=d.priority,
+            team=team, assignee=person, first_response_due_at=d.first_response_due_at,
+            resolution_due_at=d.resolution_due_at, created_at=d.created_at, at_risk=bool(risk),
+        )
+        for d, reason, customer, account, team, person, risk in found
+    ]
+    return Queue(rows=rows, query=QueueQuery(query.tab, query.status, query.reason, query.q, page),
+                 page=page, pages=pages, total=total)
+
+
+def reason_choices(db: Session) -> list[tuple[str, str]]:
+    return list(db.execute(select(DisputeReason.code, DisputeReason.label).order_by(DisputeReason.label)).all())
+
+
+# --------------------------------------------------------------------------------------------
+# The staff page of one dispute
+
+EARLIER_DISPUTES_SHOWN = 20
+OPEN_INVOICES_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class StaffMessage:
+    author: str  # "customer", "staff" or "system"
+    internal: bool
+    body: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StaffCoveredInvoice:
+    public_id: str
+    number: str
+    disputed: Money
+    held: Money
+    credited: Money
+    proposed_credit: Money | None
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    number: str
+    due_date: date
+    balance: Money
+    held: Money
+
+
+@dataclass(frozen=True)
+class EarlierDispute:
+    public_id: str
+    created_at: datetime
+    reason: str
+    status_label: str
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StaffDisputePage:
+    dispute: Dispute
+    reason: str
+    customer_name: str
+    account_number: str
+    status_label: str
+    team: str | None
+    assignee: str | None
+    invoices: tuple[StaffCoveredInvoice, ...]
+    messages: tuple[StaffMessage, ...]
+    history: tuple[HistoryEvent, ...]
+    open_invoices: tuple[OpenInvoice, ...]
+    earlier: tuple[EarlierDispute, ...]
+
+    @property
+    def is_active(self) -> bool:
+        return self.dispute.status in ACTIVE
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.dispute.status == DisputeStatus.AWAITING_APPROVAL
+
+    @property
+    def disputed(self) -> Money:
+        return Money(sum(i.disputed.minor for i in self.invoices), self.dispute.currency)
+
+    @property
+    def proposed_credit(self) -> Money:
+        return Money(sum(i.proposed_credit.minor for i in self.invoices if i.proposed_credit), self.dispute.currency)
+
+
+def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
+    """One dispute as staff see it: internal notes and every event included, and the customer's
+    context (open invoices, earlier disputes and how they ended). Six statements."""
+    if not isinstance(public_id, str) or not 1 <= len(public_id) <= 22:
+        raise NotFound("Dispute not found")
+    row = db.execute(
+        select(Dispute, DisputeReason.label, Customer.name, Customer.account_number, Team.name, StaffMember.name)
+        .join(DisputeReason, DisputeReason.id == Dispute.reason_id)
+        .join(Customer, Customer.id == Dispute.customer_id)
+        .outerjoin(Team, Team.id == Dispute.team_id)
+        .outerjoin(StaffMember, StaffMember.id == Dispute.assignee_id)
+        .where(Dispute.public_id == public_id)
+    ).first()
+    if row is None:
+        raise NotFound("Dispute not found")
+    dispute, reason, customer_name, account_number, team, assignee = row
+    currency = dispute.currency
+    invoices = tuple(
+        StaffCoveredInvoice(
+            public_id=invoice_public_id, number=number, disputed=Money(c.disputed_minor, currency),
+            held=Money(c.held_minor, currency), credited=Money(c.credited_minor, currency),
+            proposed_credit=Money(c.proposed_credit_minor, currency) if c.proposed_credit_minor is not None else None,
+        )
+        for c, invoice_public_id, number in db.execute(
+            select(DisputeInvoice, Invoice.public_id, Invoice.number).join(Invoice, Invoice.id == DisputeInvoice.invoice_id)
+            .where(DisputeInvoice.dispute_id == dispute.id).order_by(Invoice.number)
+        )
+    )
+    messages = tuple(
+        StaffMessage(author=m.author_kind, internal=m.internal, body=m.body, at=m.created_at)
+        for m in db.scalars(select(DisputeMessage).where(DisputeMessage.dispute_id == dispute.id)
+                            .order_by(DisputeMessage.created_at, DisputeMessage.id))
+    )
+    history = tuple(
+        HistoryEvent(at=e.at, label=EVENT_LABELS.get(EventKind(e.kind), e.kind), detail=e.detail)
+        for e in db.scalars(select(DisputeEvent).where(DisputeEvent.dispute_id == dispute.id)
+                            .order_by(DisputeEvent.at, DisputeEvent.id))
+    )
+    open_invoices = tuple(
+        OpenInvoice(number=i.number, due_date=i.due_date, balance=Money(i.balance_minor, i.currency),
+                    held=Money(i.held_minor, i.currency))
+        for i in db.execute(
+            select(Invoice.number, Invoice.due_date, Invoice.balance_minor, Invoice.held_minor, Invoice.currency)
+            .where(Invoice.customer_id == dispute.customer_id, Invoice.balance_minor > 0)
+            .order_by(Invoice.due_date, Invoice.id).limit(OPEN_INVOICES_SHOWN)
+        )
+    )
+    earlier = tuple(
+        EarlierDispute(public_id=d.public_id, created_at=d.created_at, reason=label,
+                       status_label=STATUS_LABELS[DisputeStatus(d.status)], resolved_at=d.resolved_at)
+        for d, label in db.execute(
+            select(Dispute, DisputeReason.label).join(DisputeReason, DisputeReason.id == Dispute.reason_id)
+            .where(Dispute.customer_id == dispute.customer_id, Dispute.id != dispute.id)
+            .order_by(Dispute.created_at.desc(), Dispute.id.desc()).limit(EARLIER_DISPUTES_SHOWN)
+        )
+    )
+    return StaffDisputePage(
+        dispute=dispute, reason=reason, customer_name=customer_name, account_number=account_number,
+        status_label=STATUS_LABELS[DisputeStatus(dispute.status)], team=team, assignee=assignee,
+        invoices=invoices, messages=messages, history=history, open_invoices=open_invoices, earlier=earlier,
+    )
+
+
+def assignable_staff(db: Session) -> list[tuple[str, str, str, int, int]]:
+    """(staff public id, staff name, team name, staff id, team id) for every active member of a
+    team, by team and name: the reassign form's choices."""
+    return [tuple(row) for row in db.execute(
+        select(StaffMember.public_id, StaffMember.name, Team.name, StaffMember.id, Team.id)
+        .join(TeamMembership, TeamMembership.staff_id == StaffMember.id).join(Team, Team.id == TeamMembership.team_id)
+        .where(StaffMember.status == StaffStatus.ACTIVE).order_by(Team.name, StaffMember.name)
+    )]

@@ -15,7 +15,9 @@ the ledger. Raising a dispute and starting a payment both take the customer's lo
 
 Every step writes a `DisputeEvent` (the history the pages show) and an audit row, and moves
 the status only through `DISPUTE_TRANSITIONS`. Routing (team, assignee, priority and SLA
-dates) is whatever `DisputeRouter` the caller passes: `no_routing` until rules exist.
+dates) is whatever `DisputeRouter` the caller passes: `route_by_rules` (the stored routing
+rules, with each member's open load and each team's last assignee read from the disputes), or
+`no_routing`.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
+from portal.domain.customers.queries import customer_tags
 from portal.domain.disputes.models import (
     PRIORITIES, Dispute, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
     DisputeSlaPause, MAX_EVENT_DETAIL_LENGTH,
 )
 from portal.domain.disputes.notifications import DisputeMail, DisputeNotice, queue_dispute_notice
+from portal.domain.disputes.queries import last_assignees, open_loads
 from portal.domain.disputes.policy import (
     MAX_INVOICES_PER_DISPUTE, DisputeRefused, InvoiceChoice, LineFacts, check_partial_credit, clean_description,
     clean_message, disputable, disputed_on_invoice, link_may_see, needs_approval,
@@ -47,6 +51,8 @@ from portal.domain.disputes.states import ACTIVE, DISPUTE_TRANSITIONS, AuthorKin
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.invoicing.service import NewLine, issue_credit_note, issue_invoice
 from portal.domain.payments.service import lock_customer
+from portal.domain.routing import policy as routing_policy
+from portal.domain.routing.service import route_new_dispute
 
 REQUEST_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 S = DisputeStatus
@@ -82,6 +88,22 @@ class DisputeRouter(Protocol):
 def no_routing(db: Session, facts: DisputeFacts, now: datetime) -> RoutingDecision:
     """Until routing rules exist: no team, nobody assigned, no SLA dates."""
     return RoutingDecision()
+
+
+def route_by_rules(db: Session, facts: DisputeFacts, now: datetime) -> RoutingDecision:
+    """Route with the stored rules: team, assignee (round-robin after the team's last assignee,
+    or the fewest open disputes), priority, and the SLA dates in the team's business calendar
+    (six statements)."""
+    decision = route_new_dispute(
+        db, routing_policy.DisputeFacts(facts.reason_code, facts.amount, facts.customer_id,
+                                        customer_tags(db, facts.customer_id)),
+        open_loads=open_loads(db), last_assignees=last_assignees(db),
+    )
+    due = routing_policy.sla_due_times(now, decision.sla, decision.calendar)
+    return RoutingDecision(
+        team_id=decision.team_id, assignee_id=decision.assignee_id, priority=str(decision.priority),
+        first_response_due_at=due.first_response_due, resolution_due_at=due.resolution_due,
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ ADMIN, SUPERVISOR, ANALYST, COLLECTOR = StaffRole.ADMIN, StaffRole.SUPERVISOR, S
 class Permission(StrEnum):
     STAFF = "staff"                      # every signed-in staff member: dashboard, own account
     VIEW_DISPUTES = "view_disputes"      # read disputes, queues and customer context
+    VIEW_ALL_DISPUTES = "view_all_disputes"  # the queue of every dispute, whoever owns it
     WORK_DISPUTES = "work_disputes"      # reply, request information, reassign, resolve
     APPROVE_CREDITS = "approve_credits"  # approve a credit someone else proposed above their limit
     MANAGE_ROUTING = "manage_routing"    # teams, memberships and routing rules
@@ -37,6 +38,7 @@ class Permission(StrEnum):
 ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
     Permission.STAFF: frozenset(StaffRole),
     Permission.VIEW_DISPUTES: frozenset(StaffRole),
+    Permission.VIEW_ALL_DISPUTES: frozenset({ADMIN, SUPERVISOR}),
     Permission.WORK_DISPUTES: frozenset({ADMIN, SUPERVISOR, ANALYST}),
     Permission.APPROVE_CREDITS: frozenset({ADMIN, SUPERVISOR}),
     Permission.MANAGE_ROUTING: frozenset({ADMIN}),

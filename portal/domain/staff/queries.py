@@ -41,3 +41,12 @@ def team(db: Session, public_id: str) -> Team:
     if found is None:
         raise NotFound()
     return found
+
+
+def owner_names(db: Session, team_ids: set[int], staff_ids: set[int]) -> tuple[dict[int, str], dict[int, str]]:
+    """Names of the teams and staff members with these ids, as a dispute's owner is shown
+    (at most two statements)."""
+    teams = dict(db.execute(select(Team.id, Team.name).where(Team.id.in_(sorted(team_ids)))).all()) if team_ids else {}
+    people = (dict(db.execute(select(StaffMember.id, StaffMember.name).where(StaffMember.id.in_(sorted(staff_ids))))
+                   .all()) if staff_ids else {})
+    return teams, people

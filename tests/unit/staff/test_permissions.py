@@ -17,6 +17,7 @@ A, S, N, C = "admin", "supervisor", "analyst", "collector"
 EXPECTED = {
     "staff": {A, S, N, C},
     "view_disputes": {A, S, N, C},
+    "view_all_disputes": {A, S},
     "work_disputes": {A, S, N},
     "approve_credits": {A, S},
     "manage_routing": {A},
