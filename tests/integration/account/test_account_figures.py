@@ -154,11 +154,12 @@ def test_every_page_of_every_order_holds_the_expected_rows(db, account, status):
 def test_a_search_counts_and_orders_its_matches(db, account):
     access, today = account
     invoices = _invoices(db, access.customer_id)
-    # The longest start of one invoice's number that some but not all of the others share
+    # The longest piece of an invoice number that some but not all of the numbers contain
     # (numbers come from a counter shared by the whole run, so which digits they share varies).
     numbers = [i.number.lower() for i in invoices]
-    needle = next(numbers[0][:k] for k in range(len(numbers[0]) - 1, 0, -1)
-                  if 1 < sum(numbers[0][:k] in number for number in numbers) < len(numbers))
+    pieces = sorted({n[a:b] for n in numbers for a in range(len(n)) for b in range(a + 2, len(n) + 1)},
+                    key=lambda piece: (-len(piece), piece))
+    needle = next(p for p in pieces if 1 < sum(p in number for number in numbers) < len(numbers))
     matching = [i for i in invoices if needle in i.number.lower()]
 
     page = list_invoices(db, access, today, InvoiceListQuery(q=needle))
