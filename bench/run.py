@@ -131,6 +131,22 @@ def postgresql_database():
         admin.dispose()
 
 
+def compact_after_bulk_seed(engine) -> None:
+    """PostgreSQL: rewrite the tables once the seed is in, as a live database's autovacuum keeps them.
+
+    The seed writes each account's invoices in one transaction, and every invoice moves its
+    maintained sums (`account_totals`, `account_due_dates`, the invoice's own balance) by
+    trigger: each move leaves a dead row version that no vacuum may remove while that
+    transaction runs. A 50,000-invoice account left `account_due_dates` with 862 live rows in
+    324 pages (25,687 dead versions), and the overview spent 1.6 ms scanning them instead of
+    0.13 ms. An account that grows invoice by invoice never gets there (autovacuum frees the
+    space and the updates reuse it in place); a bulk import does, and needs the same
+    `VACUUM (FULL, ANALYZE)` afterwards.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (FULL, ANALYZE)"))
+
+
 def build_and_seed(url: str, sizes: list[int], others: int, others_invoices: int) -> list[SeededAccount]:
     started = time.monotonic()
     migrate.upgrade(url)
@@ -147,6 +163,8 @@ def build_and_seed(url: str, sizes: list[int], others: int, others_invoices: int
                 conn.commit()
         with engine.begin() as conn:  # committed: on SQLite an uncommitted ANALYZE leaves no statistics
             conn.execute(text("ANALYZE"))
+        if engine.dialect.name == "postgresql":
+            compact_after_bulk_seed(engine)
     finally:
         engine.dispose()
     log(f"  seeded {sum(sizes) + others * others_invoices:,} invoices "
