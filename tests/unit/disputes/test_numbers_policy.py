@@ -1,5 +1,5 @@
 """The pure arithmetic behind the supervisors' numbers and the SLA warnings: percentiles, age
-buckets, durations as shown, and which SLA dates need a warning."""
+buckets, durations as shown, which SLA dates need a warning, and the warning window setting."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from portal.config import ConfigError, Settings
 from portal.domain.disputes.policy import (
     AGE_BUCKETS, SlaDue, SlaTarget, age_bucket, age_in_days, duration_text, percentile, sla_dues_to_warn,
 )
@@ -104,3 +105,15 @@ def _dues(status=DisputeStatus.UNDER_REVIEW, first_due=None, responded=None, res
 ])
 def test_which_sla_dates_need_a_warning(kwargs, expected):
     assert list(_dues(**kwargs)) == expected
+
+
+@pytest.mark.parametrize(("value", "hours"), [(None, 4), ("1", 1), ("24", 24), ("168", 168)])
+def test_the_warning_window_setting(value, hours):
+    env = {"PORTAL_MODE": "test", "SECRET_KEY": "k" * 40, **({"SLA_WARNING_HOURS": value} if value else {})}
+    assert Settings.from_env(env).sla_warning_hours == hours
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "169"])
+def test_a_warning_window_outside_a_week_is_refused(value):
+    with pytest.raises(ConfigError, match="SLA_WARNING_HOURS must be between 1 and 168"):
+        Settings.from_env({"PORTAL_MODE": "test", "SECRET_KEY": "k" * 40, "SLA_WARNING_HOURS": value})
