@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import render_template
 
+from portal.domain.disputes.queries import open_dispute_count
 from portal.domain.staff.policy import Permission, permissions_of
 from portal.domain.staff.queries import staff_list, team_list
 from portal.domain.routing.service import rules_in_order
@@ -25,4 +26,6 @@ def dashboard():
     if Permission.MANAGE_ROUTING in permissions:
         counts["teams"] = len(team_list(db()))
         counts["rules"] = len(rules_in_order(db()))
+    if Permission.VIEW_REPORTS in permissions:
+        counts["open_disputes"] = open_dispute_count(db())
     return render_template("admin/dashboard.html", staff=staff, permissions=sorted(permissions), counts=counts)

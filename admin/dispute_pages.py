@@ -14,6 +14,7 @@ from portal.domain.disputes.notifications import DisputeMail
 from portal.domain.disputes.queries import (
     QUEUE_STATUS_FILTERS, QUEUE_TAB_LABELS, assignable_staff, reason_choices, staff_dispute_page, staff_queue,
 )
+from portal.domain.disputes.staff_notifications import StaffMail
 from portal.domain.disputes.states import STATUS_LABELS, DisputeStatus
 from portal.domain.staff.policy import Permission, allows, credit_limit, may_approve_credit
 from portal.forms import InvalidInput
@@ -57,6 +58,10 @@ def disputes_all():
 
 def _mail() -> DisputeMail:
     return DisputeMail(supplier=services().supplier, signer=services().link_signer)
+
+
+def _staff_mail() -> StaffMail:
+    return StaffMail(supplier=services().supplier)
 
 
 def _dispute_page(public_id: str, *, error: str = "", status: int = 200):
@@ -116,7 +121,7 @@ def dispute_reassign(public_id: str):
             raise InvalidInput("Choose the new owner from the list.")
         _, name, team_name, staff_id, _ = chosen
         service.reassign(ctx, _mail(), public_id, team_id=team_id, assignee_id=staff_id,
-                         owner_label=f"{name} ({team_name})")
+                         owner_label=f"{name} ({team_name})", staff_mail=_staff_mail())
     return _act(public_id, action)
 
 

@@ -2,8 +2,8 @@
 
 It builds a fresh SQLite database under instance/ (the Alembic migrations, then the demo
 ledger), starts localstripe (offline Stripe) with the portal's webhook registered, a mail
-catcher, the portal under gunicorn, the outbox sender and `reconcile-stripe` every minute, all
-on 127.0.0.1. Then it prints:
+catcher, the portal under gunicorn, the outbox sender, and `reconcile-stripe` and
+`warn-sla-at-risk` every minute, all on 127.0.0.1. Then it prints:
 
     Portal: <url>
     Clerk link: <a sign-in link for the demo clerk, ap@acme.example>
@@ -237,8 +237,9 @@ def tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-# How often the demo runs `reconcile-stripe`, as a production cron job would.
+# How often the demo runs `reconcile-stripe` and `warn-sla-at-risk`, as production cron jobs would.
 RECONCILE_EVERY_SECONDS = 60
+SLA_WARNINGS_EVERY_SECONDS = 60
 
 
 def child_commands(app_port: int) -> dict[str, list[str]]:
@@ -254,6 +255,8 @@ def child_commands(app_port: int) -> dict[str, list[str]]:
         "outbox": [*flask, "send-outbox", "--loop", "--interval", "1"],
         "reconcile": [sys.executable, "-m", "devserver.schedule", str(RECONCILE_EVERY_SECONDS), "--",
                       *flask, "reconcile-stripe"],
+        "sla-warnings": [sys.executable, "-m", "devserver.schedule", str(SLA_WARNINGS_EVERY_SECONDS), "--",
+                         *flask, "warn-sla-at-risk"],
     }
 
 
@@ -293,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
         demo.stripe.register_webhook(f"{app_url}/stripe/webhook", webhook_secret)
         commands = child_commands(ports.app)
         app_child = demo.spawn("app", commands["app"], env)
-        for name in ("outbox", "reconcile"):
+        for name in ("outbox", "reconcile", "sla-warnings"):
             demo.spawn(name, commands[name], env)
         if not wait_for_http(f"{app_url}/", watch=demo):
             failed = demo.exited_child() or app_child

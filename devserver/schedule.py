@@ -1,7 +1,8 @@
 """`python -m devserver.schedule SECONDS -- COMMAND...`: run COMMAND every SECONDS until stopped.
 
 What cron or a systemd timer does in production, for the demo: `reconcile-stripe` every
-minute, so an abandoned 3-D Secure attempt is released as it would be in production. A run
+minute, so an abandoned 3-D Secure attempt is released as it would be in production, and
+`warn-sla-at-risk` every minute, so supervisors hear of disputes about to miss their SLA. A run
 that fails is reported and the schedule goes on; SIGTERM or SIGINT ends it between runs.
 """
 

@@ -22,6 +22,7 @@ MB = 1024 * 1024
 # Attachments may not live where the app serves static files from (SECURITY.md U3).
 STATIC_FOLDER = Path(__file__).resolve().parent / "static"
 CLAMAV_ADDRESS_FORMS = ("tcp://", "unix:///", "/")
+MAX_SLA_WARNING_HOURS = 7 * 24
 
 
 class ConfigError(RuntimeError):
@@ -99,6 +100,9 @@ class Settings:
     upload_max_files: int = 10
     upload_max_image_pixels: int = 40_000_000
 
+    # Supervisors are warned when a dispute's SLA date is this close (or past): warn-sla-at-risk.
+    sla_warning_hours: int = 4
+
     @property
     def statement_descriptor(self) -> str:
         """The words a card statement shows for a payment to us."""
@@ -150,6 +154,7 @@ class Settings:
             upload_max_request_bytes=int(float(env.get("UPLOAD_MAX_REQUEST_MB", "25")) * MB),
             upload_max_files=int(env.get("UPLOAD_MAX_FILES", "10")),
             upload_max_image_pixels=int(float(env.get("UPLOAD_MAX_IMAGE_MEGAPIXELS", "40")) * 1_000_000),
+            sla_warning_hours=int(env.get("SLA_WARNING_HOURS", "4")),
         )
         settings.validate()
         return settings
@@ -179,6 +184,8 @@ class Settings:
             raise ConfigError("SUPPLIER_ADDRESS and SUPPLIER_TAX_ID may not hold control characters")
         if not self.database_url:
             raise ConfigError("DATABASE_URL is empty")
+        if not 1 <= self.sla_warning_hours <= MAX_SLA_WARNING_HOURS:
+            raise ConfigError(f"SLA_WARNING_HOURS must be between 1 and {MAX_SLA_WARNING_HOURS} (hours)")
         if self.mode == "production":
             if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
                 raise ConfigError(

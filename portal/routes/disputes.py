@@ -23,6 +23,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from portal.domain.core.clock import today_in
 from portal.domain.disputes import queries, service
 from portal.domain.disputes.policy import MAX_INVOICES_PER_DISPUTE, DisputeRefused
+from portal.domain.disputes.staff_notifications import StaffMail
 from portal.forms import InvalidInput
 from portal.forms.account import MAX_PAGE
 from portal.forms.disputes import message_body, raise_dispute_form
@@ -37,6 +38,11 @@ bp.before_request(require_customer)
 
 def _context():
     return request_context(actor_for_contact(g.contact.public_id))
+
+
+def _staff_mail() -> StaffMail:
+    """What the email to the dispute's owner needs (a new dispute, the customer writing)."""
+    return StaffMail(supplier=services().supplier)
 
 
 def _form_page(public_ids: list[str], *, error: str = "", values=None, status: int = 200):
@@ -67,7 +73,7 @@ def create():
         request_key, reason, description, choices = raise_dispute_form(request.form)
         dispute = service.raise_dispute(
             _context(), g.access, reason_code=reason, description=description, choices=choices,
-            request_key=request_key, router=services().dispute_router,
+            request_key=request_key, router=services().dispute_router, staff_mail=_staff_mail(),
         )
     except (DisputeRefused, InvalidInput) as error:
         # The form again, with what was typed and the reason it was refused (nothing changed).
@@ -87,7 +93,7 @@ def dispute(public_id: str):
 def message(public_id: str):
     try:
         body = message_body(request.form)
-        service.add_message(_context(), g.access, public_id, body)
+        service.add_message(_context(), g.access, public_id, body, staff_mail=_staff_mail())
     except (DisputeRefused, InvalidInput) as error:
         db().rollback()
         page = queries.dispute_page(db(), g.access, public_id, services().dispute_owner_names)

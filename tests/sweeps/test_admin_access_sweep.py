@@ -161,6 +161,14 @@ def test_positive_control_allowed_pages_with_an_id_show_their_object(sweep_app, 
     assert unreached == [], "\n".join(unreached)
 
 
+def test_the_sweep_covers_the_report_pages(app):
+    """The numbers page is swept like every other: declared VIEW_REPORTS, so supervisors and
+    admins pass the guard and analysts and collectors get 403 (the tests above)."""
+    swept = {rule.endpoint: rule for rule in _guarded(app)}
+    assert swept["admin.numbers"].rule == "/admin/numbers"
+    assert declared_permission(app.view_functions["admin.numbers"]) is Permission.VIEW_REPORTS
+
+
 def test_the_table_names_every_permission_and_only_known_roles():
     assert set(ROLES_BY_PERMISSION) == set(Permission)
     assert all(roles <= set(StaffRole) for roles in ROLES_BY_PERMISSION.values())

@@ -1,5 +1,6 @@
 """What the customer sees of disputes: the company's list, one dispute's page, and the raise
-form's invoices with their lines.
+form's invoices with their lines; and what staff see: the queues, one dispute's page, and the
+supervisors' numbers.
 
 Scoped by the session's `Access`: every contact of the company sees the company's disputes;
 a forwarded invoice link's holder sees only the disputes whose invoices the link all names
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from portal.domain.account.queries import LineView
@@ -25,9 +26,9 @@ from portal.domain.customers.models import Customer
 from portal.domain.disputes.models import (
     Dispute, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
 )
-from portal.domain.disputes.policy import disputable
+from portal.domain.disputes.policy import AGE_BUCKETS, disputable, percentile
 from portal.domain.disputes.states import (
-    ACTIVE, CUSTOMER_HIDDEN, EVENT_LABELS, STATUS_LABELS, DisputeStatus, EventKind,
+    ACTIVE, CUSTOMER_HIDDEN, DECIDED, EVENT_LABELS, SLA_RUNNING, STATUS_LABELS, DisputeStatus, EventKind,
 )
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.queries import Standing, standings_query, to_standings
@@ -624,3 +625,143 @@ def assignable_staff(db: Session) -> list[tuple[str, str, str, int, int]]:
         .join(TeamMembership, TeamMembership.staff_id == StaffMember.id).join(Team, Team.id == TeamMembership.team_id)
         .where(StaffMember.status == StaffStatus.ACTIVE).order_by(Team.name, StaffMember.name)
     )]
+
+
+# --------------------------------------------------------------------------------------------
+# Reports: the supervisors' numbers (VIEW_REPORTS)
+
+# Cycle times, breaches and credits are read over the disputes decided this long ago at most.
+REPORT_WINDOW = timedelta(days=90)
+# The percentiles are computed from at most this many of the latest decided disputes.
+MAX_CYCLE_SAMPLE = 5_000
+UNASSIGNED = "Unassigned"
+
+
+@dataclass(frozen=True)
+class Tally:
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class CycleTime:
+    """Median and 90th percentile of one duration over `count` decided disputes."""
+
+    count: int
+    median: timedelta | None
+    p90: timedelta | None
+
+
+@dataclass(frozen=True)
+class DisputeNumbers:
+    """What supervisors watch. Open: every active dispute now. Decided: the disputes accepted
+    (in full or part), rejected or re-billed within `window` (withdrawn ones are no decision)."""
+
+    at: datetime
+    window: timedelta
+    open_total: int
+    open_by_age: tuple[Tally, ...]
+    open_by_reason: tuple[Tally, ...]
+    open_by_team: tuple[Tally, ...]
+    open_first_response_overdue: int  # while the clock runs (not waiting for the customer)
+    open_resolution_overdue: int
+    held: tuple[Money, ...]  # held in active disputes, one amount per currency
+    decided: int
+    first_response_late: int
+    resolution_late: int
+    credited: int  # decided disputes that ended with a credit note
+    first_response: CycleTime
+    resolution: CycleTime
+
+    @property
+    def credited_share(self) -> float | None:
+        return self.credited / self.decided if self.decided else None
+
+    @property
+    def sampled(self) -> bool:
+        """The percentiles read only the latest `MAX_CYCLE_SAMPLE` of the decided disputes."""
+        return self.decided > MAX_CYCLE_SAMPLE
+
+
+def _count_where(condition: ColumnElement[bool]):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _age_counts(now: datetime) -> list:
+    """One count per `policy.AGE_BUCKETS` entry: disputes at least its `min_days` whole days old
+    (raised at or before `now` less that many days) and younger than the next bucket's. The
+    first bucket also takes a dispute stamped a moment after `now`, as `policy.age_in_days` does."""
+    counts = []
+    for n, bucket in enumerate(AGE_BUCKETS):
+        conditions = []
+        if n > 0:
+            conditions.append(Dispute.created_at <= now - timedelta(days=bucket.min_days))
+        if n + 1 < len(AGE_BUCKETS):
+            conditions.append(Dispute.created_at > now - timedelta(days=AGE_BUCKETS[n + 1].min_days))
+        counts.append(_count_where(and_(*conditions)))
+    return counts
+
+
+def dispute_numbers(db: Session, now: datetime) -> DisputeNumbers:
+    """The supervisors' numbers as of `now`, in six statements whatever the data size.
+
+    Counts and sums are aggregated in SQL. The percentiles are not: PostgreSQL has
+    `percentile_cont` and SQLite nothing like it, and the two subtract timestamps differently,
+    so the latest decided disputes' timestamps are read (at most `MAX_CYCLE_SAMPLE` rows) and
+    `policy.percentile` works out the durations in Python, the same on both databases.
+    """
+    active = Dispute.status.in_([str(s) for s in ACTIVE])
+    running = Dispute.status.in_([str(s) for s in SLA_RUNNING])
+    open_row = db.execute(select(
+        func.count(), *_age_counts(now),
+        _count_where(and_(running, Dispute.first_responded_at.is_(None), Dispute.first_response_due_at < now)),
+        _count_where(and_(running, Dispute.resolution_due_at < now)),
+    ).where(active)).one()
+    open_total, *by_age, first_overdue, resolution_overdue = (int(value) for value in open_row)
+
+    by_reason = tuple(Tally(label, count) for label, count in db.execute(
+        select(DisputeReason.label, func.count()).join(Dispute, Dispute.reason_id == DisputeReason.id)
+        .where(active).group_by(DisputeReason.id, DisputeReason.label, DisputeReason.position)
+        .order_by(DisputeReason.position, DisputeReason.label)
+    ))
+    teams = db.execute(
+        select(Team.name, func.count()).select_from(Dispute).outerjoin(Team, Team.id == Dispute.team_id)
+        .where(active).group_by(Dispute.team_id, Team.name)
+    ).all()
+    by_team = tuple(sorted((Tally(name or UNASSIGNED, count) for name, count in teams),
+                           key=lambda tally: (tally.label == UNASSIGNED, tally.label)))
+    held = tuple(Money(int(total), currency) for currency, total in db.execute(
+        select(Dispute.currency, func.sum(DisputeInvoice.held_minor))
+        .join(DisputeInvoice, DisputeInvoice.dispute_id == Dispute.id)
+        .where(active).group_by(Dispute.currency).order_by(Dispute.currency)
+    ) if total)
+
+    decided_in_window = and_(Dispute.status.in_([str(s) for s in DECIDED]), Dispute.resolved_at >= now - REPORT_WINDOW)
+    credit = exists(select(DisputeInvoice.id).where(DisputeInvoice.dispute_id == Dispute.id,
+                                                    DisputeInvoice.credited_minor > 0))
+    decided, first_late, resolution_late, credited = (int(value) for value in db.execute(select(
+        func.count(),
+        _count_where(Dispute.first_responded_at > Dispute.first_response_due_at),
+        _count_where(Dispute.resolved_at > Dispute.resolution_due_at),
+        _count_where(credit),
+    ).where(decided_in_window)).one())
+    sample = db.execute(
+        select(Dispute.created_at, Dispute.first_responded_at, Dispute.resolved_at).where(decided_in_window)
+        .order_by(Dispute.resolved_at.desc(), Dispute.id.desc()).limit(MAX_CYCLE_SAMPLE)
+    ).all()
+    to_first = [responded - raised for raised, responded, _ in sample if responded is not None]
+    to_resolution = [resolved - raised for raised, _, resolved in sample]
+    return DisputeNumbers(
+        at=now, window=REPORT_WINDOW, open_total=open_total,
+        open_by_age=tuple(Tally(bucket.label, count) for bucket, count in zip(AGE_BUCKETS, by_age, strict=True)),
+        open_by_reason=by_reason, open_by_team=by_team,
+        open_first_response_overdue=first_overdue, open_resolution_overdue=resolution_overdue, held=held,
+        decided=decided, first_response_late=first_late, resolution_late=resolution_late, credited=credited,
+        first_response=CycleTime(len(to_first), percentile(to_first, 0.5), percentile(to_first, 0.9)),
+        resolution=CycleTime(len(to_resolution), percentile(to_resolution, 0.5), percentile(to_resolution, 0.9)),
+    )
+
+
+def open_dispute_count(db: Session) -> int:
+    """For the staff dashboard (one statement)."""
+    return db.scalar(select(func.count()).select_from(Dispute).where(Dispute.status.in_([str(s) for s in ACTIVE])))

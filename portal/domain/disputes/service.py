@@ -17,7 +17,8 @@ Every step writes a `DisputeEvent` (the history the pages show) and an audit row
 the status only through `DISPUTE_TRANSITIONS`. Routing (team, assignee, priority and SLA
 dates) is whatever `DisputeRouter` the caller passes: `route_by_rules` (the stored routing
 rules, with each member's open load and each team's last assignee read from the disputes), or
-`no_routing`.
+`no_routing`. The dispute's owner is emailed (`staff_notifications`) when it arrives, when the
+customer writes and when it is reassigned, through the `StaffMail` the caller passes.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from portal.domain.disputes.policy import (
     MAX_INVOICES_PER_DISPUTE, DisputeRefused, InvoiceChoice, LineFacts, check_partial_credit, clean_description,
     clean_message, disputable, disputed_on_invoice, link_may_see, needs_approval,
 )
+from portal.domain.disputes.staff_notifications import StaffMail, StaffNotice, notify_staff
 from portal.domain.disputes.states import ACTIVE, DISPUTE_TRANSITIONS, AuthorKind, DisputeStatus, EventKind
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.invoicing.service import NewLine, issue_credit_note, issue_invoice
@@ -222,7 +224,7 @@ def _first_staff_response(ctx: Context, dispute: Dispute) -> None:
 
 def raise_dispute(
     ctx: Context, access: Access, *, reason_code: str, description: str, choices: Sequence[InvoiceChoice],
-    request_key: str, router: DisputeRouter = no_routing,
+    request_key: str, router: DisputeRouter = no_routing, staff_mail: StaffMail | None = None,
 ) -> Dispute:
     """Raise one dispute over one or more invoices this access may see (all in one currency).
 
@@ -307,22 +309,27 @@ def raise_dispute(
         "invoices": {row.number: decided.amount.minor for row, decided in disputed},
     })
     db.flush()
+    notify_staff(ctx, staff_mail, dispute, StaffNotice.RAISED, message=description)
     return dispute
 
 
-def add_message(ctx: Context, access: Access, public_id: str, body: str) -> DisputeMessage:
+def add_message(ctx: Context, access: Access, public_id: str, body: str,
+                staff_mail: StaffMail | None = None) -> DisputeMessage:
     """The customer writes in the thread; an answer to our question resumes the review."""
     dispute = _customer_dispute(ctx, access, public_id)  # first: a foreign id is a 404 whatever the body
     body = clean_message(body)
     if dispute.status not in ACTIVE:
         raise DisputeRefused("This dispute is closed. To raise something new, open a new dispute.")
+    answered = dispute.status == S.AWAITING_CUSTOMER
     message = _message(ctx, dispute, body, author=AuthorKind.CUSTOMER, contact_id=access.contact_id)
-    if dispute.status == S.AWAITING_CUSTOMER:
+    if answered:
         _move(ctx, dispute, S.UNDER_REVIEW, EventKind.ANSWERED)
     else:
         dispute.updated_at = ctx.clock.now()
         _event(ctx, dispute, EventKind.MESSAGE)
     ctx.db.flush()
+    notify_staff(ctx, staff_mail, dispute, StaffNotice.CUSTOMER_ANSWERED if answered else StaffNotice.CUSTOMER_WROTE,
+                 message=body)
     return message
 
 
@@ -389,8 +396,9 @@ def request_information(ctx: Context, mail: DisputeMail | None, public_id: str, 
 
 
 def reassign(ctx: Context, mail: DisputeMail | None, public_id: str, *, team_id: int | None, assignee_id: int | None,
-             owner_label: str = "") -> Dispute:
-    """Give the dispute to another team or person (`owner_label`: how the customer reads it)."""
+             owner_label: str = "", staff_mail: StaffMail | None = None) -> Dispute:
+    """Give the dispute to another team or person (`owner_label`: how the customer reads it);
+    the new owner is emailed unless they gave it to themselves."""
     _require_staff(ctx)
     dispute = _lock_dispute(ctx.db, public_id)
     if dispute.status not in ACTIVE:
@@ -403,6 +411,8 @@ def reassign(ctx: Context, mail: DisputeMail | None, public_id: str, *, team_id:
                  before=before, after={"team_id": team_id, "assignee_id": assignee_id})
     ctx.db.flush()
     queue_dispute_notice(ctx, mail, dispute, DisputeNotice.REASSIGNED, detail=owner_label)
+    notify_staff(ctx, staff_mail, dispute, StaffNotice.REASSIGNED,
+                 previous_owner=(before["team_id"], before["assignee_id"]))
     return dispute
 
 

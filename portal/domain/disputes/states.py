@@ -54,6 +54,10 @@ DISPUTE_TRANSITIONS = Transitions("dispute", DisputeStatus, {
 FINAL = DISPUTE_TRANSITIONS.final
 # Statuses that hold the disputed amount out of what is payable.
 ACTIVE = tuple(status for status in DisputeStatus if status not in FINAL)
+# Active statuses whose SLA clock runs: it stands still while we wait for the customer.
+SLA_RUNNING = tuple(status for status in ACTIVE if status != S.AWAITING_CUSTOMER)
+# The final statuses we decided (the customer's withdrawal is not a decision).
+DECIDED = tuple(status for status in DisputeStatus if status in _DECISIONS)
 
 # What the customer reads.
 STATUS_LABELS: dict[DisputeStatus, str] = {

@@ -95,11 +95,15 @@ def test_the_demo_starts_prints_where_to_click_and_stops_on_ctrl_c(tmp_path):
         demo.stdout.close()
 
 
-def test_the_demo_runs_no_raw_access_log_and_reconciles_on_a_schedule():
-    from devserver.__main__ import RECONCILE_EVERY_SECONDS, child_commands
+def test_the_demo_runs_no_raw_access_log_and_its_scheduled_commands():
+    from devserver.__main__ import RECONCILE_EVERY_SECONDS, SLA_WARNINGS_EVERY_SECONDS, child_commands
 
     commands = child_commands(5000)
     assert not [arg for argv in commands.values() for arg in argv if "access-log" in arg]
     assert commands["reconcile"][-1] == "reconcile-stripe"
     assert commands["reconcile"][:4] == [sys.executable, "-m", "devserver.schedule", str(RECONCILE_EVERY_SECONDS)]
     assert RECONCILE_EVERY_SECONDS <= 60
+    assert commands["sla-warnings"][-1] == "warn-sla-at-risk"
+    assert commands["sla-warnings"][:4] == [sys.executable, "-m", "devserver.schedule",
+                                            str(SLA_WARNINGS_EVERY_SECONDS)]
+    assert SLA_WARNINGS_EVERY_SECONDS <= 60
