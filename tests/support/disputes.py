@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 
+from sqlalchemy import select
+
 from portal.domain.access.policy import ACCOUNT, INVOICES, Access
 from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
@@ -13,8 +15,10 @@ from portal.domain.disputes.models import Dispute
 from portal.domain.disputes.policy import InvoiceChoice, LineChoice
 from portal.domain.disputes.service import raise_dispute
 from portal.domain.invoicing.models import Invoice
+from portal.domain.staff.models import StaffMember
+from tests.support.factories import make_staff
 
-STAFF = Actor("staff", "1", "127.0.0.1")
+DESK_EMAIL = "dispute.desk@northwind.example"
 
 
 def contact_access(contact: Contact, invoices: list[Invoice] | None = None, link_id: int | None = None) -> Access:
@@ -27,8 +31,13 @@ def contact_context(db, clock: Clock, contact: Contact) -> Context:
     return Context(db, clock, Actor("contact", contact.public_id, "127.0.0.1"))
 
 
-def staff_context(db, clock: Clock) -> Context:
-    return Context(db, clock, STAFF)
+def staff_context(db, clock: Clock, staff: StaffMember | None = None) -> Context:
+    """A staff member's context, as `admin.auth.staff_actor` makes it: `staff`, or else the
+    dispute desk's analyst (a real member, made on first use)."""
+    if staff is None:
+        staff = db.scalar(select(StaffMember).where(StaffMember.email == DESK_EMAIL)) \
+            or make_staff(db, clock, email=DESK_EMAIL, name="Dispute Desk")
+    return Context(db, clock, Actor("staff", staff.public_id, "127.0.0.1"))
 
 
 def raise_test_dispute(db, clock: Clock, contact: Contact, invoices: list[Invoice], *, amount_text: str = "",

@@ -53,6 +53,7 @@ from portal.domain.invoicing.service import NewLine, issue_credit_note, issue_in
 from portal.domain.payments.service import lock_customer
 from portal.domain.routing import policy as routing_policy
 from portal.domain.routing.service import route_new_dispute
+from portal.domain.staff.models import StaffMember
 
 REQUEST_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 S = DisputeStatus
@@ -179,7 +180,9 @@ def _message(ctx: Context, dispute: Dispute, body: str, *, author: AuthorKind, c
 
 
 def _staff_id(ctx: Context) -> int | None:
-    return int(ctx.actor.id) if ctx.actor.id.isdigit() else None
+    """The acting member's `staff_members.id` (a staff actor is named by the member's public
+    id); None for a staff actor that is no member (a command, the demo's history)."""
+    return ctx.db.scalar(select(StaffMember.id).where(StaffMember.public_id == ctx.actor.id))
 
 
 def _require_staff(ctx: Context) -> None:
