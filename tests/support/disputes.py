@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 
 from sqlalchemy import select
 
 from portal.domain.access.policy import ACCOUNT, INVOICES, Access
+from portal.domain.attachments.service import FileStore, Upload, Uploads
+from portal.domain.attachments.storage import FileStorage
 from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
 from portal.domain.core.context import Context
@@ -40,12 +43,18 @@ def staff_context(db, clock: Clock, staff: StaffMember | None = None) -> Context
     return Context(db, clock, Actor("staff", staff.public_id, "127.0.0.1"))
 
 
+def uploads(storage: FileStorage, *files: tuple[str, bytes], scanner_configured: bool = False) -> Uploads:
+    """Files (name, bytes) to send with a dispute or a message, stored in `storage` (the
+    `file_storage` fixture is the test app's) when the service accepts them."""
+    return FileStore(storage, scanner_configured).uploads([Upload(name, io.BytesIO(data)) for name, data in files])
+
+
 def raise_test_dispute(db, clock: Clock, contact: Contact, invoices: list[Invoice], *, amount_text: str = "",
                        lines: dict[int, list[LineChoice]] | None = None, reason: str = "pricing",
                        description: str = "The unit price is not what we agreed.",
-                       access: Access | None = None) -> Dispute:
+                       access: Access | None = None, files: Uploads | None = None) -> Dispute:
     """A dispute over `invoices`: an amount on each (`amount_text`), chosen lines (`lines` by
-    invoice id), or else the whole of each."""
+    invoice id), or else the whole of each; with `files` (see `uploads`)."""
     choices = []
     for invoice in invoices:
         if lines and invoice.id in lines:
@@ -56,5 +65,5 @@ def raise_test_dispute(db, clock: Clock, contact: Contact, invoices: list[Invoic
             choices.append(InvoiceChoice(invoice.public_id, "whole"))
     return raise_dispute(
         contact_context(db, clock, contact), access or contact_access(contact), reason_code=reason,
-        description=description, choices=choices, request_key=secrets.token_urlsafe(24),
+        description=description, choices=choices, request_key=secrets.token_urlsafe(24), files=files,
     )
