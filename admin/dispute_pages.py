@@ -1,7 +1,11 @@
 """The staff side of disputes: the queues (VIEW_DISPUTES; the "all" tab VIEW_ALL_DISPUTES) and
 one dispute's page with its actions (WORK_DISPUTES; approving a credit APPROVE_CREDITS and a
 recent sign-in). The credit limit a resolution or an approval is checked against is the acting
-member's role's (`staff.policy.credit_limit`)."""
+member's role's (`staff.policy.credit_limit`).
+
+A reply, a question and an internal note may carry files (the forms' `files` input): a reply's
+and a question's reach the customer, a note's stay staff-only. Any attached file downloads at
+`GET /admin/disputes/<public_id>/files/<file_public_id>` (VIEW_DISPUTES)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from portal.domain.core.money import Money, MoneyError
 from portal.domain.disputes import service
 from portal.domain.disputes.notifications import DisputeMail
 from portal.domain.disputes.queries import (
-    QUEUE_STATUS_FILTERS, QUEUE_TAB_LABELS, assignable_staff, reason_choices, staff_dispute_page, staff_queue,
+    QUEUE_STATUS_FILTERS, QUEUE_TAB_LABELS, assignable_staff, reason_choices, staff_dispute_file, staff_dispute_page,
+    staff_queue,
 )
 from portal.domain.disputes.staff_notifications import StaffMail
 from portal.domain.disputes.states import STATUS_LABELS, DisputeStatus
@@ -20,6 +25,8 @@ from portal.domain.staff.policy import Permission, allows, credit_limit, may_app
 from portal.forms import InvalidInput
 from portal.forms.staff_disputes import queue_query, reassign_choice, resolve_choice, staff_text
 from portal.web.context import db, request_context, services
+from portal.web.downloads import download_response
+from portal.web.uploads import files_were_posted, form_limits, posted_uploads
 
 from . import bp
 from .auth import staff_actor
@@ -72,6 +79,7 @@ def _dispute_page(public_id: str, *, error: str = "", status: int = 200):
         may_work=allows(staff.role, Permission.WORK_DISPUTES),
         may_approve=may_approve_credit(staff.role, page.proposed_credit) if page.awaiting_approval else False,
         limit=credit_limit(staff.role, page.dispute.currency),
+        upload_limits=form_limits(), files_sent=bool(error) and files_were_posted(),
     ), status
 
 
@@ -91,24 +99,31 @@ def dispute(public_id: str):
     return _dispute_page(public_id)
 
 
+@bp.get("/disputes/<public_id>/files/<file_public_id>")
+@requires(Permission.VIEW_DISPUTES)
+def dispute_file(public_id: str, file_public_id: str):
+    return download_response(staff_dispute_file(db(), public_id, file_public_id), services().file_store.storage)
+
+
 @bp.post("/disputes/<public_id>/reply")
 @requires(Permission.WORK_DISPUTES)
 def dispute_reply(public_id: str):
-    return _act(public_id, lambda ctx: service.reply(ctx, _mail(), public_id, staff_text(request.form)), "#thread")
+    return _act(public_id, lambda ctx: service.reply(ctx, _mail(), public_id, staff_text(request.form),
+                                                     files=posted_uploads()), "#thread")
 
 
 @bp.post("/disputes/<public_id>/note")
 @requires(Permission.WORK_DISPUTES)
 def dispute_note(public_id: str):
-    return _act(public_id, lambda ctx: service.reply(ctx, None, public_id, staff_text(request.form), internal=True),
-                "#thread")
+    return _act(public_id, lambda ctx: service.reply(ctx, None, public_id, staff_text(request.form), internal=True,
+                                                     files=posted_uploads()), "#thread")
 
 
 @bp.post("/disputes/<public_id>/request-information")
 @requires(Permission.WORK_DISPUTES)
 def dispute_request_information(public_id: str):
-    return _act(public_id, lambda ctx: service.request_information(ctx, _mail(), public_id,
-                                                                   staff_text(request.form)), "#thread")
+    return _act(public_id, lambda ctx: service.request_information(ctx, _mail(), public_id, staff_text(request.form),
+                                                                   files=posted_uploads()), "#thread")
 
 
 @bp.post("/disputes/<public_id>/reassign")

@@ -12,6 +12,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal.config import Settings
 from portal.domain.access.rate_limits import RateLimiter, build_rate_limiter
 from portal.domain.access.tokens import LinkSigner
+from portal.domain.attachments.policy import UploadLimits
+from portal.domain.attachments.service import FileStore
+from portal.domain.attachments.storage import FileStorage, LocalDirectoryStorage
 from portal.domain.core.clock import Clock, SystemClock
 from portal.domain.core.database import make_engine, make_session_factory
 from portal.domain.core.money import Money
@@ -28,6 +31,10 @@ from portal.web.logging import configure_logging
 from portal.web.security import add_security_headers, content_security_policy
 
 csrf = CSRFProtect()
+# What a form may carry besides its files (fields, multipart headers), above the files' own
+# limit: a request within the files' limit always reaches the view, whose refusal names the
+# file and keeps the form; only a body larger still is cut off at 413 before it is read.
+FORM_ROOM_BYTES = 1024 * 1024
 
 
 def create_app(
@@ -37,6 +44,7 @@ def create_app(
     gateway: PaymentGateway | None = None,
     engine=None,
     rate_limiter: RateLimiter | None = None,
+    file_storage: FileStorage | None = None,
 ) -> Flask:
     """Every collaborator is built here, once; tests pass their own clock, gateway or engine."""
     settings = settings or Settings.from_env()
@@ -44,6 +52,11 @@ def create_app(
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
+    upload_limits = UploadLimits.from_settings(settings)
+    file_store = FileStore(
+        storage=file_storage or LocalDirectoryStorage.from_settings(settings),
+        scanner_configured=bool(settings.clamav_address), limits=upload_limits,
+    )
 
     app = PortalFlask(__name__, instance_relative_config=True)
     app.config.update(
@@ -57,7 +70,7 @@ def create_app(
         # The cookie is written when the session changes (sign-in, the idle clock's minute
         # ticking over), not re-signed on every response: the timeouts live on the server.
         SESSION_REFRESH_EACH_REQUEST=False,
-        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=upload_limits.max_request_bytes + FORM_ROOM_BYTES,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         TESTING=settings.mode == "test",
     )
@@ -73,6 +86,7 @@ def create_app(
         supplier=SupplierDetails.from_settings(settings),
         content_security_policy=content_security_policy(settings),
         password_hasher=PasswordHasher.for_mode(settings.mode),
+        file_store=file_store,
         dispute_router=route_by_rules,
         dispute_owner_names=owner_names,
     ))

@@ -11,7 +11,6 @@ from flask import Flask
 from portal.cli import command_session, services_of
 from portal.domain.attachments.jobs import DEFAULT_BATCH_SIZE, scan_pending_files
 from portal.domain.attachments.scanner import ClamdScanner
-from portal.domain.attachments.storage import LocalDirectoryStorage
 
 
 def register(app: Flask) -> None:
@@ -24,9 +23,9 @@ def register(app: Flask) -> None:
         scanner = ClamdScanner.from_settings(services.settings)
         if scanner is None:
             raise click.ClickException("CLAMAV_ADDRESS is not set: there is no scanner to ask.")
-        storage = LocalDirectoryStorage.from_settings(services.settings)
         with command_session(app) as db:
-            report = scan_pending_files(db, services.clock, storage, scanner, batch_size=batch_size)
+            report = scan_pending_files(db, services.clock, services.file_store.storage, scanner,
+                                        batch_size=batch_size)
         click.echo(f"scan: {report.summary()}")
         if report.problems:
             raise SystemExit(1)

@@ -7,7 +7,9 @@ other than line breaks), the invoices' public ids, and per invoice what is dispu
 `quantity-<id>-<position>` or `line-amount-<id>-<position>`. Amounts stay text here;
 `Money.parse` reads them in the invoice's own currency.
 
-Attachments come with the attachments area: the form has no file field until then.
+Files come in the forms' `files` input (multipart) and are not parsed here: the route hands
+them to the dispute service as `Uploads` (`portal.web.uploads.posted_uploads`), which checks
+them with the attachments area's rules once the rest of the form was accepted.
 """
 
 from __future__ import annotations

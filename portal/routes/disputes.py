@@ -10,8 +10,15 @@ URLs:
 - `disputes.new`       GET  /disputes/new?invoice=<id>&invoice=...  the raise form
 - `disputes.create`    POST /disputes                                raise it (one per form token)
 - `disputes.dispute`   GET  /disputes/<public_id>                    status, owner, thread, history
-- `disputes.message`   POST /disputes/<public_id>/messages           the customer writes
+- `disputes.message`   POST /disputes/<public_id>/messages           the customer writes (text, files)
 - `disputes.withdraw`  POST /disputes/<public_id>/withdraw           take it back
+- `disputes.file`      GET  /disputes/<public_id>/files/<file_public_id>  download an attached file
+
+Raising a dispute and writing in its thread may carry files (the forms' `files` input,
+multipart): the service checks the dispute step first and stores the files only then; a
+refused file refuses the whole form, shown again with the reason. A download is served only
+through a dispute this session may see, never a file of an internal note
+(`queries.dispute_file`), by `portal.web.downloads.download_response`.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import secrets
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
+from portal.domain.attachments.policy import UploadRefused
 from portal.domain.core.clock import today_in
 from portal.domain.disputes import queries, service
 from portal.domain.disputes.policy import MAX_INVOICES_PER_DISPUTE, DisputeRefused
@@ -31,6 +39,8 @@ from portal.forms.fields import small_number
 from portal.forms.payments import invoice_ids
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import require_customer
+from portal.web.downloads import download_response
+from portal.web.uploads import files_were_posted, form_limits, posted_uploads
 
 bp = Blueprint("disputes", __name__)
 bp.before_request(require_customer)
@@ -51,7 +61,14 @@ def _form_page(public_ids: list[str], *, error: str = "", values=None, status: i
     return render_template(
         "disputes/new.html", form=form, error=error, values=values or {},
         request_key=(values or {}).get("request_key") or secrets.token_urlsafe(24),
+        upload_limits=form_limits(), files_sent=bool(error) and files_were_posted(),
     ), status
+
+
+def _dispute_page(public_id: str, *, error: str = "", body: str = "", status: int = 200):
+    page = queries.dispute_page(db(), g.access, public_id, services().dispute_owner_names)
+    return render_template("disputes/dispute.html", page=page, error=error, body=body, upload_limits=form_limits(),
+                           files_sent=bool(error) and files_were_posted()), status
 
 
 @bp.get("/disputes")
@@ -73,9 +90,10 @@ def create():
         request_key, reason, description, choices = raise_dispute_form(request.form)
         dispute = service.raise_dispute(
             _context(), g.access, reason_code=reason, description=description, choices=choices,
-            request_key=request_key, router=services().dispute_router, staff_mail=_staff_mail(),
+            request_key=request_key, router=services().dispute_router, files=posted_uploads(),
+            staff_mail=_staff_mail(),
         )
-    except (DisputeRefused, InvalidInput) as error:
+    except (DisputeRefused, UploadRefused, InvalidInput) as error:
         # The form again, with what was typed and the reason it was refused (nothing changed).
         db().rollback()
         ids = invoice_ids(request.form.getlist("invoice"), MAX_INVOICES_PER_DISPUTE)
@@ -85,20 +103,17 @@ def create():
 
 @bp.get("/disputes/<public_id>")
 def dispute(public_id: str):
-    page = queries.dispute_page(db(), g.access, public_id, services().dispute_owner_names)
-    return render_template("disputes/dispute.html", page=page, error="")
+    return _dispute_page(public_id)
 
 
 @bp.post("/disputes/<public_id>/messages")
 def message(public_id: str):
     try:
         body = message_body(request.form)
-        service.add_message(_context(), g.access, public_id, body, staff_mail=_staff_mail())
-    except (DisputeRefused, InvalidInput) as error:
+        service.add_message(_context(), g.access, public_id, body, files=posted_uploads(), staff_mail=_staff_mail())
+    except (DisputeRefused, UploadRefused, InvalidInput) as error:
         db().rollback()
-        page = queries.dispute_page(db(), g.access, public_id, services().dispute_owner_names)
-        return render_template("disputes/dispute.html", page=page, error=error.message,
-                               body=request.form.get("body", "")[:8000]), 400
+        return _dispute_page(public_id, error=error.message, body=request.form.get("body", "")[:8000], status=400)
     return redirect(url_for(".dispute", public_id=public_id) + "#thread", code=303)
 
 
@@ -106,3 +121,9 @@ def message(public_id: str):
 def withdraw(public_id: str):
     service.withdraw(_context(), g.access, public_id)
     return redirect(url_for(".dispute", public_id=public_id), code=303)
+
+
+@bp.get("/disputes/<public_id>/files/<file_public_id>")
+def file(public_id: str, file_public_id: str):
+    stored = queries.dispute_file(db(), g.access, public_id, file_public_id)
+    return download_response(stored, services().file_store.storage)

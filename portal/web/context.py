@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.config import Settings
 from portal.domain.access.rate_limits import RateLimiter
 from portal.domain.access.tokens import LinkSigner
+from portal.domain.attachments.service import FileStore
 from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
 from portal.domain.core.context import Context
@@ -46,6 +47,8 @@ class Services:
     supplier: SupplierDetails
     content_security_policy: str
     password_hasher: PasswordHasher
+    # Where uploads are kept, whether a scanner judges them, and the limits of one request.
+    file_store: FileStore
     # Team, assignee, priority and SLA dates of a new dispute, and the owners' names on its
     # page: none until routing rules and staff exist.
     dispute_router: DisputeRouter = no_routing

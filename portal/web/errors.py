@@ -18,6 +18,8 @@ the same wherever it happens and no view repeats the mapping:
 |  character in a query argument |  (CR, LF and TAB pass in a form value:   |
 |  or a form value               |  single-line fields refuse them in their |
 |                                |  form class, portal.forms)               |
+| a body above MAX_CONTENT_LENGTH| 413 naming the upload limits (the files  |
+|  (files past the upload limits)|  were not read: nothing was stored)      |
 
 A request that asked for JSON (the pay page's script) gets `{"error": message}`; any other
 gets the error page. The request's transaction is rolled back before the answer is built:
@@ -31,6 +33,7 @@ import unicodedata
 from flask import Flask, abort, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
+from portal.domain.attachments.policy import describe_size
 from portal.domain.core.errors import DomainError, InvalidTransition, NotFound
 from portal.domain.payments.policy import PaymentConflict, PaymentsPaused
 
@@ -124,7 +127,13 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(error):
-        return error_response(413, "The upload is larger than allowed.")
+        # Cut off before the body was read: the form cannot be shown again with what was typed.
+        limits = app.extensions["portal"].file_store.limits
+        return error_response(413, (
+            f"The files are larger than {describe_size(limits.max_request_bytes)} together, the most one form "
+            f"can send (at most {limits.max_files} files of up to {describe_size(limits.max_file_bytes)} each). "
+            "Nothing was saved: go back, attach fewer or smaller files, and send the rest in a message."
+        ), title="Files too large")
 
     @app.errorhandler(429)
     def too_many(error):

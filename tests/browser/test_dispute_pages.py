@@ -1,8 +1,9 @@
 """Disputing two lines of an invoice in real Chromium, then seeing only the rest payable.
 
-invoice page → "Dispute this invoice" → choose two lines (a quantity and an amount) → the
-dispute page (status, "Not yet assigned", the lines) → the invoice shows the disputed amount
-→ the pay page offers only the undisputed part. Screenshots at 1280 and 390 px wide land in
+invoice page → "Dispute this invoice" → choose two lines (a quantity and an amount) and attach
+a delivery note → the dispute page (status, "Not yet assigned", the lines, the file, which
+downloads) → a message with a photo → the invoice shows the disputed amount → the pay page
+offers only the undisputed part. Screenshots at 1280 and 390 px wide land in
 test-artifacts/ for a person to look at.
 """
 
@@ -15,6 +16,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from portal.domain.invoicing.models import Invoice
+from tests.support import attachment_files as files
 from tests.support.factories import make_contact, make_customer, make_invoice
 from tests.support.fixtures.browser import sign_in_browser
 
@@ -48,15 +50,23 @@ def test_dispute_two_lines_and_pay_the_rest(page: Page, app, db, clock, live_ser
     page.locator(f"#line-amount-{invoice.public_id}-3").fill("60.00")
     page.get_by_label("Reason").select_option("quantity_short")
     page.get_by_label("What is wrong?").fill("Only 8 of the 10 racks arrived, and freight was free on this order.")
+    page.get_by_label("Attach files").set_input_files(
+        [{"name": "delivery note.pdf", "mimeType": "application/pdf", "buffer": files.tiny_pdf()}])
     _shot(page, f"dispute-raise-{width}")
     page.get_by_role("button", name="Raise the dispute").click()
 
     expect(page.get_by_role("heading", name="Dispute")).to_be_visible()
     expect(page.get_by_text("Not yet assigned")).to_be_visible()
     expect(page.locator("dl.facts").get_by_text("$310.00")).to_be_visible()  # 2 × 125.00 + 60.00
-    page.get_by_label("Write to us").fill("Delivery note attached to our email of today.")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="delivery note.pdf").click()
+    assert download.value.suggested_filename == "delivery note.pdf"
+    page.get_by_label("Write to us").fill("A photo of the delivery, as it arrived.")
+    page.get_by_label("Attach files").set_input_files(
+        [{"name": "pallet.png", "mimeType": "image/png", "buffer": files.png(40, 30)}])
     page.get_by_role("button", name="Send").click()
-    expect(page.locator(".thread").get_by_text("Delivery note attached")).to_be_visible()
+    expect(page.locator(".thread").get_by_text("A photo of the delivery")).to_be_visible()
+    expect(page.locator(".thread").get_by_role("link", name="pallet.png")).to_be_visible()
     _shot(page, f"dispute-page-{width}")
 
     page.goto(f"{live_server.url}/invoices/{invoice.public_id}")

@@ -1,5 +1,5 @@
 """An analyst in Chromium: the dispute queue, one dispute's page with its internal note, and a
-reply, at phone and desktop widths. Screenshots land in test-artifacts/ for a person to look at."""
+reply with a file, at phone and desktop widths. Screenshots land in test-artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from portal.domain.core.context import Context
 from portal.domain.disputes import service
 from portal.domain.staff.service import TeamDetails, create_team
 from tests.browser.test_staff_sign_in_journey import _shot
+from tests.support import attachment_files as files
 from tests.support.disputes import raise_test_dispute, staff_context
 from tests.support.factories import STAFF_PASSWORD, make_contact, make_customer, make_invoice, make_staff
 
@@ -42,5 +43,8 @@ def test_an_analyst_works_a_dispute_from_the_queue(page: Page, db, clock, live_s
     expect(page.get_by_text("INV-4411")).to_be_visible()
     _shot(page, "dispute")
     page.get_by_label("Reply to the customer").fill("We are checking the price list.")
+    page.get_by_label("Files for the customer").set_input_files(
+        [{"name": "March price list.csv", "mimeType": "text/csv", "buffer": files.CSV_TEXT}])
     page.get_by_role("button", name="Send reply").click()
     expect(page.get_by_text("We are checking the price list.")).to_be_visible()
+    expect(page.locator("#thread").get_by_role("link", name="March price list.csv")).to_be_visible()

@@ -10,8 +10,11 @@ import io
 import struct
 import zlib
 import zipfile
+from collections.abc import Iterable
 
 from PIL import Image
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 # The EICAR anti-virus test string: harmless, and every scanner reports it as infected.
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -167,3 +170,21 @@ class ZeroStream:
         self.left -= n
         self.read_bytes += n
         return b"\0" * n
+
+
+def big_pdf(megabytes: float) -> bytes:
+    """A PDF as far as the checks go (header, trailer marker) of about `megabytes` MB."""
+    return b"%PDF-1.4\n" + b" " * int(megabytes * 1024 * 1024) + b"\n%%EOF\n"
+
+
+def multipart(fields: Iterable[tuple[str, str]], named_files: Iterable[tuple[str, bytes]] = (),
+              field: str = "files") -> dict:
+    """Keyword arguments for a test client's `post`: the form's `fields` and the files
+    ((name, bytes), under `field`) as a multipart/form-data body, as a browser sends a form with
+    a file input. Encoded here, in memory: the test client would spool a large body to a
+    temporary file that nothing closes."""
+    parts = MultiDict(list(fields))
+    for name, data in named_files:
+        parts.add(field, FileStorage(io.BytesIO(data), filename=name, content_type="application/octet-stream"))
+    boundary, body = encode_multipart(parts)
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}

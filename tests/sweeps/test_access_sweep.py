@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
-from tests.support.disputes import raise_test_dispute
+from tests.support import attachment_files as files
+from tests.support.disputes import raise_test_dispute, uploads
 from portal.domain.core.types import Base
 from tests.support.factories import make_allocated_payment, make_contact, make_customer, make_invoice, sign_in
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
@@ -38,7 +39,7 @@ def _all_public_ids(db) -> set[str]:
     return ids
 
 
-def _build_company(db, clock, signer, name: str, prefix: str) -> World:
+def _build_company(db, clock, signer, storage, name: str, prefix: str) -> World:
     """A company with one of everything that has a public id. Add new kinds of object here."""
     customer = make_customer(db, clock, name=name)
     contact = make_contact(db, clock, customer, email=f"ap@{prefix.lower()}.example")
@@ -48,17 +49,18 @@ def _build_company(db, clock, signer, name: str, prefix: str) -> World:
     make_allocated_payment(db, clock, customer, [(invoices[1], 7_000)], status="succeeded")
     issue_invoice_link(db, clock, signer, contact=contact, invoices=invoices)
     issue_sign_in_link(db, clock, signer, contact=contact)
-    raise_test_dispute(db, clock, contact, [invoices[1]], amount_text="10.00")
+    raise_test_dispute(db, clock, contact, [invoices[1]], amount_text="10.00",
+                       files=uploads(storage, (f"{prefix} delivery note.pdf", files.tiny_pdf(name))))
     db.commit()
     return World(contact, [name, *(invoice.number for invoice in invoices)])
 
 
 @pytest.fixture
-def two_companies(db, clock, link_signer):
+def two_companies(db, clock, link_signer, file_storage):
     before = _all_public_ids(db)
-    a = _build_company(db, clock, link_signer, "Alpha Corp", "ALPHA")
+    a = _build_company(db, clock, link_signer, file_storage, "Alpha Corp", "ALPHA")
     a_ids = _all_public_ids(db) - before
-    b = _build_company(db, clock, link_signer, "Bravo Corp", "BRAVO")
+    b = _build_company(db, clock, link_signer, file_storage, "Bravo Corp", "BRAVO")
     b_ids = _all_public_ids(db) - before - a_ids
     return a, sorted(a_ids), b, sorted(b_ids)
 
@@ -143,7 +145,9 @@ def test_positive_control_company_a_reaches_its_own_objects(app, db, clock, two_
             if method != "GET":
                 continue
             try:
-                reached = client.get(path).status_code != 404
+                # buffered: the body is read and the response closed, as a server does (a
+                # download's stored file is closed with it).
+                reached = client.get(path, buffered=True).status_code != 404
             except Exception:  # the view ran past its lookup (a collaborator stub failed)
                 reached = True
             if reached:

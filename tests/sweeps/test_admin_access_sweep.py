@@ -16,6 +16,8 @@ at run time; GET routes with an id show a page (200) to a role allowed to see it
 
 from __future__ import annotations
 
+from itertools import product
+
 import pytest
 from sqlalchemy import select
 
@@ -26,10 +28,12 @@ from portal.domain.staff.models import StaffMember, Team
 from portal.domain.staff.policy import ROLES_BY_PERMISSION, Permission, allows
 from portal.domain.staff.service import TeamDetails, create_team
 from portal.domain.staff.states import StaffRole
+from portal.domain.attachments.models import StoredFile
 from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
 from portal.domain.disputes.models import Dispute
-from tests.support.disputes import raise_test_dispute
+from tests.support import attachment_files as files
+from tests.support.disputes import raise_test_dispute, uploads
 from tests.support.factories import make_contact, make_customer, make_invoice, make_staff, sign_in, staff_sign_in
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
 
@@ -56,17 +60,20 @@ def sweep_app(app):
 
 
 @pytest.fixture
-def world(db, clock):
-    """One of each admin object (a member, a team, a rule, a dispute), to put real ids in the paths."""
+def world(db, clock, file_storage):
+    """One of each admin object (a member, a team, a rule, a dispute with a file), to put real
+    ids in the paths."""
     marker = make_staff(db, clock, role=StaffRole.ANALYST, email=SECRET_MARKER, name="Marker Member")
     ctx = Context(db, clock, Actor.system("test"))
     team = create_team(ctx, TeamDetails("Sweep team", "UTC", "12345", 540, 1020), [marker.id])
     create_rule(ctx, RuleDetails("Sweep rule", team.id, "round_robin", "normal", 8, 5))
     customer = make_customer(db, clock)
-    raise_test_dispute(db, clock, make_contact(db, clock, customer), [make_invoice(db, clock, customer)])
+    raise_test_dispute(db, clock, make_contact(db, clock, customer), [make_invoice(db, clock, customer)],
+                       files=uploads(file_storage, ("delivery note.pdf", files.tiny_pdf())))
     db.commit()
     return sorted({*db.scalars(select(StaffMember.public_id)), *db.scalars(select(Team.public_id)),
-                   *db.scalars(select(RoutingRule.public_id)), *db.scalars(select(Dispute.public_id))})
+                   *db.scalars(select(RoutingRule.public_id)), *db.scalars(select(Dispute.public_id)),
+                   *db.scalars(select(StoredFile.public_id))})
 
 
 def _guarded(app):
@@ -154,8 +161,11 @@ def test_positive_control_allowed_pages_with_an_id_show_their_object(sweep_app, 
             continue
         client = sweep_app.test_client()
         staff_sign_in(client, member, clock)
-        statuses = [client.get(rule_path(rule, {name: object_id for name in rule.arguments if is_id_argument(name)}))
-                    .status_code for object_id in world]
+        # Every assignment of the world's ids to the rule's id arguments (a dispute's file needs
+        # the dispute's id and the file's); buffered: a download is read and closed.
+        names = sorted(name for name in rule.arguments if is_id_argument(name))
+        statuses = [client.get(rule_path(rule, dict(zip(names, ids, strict=True))), buffered=True).status_code
+                    for ids in product(world, repeat=len(names))]
         if 200 not in statuses:
             unreached.append(f"{role}: {rule.rule} ({rule.endpoint}): add its object to the world fixture")
     assert unreached == [], "\n".join(unreached)

@@ -61,6 +61,42 @@ class Upload:
     stream: BinaryIO
 
 
+@dataclass(frozen=True)
+class FileStore:
+    """How this deployment keeps uploads, built once by `create_app`: the storage, whether a
+    scanner will judge the files (they start pending then), and the limits of one request."""
+
+    storage: FileStorage
+    scanner_configured: bool = False
+    limits: UploadLimits = DEFAULT_LIMITS
+
+    def uploads(self, files: Sequence[IncomingFile]) -> Uploads:
+        return Uploads(tuple(files), self)
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """One request's files, not stored yet, and the store they go to.
+
+    What an owner's service (a dispute, its messages) takes instead of stored rows: it checks
+    its own step first (access, state, text, amounts) and calls `save` only once that step will
+    happen, so a refused step writes no bytes, and a refused file (`UploadRefused` from
+    `store_uploads`) refuses the whole step.
+    """
+
+    files: Sequence[IncomingFile]
+    store: FileStore
+
+    @property
+    def count(self) -> int:
+        """The files given (an empty file field of a form sends a part with no name: not a file)."""
+        return sum(1 for incoming in self.files if incoming.filename)
+
+    def save(self, ctx: Context) -> list[StoredFile]:
+        return store_uploads(ctx, self.files, storage=self.store.storage,
+                             scanner_configured=self.store.scanner_configured, limits=self.store.limits)
+
+
 @dataclass
 class _Staged:
     display_name: str

@@ -1,9 +1,10 @@
 """Disputes and what hangs off them: the invoices (and lines) they cover, the thread, the
 history, the SLA clock's pauses and the links to attached files.
 
-`team_id`, `assignee_id` (and a staff author's `staff_id`) are plain integers for now: the
-staff area's tables (`teams`, `staff_members`) take them as foreign keys when it joins.
-`DisputeAttachment.file_id` likewise names a stored file of the attachments area.
+`team_id` and `assignee_id` (set by routing) name the staff area's `teams` and `staff_members`,
+as a staff author's `staff_id` does. `DisputeAttachment` links a stored file of the
+attachments area (`stored_files`) to the dispute, or to one of its messages; what a file may be
+seen by follows from where it is linked (an internal note's files are staff-only).
 
 Each covered invoice (`DisputeInvoice`) records what was disputed on it (`disputed_minor`,
 never above what could still be paid when it was raised), what it holds right now
@@ -67,9 +68,9 @@ class Dispute(PublicIdMixin, Base):
     status: Mapped[str] = mapped_column(String(30))
     request_key: Mapped[str] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(10), default="normal")
-    # Set by routing; foreign keys to teams / staff_members come with the staff area.
-    team_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    assignee_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Set by routing (and reassigning): the owning team and person.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), index=True)
     first_response_due_at: Mapped[datetime | None]
     resolution_due_at: Mapped[datetime | None]
     first_responded_at: Mapped[datetime | None]
@@ -147,7 +148,7 @@ class DisputeMessage(Base):
     dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id"))
     author_kind: Mapped[str] = mapped_column(String(10))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
-    staff_id: Mapped[int | None] = mapped_column(Integer)  # staff_members.id when that area joins
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))  # a staff author
     body: Mapped[str] = mapped_column(Text)
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
@@ -189,13 +190,15 @@ class DisputeSlaPause(Base):
 
 
 class DisputeAttachment(Base):
-    """A stored file attached to a dispute, or to one of its messages."""
+    """A stored file attached to a dispute (`message_id` NULL: sent when it was raised), or to
+    one of its messages. Linked once per dispute; the unique index also serves the lookups by
+    dispute."""
 
     __tablename__ = "dispute_attachments"
-    __table_args__ = (Index("ix_dispute_attachments_dispute", "dispute_id"),)
+    __table_args__ = (UniqueConstraint("dispute_id", "file_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("dispute_messages.id"))
-    file_id: Mapped[int] = mapped_column(Integer)  # the attachments area's stored file
+    file_id: Mapped[int] = mapped_column(ForeignKey("stored_files.id"))
     created_at: Mapped[datetime]

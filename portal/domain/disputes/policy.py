@@ -64,6 +64,16 @@ def clean_message(text: str) -> str:
     return clean_text(text, what="a message", max_length=MAX_MESSAGE_LENGTH)
 
 
+def clean_message_with_files(text: str, file_count: int) -> str:
+    """A message's text when files may carry the message: empty is allowed with a file, and any
+    text given follows `clean_message`."""
+    if isinstance(text, str) and not text.strip():
+        if file_count:
+            return ""
+        raise DisputeRefused("Write a message, or attach a file.")
+    return clean_message(text)
+
+
 # --------------------------------------------------------------------------------------------
 # Amounts
 

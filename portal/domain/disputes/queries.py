@@ -4,8 +4,13 @@ supervisors' numbers.
 
 Scoped by the session's `Access`: every contact of the company sees the company's disputes;
 a forwarded invoice link's holder sees only the disputes whose invoices the link all names
-(`policy.link_may_see`, written here as SQL). Internal staff notes and staff-only events are
-never loaded. Each read model costs a fixed number of statements whatever the data size.
+(`policy.link_may_see`, written here as SQL). Internal staff notes, their files and staff-only
+events are never loaded. Each read model costs a fixed number of statements whatever the data
+size.
+
+Attached files are shown from their links (`DisputeAttachment`): with the dispute (sent when it
+was raised) or with a message. `dispute_file` and `staff_dispute_file` find the one file a
+download asks for, only through a dispute the reader may see.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from sqlalchemy.orm import Session
 
 from portal.domain.account.queries import LineView
 from portal.domain.access.policy import Access, named_invoices
+from portal.domain.attachments.models import StoredFile
+from portal.domain.attachments.policy import describe_size
+from portal.domain.attachments.states import ScanStatus
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Customer
 from portal.domain.disputes.models import (
-    Dispute, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
+    Dispute, DisputeAttachment, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
 )
 from portal.domain.disputes.policy import AGE_BUCKETS, disputable, percentile
 from portal.domain.disputes.states import (
@@ -67,6 +75,91 @@ def _owner(team: str | None, person: str | None, dispute: Dispute) -> str:
     if person and team:
         return f"{person} ({team})"
     return person or team or "Assigned to our team"
+
+
+# --------------------------------------------------------------------------------------------
+# Attached files
+
+
+@dataclass(frozen=True)
+class AttachedFile:
+    """A file as a dispute's pages list it: its name, size and whether it can be downloaded."""
+
+    public_id: str
+    name: str
+    size_bytes: int
+    scan_status: str
+
+    @property
+    def size(self) -> str:
+        return describe_size(self.size_bytes)
+
+    @property
+    def pending(self) -> bool:
+        """Waiting for the malware scanner: not served yet."""
+        return self.scan_status == ScanStatus.PENDING
+
+    @property
+    def blocked(self) -> bool:
+        """Found infected: never served."""
+        return self.scan_status == ScanStatus.INFECTED
+
+
+def _valid_public_id(value: object) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= 22
+
+
+def _attached_files(db: Session, dispute_id: int, *, with_internal: bool) -> dict[int | None, tuple[AttachedFile, ...]]:
+    """The dispute's files by message id (None: sent when it was raised), in the order they
+    were attached; an internal note's only `with_internal`. One statement."""
+    statement = (
+        select(DisputeAttachment.message_id, StoredFile.public_id, StoredFile.display_name, StoredFile.size_bytes,
+               StoredFile.scan_status)
+        .join(StoredFile, StoredFile.id == DisputeAttachment.file_id)
+        .where(DisputeAttachment.dispute_id == dispute_id)
+        .order_by(DisputeAttachment.id)
+    )
+    if not with_internal:
+        statement = statement.outerjoin(DisputeMessage, DisputeMessage.id == DisputeAttachment.message_id).where(
+            or_(DisputeAttachment.message_id.is_(None), DisputeMessage.internal.is_(False)))
+    found: dict[int | None, list[AttachedFile]] = {}
+    for message_id, public_id, name, size, status in db.execute(statement):
+        found.setdefault(message_id, []).append(AttachedFile(public_id, name, size, status))
+    return {message_id: tuple(rows) for message_id, rows in found.items()}
+
+
+def _dispute_file(db: Session, public_id: str, file_public_id: str, *where: ColumnElement[bool],
+                  with_internal: bool) -> StoredFile:
+    if not (_valid_public_id(public_id) and _valid_public_id(file_public_id)):
+        raise NotFound("File not found")
+    statement = (
+        select(StoredFile).join(DisputeAttachment, DisputeAttachment.file_id == StoredFile.id)
+        .join(Dispute, Dispute.id == DisputeAttachment.dispute_id)
+        .where(Dispute.public_id == public_id, StoredFile.public_id == file_public_id, *where)
+    )
+    if not with_internal:
+        statement = statement.outerjoin(DisputeMessage, DisputeMessage.id == DisputeAttachment.message_id).where(
+            or_(DisputeAttachment.message_id.is_(None), DisputeMessage.internal.is_(False)))
+    found = db.scalar(statement)
+    if found is None:
+        raise NotFound("File not found")
+    return found
+
+
+def dispute_file(db: Session, access: Access, public_id: str, file_public_id: str) -> StoredFile:
+    """The file a customer's download asks for: attached to this dispute, which the access may
+    see (`visible_disputes`), and not to an internal note; `NotFound` otherwise, the same for
+    another company's dispute, a file of another dispute and a staff-only file."""
+    return _dispute_file(db, public_id, file_public_id, visible_disputes(access), with_internal=False)
+
+
+def staff_dispute_file(db: Session, public_id: str, file_public_id: str) -> StoredFile:
+    """The file a staff download asks for: attached to this dispute (internal notes' too)."""
+    return _dispute_file(db, public_id, file_public_id, with_internal=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The customer's list and page
 
 
 @dataclass(frozen=True)
@@ -158,6 +251,7 @@ class ThreadMessage:
     from_customer: bool
     body: str
     at: datetime
+    files: tuple[AttachedFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +269,7 @@ class DisputePage:
     invoices: tuple[CoveredInvoice, ...]
     messages: tuple[ThreadMessage, ...]
     history: tuple[HistoryEvent, ...]
+    files: tuple[AttachedFile, ...] = ()  # sent when the dispute was raised
 
     @property
     def status_label(self) -> str:
@@ -198,8 +293,9 @@ class DisputePage:
 
 
 def dispute_page(db: Session, access: Access, public_id: str, owner_names: OwnerNames = no_owner_names) -> DisputePage:
-    """One dispute as the customer sees it (five statements, plus what `owner_names` reads)."""
-    if not isinstance(public_id, str) or not 1 <= len(public_id) <= 22:
+    """One dispute as the customer sees it, with its files and its messages' (internal notes'
+    never): six statements, plus what `owner_names` reads."""
+    if not _valid_public_id(public_id):
         raise NotFound("Dispute not found")
     row = db.execute(
         select(Dispute, DisputeReason.label).join(DisputeReason, DisputeReason.id == Dispute.reason_id)
@@ -224,8 +320,10 @@ def dispute_page(db: Session, access: Access, public_id: str, owner_names: Owner
             position=invoice_line.position, description=invoice_line.description, quantity=line.quantity,
             amount=Money(line.amount_minor, currency),
         ))
+    files = _attached_files(db, dispute.id, with_internal=False)
     messages = tuple(
-        ThreadMessage(from_customer=m.author_kind == "customer", body=m.body, at=m.created_at)
+        ThreadMessage(from_customer=m.author_kind == "customer", body=m.body, at=m.created_at,
+                      files=files.get(m.id, ()))
         for m in db.scalars(
             select(DisputeMessage).where(DisputeMessage.dispute_id == dispute.id, DisputeMessage.internal.is_(False))
             .order_by(DisputeMessage.created_at, DisputeMessage.id)
@@ -252,7 +350,7 @@ def dispute_page(db: Session, access: Access, public_id: str, owner_names: Owner
                            lines=tuple(lines.get(c.id, [])))
             for c, pid, number in covered
         ),
-        messages=messages, history=history,
+        messages=messages, history=history, files=files.get(None, ()),
     )
 
 
@@ -493,6 +591,7 @@ class StaffMessage:
     internal: bool
     body: str
     at: datetime
+    files: tuple[AttachedFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -536,6 +635,7 @@ class StaffDisputePage:
     history: tuple[HistoryEvent, ...]
     open_invoices: tuple[OpenInvoice, ...]
     earlier: tuple[EarlierDispute, ...]
+    files: tuple[AttachedFile, ...] = ()  # sent when the dispute was raised
 
     @property
     def is_active(self) -> bool:
@@ -556,8 +656,9 @@ class StaffDisputePage:
 
 def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
     """One dispute as staff see it: internal notes and every event included, and the customer's
-    context (open invoices, earlier disputes and how they ended). Six statements."""
-    if not isinstance(public_id, str) or not 1 <= len(public_id) <= 22:
+    context (open invoices, earlier disputes and how they ended), and every attached file.
+    Seven statements."""
+    if not _valid_public_id(public_id):
         raise NotFound("Dispute not found")
     row = db.execute(
         select(Dispute, DisputeReason.label, Customer.name, Customer.account_number, Team.name, StaffMember.name)
@@ -582,8 +683,10 @@ def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
             .where(DisputeInvoice.dispute_id == dispute.id).order_by(Invoice.number)
         )
     )
+    files = _attached_files(db, dispute.id, with_internal=True)
     messages = tuple(
-        StaffMessage(author=m.author_kind, internal=m.internal, body=m.body, at=m.created_at)
+        StaffMessage(author=m.author_kind, internal=m.internal, body=m.body, at=m.created_at,
+                     files=files.get(m.id, ()))
         for m in db.scalars(select(DisputeMessage).where(DisputeMessage.dispute_id == dispute.id)
                             .order_by(DisputeMessage.created_at, DisputeMessage.id))
     )
@@ -614,6 +717,7 @@ def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
         dispute=dispute, reason=reason, customer_name=customer_name, account_number=account_number,
         status_label=STATUS_LABELS[DisputeStatus(dispute.status)], team=team, assignee=assignee,
         invoices=invoices, messages=messages, history=history, open_invoices=open_invoices, earlier=earlier,
+        files=files.get(None, ()),
     )
 
 

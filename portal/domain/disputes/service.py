@@ -13,6 +13,15 @@ credit note then lowers the balance through the invoicing service, so balances a
 the ledger. Raising a dispute and starting a payment both take the customer's lock
 (`payments.service.lock_customer`), so the same money cannot be disputed and paid at once.
 
+Files: raising a dispute, a customer's message, a staff reply, question or internal note may
+carry files, given as `attachments.service.Uploads` (the request's files, not stored yet, and
+the store they go to), never as rows stored beforehand. Each function checks its own step
+first (access, state, text, amounts) and only then has the files checked and stored
+(`Uploads.save`: all or none), then links them (`DisputeAttachment`: to the dispute when raised
+with it, else to the message). So a refused step stores no bytes, and a refused file
+(`UploadRefused`) refuses the step: the caller rolls back, and nothing of it remains. What a
+file may be seen by follows from its link: an internal note's files are staff-only.
+
 Every step writes a `DisputeEvent` (the history the pages show) and an audit row, and moves
 the status only through `DISPUTE_TRANSITIONS`. Routing (team, assignee, priority and SLA
 dates) is whatever `DisputeRouter` the caller passes: `route_by_rules` (the stored routing
@@ -33,20 +42,22 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.access.policy import Access, named_invoices
+from portal.domain.attachments.models import StoredFile
+from portal.domain.attachments.service import Uploads
 from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
 from portal.domain.customers.queries import customer_tags
 from portal.domain.disputes.models import (
-    PRIORITIES, Dispute, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
+    PRIORITIES, Dispute, DisputeAttachment, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
     DisputeSlaPause, MAX_EVENT_DETAIL_LENGTH,
 )
 from portal.domain.disputes.notifications import DisputeMail, DisputeNotice, queue_dispute_notice
 from portal.domain.disputes.queries import last_assignees, open_loads
 from portal.domain.disputes.policy import (
     MAX_INVOICES_PER_DISPUTE, DisputeRefused, InvoiceChoice, LineFacts, check_partial_credit, clean_description,
-    clean_message, disputable, disputed_on_invoice, link_may_see, needs_approval,
+    clean_message, clean_message_with_files, disputable, disputed_on_invoice, link_may_see, needs_approval,
 )
 from portal.domain.disputes.staff_notifications import StaffMail, StaffNotice, notify_staff
 from portal.domain.disputes.states import ACTIVE, DISPUTE_TRANSITIONS, AuthorKind, DisputeStatus, EventKind
@@ -55,6 +66,7 @@ from portal.domain.invoicing.service import NewLine, issue_credit_note, issue_in
 from portal.domain.payments.service import lock_customer
 from portal.domain.routing import policy as routing_policy
 from portal.domain.routing.service import route_new_dispute
+from portal.domain.staff.models import StaffMember
 
 REQUEST_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 S = DisputeStatus
@@ -180,8 +192,38 @@ def _message(ctx: Context, dispute: Dispute, body: str, *, author: AuthorKind, c
     return message
 
 
+def _file_count(files: Uploads | None) -> int:
+    return files.count if files is not None else 0
+
+
+def _store_files(ctx: Context, files: Uploads | None) -> list[StoredFile]:
+    """Check and store the files (all or none: `UploadRefused`); called once the step is known
+    to happen, so that a refused step writes no bytes."""
+    return files.save(ctx) if _file_count(files) else []
+
+
+def _link_files(ctx: Context, dispute: Dispute, stored: Sequence[StoredFile],
+                message: DisputeMessage | None = None) -> None:
+    if not stored:
+        return
+    if message is not None and message.id is None:
+        ctx.db.flush()  # the message's id, for the links
+    ctx.db.add_all(DisputeAttachment(dispute_id=dispute.id, message_id=message.id if message else None,
+                                     file_id=row.id, created_at=ctx.clock.now()) for row in stored)
+
+
+def _email_text(body: str, stored: Sequence[StoredFile]) -> str:
+    """What the customer's email quotes: the text, and the names of the files sent with it
+    (the email carries no file: they are downloaded from the dispute page)."""
+    if not stored:
+        return body
+    return f"{body}\n\nFiles on the dispute page: {', '.join(row.display_name for row in stored)}".strip()
+
+
 def _staff_id(ctx: Context) -> int | None:
-    return int(ctx.actor.id) if ctx.actor.id.isdigit() else None
+    """The acting member's `staff_members.id` (a staff actor is named by the member's public
+    id); None for a staff actor that is no member (a command, the demo's history)."""
+    return ctx.db.scalar(select(StaffMember.id).where(StaffMember.public_id == ctx.actor.id))
 
 
 def _require_staff(ctx: Context) -> None:
@@ -224,12 +266,15 @@ def _first_staff_response(ctx: Context, dispute: Dispute) -> None:
 
 def raise_dispute(
     ctx: Context, access: Access, *, reason_code: str, description: str, choices: Sequence[InvoiceChoice],
-    request_key: str, router: DisputeRouter = no_routing, staff_mail: StaffMail | None = None,
+    request_key: str, router: DisputeRouter = no_routing, files: Uploads | None = None,
+    staff_mail: StaffMail | None = None,
 ) -> Dispute:
-    """Raise one dispute over one or more invoices this access may see (all in one currency).
+    """Raise one dispute over one or more invoices this access may see (all in one currency),
+    with the `files` sent with it (stored once everything else was accepted).
 
     The same `request_key` (the form's token) twice returns the dispute the first made, so a
-    double submit creates one dispute. Each invoice's disputed amount is held at once.
+    double submit creates one dispute (and stores its files once). Each invoice's disputed
+    amount is held at once.
     """
     db, now = ctx.db, ctx.clock.now()
     if not REQUEST_KEY_PATTERN.match(request_key or ""):
@@ -283,6 +328,7 @@ def raise_dispute(
     total = Money(sum(d.amount.minor for _, d in disputed), currency)
 
     decision = router(db, DisputeFacts(access.customer_id, reason.code, total, len(disputed)), now)
+    stored = _store_files(ctx, files)
     dispute = Dispute(
         customer_id=access.customer_id, raised_by_contact_id=access.contact_id, link_id=access.link_id,
         reason_id=reason.id, currency=currency, description=description, status=S.OPEN.value,
@@ -302,26 +348,31 @@ def raise_dispute(
     db.flush()
     for row, decided in disputed:
         _move_hold(db, row.id, decided.amount.minor)
+    _link_files(ctx, dispute, stored)
     summary = ", ".join(f"{row.number} {decided.amount.format()}" for row, decided in disputed)
     _event(ctx, dispute, EventKind.RAISED, detail=f"{reason.label}: {summary}")
     audit.record(db, ctx.clock, ctx.actor, "dispute.raised", "dispute", dispute.public_id, after={
         "reason": reason.code, "currency": currency,
         "invoices": {row.number: decided.amount.minor for row, decided in disputed},
+        **({"files": [row.public_id for row in stored]} if stored else {}),
     })
     db.flush()
     notify_staff(ctx, staff_mail, dispute, StaffNotice.RAISED, message=description)
     return dispute
 
 
-def add_message(ctx: Context, access: Access, public_id: str, body: str,
-                staff_mail: StaffMail | None = None) -> DisputeMessage:
-    """The customer writes in the thread; an answer to our question resumes the review."""
+def add_message(ctx: Context, access: Access, public_id: str, body: str, *,
+                files: Uploads | None = None, staff_mail: StaffMail | None = None) -> DisputeMessage:
+    """The customer writes in the thread (text, files, or both); an answer to our question
+    resumes the review."""
     dispute = _customer_dispute(ctx, access, public_id)  # first: a foreign id is a 404 whatever the body
-    body = clean_message(body)
+    body = clean_message_with_files(body, _file_count(files))
     if dispute.status not in ACTIVE:
         raise DisputeRefused("This dispute is closed. To raise something new, open a new dispute.")
     answered = dispute.status == S.AWAITING_CUSTOMER
+    stored = _store_files(ctx, files)
     message = _message(ctx, dispute, body, author=AuthorKind.CUSTOMER, contact_id=access.contact_id)
+    _link_files(ctx, dispute, stored, message)
     if answered:
         _move(ctx, dispute, S.UNDER_REVIEW, EventKind.ANSWERED)
     else:
@@ -357,19 +408,25 @@ def start_review(ctx: Context, public_id: str) -> Dispute:
     return dispute
 
 
-def reply(ctx: Context, mail: DisputeMail | None, public_id: str, body: str, *, internal: bool = False) -> DisputeMessage:
-    """A staff message to the customer (emailed), or an internal note (never shown to them)."""
+def reply(ctx: Context, mail: DisputeMail | None, public_id: str, body: str, *, internal: bool = False,
+          files: Uploads | None = None) -> DisputeMessage:
+    """A staff message to the customer (emailed), or an internal note (never shown to them);
+    text, files, or both. A note's files are staff-only, like the note."""
     _require_staff(ctx)
-    body = clean_message(body)
+    body = clean_message_with_files(body, _file_count(files))
     dispute = _lock_dispute(ctx.db, public_id)
     if internal:
+        stored = _store_files(ctx, files)
         message = _message(ctx, dispute, body, author=AuthorKind.STAFF, internal=True)
+        _link_files(ctx, dispute, stored, message)
         _event(ctx, dispute, EventKind.NOTE)
         ctx.db.flush()
         return message
     if dispute.status not in ACTIVE:
         raise DisputeRefused("This dispute is closed; add an internal note instead.")
+    stored = _store_files(ctx, files)
     message = _message(ctx, dispute, body, author=AuthorKind.STAFF)
+    _link_files(ctx, dispute, stored, message)
     _first_staff_response(ctx, dispute)
     if dispute.status == S.OPEN:
         _move(ctx, dispute, S.UNDER_REVIEW, EventKind.MESSAGE)
@@ -377,21 +434,26 @@ def reply(ctx: Context, mail: DisputeMail | None, public_id: str, body: str, *, 
         dispute.updated_at = ctx.clock.now()
         _event(ctx, dispute, EventKind.MESSAGE)
     ctx.db.flush()
-    queue_dispute_notice(ctx, mail, dispute, DisputeNotice.REPLY, message=body)
+    queue_dispute_notice(ctx, mail, dispute, DisputeNotice.REPLY, message=_email_text(body, stored))
     return message
 
 
-def request_information(ctx: Context, mail: DisputeMail | None, public_id: str, body: str) -> Dispute:
-    """Ask the customer a question: the SLA clock pauses until they answer."""
+def request_information(ctx: Context, mail: DisputeMail | None, public_id: str, body: str, *,
+                        files: Uploads | None = None) -> Dispute:
+    """Ask the customer a question (in words; `files` may go with it, a form to fill in): the
+    SLA clock pauses until they answer."""
     _require_staff(ctx)
     body = clean_message(body)
     dispute = _lock_dispute(ctx.db, public_id)
-    _message(ctx, dispute, body, author=AuthorKind.STAFF)
+    DISPUTE_TRANSITIONS.check(dispute.status, S.AWAITING_CUSTOMER, dispute.public_id)  # before storing files
+    stored = _store_files(ctx, files)
+    message = _message(ctx, dispute, body, author=AuthorKind.STAFF)
+    _link_files(ctx, dispute, stored, message)
     _first_staff_response(ctx, dispute)
     _move(ctx, dispute, S.AWAITING_CUSTOMER, EventKind.INFORMATION_REQUESTED)
     ctx.db.add(DisputeSlaPause(dispute_id=dispute.id, started_at=ctx.clock.now(), ended_at=None))
     ctx.db.flush()
-    queue_dispute_notice(ctx, mail, dispute, DisputeNotice.INFORMATION_REQUESTED, message=body)
+    queue_dispute_notice(ctx, mail, dispute, DisputeNotice.INFORMATION_REQUESTED, message=_email_text(body, stored))
     return dispute
 
 

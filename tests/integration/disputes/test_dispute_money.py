@@ -40,11 +40,10 @@ from portal.domain.ledger.states import EntryKind
 from portal.domain.payments.models import Payment, PaymentAllocation
 from portal.domain.payments.service import next_payment_reference
 from portal.domain.payments.policy import PaymentRefused, check_payable
-from tests.support.factories import make_contact, make_customer
+from tests.support.factories import make_contact, make_customer, make_staff
 
 OPERATIONS = ("issue", "dispute", "dispute_two", "pay", "succeed", "fail", "accept", "accept_part", "reject",
               "rebill", "withdraw")
-STAFF = Actor("staff", "1")
 _numbers = itertools.count(1)
 
 
@@ -87,12 +86,13 @@ def _end(model: Model, dispute: ModelDispute, credited: dict[int, int]) -> None:
     dispute.active = False
 
 
-def _apply(session_factory, clock, mail, customer_id, contact_id, model: Model, operation, choice, amount):
+def _apply(session_factory, clock, mail, customer_id, contact_id, staff_actor: Actor, model: Model, operation, choice,
+           amount):
     now = clock.now()
     access = Access(customer_id, contact_id, ACCOUNT)
     with session_factory() as db:
         customer_ctx = Context(db, clock, Actor("contact", "c"))
-        staff = Context(db, clock, STAFF)
+        staff = Context(db, clock, staff_actor)
         active = [d for d in model.disputes if d.active]
         if operation == "issue":
             total = 100 + amount % 50_000
@@ -236,11 +236,12 @@ def test_balances_follow_the_entries_and_held_money_is_never_payable(session_fac
     with session_factory() as db:
         customer = make_customer(db, clock)
         contact = make_contact(db, clock, customer)
+        staff_actor = Actor("staff", make_staff(db, clock).public_id)
         customer_id, contact_id = customer.id, contact.id
         db.commit()
     model = Model()
     for operation, choice, amount in [("issue", 0, 0), ("issue", 0, 7), *steps]:
-        _apply(session_factory, clock, mail, customer_id, contact_id, model, operation, choice, amount)
+        _apply(session_factory, clock, mail, customer_id, contact_id, staff_actor, model, operation, choice, amount)
         _assert_money_whole(session_factory, clock, model)
     with session_factory() as db:
         assert all(d.status in ("open", "resolved_accepted", "resolved_partial", "rejected", "rebilled", "withdrawn")

@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from portal.domain.core.audit import Actor
+from portal.domain.core.context import Context
 from portal.domain.core.errors import InvalidTransition, NotFound
 from portal.domain.core.models import AuditEntry
 from portal.domain.core.money import Money
@@ -23,8 +25,10 @@ from portal.domain.invoicing.service import NewLine
 from portal.domain.ledger.jobs import check_ledger
 from portal.domain.ledger.queries import standings_for
 from portal.domain.notifications.models import OutboxMessage
+from portal.domain.staff.models import StaffMember, Team
+from portal.domain.staff.service import TeamDetails, create_team
 from tests.support.disputes import contact_access, contact_context, raise_test_dispute, staff_context
-from tests.support.factories import make_allocated_payment, make_contact, make_customer, make_invoice
+from tests.support.factories import make_allocated_payment, make_contact, make_customer, make_invoice, make_staff
 
 
 @pytest.fixture
@@ -41,6 +45,13 @@ def acme(db, clock):
         ("Widgets", 10, 1_250), ("Freight", 1, 4_000), ("Bolts", 3, 333)])
     other = make_invoice(db, clock, customer, number="INV-2", total_minor=20_000)
     return customer, contact, invoice, other
+
+
+def _team_member(db, clock, team_name: str, name: str) -> tuple[StaffMember, Team]:
+    member = make_staff(db, clock, name=name)
+    team = create_team(Context(db, clock, Actor.system("test")), TeamDetails(team_name, "UTC", "12345", 540, 1020),
+                       [member.id])
+    return member, team
 
 
 def _standing(db, clock, invoice):
@@ -189,10 +200,11 @@ def test_rebill_credits_the_invoice_and_issues_a_corrected_one(db, clock, acme, 
 def test_asking_for_information_pauses_the_sla_clock(db, clock, acme, mail):
     _, contact, invoice, _ = acme
     due = clock.now() + timedelta(days=5)
+    ana, desk = _team_member(db, clock, "Pricing desk", "Ana Pereira")
 
     def router(db_, facts, now):
         assert facts.amount == Money(1_000, "USD") and facts.reason_code == "pricing"
-        return RoutingDecision(team_id=7, assignee_id=3, priority="high",
+        return RoutingDecision(team_id=desk.id, assignee_id=ana.id, priority="high",
                                first_response_due_at=now + timedelta(hours=8), resolution_due_at=due)
 
     dispute = service.raise_dispute(
@@ -200,7 +212,7 @@ def test_asking_for_information_pauses_the_sla_clock(db, clock, acme, mail):
         description="Wrong unit price on widgets", choices=[InvoiceChoice(invoice.public_id, "amount",
                                                                               amount_text="10.00")],
         request_key="r" * 20, router=router)
-    assert (dispute.team_id, dispute.assignee_id, dispute.priority) == (7, 3, "high")
+    assert (dispute.team_id, dispute.assignee_id, dispute.priority) == (desk.id, ana.id, "high")
     service.request_information(staff_context(db, clock), mail, dispute.public_id, "Which delivery note?")
     assert dispute.status == "awaiting_customer" and dispute.first_responded_at == clock.now()
     clock.advance(days=2)
@@ -227,9 +239,24 @@ def test_internal_notes_are_never_emailed_and_replies_are(db, clock, acme, mail)
     assert dispute.status == "under_review"
     email = db.scalars(select(OutboxMessage)).one()
     assert "We are looking into it." in email.body_text and "freight" not in email.body_text
-    service.reassign(staff, mail, dispute.public_id, team_id=2, assignee_id=9, owner_label="Sam (Pricing team)")
+    sam, team = _team_member(db, clock, "Pricing team", "Sam")
+    service.reassign(staff, mail, dispute.public_id, team_id=team.id, assignee_id=sam.id,
+                     owner_label="Sam (Pricing team)")
+    assert (dispute.team_id, dispute.assignee_id) == (team.id, sam.id)
     assert db.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.kind == "dispute_reassigned")) == 1
+
+
+def test_a_staff_message_names_the_member_who_wrote_it(db, clock, acme):
+    _, contact, invoice, _ = acme
+    dispute = raise_test_dispute(db, clock, contact, [invoice], amount_text="1.00")
+    ana = make_staff(db, clock, name="Ana Pereira")
+    service.reply(staff_context(db, clock, ana), None, dispute.public_id, "We are checking.")
+    # A staff actor that is no member (a command) writes a note with no author row.
+    service.reply(Context(db, clock, Actor("staff", "cli:ops")), None, dispute.public_id, "Imported.", internal=True)
+    authors = db.scalars(select(DisputeMessage.staff_id).where(DisputeMessage.dispute_id == dispute.id)
+                         .order_by(DisputeMessage.id)).all()
+    assert authors == [ana.id, None]
 
 
 def test_withdrawing_releases_the_hold_and_ends_the_dispute(db, clock, acme, mail):

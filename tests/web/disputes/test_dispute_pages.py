@@ -17,7 +17,8 @@ from portal.domain.disputes.notifications import DisputeMail
 from portal.domain.disputes.policy import LineChoice
 from portal.domain.invoicing.models import Invoice
 from portal.domain.payments.models import Payment
-from tests.support.disputes import contact_access, contact_context, raise_test_dispute, staff_context
+from tests.support import attachment_files as files
+from tests.support.disputes import contact_access, contact_context, raise_test_dispute, staff_context, uploads
 from tests.support.factories import make_contact, make_customer, make_invoice, make_invoice_link, sign_in
 from tests.support.fixtures.links import csrf_from
 from tests.web.account.test_account_query_counts import counted_statements
@@ -264,7 +265,7 @@ def test_a_fully_disputed_invoice_cannot_be_paid(signed_in, db, clock, acme):
     assert 'id="pay-form"' not in html
 
 
-def test_dispute_pages_cost_the_same_whatever_the_data(app, engine, db, clock):
+def test_dispute_pages_cost_the_same_whatever_the_data(app, engine, db, clock, file_storage):
     def account_with(count: int):
         customer = make_customer(db, clock)
         clerk = make_contact(db, clock, customer)
@@ -273,7 +274,11 @@ def test_dispute_pages_cost_the_same_whatever_the_data(app, engine, db, clock):
             invoices = [make_invoice(db, clock, customer, lines=[("A", 2, 1_000), ("B", 1, 500 + n)])
                         for _ in range(1 + n % 2)]
             disputes.append(raise_test_dispute(db, clock, clerk, invoices, lines={
-                invoices[0].id: [LineChoice(1, quantity_text="1"), LineChoice(2)]}, amount_text="1.00"))
+                invoices[0].id: [LineChoice(1, quantity_text="1"), LineChoice(2)]}, amount_text="1.00",
+                files=uploads(file_storage, *((f"note {k}.pdf", files.tiny_pdf()) for k in range(1 + n % 3)))))
+        for n in range(count // 3):
+            service.add_message(contact_context(db, clock, clerk), contact_access(clerk), disputes[-1].public_id,
+                                f"Message {n}", files=uploads(file_storage, (f"reply {n}.csv", files.CSV_TEXT)))
         return clerk, disputes[-1]
 
     def statements(clerk, dispute) -> list[int]:

@@ -17,7 +17,8 @@ from portal.domain.disputes.models import Dispute, DisputeMessage
 from portal.domain.invoicing.models import Invoice
 from portal.domain.staff.service import TeamDetails, create_team
 from portal.domain.staff.states import StaffRole
-from tests.support.disputes import raise_test_dispute, staff_context
+from tests.support import attachment_files as files
+from tests.support.disputes import raise_test_dispute, staff_context, uploads
 from tests.support.factories import make_contact, make_customer, make_invoice, make_staff, sign_in, staff_sign_in
 from tests.support.fixtures.links import csrf_from
 from tests.web.account.test_account_query_counts import counted_statements
@@ -196,7 +197,7 @@ def test_a_collector_reads_but_does_not_act(client, db, clock, case):
     assert _fresh(db, dispute).status == "open"
 
 
-def test_the_page_costs_the_same_statements_whatever_the_thread_length(engine, client, db, clock, case):
+def test_the_page_costs_the_same_statements_whatever_the_thread_length(engine, client, db, clock, case, file_storage):
     dispute = case["dispute"]
     staff_sign_in(client, case["ana"], clock)
     path = f"/admin/disputes/{dispute.public_id}"
@@ -209,7 +210,8 @@ def test_the_page_costs_the_same_statements_whatever_the_thread_length(engine, c
 
     few = count()
     for n in range(20):
-        service.reply(staff_context(db, clock), None, dispute.public_id, f"Note {n}", internal=True)
+        service.reply(staff_context(db, clock), None, dispute.public_id, f"Note {n}", internal=True,
+                      files=uploads(file_storage, (f"note {n}.csv", files.CSV_TEXT)) if n % 2 else None)
         make_invoice(db, clock, case["customer"], total_minor=1_000 + n)
     db.commit()
     assert count() == few
