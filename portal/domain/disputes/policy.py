@@ -174,10 +174,16 @@ def line_amount(line: LineFacts, choice: LineChoice, currency: str, what: str) -
     return DisputedLine(line.id, line.quantity, line_total)
 
 
-def disputable(balance: Money, in_flight: Money, held: Money) -> Money:
-    """What can still be disputed on an invoice: its open balance less what is already on its
-    way (a payment in flight cannot be disputed back) and what other disputes hold."""
+def payable_now(balance: Money, in_flight: Money, held: Money) -> Money:
+    """What can be paid on an invoice now: its open balance less what is already on its way and
+    what active disputes hold (as `ledger.queries.Standing.payable` reckons it)."""
     return Money(max(balance.minor - in_flight.minor - held.minor, 0), balance.currency)
+
+
+def disputable(balance: Money, in_flight: Money, held: Money) -> Money:
+    """What can still be disputed on an invoice: the same money that could be paid now (a
+    payment in flight cannot be disputed back, nor what other disputes already hold)."""
+    return payable_now(balance, in_flight, held)
 
 
 def disputed_on_invoice(

@@ -34,7 +34,7 @@ from portal.domain.customers.models import Customer
 from portal.domain.disputes.models import (
     Dispute, DisputeAttachment, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
 )
-from portal.domain.disputes.policy import AGE_BUCKETS, disputable, percentile
+from portal.domain.disputes.policy import AGE_BUCKETS, disputable, payable_now, percentile
 from portal.domain.disputes.states import (
     ACTIVE, CUSTOMER_HIDDEN, DECIDED, EVENT_LABELS, SLA_RUNNING, STATUS_LABELS, DisputeStatus, EventKind,
 )
@@ -244,6 +244,9 @@ class CoveredInvoice:
     held: Money
     credited: Money
     lines: tuple[CoveredLine, ...]
+    # What can be paid on the invoice now: its balance less what is being paid and what every
+    # active dispute holds (this one's and any other's).
+    payable: Money | None = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +294,16 @@ class DisputePage:
     def credited(self) -> Money:
         return Money(sum(i.credited.minor for i in self.invoices), self.dispute.currency)
 
+    @property
+    def payable_invoices(self) -> tuple[CoveredInvoice, ...]:
+        """The covered invoices with something left to pay (the undisputed part, or what the
+        resolution left)."""
+        return tuple(i for i in self.invoices if i.payable is not None and i.payable.minor > 0)
+
+    @property
+    def payable(self) -> Money:
+        return Money(sum(i.payable.minor for i in self.payable_invoices), self.dispute.currency)
+
 
 def dispute_page(db: Session, access: Access, public_id: str, owner_names: OwnerNames = no_owner_names) -> DisputePage:
     """One dispute as the customer sees it, with its files and its messages' (internal notes'
@@ -306,14 +319,15 @@ def dispute_page(db: Session, access: Access, public_id: str, owner_names: Owner
     dispute, reason = row
     currency = dispute.currency
     covered = db.execute(
-        select(DisputeInvoice, Invoice.public_id, Invoice.number)
+        select(DisputeInvoice, Invoice.public_id, Invoice.number, Invoice.balance_minor, Invoice.in_flight_minor,
+               Invoice.held_minor.label("invoice_held_minor"))
         .join(Invoice, Invoice.id == DisputeInvoice.invoice_id)
         .where(DisputeInvoice.dispute_id == dispute.id).order_by(Invoice.number)
     ).all()
     lines: dict[int, list[CoveredLine]] = {}
     for line, invoice_line in db.execute(
         select(DisputeLine, InvoiceLine).join(InvoiceLine, InvoiceLine.id == DisputeLine.invoice_line_id)
-        .where(DisputeLine.dispute_invoice_id.in_([c.id for c, _, _ in covered]))
+        .where(DisputeLine.dispute_invoice_id.in_([row.DisputeInvoice.id for row in covered]))
         .order_by(InvoiceLine.position)
     ):
         lines.setdefault(line.dispute_invoice_id, []).append(CoveredLine(
@@ -345,10 +359,14 @@ def dispute_page(db: Session, access: Access, public_id: str, owner_names: Owner
         dispute=dispute, reason=reason,
         owner=_owner(teams.get(dispute.team_id), people.get(dispute.assignee_id), dispute),
         invoices=tuple(
-            CoveredInvoice(public_id=pid, number=number, disputed=Money(c.disputed_minor, currency),
-                           held=Money(c.held_minor, currency), credited=Money(c.credited_minor, currency),
-                           lines=tuple(lines.get(c.id, [])))
-            for c, pid, number in covered
+            CoveredInvoice(public_id=row.public_id, number=row.number,
+                           disputed=Money(row.DisputeInvoice.disputed_minor, currency),
+                           held=Money(row.DisputeInvoice.held_minor, currency),
+                           credited=Money(row.DisputeInvoice.credited_minor, currency),
+                           lines=tuple(lines.get(row.DisputeInvoice.id, [])),
+                           payable=payable_now(Money(row.balance_minor, currency), Money(row.in_flight_minor, currency),
+                                               Money(row.invoice_held_minor, currency)))
+            for row in covered
         ),
         messages=messages, history=history, files=files.get(None, ()),
     )

@@ -258,6 +258,29 @@ def test_paying_the_full_balance_while_part_is_disputed_is_refused(signed_in, db
     assert db.scalar(select(func.count()).select_from(Payment)) == payments_before
 
 
+def test_the_dispute_page_offers_the_rest_of_its_invoices_to_pay(signed_in, db, clock, acme):
+    """Disputing part of two invoices: the dispute page offers what is left of both, in one
+    payment, and the pay page it links to takes exactly that."""
+    _, clerk, invoice, second = acme
+    dispute = raise_test_dispute(db, clock, clerk, [invoice, second], amount_text="65.00")  # 65.00 on each
+    db.commit()
+    html = signed_in.get(f"/disputes/{dispute.public_id}").get_data(as_text=True)
+    assert "the rest of INV-100, INV-200 can be paid now" in html
+    link = re.search(r'href="(/pay\?[^"]+)">Pay the rest: \$115\.00</a>', html)  # 100.00 + 15.00
+    assert link is not None
+    pay = signed_in.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert 'value="100.00"' in pay and 'value="15.00"' in pay
+
+
+def test_a_dispute_covering_all_that_is_open_offers_nothing_to_pay(signed_in, db, clock, acme):
+    _, clerk, invoice, _ = acme
+    dispute = raise_test_dispute(db, clock, clerk, [invoice])
+    db.commit()
+    html = signed_in.get(f"/disputes/{dispute.public_id}").get_data(as_text=True)
+    assert "Dispute raised" in html
+    assert "/pay?" not in html and "can be paid now" not in html
+
+
 def test_a_fully_disputed_invoice_cannot_be_paid(signed_in, db, clock, acme):
     _, clerk, invoice, _ = acme
     raise_test_dispute(db, clock, clerk, [invoice])
