@@ -9,6 +9,8 @@ and a question's reach the customer, a note's stay staff-only. Any attached file
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import redirect, render_template, request, url_for
 
 from portal.domain.core.errors import DomainError
@@ -80,6 +82,7 @@ def _dispute_page(public_id: str, *, error: str = "", status: int = 200):
         may_approve=may_approve_credit(staff.role, page.proposed_credit) if page.awaiting_approval else False,
         limit=credit_limit(staff.role, page.dispute.currency),
         upload_limits=form_limits(), files_sent=bool(error) and files_were_posted(),
+        staff_zone=ZoneInfo(staff.timezone or "UTC"),
     ), status
 
 

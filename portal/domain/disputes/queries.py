@@ -30,7 +30,7 @@ from portal.domain.attachments.policy import describe_size
 from portal.domain.attachments.states import ScanStatus
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
-from portal.domain.customers.models import Customer
+from portal.domain.customers.models import Contact, Customer
 from portal.domain.disputes.models import (
     Dispute, DisputeAttachment, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
 )
@@ -40,6 +40,7 @@ from portal.domain.disputes.states import (
 )
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.queries import Standing, standings_query, to_standings
+from portal.domain.payments.models import Payment
 from portal.domain.staff.models import StaffMember, Team, TeamMembership
 from portal.domain.staff.states import StaffStatus
 
@@ -262,6 +263,7 @@ class HistoryEvent:
     at: datetime
     label: str
     detail: str
+    by: str = ""  # who did it, on the staff page: a staff member's or the contact's name
 
 
 @dataclass(frozen=True)
@@ -600,6 +602,7 @@ def reason_choices(db: Session) -> list[tuple[str, str]]:
 # The staff page of one dispute
 
 EARLIER_DISPUTES_SHOWN = 20
+RECENT_PAYMENTS_SHOWN = 10
 OPEN_INVOICES_SHOWN = 50
 
 
@@ -610,6 +613,16 @@ class StaffMessage:
     body: str
     at: datetime
     files: tuple[AttachedFile, ...] = ()
+    author_name: str = ""  # the contact or staff member who wrote it
+
+
+@dataclass(frozen=True)
+class RecentPayment:
+    public_id: str
+    reference: str
+    amount: Money
+    status: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -654,6 +667,7 @@ class StaffDisputePage:
     open_invoices: tuple[OpenInvoice, ...]
     earlier: tuple[EarlierDispute, ...]
     files: tuple[AttachedFile, ...] = ()  # sent when the dispute was raised
+    payments: tuple[RecentPayment, ...] = ()  # the customer's latest, newest first
 
     @property
     def is_active(self) -> bool:
@@ -674,8 +688,8 @@ class StaffDisputePage:
 
 def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
     """One dispute as staff see it: internal notes and every event included, and the customer's
-    context (open invoices, earlier disputes and how they ended), and every attached file.
-    Seven statements."""
+    context (open invoices, latest payments, earlier disputes and how they ended), every
+    attached file, and who wrote each message and did each step. Eight statements."""
     if not _valid_public_id(public_id):
         raise NotFound("Dispute not found")
     row = db.execute(
@@ -704,14 +718,25 @@ def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
     files = _attached_files(db, dispute.id, with_internal=True)
     messages = tuple(
         StaffMessage(author=m.author_kind, internal=m.internal, body=m.body, at=m.created_at,
-                     files=files.get(m.id, ()))
-        for m in db.scalars(select(DisputeMessage).where(DisputeMessage.dispute_id == dispute.id)
-                            .order_by(DisputeMessage.created_at, DisputeMessage.id))
+                     files=files.get(m.id, ()), author_name=staff_name or contact_name or "")
+        for m, staff_name, contact_name in db.execute(
+            select(DisputeMessage, StaffMember.name, Contact.name)
+            .outerjoin(StaffMember, StaffMember.id == DisputeMessage.staff_id)
+            .outerjoin(Contact, Contact.id == DisputeMessage.contact_id)
+            .where(DisputeMessage.dispute_id == dispute.id)
+            .order_by(DisputeMessage.created_at, DisputeMessage.id))
     )
+    # Events name their actor as the audit log does: ("staff" | "contact", public id).
     history = tuple(
-        HistoryEvent(at=e.at, label=EVENT_LABELS.get(EventKind(e.kind), e.kind), detail=e.detail)
-        for e in db.scalars(select(DisputeEvent).where(DisputeEvent.dispute_id == dispute.id)
-                            .order_by(DisputeEvent.at, DisputeEvent.id))
+        HistoryEvent(at=e.at, label=EVENT_LABELS.get(EventKind(e.kind), e.kind), detail=e.detail,
+                     by=staff_name or contact_name or "")
+        for e, staff_name, contact_name in db.execute(
+            select(DisputeEvent, StaffMember.name, Contact.name)
+            .outerjoin(StaffMember, and_(DisputeEvent.actor_type == "staff",
+                                         StaffMember.public_id == DisputeEvent.actor_id))
+            .outerjoin(Contact, and_(DisputeEvent.actor_type == "contact", Contact.public_id == DisputeEvent.actor_id))
+            .where(DisputeEvent.dispute_id == dispute.id)
+            .order_by(DisputeEvent.at, DisputeEvent.id))
     )
     open_invoices = tuple(
         OpenInvoice(number=i.number, due_date=i.due_date, balance=Money(i.balance_minor, i.currency),
@@ -731,11 +756,21 @@ def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
             .order_by(Dispute.created_at.desc(), Dispute.id.desc()).limit(EARLIER_DISPUTES_SHOWN)
         )
     )
+    payments = tuple(
+        RecentPayment(public_id=p.public_id, reference=p.reference, amount=Money(p.amount_minor, p.currency),
+                      status=p.status, at=p.created_at)
+        for p in db.execute(
+            select(Payment.public_id, Payment.reference, Payment.amount_minor, Payment.currency, Payment.status,
+                   Payment.created_at)
+            .where(Payment.customer_id == dispute.customer_id)
+            .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(RECENT_PAYMENTS_SHOWN)
+        )
+    )
     return StaffDisputePage(
         dispute=dispute, reason=reason, customer_name=customer_name, account_number=account_number,
         status_label=STATUS_LABELS[DisputeStatus(dispute.status)], team=team, assignee=assignee,
         invoices=invoices, messages=messages, history=history, open_invoices=open_invoices, earlier=earlier,
-        files=files.get(None, ()),
+        files=files.get(None, ()), payments=payments,
     )
 
 

@@ -18,8 +18,10 @@ from portal.domain.invoicing.models import Invoice
 from portal.domain.staff.service import TeamDetails, create_team
 from portal.domain.staff.states import StaffRole
 from tests.support import attachment_files as files
-from tests.support.disputes import raise_test_dispute, staff_context, uploads
-from tests.support.factories import make_contact, make_customer, make_invoice, make_staff, sign_in, staff_sign_in
+from tests.support.disputes import contact_access, contact_context, raise_test_dispute, staff_context, uploads
+from tests.support.factories import (
+    make_allocated_payment, make_contact, make_customer, make_invoice, make_staff, sign_in, staff_sign_in,
+)
 from tests.support.fixtures.links import csrf_from
 from tests.web.account.test_account_query_counts import counted_statements
 
@@ -72,6 +74,22 @@ def test_the_page_shows_the_customers_context_thread_and_history(client, db, clo
     assert "Damaged" in html and "Rejected" in html  # the earlier dispute and how it ended
     assert "Dispute raised" in html
     assert client.get("/admin/disputes/nosuchdispute").status_code == 404
+
+
+def test_the_page_names_who_wrote_and_did_what_and_the_latest_payments(client, db, clock, case):
+    dispute = case["dispute"]
+    payment = make_allocated_payment(db, clock, case["customer"], [(case["small"], 4_500)], status="succeeded")
+    payment.reference = "PAY-2026-000042"
+    service.reply(staff_context(db, clock, case["bo"]), None, dispute.public_id, "Looking at it now.")
+    service.add_message(contact_context(db, clock, case["clerk"]), contact_access(case["clerk"]), dispute.public_id,
+                        "Thank you.")
+    staff_sign_in(client, case["ana"], clock)
+    html = client.get(f"/admin/disputes/{dispute.public_id}").get_data(as_text=True)
+    assert "Us · Bo Lindqvist" in html and "Customer · Pat Clerk" in html  # who wrote each message
+    history = html[html.index("<h2>History</h2>"):html.index("Open invoices of")]
+    assert "Dispute raised" in history and "· Pat Clerk" in history and "· Bo Lindqvist" in history
+    payments = html[html.index("Latest payments"):html.index("Earlier disputes")]
+    assert "PAY-2026-000042" in payments and "$45.00" in payments and "Paid" in payments
 
 
 def test_reply_note_and_question(client, db, clock, case):
