@@ -22,7 +22,7 @@ from portal.domain.disputes.queries import (
     staff_queue,
 )
 from portal.domain.disputes.staff_notifications import StaffMail
-from portal.domain.disputes.states import STATUS_LABELS, DisputeStatus
+from portal.domain.disputes.states import STAFF_STATUS_LABELS, DisputeStatus
 from portal.domain.staff.policy import Permission, allows, credit_limit, may_approve_credit
 from portal.forms import InvalidInput
 from portal.forms.staff_disputes import queue_query, reassign_choice, resolve_choice, staff_text
@@ -36,7 +36,7 @@ from .permissions import requires, requires_recent_sign_in
 from .session import current_staff
 
 STATUS_FILTER_LABELS = {"active": "Open (any active state)", "all": "Any state",
-                        **{str(status): STATUS_LABELS[status] for status in DisputeStatus}}
+                        **{str(status): STAFF_STATUS_LABELS[status] for status in DisputeStatus}}
 
 
 def _queue_page(tab: str | None):

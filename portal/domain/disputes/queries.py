@@ -36,7 +36,8 @@ from portal.domain.disputes.models import (
 )
 from portal.domain.disputes.policy import AGE_BUCKETS, disputable, payable_now, percentile
 from portal.domain.disputes.states import (
-    ACTIVE, CUSTOMER_HIDDEN, DECIDED, EVENT_LABELS, SLA_RUNNING, STATUS_LABELS, DisputeStatus, EventKind,
+    ACTIVE, CUSTOMER_HIDDEN, DECIDED, EVENT_LABELS, SLA_RUNNING, STAFF_STATUS_LABELS, STATUS_LABELS,
+    DisputeStatus, EventKind,
 )
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.queries import Standing, standings_query, to_standings
@@ -581,7 +582,7 @@ def staff_queue(db: Session, staff_id: int, query: QueueQuery, now: datetime) ->
             covered.setdefault(dispute_id, []).append((number, disputed))
     rows = [
         QueueRow(
-            public_id=d.public_id, status=d.status, status_label=STATUS_LABELS[DisputeStatus(d.status)],
+            public_id=d.public_id, status=d.status, status_label=STAFF_STATUS_LABELS[DisputeStatus(d.status)],
             reason=reason, customer_name=customer, account_number=account,
             invoice_numbers=tuple(n for n, _ in covered.get(d.id, [])),
             disputed=Money(sum(m for _, m in covered.get(d.id, [])), d.currency), priority=d.priority,
@@ -749,7 +750,7 @@ def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
     )
     earlier = tuple(
         EarlierDispute(public_id=d.public_id, created_at=d.created_at, reason=label,
-                       status_label=STATUS_LABELS[DisputeStatus(d.status)], resolved_at=d.resolved_at)
+                       status_label=STAFF_STATUS_LABELS[DisputeStatus(d.status)], resolved_at=d.resolved_at)
         for d, label in db.execute(
             select(Dispute, DisputeReason.label).join(DisputeReason, DisputeReason.id == Dispute.reason_id)
             .where(Dispute.customer_id == dispute.customer_id, Dispute.id != dispute.id)
@@ -768,7 +769,7 @@ def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
     )
     return StaffDisputePage(
         dispute=dispute, reason=reason, customer_name=customer_name, account_number=account_number,
-        status_label=STATUS_LABELS[DisputeStatus(dispute.status)], team=team, assignee=assignee,
+        status_label=STAFF_STATUS_LABELS[DisputeStatus(dispute.status)], team=team, assignee=assignee,
         invoices=invoices, messages=messages, history=history, open_invoices=open_invoices, earlier=earlier,
         files=files.get(None, ()), payments=payments,
     )

@@ -71,6 +71,8 @@ STATUS_LABELS: dict[DisputeStatus, str] = {
     S.REBILLED: "Re-billed",
     S.WITHDRAWN: "Withdrawn",
 }
+# The same states as our staff read them (the queue, the staff page, the filters).
+STAFF_STATUS_LABELS: dict[DisputeStatus, str] = {**STATUS_LABELS, S.AWAITING_CUSTOMER: "Waiting for the customer"}
 
 
 class AuthorKind(StrEnum):
