@@ -55,6 +55,8 @@ class Dispute(PublicIdMixin, Base):
         # The raise form's token: a double submit finds the dispute it already made.
         UniqueConstraint("customer_id", "request_key"),
         Index("ix_disputes_customer_created", "customer_id", "created_at"),
+        # The SLA warnings, the "at risk" queue and the numbers read active disputes by due date.
+        Index("ix_disputes_status_resolution_due", "status", "resolution_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +77,8 @@ class Dispute(PublicIdMixin, Base):
     resolution_due_at: Mapped[datetime | None]
     first_responded_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    # What the customer will read with a credit that waits for approval (awaiting_approval).
+    proposed_explanation: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -548,6 +548,7 @@ def resolve_accept(
             covered.proposed_credit_minor = chosen[covered.invoice_id].minor
         if explanation:
             _message(ctx, dispute, explanation, author=AuthorKind.STAFF, internal=True)
+        dispute.proposed_explanation = explanation or None
         _first_staff_response(ctx, dispute)
         _move(ctx, dispute, S.AWAITING_APPROVAL, EventKind.APPROVAL_REQUESTED, detail=f"Credit of {total.format()}")
         ctx.db.flush()
@@ -559,7 +560,8 @@ def resolve_accept(
 
 def approve_credit(ctx: Context, mail: DisputeMail | None, public_id: str, *, credit_limit: Money | None = None,
                    explanation: str = "") -> Dispute:
-    """Apply a credit waiting for approval; the approver's own limit must cover it."""
+    """Apply a credit waiting for approval; the approver's own limit must cover it. The
+    customer reads the approver's `explanation`, or else the one proposed with the credit."""
     _require_staff(ctx)
     explanation = clean_message(explanation) if explanation.strip() else ""
     dispute = _lock_dispute(ctx.db, public_id)
@@ -570,6 +572,8 @@ def approve_credit(ctx: Context, mail: DisputeMail | None, public_id: str, *, cr
     total = Money(sum(c.minor for c in chosen.values()), dispute.currency)
     if needs_approval(total, credit_limit):
         raise DisputeRefused(f"A credit of {total.format()} is above your approval limit.")
+    explanation = explanation or dispute.proposed_explanation or ""
+    dispute.proposed_explanation = None
     _apply_credits(ctx, mail, dispute, chosen, numbers, explanation)
     return dispute
 
@@ -582,6 +586,7 @@ def send_back_for_review(ctx: Context, public_id: str, note: str = "") -> Disput
         raise DisputeRefused("This dispute has no credit waiting for approval.")
     for covered in dispute.invoices:
         covered.proposed_credit_minor = None
+    dispute.proposed_explanation = None
     if note.strip():
         _message(ctx, dispute, clean_message(note), author=AuthorKind.STAFF, internal=True)
     _move(ctx, dispute, S.UNDER_REVIEW, EventKind.APPROVAL_DECLINED)

@@ -171,6 +171,33 @@ def test_a_credit_above_the_limit_waits_for_approval(db, clock, acme, mail):
     assert dispute.status == "resolved_accepted" and _balance(db, invoice) == 7_499
 
 
+def test_an_approved_credit_tells_the_customer_what_the_analyst_proposed(db, clock, acme, mail):
+    _, contact, invoice, _ = acme
+    dispute = raise_test_dispute(db, clock, contact, [invoice], amount_text="100.00")
+    staff = staff_context(db, clock)
+    service.resolve_accept(staff, mail, dispute.public_id, credit_limit=Money(5_000, "USD"),
+                           explanation="We credit the racks at the contract price.")
+    assert dispute.proposed_explanation == "We credit the racks at the contract price."
+    service.approve_credit(staff, mail, dispute.public_id)  # the approver adds nothing of their own
+    assert dispute.status == "resolved_accepted" and dispute.proposed_explanation is None
+    public = db.scalars(select(DisputeMessage).where(DisputeMessage.dispute_id == dispute.id,
+                                                     DisputeMessage.internal.is_(False))).all()
+    assert [m.body for m in public] == ["We credit the racks at the contract price."]
+    email = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "dispute_resolved")).one()
+    assert "We credit the racks at the contract price." in email.body_text
+
+
+def test_the_approvers_own_words_replace_the_proposed_ones(db, clock, acme, mail):
+    _, contact, invoice, _ = acme
+    dispute = raise_test_dispute(db, clock, contact, [invoice], amount_text="100.00")
+    staff = staff_context(db, clock)
+    service.resolve_accept(staff, mail, dispute.public_id, credit_limit=Money(0, "USD"), explanation="Proposed.")
+    service.approve_credit(staff, mail, dispute.public_id, explanation="Approved with thanks for your patience.")
+    public = db.scalars(select(DisputeMessage.body).where(DisputeMessage.dispute_id == dispute.id,
+                                                          DisputeMessage.internal.is_(False))).all()
+    assert public == ["Approved with thanks for your patience."]
+
+
 def test_rejection_releases_the_hold_and_explains(db, clock, acme, mail):
     _, contact, invoice, _ = acme
     dispute = raise_test_dispute(db, clock, contact, [invoice])
