@@ -166,6 +166,19 @@ def _move(ctx: Context, dispute: Dispute, target: DisputeStatus, kind: EventKind
                  before={"status": before}, after={"status": target.value, **({"detail": detail} if detail else {})})
 
 
+def _thread_event(ctx: Context, dispute: Dispute, kind: EventKind, message: DisputeMessage,
+                  stored: Sequence[StoredFile]) -> None:
+    """A message or note that moves no status: its history event and its audit row (who, when,
+    from where, and what was added), as `_move` writes them for a step that does."""
+    dispute.updated_at = ctx.clock.now()
+    _event(ctx, dispute, kind)
+    ctx.db.flush()  # the message's id, for the audit row
+    audit.record(ctx.db, ctx.clock, ctx.actor, f"dispute.{kind.value}", "dispute", dispute.public_id, after={
+        "message_id": message.id, "internal": message.internal,
+        **({"files": [row.public_id for row in stored]} if stored else {}),
+    })
+
+
 def _end_pause(ctx: Context, dispute: Dispute) -> None:
     """Close the open pause and push the SLA dates by its length (the clock stood still)."""
     pause = ctx.db.scalar(
@@ -376,8 +389,7 @@ def add_message(ctx: Context, access: Access, public_id: str, body: str, *,
     if answered:
         _move(ctx, dispute, S.UNDER_REVIEW, EventKind.ANSWERED)
     else:
-        dispute.updated_at = ctx.clock.now()
-        _event(ctx, dispute, EventKind.MESSAGE)
+        _thread_event(ctx, dispute, EventKind.MESSAGE, message, stored)
     ctx.db.flush()
     notify_staff(ctx, staff_mail, dispute, StaffNotice.CUSTOMER_ANSWERED if answered else StaffNotice.CUSTOMER_WROTE,
                  message=body)
@@ -419,8 +431,7 @@ def reply(ctx: Context, mail: DisputeMail | None, public_id: str, body: str, *, 
         stored = _store_files(ctx, files)
         message = _message(ctx, dispute, body, author=AuthorKind.STAFF, internal=True)
         _link_files(ctx, dispute, stored, message)
-        _event(ctx, dispute, EventKind.NOTE)
-        ctx.db.flush()
+        _thread_event(ctx, dispute, EventKind.NOTE, message, stored)
         return message
     if dispute.status not in ACTIVE:
         raise DisputeRefused("This dispute is closed; add an internal note instead.")
@@ -431,8 +442,7 @@ def reply(ctx: Context, mail: DisputeMail | None, public_id: str, body: str, *, 
     if dispute.status == S.OPEN:
         _move(ctx, dispute, S.UNDER_REVIEW, EventKind.MESSAGE)
     else:
-        dispute.updated_at = ctx.clock.now()
-        _event(ctx, dispute, EventKind.MESSAGE)
+        _thread_event(ctx, dispute, EventKind.MESSAGE, message, stored)
     ctx.db.flush()
     queue_dispute_notice(ctx, mail, dispute, DisputeNotice.REPLY, message=_email_text(body, stored))
     return message

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
+from portal.domain.core.models import AuditEntry
 from portal.domain.disputes import service
 from portal.domain.disputes.models import Dispute, DisputeMessage
 from portal.domain.invoicing.models import Invoice
@@ -90,6 +91,43 @@ def test_the_page_names_who_wrote_and_did_what_and_the_latest_payments(client, d
     assert "Dispute raised" in history and "· Pat Clerk" in history and "· Bo Lindqvist" in history
     payments = html[html.index("Latest payments"):html.index("Earlier disputes")]
     assert "PAY-2026-000042" in payments and "$45.00" in payments and "Paid" in payments
+
+
+def test_every_staff_step_leaves_one_audit_row_naming_who_and_from_where(client, db, clock, case):
+    """SECURITY.md L1: each action on the dispute page is one audit row (who, what, when, from
+    where, before/after), and the rows cannot be edited afterwards."""
+    dispute, ana, bo = case["dispute"], case["ana"], case["bo"]
+    staff_sign_in(client, ana, clock)
+
+    def rows():
+        db.commit()
+        return db.scalars(select(AuditEntry).where(AuditEntry.object_id == dispute.public_id)
+                          .order_by(AuditEntry.id)).all()
+
+    steps = [
+        ("reply", {"body": "We are checking."}, "dispute.message"),                  # opens the review
+        ("note", {"body": "Price list says 10% off."}, "dispute.note"),
+        ("reply", {"body": "Still on it."}, "dispute.message"),
+        ("request-information", {"body": "Which PO?"}, "dispute.information_requested"),
+        ("reassign", {"assignee": f"{bo.public_id}:{case['desk'].id}"}, "dispute.assigned"),
+        ("resolve", {"mode": "part", f"credit-{case['small'].public_id}": "15.00",
+                     "explanation": "We credit the freight."}, "dispute.credited"),
+    ]
+    for action, data, expected in steps:
+        before = len(rows())
+        response = _post(client, dispute, action, **data)
+        assert response.status_code == 303, (action, response.get_data(as_text=True)[:500])
+        added = rows()[before:]
+        assert [row.action for row in added] == [expected], action
+        assert (added[0].actor_type, added[0].actor_id, added[0].ip) == ("staff", ana.public_id, "127.0.0.1")
+    assigned = next(row for row in rows() if row.action == "dispute.assigned")
+    assert assigned.before == {"team_id": case["desk"].id, "assignee_id": ana.id}
+    assert assigned.after == {"team_id": case["desk"].id, "assignee_id": bo.id}
+    credited = rows()[-1]
+    assert credited.before == {"status": "awaiting_customer"} and credited.after["status"] == "resolved_partial"
+    with pytest.raises(Exception, match="append-only"):
+        db.execute(update(AuditEntry).where(AuditEntry.id == credited.id).values(action="tampered"))
+    db.rollback()
 
 
 def test_reply_note_and_question(client, db, clock, case):
