@@ -311,6 +311,17 @@ def test_a_credit_above_the_analysts_limit_is_refused_and_a_supervisor_rebills(a
     assert db.scalar(select(Invoice.balance_minor).where(Invoice.number == "INV-200-R1")) == 90_000
 
 
+def test_an_invoice_with_more_lines_than_a_correction_may_have_says_so(client, db, clock, case):
+    many = make_invoice(db, clock, case["customer"], number="INV-400",
+                        lines=[(f"Part {n}", 1, 100) for n in range(MAX_CORRECTED_LINES + 5)])
+    dispute = raise_test_dispute(db, clock, case["clerk"], [many])
+    staff_sign_in(client, case["ana"], clock)
+    html = _form_page(client, dispute).get_data(as_text=True)
+    assert f"has {MAX_CORRECTED_LINES + 5} lines; a corrected invoice can have at most {MAX_CORRECTED_LINES}" in html
+    assert f"line-{many.public_id}-{MAX_CORRECTED_LINES - 1}-description" in html
+    assert f"line-{many.public_id}-{MAX_CORRECTED_LINES}-description" not in html
+
+
 def test_a_closed_dispute_is_not_rebilled(client, db, clock, case):
     dispute, invoice = case["dispute"], case["invoice"]
     service.reject(staff_context(db, clock), None, dispute.public_id, "The price list of May applies.")
