@@ -1,7 +1,8 @@
 """The staff side of disputes: the queues (VIEW_DISPUTES; the "all" tab VIEW_ALL_DISPUTES) and
-one dispute's page with its actions (WORK_DISPUTES; approving a credit APPROVE_CREDITS and a
-recent sign-in). The credit limit a resolution or an approval is checked against is the acting
-member's role's (`staff.policy.credit_limit`).
+one dispute's page with its actions (WORK_DISPUTES; approving a credit APPROVE_CREDITS). Every
+action that credits (accepting in full or in part, approving, re-billing) needs a sign-in
+within the last 10 minutes. The credit limit a resolution, an approval or a re-bill is checked
+against is the acting member's role's (`staff.policy.credit_limit`).
 
 A reply, a question and an internal note may carry files (the forms' `files` input): a reply's
 and a question's reach the customer, a note's stay staff-only. Any attached file downloads at
@@ -17,15 +18,18 @@ from portal.domain.core.errors import DomainError
 from portal.domain.core.money import Money, MoneyError
 from portal.domain.disputes import service
 from portal.domain.disputes.notifications import DisputeMail
+from portal.domain.disputes.policy import MAX_CORRECTED_LINES
 from portal.domain.disputes.queries import (
-    QUEUE_STATUS_FILTERS, QUEUE_TAB_LABELS, assignable_staff, reason_choices, staff_dispute_file, staff_dispute_page,
-    staff_queue,
+    QUEUE_STATUS_FILTERS, QUEUE_TAB_LABELS, RebillDraft, assignable_staff, reason_choices, rebill_draft,
+    staff_dispute_file, staff_dispute_page, staff_queue,
 )
 from portal.domain.disputes.staff_notifications import StaffMail
 from portal.domain.disputes.states import STAFF_STATUS_LABELS, DisputeStatus
 from portal.domain.staff.policy import Permission, allows, credit_limit, may_approve_credit
 from portal.forms import InvalidInput
-from portal.forms.staff_disputes import queue_query, reassign_choice, resolve_choice, staff_text
+from portal.forms.staff_disputes import (
+    queue_query, reassign_choice, rebill_choice, rebill_form_again, resolve_choice, staff_text,
+)
 from portal.web.context import db, request_context, services
 from portal.web.downloads import download_response
 from portal.web.uploads import files_were_posted, form_limits, posted_uploads
@@ -145,6 +149,7 @@ def dispute_reassign(public_id: str):
 
 @bp.post("/disputes/<public_id>/resolve")
 @requires(Permission.WORK_DISPUTES)
+@requires_recent_sign_in
 def dispute_resolve(public_id: str):
     def action(ctx):
         page = staff_dispute_page(db(), public_id)
@@ -184,3 +189,40 @@ def dispute_send_back(public_id: str):
 def dispute_reject(public_id: str):
     return _act(public_id, lambda ctx: service.reject(ctx, _mail(), public_id,
                                                       staff_text(request.form, "explanation")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Re-billing: its own page, the form prefilled from the covered invoices
+
+BLANK_ROWS = 2  # empty line rows under each invoice's lines, to add lines without a script
+
+
+def _rebill_page(draft: RebillDraft, *, error: str = "", explanation: str = "", status: int = 200):
+    role = current_staff().staff.role
+    return render_template("admin/rebill.html", draft=draft, error=error, explanation=explanation,
+                           limit=credit_limit(role, draft.dispute.currency), blank_rows=BLANK_ROWS,
+                           max_lines=MAX_CORRECTED_LINES), status
+
+
+@bp.get("/disputes/<public_id>/rebill")
+@requires(Permission.WORK_DISPUTES)
+@requires_recent_sign_in
+def dispute_rebill_form(public_id: str):
+    return _rebill_page(rebill_draft(db(), public_id, services().clock.now().date()))
+
+
+@bp.post("/disputes/<public_id>/rebill")
+@requires(Permission.WORK_DISPUTES)
+@requires_recent_sign_in
+def dispute_rebill(public_id: str):
+    draft = rebill_draft(db(), public_id, services().clock.now().date())
+    try:
+        corrections, explanation = rebill_choice(request.form, {i.public_id: i.number for i in draft.invoices},
+                                                 draft.dispute.currency)
+        service.rebill(request_context(staff_actor()), _mail(), public_id, corrections, explanation=explanation,
+                       credit_limit=credit_limit(current_staff().staff.role, draft.dispute.currency))
+    except DomainError as refused:
+        db().rollback()
+        return _rebill_page(rebill_form_again(request.form, draft), error=refused.message, status=400,
+                            explanation=staff_text(request.form, "explanation"))
+    return redirect(url_for("admin.dispute", public_id=public_id), code=303)

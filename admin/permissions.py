@@ -13,6 +13,7 @@ attribute for every admin rule of the URL map, so a new page without one fails t
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import redirect, request, url_for
 
@@ -60,6 +61,19 @@ def before_enrolment(view):
     return view
 
 
+def _come_back_to() -> str | None:
+    """Where to return once the password is confirmed: the page itself for a GET; for a form
+    posted with a stale sign-in (a redirect cannot repeat a POST), the page the form was on,
+    which the browser names as the referrer (`Referrer-Policy: same-origin`). The sign-in
+    pages check the path again (`admin.auth.admin_next`)."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host or not referrer.path:
+        return None
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+
+
 def requires_recent_sign_in(view):
     """Crediting, refunding and changing credentials need the password given within the last
     10 minutes on this session; otherwise the member confirms it first and comes back."""
@@ -68,7 +82,7 @@ def requires_recent_sign_in(view):
     def checked(*args, **kwargs):
         signed_in = current_staff()
         if signed_in is None or not recently_authenticated(signed_in.session, services().clock.now()):
-            return redirect(url_for("admin.reauthenticate", next=request.full_path.rstrip("?")))
+            return redirect(url_for("admin.reauthenticate", next=_come_back_to()))
         return view(*args, **kwargs)
 
     checked.requires_recent_sign_in = True

@@ -10,11 +10,12 @@ sample is charged to the innermost frame that belongs to a known part, so the pa
 - SQLAlchemy: building and compiling statements, cache keys, ORM loading of rows;
 - money formatting: `portal.domain.core.money` and Babel;
 - template: Jinja2 rendering (the compiled template code and Jinja's runtime);
-- session/cookie: reading and writing the signed session cookie, the session check
-  (`portal.web.customer_session`) apart from its SQL, CSRF;
+- session/cookie: reading and writing the signed session cookie, the session checks
+  (`portal.web.customer_session`, `admin.session`) apart from their SQL, CSRF;
 - logging/headers: the JSON access log, security headers;
 - Flask/Werkzeug: routing, `url_for`, request and response objects, the test client;
-- portal code: the views and read models themselves (Python around the queries);
+- portal code: the views and read models themselves (Python around the queries), the admin
+  views included;
 - other: anything else (standard library called from none of the above).
 """
 
@@ -48,13 +49,13 @@ def classify(frame) -> str:
         if "/jinja2/" in path or path.endswith(".html") or "/templates/" in path:
             return "template"
         if ("/itsdangerous/" in path or path.endswith("flask/sessions.py") or "/flask_wtf/" in path
-                or path.endswith("portal/web/customer_session.py") or "/flask_login/" in path):
+                or path.endswith(("portal/web/customer_session.py", "admin/session.py")) or "/flask_login/" in path):
             return "session/cookie"
         if path.endswith(("portal/web/logging.py", "portal/web/security.py")) or "/logging/" in path:
             return "logging/headers"
         if "/werkzeug/" in path or "/flask/" in path:
             return "Flask/Werkzeug"
-        if "/portal/" in path or "/bench/" in path:
+        if "/portal/" in path or "/bench/" in path or "/admin/" in path:
             return "portal code"
         frame = frame.f_back
     return "other"

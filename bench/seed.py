@@ -15,6 +15,14 @@ The mix, per account (deterministic, from a seeded random generator):
 - card payments group 1 to 5 consecutive paid invoices of one currency; one payment in 20 has
   an earlier declined attempt for the same invoices;
 - two lines per invoice; 10 % of invoices in EUR, the rest in USD.
+
+The staff side (`seed_staff`, `add_open_disputes`): two analysts in one team, made through the
+staff service, and active disputes over the other customers' open invoices (a share of each
+open balance, so an invoice may be in several disputes and its hold stays within what is
+open): half open, 30 % under review, 20 % awaiting the customer; 80 % owned by the measured
+analyst, 15 % by the other, 5 % unassigned; raised over the last 30 days with SLA dates, one
+"raised" event each. The first dispute covers two invoices and has a thread (six messages,
+one an internal note, and eight events): the dispute page measured.
 """
 
 from __future__ import annotations
@@ -24,13 +32,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
 
+from portal.domain.core.audit import Actor
+from portal.domain.core.clock import FixedClock
+from portal.domain.core.context import Context
 from portal.domain.customers.models import Contact, Customer
+from portal.domain.disputes.models import Dispute, DisputeEvent, DisputeInvoice, DisputeMessage, DisputeReason
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.payments.models import Payment, PaymentAllocation
 from portal.domain.payments.service import take_payment_references
+from portal.domain.staff.credentials import PasswordHasher
+from portal.domain.staff.service import TeamDetails, create_staff, create_team
 
 HISTORY_DAYS = 730
 RECENT_DAYS = 120
@@ -258,3 +273,133 @@ def fail_leftover_settlement_payments(conn: Connection, account: SeededAccount) 
         .values(status="failed", failure_code="benchmark", failure_message="not settled by the benchmark run")
     )
     return result.rowcount
+
+
+# ------------------------------------------------------------------------------------------
+# The staff side
+
+
+@dataclass(frozen=True)
+class SeededStaff:
+    analyst_id: int
+    analyst_public_id: str  # the member the staff pages are measured as
+    colleague_id: int
+    team_id: int
+    other_customer_label_prefix: str = "O"
+
+
+@dataclass(frozen=True)
+class SeededDisputes:
+    open_disputes: int
+    owned_by_analyst: int
+    page_dispute_public_id: str  # two invoices and a thread
+
+
+def seed_staff(db: Session, now: datetime) -> SeededStaff:
+    """Two analysts in one team, through the staff service (real ids, as routing makes them);
+    the caller commits."""
+    ctx = Context(db, FixedClock(now), Actor.system("bench"))
+    hasher = PasswordHasher.cheapest()  # nobody signs in with these: the bench route starts the session
+    analyst = create_staff(ctx, hasher, email="bench-analyst@bench.example", name="Bench Analyst",
+                           role="analyst", password="bench-password-unused")
+    colleague = create_staff(ctx, hasher, email="bench-colleague@bench.example", name="Bench Colleague",
+                             role="analyst", password="bench-password-unused")
+    team = create_team(ctx, TeamDetails("Bench disputes", "America/New_York", "12345", 9 * 60, 17 * 60,
+                                        is_fallback=True), [analyst.id, colleague.id])
+    return SeededStaff(analyst.id, analyst.public_id, colleague.id, team.id)
+
+
+def _disputable_invoices(conn: Connection, prefix: str) -> list:
+    """Open invoices of the other customers (10.00 or more open, nothing in flight), with a
+    contact each."""
+    contact = (select(Contact.customer_id, func.min(Contact.id).label("contact_id"))
+               .group_by(Contact.customer_id).subquery())
+    return conn.execute(
+        select(Invoice.id, Invoice.customer_id, Invoice.currency, Invoice.balance_minor, contact.c.contact_id)
+        .join(Customer, Customer.id == Invoice.customer_id).join(contact, contact.c.customer_id == Invoice.customer_id)
+        .where(Customer.account_number.like(f"BENCH-{prefix}%"), Invoice.balance_minor >= 1_000,
+               Invoice.in_flight_minor == 0)
+        .order_by(Invoice.id)
+    ).all()
+
+
+def add_open_disputes(conn: Connection, staff: SeededStaff, total: int, most: int, now: datetime,
+                      seed: int = 1) -> SeededDisputes:
+    """Top the active disputes up to `total` (in the mix above); `most` is the largest total
+    this run will reach, so each invoice's share is decided once."""
+    have = conn.scalar(select(func.count()).select_from(Dispute)) or 0
+    invoices = _disputable_invoices(conn, staff.other_customer_label_prefix)
+    if not invoices:
+        raise RuntimeError("no open invoice of the other customers to dispute")
+    # At most ceil(most / invoices) disputes cover one invoice (one more for the first dispute's
+    # second invoice): each holds that share of the balance, so the holds stay within it.
+    per_invoice = -(-most // len(invoices)) + 1
+    reasons = list(conn.scalars(select(DisputeReason.id).order_by(DisputeReason.position)))
+    rng = random.Random(f"disputes:{seed}:{have}")
+    rows, covered = [], []
+    for n in range(have, total):
+        invoice = invoices[n % len(invoices)]
+        roll = rng.random()
+        status = "open" if roll < 0.5 else "under_review" if roll < 0.8 else "awaiting_customer"
+        owner = rng.random()
+        assignee = staff.analyst_id if owner < 0.80 else staff.colleague_id if owner < 0.95 else None
+        created = now - timedelta(days=30 * rng.random())
+        rows.append(dict(
+            customer_id=invoice.customer_id, raised_by_contact_id=invoice.contact_id, link_id=None,
+            reason_id=reasons[n % len(reasons)], currency=invoice.currency,
+            description="The quantity delivered does not match the invoice; see our goods-received note.",
+            status=status, request_key=f"bench-dispute-{n:07d}", priority=("normal", "high", "low", "urgent")[n % 4],
+            team_id=staff.team_id if assignee or n % 2 else None, assignee_id=assignee,
+            first_response_due_at=created + timedelta(hours=8), resolution_due_at=created + timedelta(days=5),
+            first_responded_at=created + timedelta(hours=3) if status != "open" else None, resolved_at=None,
+            created_at=created, updated_at=created,
+        ))
+        covered.append([invoice] + ([invoices[(n + 1) % len(invoices)]] if n == 0 else []))
+    ids = _insert(conn, Dispute.__table__, rows, returning=Dispute.__table__.c.id)
+    holds: dict[int, int] = {}
+    lines, events = [], []
+    for dispute_id, row, invoices_of in zip(ids, rows, covered, strict=True):
+        for invoice in invoices_of:
+            amount = max(invoice.balance_minor // per_invoice, 1)
+            holds[invoice.id] = holds.get(invoice.id, 0) + amount
+            lines.append(dict(dispute_id=dispute_id, invoice_id=invoice.id, disputed_minor=amount, held_minor=amount,
+                              credited_minor=0, proposed_credit_minor=None, rebilled_invoice_id=None))
+        events.append(dict(dispute_id=dispute_id, at=row["created_at"], kind="raised", actor_type="contact",
+                           actor_id=str(row["raised_by_contact_id"]), from_status=None, to_status=None,
+                           detail="Quantity short"))
+    _insert(conn, DisputeInvoice.__table__, lines)
+    _insert(conn, DisputeEvent.__table__, events)
+    if holds:
+        conn.execute(update(Invoice.__table__).where(Invoice.__table__.c.id == bindparam("b_id"))
+                     .values(held_minor=Invoice.__table__.c.held_minor + bindparam("b_held")),
+                     [{"b_id": invoice_id, "b_held": held} for invoice_id, held in holds.items()])
+        conn.commit()
+    if have == 0 and ids:
+        _add_thread(conn, ids[0], rows[0], staff)
+    first = conn.execute(select(Dispute.public_id).order_by(Dispute.id).limit(1)).scalar_one()
+    owned = conn.scalar(select(func.count()).select_from(Dispute).where(Dispute.assignee_id == staff.analyst_id))
+    return SeededDisputes(open_disputes=total, owned_by_analyst=owned, page_dispute_public_id=first)
+
+
+def _add_thread(conn: Connection, dispute_id: int, row: dict, staff: SeededStaff) -> None:
+    """The measured dispute's thread: customer and staff messages, a note, and their events."""
+    at = row["created_at"]
+    said = [("customer", False, "We received 40 of the 50 units; the goods-received note is attached."),
+            ("staff", False, "Thank you, we are checking with the warehouse."),
+            ("staff", True, "Warehouse says the pallet was split; the second half left a day later."),
+            ("customer", False, "The second half never arrived at our dock."),
+            ("staff", False, "Could you confirm the delivery address on your purchase order?"),
+            ("customer", False, "It is dock 4, building B, as on every order.")]
+    _insert(conn, DisputeMessage.__table__, [
+        dict(dispute_id=dispute_id, author_kind=author, contact_id=row["raised_by_contact_id"] if author == "customer"
+             else None, staff_id=staff.analyst_id if author == "staff" else None, body=body, internal=internal,
+             created_at=at + timedelta(hours=2 * n + 1))
+        for n, (author, internal, body) in enumerate(said)
+    ])
+    kinds = ["message", "message", "note", "message", "information_requested", "answered", "assigned", "message"]
+    _insert(conn, DisputeEvent.__table__, [
+        dict(dispute_id=dispute_id, at=at + timedelta(hours=2 * n + 1), kind=kind,
+             actor_type="staff" if kind in ("note", "information_requested", "assigned") else "contact",
+             actor_id=str(staff.analyst_id), from_status=None, to_status=None, detail="")
+        for n, kind in enumerate(kinds)
+    ])

@@ -7,7 +7,8 @@ catcher, the portal under gunicorn, the outbox sender, and `reconcile-stripe` an
 
     Portal: <url>
     Clerk link: <a sign-in link for the demo clerk, ap@acme.example>
-    Staff login: <the admin sign-in page> <email> <password>   (one line per demo staff member)
+    Staff login: <the admin sign-in page> <email> <password>   (<the disputes they own>)
+                                        (one line per demo staff member)
     Mail: <the mail catcher's page>
 
 and stays in the foreground until Ctrl-C, when it stops everything it started.
@@ -203,13 +204,16 @@ def clerk_link(settings: Settings, session_factory) -> str:
         return issued.url
 
 
-def staff_logins(session_factory) -> list[tuple[str, str]]:
-    """(email, password) of each demo staff member, with passwords new at every start."""
+def staff_logins(session_factory) -> list[tuple[str, str, str]]:
+    """(email, password, the disputes they own) of each demo staff member, with passwords new
+    at every start."""
+    from devserver.demo_disputes import dispute_owners
     from devserver.demo_staff import fresh_demo_passwords
     from portal.domain.staff.credentials import PasswordHasher
 
     with writing_session(session_factory) as db:
-        logins = [(member.email, password)
+        owners = dispute_owners(db)
+        logins = [(member.email, password, owners.get(member.id, ""))
                   for member, password in fresh_demo_passwords(db, SystemClock(), PasswordHasher())]
         db.commit()
         return logins
@@ -312,8 +316,8 @@ def run(args: argparse.Namespace) -> int:
         say()
         say(f"Portal: {app_url}")
         say(f"Clerk link: {link}")
-        for email, password in logins:
-            say(f"Staff login: {app_url}/admin/sign-in {email} {password}")
+        for email, password, owns in logins:
+            say(f"Staff login: {app_url}/admin/sign-in {email} {password}" + (f"   ({owns})" if owns else ""))
         say(f"Mail: {mail_url}")
         say()
         say(f"The clerk link signs in {DEMO_CLERK_EMAIL} (Acme Corp) once, within 15 minutes; the same")

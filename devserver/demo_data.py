@@ -11,7 +11,9 @@ Built in two steps so it is easy to test:
    each settled allocation as a `payment` entry through `post_entry`. Balances are therefore
    kept like everywhere else.
 
-`seed_demo_data` does both and refuses a database that already has customers.
+`seed_demo_data` does both, then adds the staff side (`devserver.demo_staff`: members, teams,
+routing rules) and the disputes (`devserver.demo_disputes`, routed by those rules), and
+refuses a database that already has customers.
 
 The one well-known customer is Acme Corp, whose shared AP mailbox `ap@acme.example` is the
 demo clerk: 20 USD invoices in every state (not yet due, overdue in each aging bucket, partly
@@ -29,17 +31,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.domain.access.policy import ACCOUNT, Access
-from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
-from portal.domain.core.context import Context
 from portal.domain.core.errors import DomainError
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.core.money import Money, exponent, largest_remainder
-from portal.domain.disputes.policy import InvoiceChoice, LineChoice
-from portal.domain.disputes.service import (
-    raise_dispute, reject, reply, request_information, resolve_accept, withdraw,
-)
 from portal.domain.invoicing.models import Invoice
 from portal.domain.invoicing.service import NewLine, issue_credit_note, issue_invoice
 from portal.domain.ledger.service import post_entry
@@ -657,75 +652,12 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     existing = db.scalar(select(func.count()).select_from(Customer))
     if existing:
         raise DemoDataExists(f"The database already has {existing} customers; demo data was not added.")
-    plan = build_demo_dataset(seed, clock.now().date())
-    summary = write_demo_dataset(db, plan)
-    write_demo_disputes(db, clock)
+    from devserver.demo_disputes import write_demo_disputes
     from devserver.demo_staff import seed_demo_staff
 
+    plan = build_demo_dataset(seed, clock.now().date())
+    summary = write_demo_dataset(db, plan)
+    # Teams, staff and routing rules first, so the disputes are routed as live ones are.
     seed_demo_staff(db, clock)
+    write_demo_disputes(db, clock)
     return summary
-
-
-# ---------------------------------------------------------------------------------------------
-# Disputes: a few of Acme's invoices disputed, in several states, through the dispute service.
-
-DEMO_STAFF = Actor("staff", "demo", "127.0.0.1")
-
-
-def write_demo_disputes(db: Session, clock: Clock) -> list[str]:
-    """Acme's open invoices, oldest due first, get disputes that are open (two lines), under
-    review, waiting for the clerk's answer, awaiting approval of a credit, accepted in part,
-    rejected and withdrawn. No email is queued: this history is written after the fact.
-    Returns the statuses made."""
-    clerk = db.scalars(select(Contact).join(Customer).where(Customer.name == DEMO_CUSTOMER_NAME,
-                                                            Contact.email == DEMO_CLERK_EMAIL)).first()
-    if clerk is None:
-        return []
-    invoices = db.scalars(
-        select(Invoice).where(Invoice.customer_id == clerk.customer_id, Invoice.balance_minor > 0,
-                              Invoice.in_flight_minor == 0)
-        .order_by(Invoice.due_date, Invoice.number)
-    ).all()
-    access = Access(clerk.customer_id, clerk.id, ACCOUNT)
-    customer_ctx = Context(db, clock, Actor("contact", clerk.public_id, "127.0.0.1"))
-    staff = Context(db, clock, DEMO_STAFF)
-    stories = (
-        ("quantity_short", "Only 8 of the 10 cases arrived; the delivery note says so.", "lines"),
-        ("pricing", "The unit price is last year's; our contract has the new rate.", "review"),
-        ("po_missing", "This invoice has no PO number, so our AP system cannot match it.", "ask"),
-        ("damaged", "Half the shipment arrived damaged; photos were sent to the driver.", "approval"),
-        ("pricing", "Freight was charged although the order qualified for free delivery.", "partial"),
-        ("duplicate_billing", "This looks like a second bill for the same order.", "reject"),
-        ("other", "Raised by mistake.", "withdraw"),
-    )
-    made = []
-    for invoice, (reason, description, story) in zip(invoices, stories, strict=False):
-        balance = db.scalar(select(Invoice.balance_minor).where(Invoice.id == invoice.id))
-        if story == "lines" and len(invoice.lines) >= 2:
-            choice = InvoiceChoice(invoice.public_id, "lines", lines=(
-                LineChoice(invoice.lines[0].position, amount_text=Money(
-                    min(invoice.lines[0].amount_minor, balance // 2), invoice.currency).plain()),
-                LineChoice(invoice.lines[1].position, amount_text=Money(
-                    max(min(invoice.lines[1].amount_minor, balance // 4), 1), invoice.currency).plain()),
-            ))
-        else:
-            choice = InvoiceChoice(invoice.public_id, "amount",
-                                   amount_text=Money(max(balance // 3, 1), invoice.currency).plain())
-        dispute = raise_dispute(customer_ctx, access, reason_code=reason, description=description,
-                                choices=[choice], request_key=f"demo-dispute-{invoice.public_id}")
-        if story == "review":
-            reply(staff, None, dispute.public_id, "Thank you, we are checking the contract rate.")
-        elif story == "ask":
-            request_information(staff, None, dispute.public_id, "Which PO number should the invoice carry?")
-        elif story == "approval":
-            resolve_accept(staff, None, dispute.public_id, credit_limit=Money(0, invoice.currency))
-        elif story == "partial":
-            disputed = dispute.invoices[0].disputed_minor
-            resolve_accept(staff, None, dispute.public_id, explanation="We credit half of the freight.",
-                           credits={invoice.public_id: Money(max(disputed // 2, 1), invoice.currency)})
-        elif story == "reject":
-            reject(staff, None, dispute.public_id, "This is a separate order (PO on the invoice); it stands.")
-        elif story == "withdraw":
-            withdraw(customer_ctx, access, dispute.public_id)
-        made.append(dispute.status)
-    return made

@@ -21,6 +21,13 @@ def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(c) == "Cc" or c in _ALSO_REFUSED for c in text)
 
 
+def shown_again(text: str, max_length: int) -> str:
+    """A refused form's value to show in its field again: cut to `max_length`, without the
+    characters `has_control_characters` finds (the value was not accepted; only retyping is
+    spared)."""
+    return "".join(c for c in text[:max_length] if not has_control_characters(c))
+
+
 class SingleLine:
     """Validator: no control characters, so the value cannot start a new line anywhere."""
 

@@ -16,7 +16,9 @@ from markupsafe import escape
 
 from portal.domain.notifications.rendering import render_email
 from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
-from tests.support.factories import make_contact, make_customer, make_invoice, sign_in
+from portal.domain.disputes import service as disputes
+from tests.support.disputes import raise_test_dispute, staff_context
+from tests.support.factories import make_contact, make_customer, make_invoice, make_staff, sign_in, staff_sign_in
 from tests.support.fixtures.links import csrf_from, is_id_argument, path_of, rule_path, swept_rules
 
 SCRIPT = "<script>alert(1)</script>"
@@ -70,6 +72,31 @@ def test_payloads_render_escaped_on_every_page(app, db, clock, link_signer, host
     # Each field was actually shown somewhere, escaped (so the check above means something).
     for field_text in (customer.name, contact.name, invoice.po_number, invoice.lines[0].description):
         assert str(escape(field_text)) in everything, field_text
+
+
+def test_payloads_render_escaped_on_every_admin_page(app, db, clock, hostile):
+    """The staff pages show the same text (and the dispute's own) to an admin, who may open
+    every one of them: the queue, the dispute page, the re-bill form's prefilled lines."""
+    customer, contact, invoice = hostile
+    dispute = raise_test_dispute(db, clock, contact, [invoice], description=f"Wrong price {SCRIPT}{ATTRIBUTE}")
+    disputes.reply(staff_context(db, clock), None, dispute.public_id, f"Checking {ATTRIBUTE}", internal=True)
+    db.commit()
+    client = app.test_client()
+    staff_sign_in(client, make_staff(db, clock, role="admin"), clock)
+    pages = []
+    for rule in swept_rules(app):
+        if "GET" not in rule.methods or not rule.endpoint.startswith("admin."):
+            continue
+        response = client.get(rule_path(rule, {name: dispute.public_id for name in rule.arguments
+                                               if is_id_argument(name)}), query_string={"tab": "all"})
+        if response.mimetype == "text/html":
+            pages.append((rule.endpoint, response.status_code, response.get_data(as_text=True)))
+
+    assert [(name, payload) for name, _, body in pages for payload in PAYLOADS if payload in body] == []
+    shown = {name: body for name, status, body in pages if status == 200}
+    assert str(escape(customer.name)) in shown["admin.disputes_all"]
+    assert str(escape(dispute.description)) in shown["admin.dispute"]
+    assert str(escape(invoice.lines[0].description)) in shown["admin.dispute_rebill_form"]
 
 
 def test_the_sign_in_email_escapes_the_company_name(db, clock, supplier, hostile):

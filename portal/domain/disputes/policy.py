@@ -9,10 +9,11 @@ No database and no clock: every function decides from its arguments.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -26,6 +27,12 @@ MAX_INVOICES_PER_DISPUTE = 20
 MAX_LINES_PER_INVOICE = 200
 MAX_QUANTITY_TEXT = 16
 MIN_DESCRIPTION_LENGTH = 10
+# A corrected invoice (re-bill): its lines, how far ahead it may fall due, and the largest
+# total (the ledger's amounts are 32-bit integers of minor units).
+MAX_CORRECTED_LINES = 50
+MAX_CORRECTED_DUE_DAYS = 366
+MAX_CORRECTED_TOTAL_MINOR = 2_000_000_000
+MAX_CORRECTED_QUANTITY = 1_000_000
 # Bidirectional overrides and separators reorder or break text as well as control characters.
 _ALSO_REFUSED = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 _LINE_BREAKS = frozenset("\n")
@@ -246,6 +253,77 @@ def needs_approval(total_credit: Money, credit_limit: Money | None) -> bool:
     if credit_limit.currency != total_credit.currency:
         return True  # a limit in another currency cannot vouch for this one
     return total_credit > credit_limit
+
+
+# --------------------------------------------------------------------------------------------
+# Re-billing
+
+
+@dataclass(frozen=True)
+class CorrectedLineFacts:
+    """A line of a corrected invoice as the checks need it."""
+
+    quantity: Decimal
+    unit_price_minor: int
+    amount_minor: int
+
+
+def check_correction(replaces: str, *, due_date: date, lines: Sequence[CorrectedLineFacts], today: date,
+                     currency: str) -> None:
+    """A corrected invoice (replacing invoice number `replaces`) as the domain accepts it: one
+    to `MAX_CORRECTED_LINES` lines, each quantity positive and at most `MAX_CORRECTED_QUANTITY`,
+    due from today to `MAX_CORRECTED_DUE_DAYS` ahead, unit prices and a positive total of at
+    most `MAX_CORRECTED_TOTAL_MINOR`."""
+    what = f"The corrected invoice for {replaces}"
+    largest = Money(MAX_CORRECTED_TOTAL_MINOR, currency)
+    if not lines:
+        raise DisputeRefused(f"{what} needs at least one line.")
+    if len(lines) > MAX_CORRECTED_LINES:
+        raise DisputeRefused(f"{what} can have at most {MAX_CORRECTED_LINES} lines.")
+    if any(not 0 < line.quantity <= MAX_CORRECTED_QUANTITY for line in lines):
+        raise DisputeRefused(f"{what}: each quantity is above zero and at most {MAX_CORRECTED_QUANTITY:,}.")
+    if any(not 0 <= line.unit_price_minor <= largest.minor for line in lines):
+        raise DisputeRefused(f"{what}: a unit price is at most {largest.format()}.")
+    if due_date < today:
+        raise DisputeRefused(f"{what} cannot fall due before today.")
+    if due_date > today + timedelta(days=MAX_CORRECTED_DUE_DAYS):
+        raise DisputeRefused(f"{what} must fall due within {MAX_CORRECTED_DUE_DAYS} days.")
+    total = sum(line.amount_minor for line in lines)
+    if total <= 0:
+        raise DisputeRefused(f"{what} comes to nothing: give it a line with a price.")
+    if total > largest.minor:
+        raise DisputeRefused(f"{what} comes to {Money(total, currency).format()}, more than the "
+                             f"{largest.format()} an invoice can be.")
+
+
+_REBILL_SUFFIX = re.compile(r"-R([0-9]{1,3})$")
+
+
+def rebill_number_candidates(number: str, max_length: int, count: int = 9) -> list[str]:
+    """Numbers for the invoice that replaces `number`, best first: `<number>-R1`, `-R2`, ...;
+    a corrected invoice's own number counts on (`INV-7-R1` is replaced by `INV-7-R2`). Each is
+    cut to fit `max_length`."""
+    match = _REBILL_SUFFIX.search(number)
+    base, first = (number[:match.start()], int(match.group(1)) + 1) if match else (number, 1)
+    return [base[:max_length - len(f"-R{n}")] + f"-R{n}" for n in range(first, first + count)]
+
+
+def check_rebill_credit(credit: Money, credit_limit: Money | None) -> None:
+    """Whether the acting member may issue the credit a re-bill makes (`credit_limit`: their
+    role's; None: no limit).
+
+    The credit counted is the credit notes' total, what is still open (and not already being
+    paid) on the replaced invoices, not that less the corrected invoices: the credit note is
+    what comes off the ledger, and a large new invoice must not make room for a large credit.
+    A re-bill has no approval step (it issues a new invoice at once), so above the limit it is
+    refused and someone whose limit covers it does it.
+    """
+    if credit_limit is None or credit.is_zero or not needs_approval(credit, credit_limit):
+        return
+    raise DisputeRefused(
+        f"Re-billing credits {credit.format()} (what is still open on the replaced invoices), above your "
+        f"credit limit of {credit_limit.format()}: ask a supervisor to re-bill this dispute."
+    )
 
 
 # --------------------------------------------------------------------------------------------

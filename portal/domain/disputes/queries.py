@@ -34,12 +34,15 @@ from portal.domain.customers.models import Contact, Customer
 from portal.domain.disputes.models import (
     Dispute, DisputeAttachment, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
 )
-from portal.domain.disputes.policy import AGE_BUCKETS, disputable, payable_now, percentile
+from portal.domain.disputes.policy import (
+    AGE_BUCKETS, MAX_CORRECTED_DUE_DAYS, disputable, payable_now, percentile, rebill_number_candidates,
+)
 from portal.domain.disputes.states import (
-    ACTIVE, CUSTOMER_HIDDEN, DECIDED, EVENT_LABELS, SLA_RUNNING, STAFF_STATUS_LABELS, STATUS_LABELS,
-    DisputeStatus, EventKind,
+    ACTIVE, CUSTOMER_HIDDEN, DECIDED, DISPUTE_TRANSITIONS, EVENT_LABELS, SLA_RUNNING, STAFF_STATUS_LABELS,
+    STATUS_LABELS, DisputeStatus, EventKind,
 )
 from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.invoicing.service import MAX_NUMBER_LENGTH
 from portal.domain.ledger.queries import Standing, standings_query, to_standings
 from portal.domain.payments.models import Payment
 from portal.domain.staff.models import StaffMember, Team, TeamMembership
@@ -686,6 +689,10 @@ class StaffDisputePage:
     def proposed_credit(self) -> Money:
         return Money(sum(i.proposed_credit.minor for i in self.invoices if i.proposed_credit), self.dispute.currency)
 
+    @property
+    def may_rebill(self) -> bool:
+        return DISPUTE_TRANSITIONS.can_move(self.dispute.status, DisputeStatus.REBILLED)
+
 
 def staff_dispute_page(db: Session, public_id: str) -> StaffDisputePage:
     """One dispute as staff see it: internal notes and every event included, and the customer's
@@ -923,3 +930,87 @@ def dispute_numbers(db: Session, now: datetime) -> DisputeNumbers:
 def open_dispute_count(db: Session) -> int:
     """For the staff dashboard (one statement)."""
     return db.scalar(select(func.count()).select_from(Dispute).where(Dispute.status.in_([str(s) for s in ACTIVE])))
+
+
+# --------------------------------------------------------------------------------------------
+# The re-bill form of one dispute
+
+
+@dataclass(frozen=True)
+class DraftLine:
+    """One line of a corrected invoice as its form fields show it."""
+
+    description: str
+    quantity: str
+    unit_price: str
+
+
+@dataclass(frozen=True)
+class DraftInvoice:
+    """One covered invoice and the corrected invoice the form proposes for it."""
+
+    public_id: str
+    number: str  # the invoice being replaced
+    disputed: Money
+    open_amount: Money  # what re-billing it credits: the open balance less what is being paid
+    replace: bool
+    new_number: str
+    due_date: str  # ISO, as the date field takes it
+    lines: tuple[DraftLine, ...]
+
+
+@dataclass(frozen=True)
+class RebillDraft:
+    dispute: Dispute
+    customer_name: str
+    status_label: str
+    invoices: tuple[DraftInvoice, ...]
+
+    @property
+    def may_rebill(self) -> bool:
+        return DISPUTE_TRANSITIONS.can_move(self.dispute.status, DisputeStatus.REBILLED)
+
+
+def rebill_draft(db: Session, public_id: str, today: date) -> RebillDraft:
+    """The re-bill form of a dispute, prefilled: each covered invoice to be replaced, by an
+    invoice numbered `<number>-R1` (the first such number still free), due after the original's
+    terms counted from today, with the original's lines (four statements)."""
+    if not isinstance(public_id, str) or not 1 <= len(public_id) <= 22:
+        raise NotFound("Dispute not found")
+    row = db.execute(
+        select(Dispute, Customer.name).join(Customer, Customer.id == Dispute.customer_id)
+        .where(Dispute.public_id == public_id)
+    ).first()
+    if row is None:
+        raise NotFound("Dispute not found")
+    dispute, customer_name = row
+    currency = dispute.currency
+    covered = db.execute(
+        select(DisputeInvoice.disputed_minor, Invoice.id, Invoice.public_id, Invoice.number, Invoice.issue_date,
+               Invoice.due_date, Invoice.balance_minor, Invoice.in_flight_minor)
+        .join(Invoice, Invoice.id == DisputeInvoice.invoice_id)
+        .where(DisputeInvoice.dispute_id == dispute.id).order_by(Invoice.number)
+    ).all()
+    lines: dict[int, list[DraftLine]] = {}
+    for line in db.execute(
+        select(InvoiceLine.invoice_id, InvoiceLine.description, InvoiceLine.quantity, InvoiceLine.unit_price_minor)
+        .where(InvoiceLine.invoice_id.in_([c.id for c in covered])).order_by(InvoiceLine.invoice_id, InvoiceLine.position)
+    ):
+        lines.setdefault(line.invoice_id, []).append(DraftLine(
+            line.description, f"{Decimal(line.quantity).normalize():f}", Money(line.unit_price_minor, currency).plain()))
+    candidates = {c.id: rebill_number_candidates(c.number, MAX_NUMBER_LENGTH) for c in covered}
+    taken = set(db.scalars(select(Invoice.number).where(
+        Invoice.number.in_(sorted({n for names in candidates.values() for n in names})))))
+    last_due = today + timedelta(days=MAX_CORRECTED_DUE_DAYS)
+    invoices = tuple(
+        DraftInvoice(
+            public_id=c.public_id, number=c.number, disputed=Money(c.disputed_minor, currency),
+            open_amount=Money(max(c.balance_minor - c.in_flight_minor, 0), currency), replace=True,
+            new_number=next((n for n in candidates[c.id] if n not in taken), ""),
+            due_date=min(today + (c.due_date - c.issue_date), last_due).isoformat(),
+            lines=tuple(lines.get(c.id, ())),
+        )
+        for c in covered
+    )
+    return RebillDraft(dispute=dispute, customer_name=customer_name,
+                       status_label=STAFF_STATUS_LABELS[DisputeStatus(dispute.status)], invoices=invoices)

@@ -4,7 +4,8 @@ Customer side (the `Access` of the signed-in session decides what they may touch
 `raise_dispute`, `add_message`, `withdraw`. Staff side (a `Context` whose actor is staff):
 `start_review`, `reply` (or an internal note), `request_information`, `reassign`,
 `resolve_accept` (full or part; above `credit_limit` it waits in `awaiting_approval`),
-`approve_credit`, `send_back_for_review`, `reject`, `rebill`.
+`approve_credit`, `send_back_for_review`, `reject`, `rebill` (a credit above `credit_limit` is
+refused: a re-bill has no approval step).
 
 Money: while a dispute is active its amount is held on each invoice it covers: the invoice's
 `held_minor` (kept here, in the same transaction, by `_move_hold`) is taken out of what is
@@ -36,6 +37,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy import select, update
@@ -56,8 +58,9 @@ from portal.domain.disputes.models import (
 from portal.domain.disputes.notifications import DisputeMail, DisputeNotice, queue_dispute_notice
 from portal.domain.disputes.queries import last_assignees, open_loads
 from portal.domain.disputes.policy import (
-    MAX_INVOICES_PER_DISPUTE, DisputeRefused, InvoiceChoice, LineFacts, check_partial_credit, clean_description,
-    clean_message, clean_message_with_files, disputable, disputed_on_invoice, link_may_see, needs_approval,
+    MAX_INVOICES_PER_DISPUTE, CorrectedLineFacts, DisputeRefused, InvoiceChoice, LineFacts, check_correction,
+    check_partial_credit, check_rebill_credit, clean_description, clean_message, clean_message_with_files, disputable,
+    disputed_on_invoice, link_may_see, needs_approval,
 )
 from portal.domain.disputes.staff_notifications import StaffMail, StaffNotice, notify_staff
 from portal.domain.disputes.states import ACTIVE, DISPUTE_TRANSITIONS, AuthorKind, DisputeStatus, EventKind
@@ -635,50 +638,68 @@ class Correction:
 
 
 def rebill(ctx: Context, mail: DisputeMail | None, public_id: str, corrections: Mapping[str, Correction], *,
-           explanation: str = "") -> Dispute:
+           explanation: str = "", credit_limit: Money | None = None) -> Dispute:
     """Replace disputed invoices by corrected ones: each corrected invoice (by public id in
     `corrections`) is credited what is still open and not already being paid, and a new invoice
     with the corrected lines is issued through the invoicing service. Covered invoices without
-    a correction are simply released."""
+    a correction are simply released.
+
+    The credit notes' total must be within `credit_limit` (the acting member's approval limit;
+    None: no limit; see `policy.check_rebill_credit`). Every correction is checked (lines, due
+    date, total, a number no invoice has) before anything is written."""
     _require_staff(ctx)
     explanation = clean_message(explanation) if explanation.strip() else ""
     db = ctx.db
     dispute = _lock_dispute(db, public_id)
     DISPUTE_TRANSITIONS.check(dispute.status, S.REBILLED, dispute.public_id)
     if not corrections:
-        raise DisputeRefused("Give the corrected invoice.")
+        raise DisputeRefused("Choose at least one invoice to replace with a corrected one.")
     numbers, public_ids = _invoice_names(db, dispute)
     if set(corrections) - set(public_ids.values()):
         raise DisputeRefused("A correction names an invoice this dispute does not cover.")
-    for covered in dispute.invoices:
-        if public_ids[covered.invoice_id] not in corrections:
-            continue
-        held = db.scalar(select(Invoice.held_minor).where(Invoice.id == covered.invoice_id))
-        if held - covered.held_minor > 0:
+    chosen = [(covered, corrections[public_ids[covered.invoice_id]]) for covered in dispute.invoices
+              if public_ids[covered.invoice_id] in corrections]
+    rows = {row.id: row for row in db.execute(
+        select(Invoice.id, Invoice.balance_minor, Invoice.in_flight_minor, Invoice.held_minor, Invoice.customer_id,
+               Invoice.po_number).where(Invoice.id.in_([covered.invoice_id for covered, _ in chosen])))}
+    today = ctx.clock.now().date()
+    for covered, correction in chosen:
+        if rows[covered.invoice_id].held_minor - covered.held_minor > 0:
             # Re-billing credits the whole open balance: the other dispute's hold would outlive it.
             raise DisputeRefused(f"Invoice {numbers[covered.invoice_id]} is also in another open dispute; "
                                  "resolve that one before re-billing the invoice.")
+        check_correction(numbers[covered.invoice_id], due_date=correction.due_date, today=today,
+                         currency=dispute.currency, lines=[
+                             CorrectedLineFacts(Decimal(line.quantity), line.unit_price_minor, line.amount)
+                             for line in correction.lines])
+    new_numbers = [correction.number.strip() for _, correction in chosen]
+    if len(set(new_numbers)) != len(new_numbers):
+        raise DisputeRefused("Each corrected invoice needs its own number.")
+    taken = db.scalar(select(Invoice.number).where(Invoice.number.in_(new_numbers)).order_by(Invoice.number).limit(1))
+    if taken is not None:
+        raise DisputeRefused(f"Invoice number {taken} is already taken: choose another number for the "
+                             "corrected invoice.")
+    open_now = {covered.invoice_id: Money(max(rows[covered.invoice_id].balance_minor
+                                              - rows[covered.invoice_id].in_flight_minor, 0), dispute.currency)
+                for covered, _ in chosen}
+    check_rebill_credit(Money(sum(m.minor for m in open_now.values()), dispute.currency), credit_limit)
+
     _release_holds(db, dispute)
     replaced = []
-    for covered in dispute.invoices:
-        correction = corrections.get(public_ids[covered.invoice_id])
-        if correction is None:
-            continue
-        row = db.execute(select(Invoice.balance_minor, Invoice.in_flight_minor, Invoice.customer_id,
-                                Invoice.po_number).where(Invoice.id == covered.invoice_id)).one()
-        open_now = Money(max(row.balance_minor - row.in_flight_minor, 0), dispute.currency)
-        if not open_now.is_zero:
-            issue_credit_note(db, invoice_id=covered.invoice_id, amount=open_now, at=ctx.clock.now(),
-                              reference=f"Dispute {dispute.public_id}: re-billed as {correction.number}")
+    for covered, correction in chosen:
+        row, credit = rows[covered.invoice_id], open_now[covered.invoice_id]
+        if not credit.is_zero:
+            issue_credit_note(db, invoice_id=covered.invoice_id, amount=credit, at=ctx.clock.now(),
+                              reference=f"Dispute {dispute.public_id}: re-billed as {correction.number.strip()}")
         corrected = issue_invoice(
             db, customer_id=row.customer_id, number=correction.number, currency=dispute.currency,
-            issue_date=ctx.clock.now().date(), due_date=correction.due_date, lines=correction.lines,
+            issue_date=today, due_date=correction.due_date, lines=correction.lines,
             at=ctx.clock.now(), po_number=row.po_number,
             notes=f"Replaces invoice {numbers[covered.invoice_id]} (dispute {dispute.public_id}).",
         )
-        covered.credited_minor = min(open_now.minor, covered.disputed_minor)
+        covered.credited_minor = min(credit.minor, covered.disputed_minor)
         covered.rebilled_invoice_id = corrected.id
-        replaced.append(f"{numbers[covered.invoice_id]} → {corrected.number}")
+        replaced.append(f"{numbers[covered.invoice_id]} → {corrected.number} (credited {credit.format()})")
     if explanation:
         _message(ctx, dispute, explanation, author=AuthorKind.STAFF)
     _first_staff_response(ctx, dispute)

@@ -15,12 +15,15 @@ from devserver.demo_data import (
 from portal.domain.account.policy import AGING_BUCKETS, aging_bucket
 from portal.domain.ledger.queries import standings_query, to_standings
 from portal.domain.customers.models import Contact, Customer
+from portal.domain.disputes.models import DisputeInvoice
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.payments.models import Payment, PaymentAllocation
 from tests.support.factories import make_customer
 
 TODAY = date(2026, 6, 15)
+# Invoices of the plan: all but the corrected invoices demo disputes were re-billed with.
+PLANNED = Invoice.id.not_in(select(DisputeInvoice.rebilled_invoice_id).where(DisputeInvoice.rebilled_invoice_id.is_not(None)))
 CURRENCIES = {"USD", "EUR", "GBP", "JPY"}
 
 
@@ -65,7 +68,9 @@ def test_seeded_ledger_is_consistent_and_covers_every_state(db, clock):
     today = clock.now().date()
 
     assert summary.customers == db.scalar(select(func.count()).select_from(Customer))
-    assert summary.invoices == db.scalar(select(func.count()).select_from(Invoice))
+    # The plan's invoices, and the one corrected invoice a demo dispute was re-billed with.
+    assert summary.invoices == db.scalar(select(func.count()).select_from(Invoice).where(PLANNED))
+    assert db.scalar(select(func.count()).select_from(Invoice).where(~PLANNED)) == 1
     assert 900 <= summary.invoices <= 1100
     assert set(db.scalars(select(Invoice.currency).distinct())) == CURRENCIES
 
@@ -89,7 +94,7 @@ def test_seeded_ledger_is_consistent_and_covers_every_state(db, clock):
                                          .where(InvoiceEntry.kind == "credit_note")):
         credited[invoice_id] -= amount
     standings = to_standings(db.execute(standings_query()).all(), today)
-    assert len(standings) == summary.invoices
+    assert len(standings) == summary.invoices + 1
     for standing in standings:
         invoice = standing.invoice
         assert standing.balance.minor == invoice.total_minor - paid[invoice.id] - credited[invoice.id]
@@ -111,7 +116,7 @@ def test_seeded_ledger_is_consistent_and_covers_every_state(db, clock):
 
     # What was stored is exactly the plan for that seed and day.
     plan = build_demo_dataset(seed=7, today=today)
-    stored = dict(db.execute(select(Invoice.number, Invoice.total_minor)).all())
+    stored = dict(db.execute(select(Invoice.number, Invoice.total_minor).where(PLANNED)).all())
     assert stored == {invoice.number: invoice.total_minor for invoice in plan.invoices}
 
 
@@ -135,7 +140,7 @@ def test_seed_demo_command_is_idempotent(app, session_factory):
     assert "already has 50 customers" in second.output
     with session_factory() as db:
         assert db.scalar(select(func.count()).select_from(Customer)) == 50
-        assert db.scalar(select(func.count()).select_from(Invoice)) == 1000
+        assert db.scalar(select(func.count()).select_from(Invoice).where(PLANNED)) == 1000
 
 
 def test_seed_demo_command_refuses_production_mode(make_app):
@@ -147,15 +152,48 @@ def test_seed_demo_command_refuses_production_mode(make_app):
     assert "not production" in result.output
 
 
-def test_the_demo_clerk_has_disputes_in_several_states(db, clock):
+def test_the_demo_has_a_routed_dispute_in_every_state(db, clock):
     from portal.domain.disputes.jobs import check_holds
-    from portal.domain.disputes.models import Dispute
+    from portal.domain.disputes.models import Dispute, DisputeEvent, DisputeMessage
+    from portal.domain.disputes.states import DisputeStatus
     from portal.domain.ledger.jobs import check_ledger
+    from portal.domain.staff.models import StaffMember, TeamMembership
+    from portal.domain.staff.policy import credit_limit
 
     seed_demo_data(db, clock, seed=7)
     db.commit()
-    statuses = set(db.scalars(select(Dispute.status)))
-    assert statuses == {"open", "under_review", "awaiting_customer", "awaiting_approval", "resolved_partial",
-                        "rejected", "withdrawn"}
+    disputes = db.scalars(select(Dispute).order_by(Dispute.id)).all()
+    assert {d.status for d in disputes} == set(DisputeStatus)
+    clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
+    assert len({d.status for d in disputes if d.customer_id == clerk.customer_id}) >= 8
+    assert len({d.customer_id for d in disputes}) >= 4 and len({d.currency for d in disputes}) >= 3
+
+    # Every one was routed by a rule: a team, an owner who is a member of it, SLA dates.
+    members = set(db.execute(select(TeamMembership.team_id, TeamMembership.staff_id)).all())
+    staff = {member.id: member for member in db.scalars(select(StaffMember))}
+    for d in disputes:
+        assert d.team_id is not None and (d.team_id, d.assignee_id) in members, d.public_id
+        assert d.resolution_due_at is not None and d.first_response_due_at is not None
+    open_ = [d for d in disputes if d.status == "open"]
+    assert any(staff[d.assignee_id].role == "analyst" for d in open_)
+    assert {d.priority for d in disputes if d.customer_id == clerk.customer_id} == {"urgent"}  # a key account
+
+    # The credit waiting for approval was proposed by its analyst owner, above their limit.
+    [waiting] = [d for d in disputes if d.status == "awaiting_approval"]
+    owner = staff[waiting.assignee_id]
+    proposed = sum(c.proposed_credit_minor for c in waiting.invoices)
+    assert owner.role == "analyst" and proposed > credit_limit(owner.role, waiting.currency).minor
+    asked = db.scalar(select(DisputeEvent).where(DisputeEvent.dispute_id == waiting.id,
+                                                 DisputeEvent.kind == "approval_requested"))
+    assert asked.actor_id == owner.public_id
+
+    # The re-billed one has its corrected invoice; each dispute has a thread.
+    [rebilled] = [d for d in disputes if d.status == "rebilled"]
+    corrected = db.execute(select(Invoice.customer_id, Invoice.balance_minor, Invoice.total_minor).where(
+        Invoice.id == rebilled.invoices[0].rebilled_invoice_id)).one()
+    assert corrected.customer_id == rebilled.customer_id and corrected.balance_minor == corrected.total_minor > 0
+    threads = dict(db.execute(select(DisputeMessage.dispute_id, func.count()).group_by(DisputeMessage.dispute_id)).all())
+    assert all(threads.get(d.id, 0) >= 1 for d in disputes)
+    assert sum(threads.values()) >= 2 * len(disputes)
     assert check_holds(db) == [] and check_ledger(db).differences == []
     assert db.scalar(select(func.sum(Invoice.held_minor))) > 0

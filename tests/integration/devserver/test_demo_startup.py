@@ -52,6 +52,7 @@ def test_the_demo_starts_prints_where_to_click_and_stops_on_ctrl_c(tmp_path):
     threading.Thread(target=_read_lines, args=(demo.stdout, output), daemon=True).start()
     printed: dict[str, str] = {}
     staff_logins: list[list[str]] = []
+    staff_owns: dict[str, str] = {}
     seen: list[str] = []
     try:
         deadline = time.monotonic() + 120
@@ -66,18 +67,25 @@ def test_the_demo_starts_prints_where_to_click_and_stops_on_ctrl_c(tmp_path):
             if label in PRINTED:
                 printed[label] = value.strip()
             if label == "Staff login":
-                staff_logins.append(value.split())
+                url, email, password, *owns = value.split()
+                staff_logins.append([url, email, password])
+                staff_owns[email] = " ".join(owns)
         assert set(printed) == set(PRINTED), "\n".join(seen)
 
         assert "Email me a sign-in link" in _get(printed["Portal"] + "/sign-in")
         confirm = _get(printed["Clerk link"])
         assert "ap@acme.example" in confirm and "Acme Corp" in confirm
         assert "Your sign-in link for Acme Corp" in _get(printed["Mail"])
-        # A staff login for each role, printed before the Mail line: URL, email, password.
+        # A staff login for each role, printed before the Mail line: URL, email, password (then
+        # the disputes the member owns).
         assert len(staff_logins) >= 4 and all(len(login) == 3 for login in staff_logins)
         assert {login[1].split("@")[0].split(".")[-1] for login in staff_logins} >= {
             "admin", "supervisor", "analyst", "collector"}
         assert "Staff sign-in" in _get(staff_logins[0][0])
+        # Each analyst's line says which demo disputes they own.
+        assert staff_owns["ana.analyst@northwind.example"].startswith("(owns ")
+        assert "open" in staff_owns["ana.analyst@northwind.example"]
+        assert "awaiting approval" in staff_owns["eli.analyst@northwind.example"]
 
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=40) == 0

@@ -341,3 +341,75 @@ def test_an_invoice_in_two_open_disputes_is_not_rebilled(db, clock, acme, mail):
     correction = Correction("INV-1-R1", clock.now().date(), [NewLine("Widgets", 10, 1_250)])
     with pytest.raises(DisputeRefused, match="also in another open dispute"):
         service.rebill(staff_context(db, clock), mail, first.public_id, {invoice.public_id: correction})
+
+
+def _rebill_state(db, dispute) -> tuple:
+    db.flush()
+    return (dispute.status, db.scalar(select(func.count()).select_from(Invoice)),
+            tuple(db.execute(select(Invoice.balance_minor, Invoice.held_minor).order_by(Invoice.id)).all()),
+            db.scalar(select(func.count()).select_from(OutboxMessage)))
+
+
+def test_a_rebill_credit_above_the_members_limit_is_refused_before_anything_is_written(db, clock, acme, mail):
+    _, contact, invoice, _ = acme
+    dispute = raise_test_dispute(db, clock, contact, [invoice], amount_text="40.00")
+    correction = Correction("INV-1-R1", clock.now().date() + timedelta(days=30), [NewLine("Widgets", 10, 1_000)])
+    staff = staff_context(db, clock)
+    before = _rebill_state(db, dispute)
+    # The credit is what is still open on the invoice ($174.99), not the $40.00 disputed, nor
+    # that less the corrected invoice's $100.00.
+    with pytest.raises(DisputeRefused, match=r"Re-billing credits \$174.99 .* limit of \$174.98: ask a supervisor"):
+        service.rebill(staff, mail, dispute.public_id, {invoice.public_id: correction},
+                       credit_limit=Money(17_498, "USD"))
+    with pytest.raises(DisputeRefused, match="ask a supervisor"):  # a limit in another currency covers nothing
+        service.rebill(staff, mail, dispute.public_id, {invoice.public_id: correction},
+                       credit_limit=Money(10**9, "EUR"))
+    assert _rebill_state(db, dispute) == before
+    service.rebill(staff, mail, dispute.public_id, {invoice.public_id: correction}, credit_limit=Money(17_499, "USD"))
+    assert dispute.status == "rebilled" and _balance(db, invoice) == 0
+
+
+def test_a_payment_in_flight_is_not_credited_nor_counted_against_the_limit(db, clock, acme, mail):
+    customer, contact, invoice, _ = acme
+    make_allocated_payment(db, clock, customer, [(invoice, 7_499)])
+    dispute = raise_test_dispute(db, clock, contact, [invoice], amount_text="40.00")
+    correction = Correction("INV-1-R1", clock.now().date(), [NewLine("Widgets", 10, 1_000)])
+    service.rebill(staff_context(db, clock), mail, dispute.public_id, {invoice.public_id: correction},
+                   credit_limit=Money(10_000, "USD"))
+    assert _balance(db, invoice) == 7_499  # what is being paid stays, to be settled by its payment
+
+
+@pytest.mark.parametrize(("correction", "message"), [
+    (lambda today: Correction("INV-2", today, [NewLine("Widgets", 1, 100)]), "Invoice number INV-2 is already taken"),
+    (lambda today: Correction("INV-1-R1", today, []), "needs at least one line"),
+    (lambda today: Correction("INV-1-R1", today - timedelta(days=1), [NewLine("Widgets", 1, 100)]),
+     "cannot fall due before today"),
+    (lambda today: Correction("INV-1-R1", today + timedelta(days=367), [NewLine("Widgets", 1, 100)]),
+     "within 366 days"),
+    (lambda today: Correction("INV-1-R1", today, [NewLine("Widgets", 1, 0)]), "comes to nothing"),
+    (lambda today: Correction("INV-1-R1", today, [NewLine("Widgets", 1, 100)] * 51), "at most 50 lines"),
+    (lambda today: Correction("INV-1-R1", today, [NewLine("Widgets", Decimal("0.001"), 3 * 10**9)]),
+     "a unit price is at most"),
+    (lambda today: Correction("INV-1-R1", today, [NewLine("Widgets", 2, 1_999_999_999)]), "more than the"),
+    (lambda today: Correction("INV-1-R1", today, [NewLine("Widgets", 10**7, 1)]), "at most 1,000,000"),
+], ids=["number taken", "no lines", "due before today", "due too far", "nothing", "too many lines",
+        "unit price", "total", "quantity"])
+def test_a_bad_correction_is_refused_before_anything_is_written(db, clock, acme, mail, correction, message):
+    _, contact, invoice, _ = acme
+    dispute = raise_test_dispute(db, clock, contact, [invoice], amount_text="40.00")
+    before = _rebill_state(db, dispute)
+    with pytest.raises(DisputeRefused, match=message):
+        service.rebill(staff_context(db, clock), mail, dispute.public_id,
+                       {invoice.public_id: correction(clock.now().date())})
+    assert _rebill_state(db, dispute) == before
+
+
+def test_two_corrections_may_not_share_a_number(db, clock, acme, mail):
+    _, contact, invoice, other = acme
+    dispute = raise_test_dispute(db, clock, contact, [invoice, other], amount_text="10.00")
+    same = Correction("INV-R", clock.now().date(), [NewLine("Widgets", 1, 100)])
+    before = _rebill_state(db, dispute)
+    with pytest.raises(DisputeRefused, match="its own number"):
+        service.rebill(staff_context(db, clock), mail, dispute.public_id,
+                       {invoice.public_id: same, other.public_id: same})
+    assert _rebill_state(db, dispute) == before

@@ -120,3 +120,58 @@ def test_a_link_sees_a_dispute_only_when_it_names_every_invoice():
     assert link_may_see({1, 2, 3}, [1, 2])
     assert not link_may_see({1}, [1, 2])
     assert not link_may_see({1}, [])
+
+
+# --------------------------------------------------------------------------------------------
+# Re-billing
+
+def test_rebill_numbers_count_on_from_the_replaced_invoice():
+    from portal.domain.disputes.policy import rebill_number_candidates
+
+    assert rebill_number_candidates("INV-7", 40)[:3] == ["INV-7-R1", "INV-7-R2", "INV-7-R3"]
+    assert rebill_number_candidates("INV-7-R1", 40)[0] == "INV-7-R2"
+    assert rebill_number_candidates("INV-7-R9", 40)[0] == "INV-7-R10"
+    long = "X" * 40
+    assert all(len(n) == 40 and n.startswith("X" * 37) for n in rebill_number_candidates(long, 40)[:5])
+
+
+def test_a_rebill_credit_within_the_limit_passes_and_above_it_names_a_supervisor():
+    from portal.domain.disputes.policy import check_rebill_credit
+
+    check_rebill_credit(_usd(50_000), _usd(50_000))
+    check_rebill_credit(_usd(10**9), None)  # no limit
+    check_rebill_credit(_usd(0), _usd(0))  # nothing left open: nothing credited
+    with pytest.raises(DisputeRefused, match=r"credits \$500.01 .* limit of \$500.00: ask a supervisor"):
+        check_rebill_credit(_usd(50_001), _usd(50_000))
+    with pytest.raises(DisputeRefused, match="ask a supervisor"):
+        check_rebill_credit(_usd(1), Money(10**6, "EUR"))
+
+
+def test_a_correction_is_bounded():
+    from datetime import date, timedelta
+
+    from portal.domain.disputes.policy import (
+        MAX_CORRECTED_DUE_DAYS, MAX_CORRECTED_LINES, MAX_CORRECTED_TOTAL_MINOR, CorrectedLineFacts, check_correction,
+    )
+
+    today = date(2026, 6, 15)
+    line = CorrectedLineFacts(Decimal(1), 100, 100)
+
+    def check(lines, due=today):
+        check_correction("INV-1", due_date=due, lines=lines, today=today, currency=USD)
+
+    check([line] * MAX_CORRECTED_LINES, today + timedelta(days=MAX_CORRECTED_DUE_DAYS))
+    check([CorrectedLineFacts(Decimal(1), MAX_CORRECTED_TOTAL_MINOR, MAX_CORRECTED_TOTAL_MINOR)])
+    check([line, CorrectedLineFacts(Decimal(1), 0, 0)])  # a free line beside a priced one
+    for lines, due, message in (
+        ([], today, "at least one line"),
+        ([line] * (MAX_CORRECTED_LINES + 1), today, "at most 50 lines"),
+        ([line], today - timedelta(days=1), "before today"),
+        ([line], today + timedelta(days=MAX_CORRECTED_DUE_DAYS + 1), "within 366 days"),
+        ([CorrectedLineFacts(Decimal(0), 100, 0)], today, "above zero"),
+        ([CorrectedLineFacts(Decimal(1), 0, 0)], today, "comes to nothing"),
+        ([CorrectedLineFacts(Decimal(1), MAX_CORRECTED_TOTAL_MINOR, MAX_CORRECTED_TOTAL_MINOR), line], today,
+         "more than the"),
+    ):
+        with pytest.raises(DisputeRefused, match=message):
+            check(lines, due)

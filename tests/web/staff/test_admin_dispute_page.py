@@ -246,7 +246,8 @@ def test_a_collector_reads_but_does_not_act(client, db, clock, case):
     page = client.get(f"/admin/disputes/{dispute.public_id}")
     assert page.status_code == 200 and "Send reply" not in page.get_data(as_text=True)
     token = csrf_from(page)  # the sign-out form's: the token is the session's
-    for action in ("reply", "note", "request-information", "reassign", "reject", "resolve", "approve"):
+    assert client.get(f"/admin/disputes/{dispute.public_id}/rebill").status_code == 403
+    for action in ("reply", "note", "request-information", "reassign", "reject", "resolve", "approve", "rebill"):
         response = client.post(f"/admin/disputes/{dispute.public_id}/{action}",
                                data={"csrf_token": token, "body": "x", "explanation": "x", "mode": "full"})
         assert response.status_code == 403, action
