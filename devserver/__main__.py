@@ -175,7 +175,7 @@ def fresh_database(places: Places, keep: bool) -> str:
 
 
 def seed(session_factory) -> str:
-    with session_factory() as db:
+    with writing_session(session_factory) as db:
         try:
             summary = seed_demo_data(db, SystemClock())
         except DemoDataExists as exists:
@@ -195,7 +195,7 @@ def clerk_link(settings: Settings, session_factory) -> str:
 
     signer = LinkSigner.from_settings(settings)
     clock = SystemClock()
-    with session_factory() as db:
+    with writing_session(session_factory) as db:
         contact = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
         if contact is None:
             raise SystemExit(f"demo clerk {DEMO_CLERK_EMAIL} is missing from the database")
