@@ -20,18 +20,19 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    Boolean, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint,
+    Boolean, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.core.states import sql_in
 from portal.domain.core.types import Base, PublicIdMixin
-from portal.domain.disputes.states import AuthorKind, DisputeStatus, EventKind
+from portal.domain.disputes.states import ACTIVE, AuthorKind, DisputeStatus, EventKind
 
 MAX_DESCRIPTION_LENGTH = 4000
 MAX_MESSAGE_LENGTH = 4000
 MAX_EVENT_DETAIL_LENGTH = 500
 PRIORITIES = ("low", "normal", "high", "urgent")
+ACTIVE_SQL = sql_in("status", ACTIVE)
 
 
 class DisputeReason(Base):
@@ -57,6 +58,11 @@ class Dispute(PublicIdMixin, Base):
         Index("ix_disputes_customer_created", "customer_id", "created_at"),
         # The SLA warnings, the "at risk" queue and the numbers read active disputes by due date.
         Index("ix_disputes_status_resolution_due", "status", "resolution_due_at"),
+        # The staff queues: a member's or a team's active disputes in the queue's order.
+        Index("ix_disputes_active_assignee_due", "assignee_id", "resolution_due_at", "created_at", "id",
+              sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL)),
+        Index("ix_disputes_active_team_due", "team_id", "resolution_due_at", "created_at", "id",
+              sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -530,8 +530,9 @@ def _at_risk(now: datetime) -> ColumnElement[bool]:
 
 def staff_queue(db: Session, staff_id: int, query: QueueQuery, now: datetime) -> Queue:
     """One tab of the staff queues, filtered, searched (customer name or account number, or an
-    invoice number) and sorted by SLA due (the soonest first, disputes without a date last), a
-    page at a time. Four statements whatever the data size. Whether the member may see the
+    invoice number) and sorted by resolution due date (the soonest first, disputes without one
+    last; routing sets it with the first-response date, and the "SLA at risk" tab catches a
+    first response about to be late), then age, a page at a time. Four statements whatever the data size. Whether the member may see the
     "all" tab is the caller's decision (its permission)."""
     where: list[ColumnElement[bool]] = []
     if query.tab == "mine":
@@ -563,7 +564,6 @@ def staff_queue(db: Session, staff_id: int, query: QueueQuery, now: datetime) ->
     total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, -(-total // QUEUE_PER_PAGE))
     page = min(max(query.page, 1), pages)
-    due = func.coalesce(Dispute.resolution_due_at, Dispute.first_response_due_at)
     found = db.execute(
         select(Dispute, DisputeReason.label, Customer.name, Customer.account_number, Team.name, StaffMember.name,
                _at_risk(now))
@@ -572,7 +572,8 @@ def staff_queue(db: Session, staff_id: int, query: QueueQuery, now: datetime) ->
         .outerjoin(Team, Team.id == Dispute.team_id)
         .outerjoin(StaffMember, StaffMember.id == Dispute.assignee_id)
         .where(*where)
-        .order_by(due.is_(None), due, Dispute.created_at, Dispute.id)
+        # The order of the partial queue indexes (ix_disputes_active_*_due): no sort of the tab.
+        .order_by(Dispute.resolution_due_at.asc().nulls_last(), Dispute.created_at, Dispute.id)
         .limit(QUEUE_PER_PAGE).offset((page - 1) * QUEUE_PER_PAGE)
     ).all()
     covered: dict[int, list[tuple[str, int]]] = {}
