@@ -175,6 +175,8 @@ def test_customers_never_read_internal_notes(app, client, db, clock, case):
 def test_reassign_to_a_team_member_only(client, db, clock, case):
     dispute, bo, desk = case["dispute"], case["bo"], case["desk"]
     staff_sign_in(client, case["ana"], clock)
+    html = client.get(f"/admin/disputes/{dispute.public_id}").get_data(as_text=True)
+    assert f'value="{case["ana"].public_id}:{desk.id}" selected>Ana Pereira (Pricing desk): now' in html
     assert _post(client, dispute, "reassign", assignee=f"{bo.public_id}:{desk.id}").status_code == 303
     assert _fresh(db, dispute).assignee_id == bo.id
     outsider = make_staff(db, clock)
