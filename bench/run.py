@@ -545,17 +545,8 @@ def run_database(kind: str, args, workdir: Path, profiles: dict) -> list[SizeRes
                     warm_up(base + path, cookie)
                 result = SizeResult(kind, account.invoice_count, "customer")
                 result.sql, result.in_process_ms = counted[account.invoice_count]
-                hello_seconds = max(2, round(args.duration * 0.6))
-
-                def hello(result=result, hello_seconds=hello_seconds) -> float:
-                    result.hello_runs.append(wrk(base + "/bench/hello", hello_seconds))
-                    return result.hello_runs[-1].rps
-
-                before = hello()
-                for name, path in paths.items():
-                    result.pages[name] = wrk(base + path, args.duration, cookie)
-                    after = hello()
-                    result.hello_reference[name], before = (before + after) / 2, after
+                hello = hello_meter(result, base, args.duration)
+                before = measure_pages(result, hello, base, paths, args.duration, cookie)
                 budget = int(max(m.rps for m in result.hello_runs) * args.duration) + 500
                 result.pages["webhook: unknown intent"] = measure_webhook(
                     base, url, account, args.duration, webhooks.unknown_intent_events(budget),
@@ -575,6 +566,30 @@ def run_database(kind: str, args, workdir: Path, profiles: dict) -> list[SizeRes
     return results
 
 
+def hello_meter(result: SizeResult, base: str, duration: float):
+    """A function that runs wrk on hello world (a little shorter than a page's run), records the
+    run in `result` and returns its req/s."""
+    seconds = max(2, round(duration * 0.6))
+
+    def hello() -> float:
+        result.hello_runs.append(wrk(base + "/bench/hello", seconds))
+        return result.hello_runs[-1].rps
+
+    return hello
+
+
+def measure_pages(result: SizeResult, hello, base: str, paths: dict[str, str], duration: float,
+                  cookie: str) -> float:
+    """wrk on each page, with hello world before and after it: a page's reference is the mean
+    of the two. Returns the last hello's req/s (the next measurement's "before")."""
+    before = hello()
+    for name, path in paths.items():
+        result.pages[name] = wrk(base + path, duration, cookie)
+        after = hello()
+        result.hello_reference[name], before = (before + after) / 2, after
+    return before
+
+
 def measure_staff_side(url: str, secret_key: str, base: str, kind: str, staff: SeededStaff, total: int, args,
                        profiles: dict) -> SizeResult:
     """With `total` active disputes: the staff pages' statements and profile in-process, then
@@ -590,17 +605,7 @@ def measure_staff_side(url: str, secret_key: str, base: str, kind: str, staff: S
     paths = staff_page_paths(disputes)
     for path in paths.values():
         warm_up(base + path, cookie)
-    hello_seconds = max(2, round(args.duration * 0.6))
-
-    def hello() -> float:
-        result.hello_runs.append(wrk(base + "/bench/hello", hello_seconds))
-        return result.hello_runs[-1].rps
-
-    before = hello()
-    for name, path in paths.items():
-        result.pages[name] = wrk(base + path, args.duration, cookie)
-        after = hello()
-        result.hello_reference[name], before = (before + after) / 2, after
+    measure_pages(result, hello_meter(result, base, args.duration), base, paths, args.duration, cookie)
     log(f"  {kind} staff, {total} disputes: hello {result.hello_rps:,.0f} req/s; " + ", ".join(
         f"{name} {result.ratio(name):.1%}" for name in result.pages) + f" ({time.monotonic() - started:.0f} s)")
     return result

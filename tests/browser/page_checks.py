@@ -67,4 +67,14 @@ def check_page(page: Page, name: str) -> None:
     assert page.locator("main#content").count() == 1, name
     overflow = horizontal_overflow(page)
     assert overflow <= 0, f"{name} scrolls sideways by {overflow}px: {wide_elements(page)}"
-    assert serious_axe_violations(page) == [], name
+    violations = serious_axe_violations(page)
+    assert violations == [], f"{name}: {violations}"
+
+
+def check_at_both_widths(page: Page, name: str) -> None:
+    """`check_page` at the desktop and the phone width (screenshots `<name>-1280`, `<name>-390`),
+    then back to the desktop width."""
+    for width, height in (WIDTHS["desktop"], WIDTHS["phone"]):
+        page.set_viewport_size({"width": width, "height": height})
+        check_page(page, f"{name}-{width}")
+    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS["desktop"], strict=True)))

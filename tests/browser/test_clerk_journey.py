@@ -9,7 +9,6 @@ the app → both invoices show paid. Screenshots land in test-artifacts/ for a p
 from __future__ import annotations
 
 import re
-from datetime import datetime, UTC
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,6 +27,7 @@ from tests.support import localstripe_app
 
 # The app under test talks to localstripe (fixtures overriding the suite's fake gateway).
 gateway, settings = localstripe_app.gateway, localstripe_app.settings
+real_time_clock, webhooks_to_app = localstripe_app.real_time_clock, localstripe_app.webhooks_to_app
 
 pytestmark = pytest.mark.browser
 
@@ -35,16 +35,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    # localstripe signs its webhooks with the real time; the app must agree within 300 s.
-    return FixedClock(datetime.now(UTC))
-
-
-@pytest.fixture
-def webhooks_to_app(live_server, localstripe):
-    localstripe.register_webhook(f"{live_server.url}/stripe/webhook")
-    yield
-    localstripe.stop_webhooks()
+def clock(real_time_clock) -> FixedClock:
+    return real_time_clock
 
 
 @pytest.fixture

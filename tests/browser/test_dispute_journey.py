@@ -5,14 +5,14 @@ The clerk disputes two lines of an invoice with a PDF and a photo and pays the r
 a routing rule gives the dispute to the pricing desk's analyst; the analyst asks a question;
 the clerk answers with a spreadsheet; the analyst accepts part, above their credit limit, so
 the credit waits for a supervisor, who approves it; the clerk sees the new balance and pays
-it. Clerk, analyst and supervisor each have a browser context of their own. Every page is
-photographed at 1280 and 390 px wide into test-artifacts/journey-*.png for a person to look at.
+it. Clerk, analyst and supervisor each have a browser context of their own. Every page is checked
+at 1280 and 390 px wide (no sideways scrolling, nothing serious for axe) and photographed into
+test-artifacts/screenshots/journey-*.png for a person to look at.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from portal.domain.disputes.states import DisputeStatus
 from portal.domain.invoicing.models import Invoice
 from portal.domain.routing.service import RuleDetails, create_rule
 from portal.domain.staff.service import TeamDetails, create_team
+from tests.browser.page_checks import check_at_both_widths
 from tests.support import localstripe_app
 from tests.support.attachment_files import jpeg, tiny_pdf
 from tests.support.factories import STAFF_PASSWORD, make_contact, make_customer, make_invoice, make_staff
@@ -34,35 +35,30 @@ from tests.support.fixtures.browser import fill_test_card, sign_in_browser
 from tests.support.fixtures.stripe import CARD_OK
 
 gateway, settings = localstripe_app.gateway, localstripe_app.settings
+real_time_clock, webhooks_to_app = localstripe_app.real_time_clock, localstripe_app.webhooks_to_app
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture
-def clock() -> FixedClock:
-    # localstripe signs its webhooks with the real time; the app must agree within 300 s.
-    return FixedClock(datetime.now(UTC))
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "bypass_csp": True}  # lets axe's script into the pages
 
 
 @pytest.fixture
-def webhooks_to_app(live_server, localstripe):
-    localstripe.register_webhook(f"{live_server.url}/stripe/webhook")
-    yield
-    localstripe.stop_webhooks()
+def clock(real_time_clock) -> FixedClock:
+    return real_time_clock
 
 
 def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(ARTIFACTS / f"journey-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    """The page fits both widths with nothing serious for axe (screenshots in test-artifacts/)."""
+    check_at_both_widths(page, f"journey-{name}")
 
 
 def _staff_page(browser, live_server, staff) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
     page.set_default_timeout(10_000)
     page.goto(f"{live_server.url}/admin/disputes")
     page.get_by_label("Email address").fill(staff.email)
