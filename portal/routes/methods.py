@@ -65,7 +65,9 @@ def start():
     return jsonify(
         client_secret=setup.client_secret,
         complete_url=url_for(".complete", public_id=setup.public_id),
-        return_url=url_for(".index", _external=True),
+        # Where Stripe would send the browser back (it never does for a card: redirect
+        # "if_required"): built from our configured address, never from the Host header.
+        return_url=services().settings.public_url.rstrip("/") + url_for(".index"),
     )
 
 
