@@ -8,13 +8,25 @@ consent words are built here, shown on the page and stored with the method exact
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 from portal.domain.access.policy import Access
 from portal.domain.core.errors import DomainError, NotFound
 
 
+# A SetupIntent checks a card without charging it, which is what card testers look for: a
+# company may start at most this many card setups within the window.
+SETUPS_PER_WINDOW = 10
+SETUP_WINDOW = timedelta(hours=1)
+
+
 class MethodRefused(DomainError):
     """Saving, choosing or removing a method did not happen; the message says why."""
+
+
+def refuse_too_many_setups(started_in_window: int) -> None:
+    if started_in_window >= SETUPS_PER_WINDOW:
+        raise MethodRefused("Too many cards were tried in the last hour. Please try again later, or write to us.")
 
 
 def require_whole_account(access: Access | None) -> Access:

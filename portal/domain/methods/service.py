@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.access.policy import Access
@@ -28,7 +28,9 @@ from portal.domain.core.database import commit_before_outside_call
 from portal.domain.customers.models import Customer
 from portal.domain.gateway.protocol import CustomerRequest, GatewayError, MethodGateway, SetupRequest, SetupSnapshot
 from portal.domain.methods.models import MethodSetup, SavedMethod, StripeCustomer
-from portal.domain.methods.policy import MethodRefused, customer_key, require_whole_account
+from portal.domain.methods.policy import (
+    SETUP_WINDOW, MethodRefused, customer_key, refuse_too_many_setups, require_whole_account,
+)
 from portal.domain.methods.queries import method_for_access, setup_for_access
 from portal.domain.payments.service import lock_customer
 
@@ -74,6 +76,9 @@ def _stripe_customer_id(db: Session, customer_id: int) -> str | None:
 def start_setup(ctx: Context, gateway: MethodGateway, access: Access | None, consent: str, user_agent: str) -> MethodSetup:
     """Record the contact's consent and create the SetupIntent the browser will confirm."""
     access = require_whole_account(access)
+    refuse_too_many_setups(ctx.db.scalar(select(func.count()).select_from(MethodSetup).where(
+        MethodSetup.customer_id == access.customer_id, MethodSetup.created_at > ctx.clock.now() - SETUP_WINDOW,
+    )))
     stripe_customer_id = ensure_stripe_customer(ctx, gateway, access.customer_id)
     db = ctx.db
     setup = MethodSetup(

@@ -17,7 +17,7 @@ from portal.domain.core.errors import NotFound
 from portal.domain.core.models import AuditEntry
 from portal.domain.methods import queries, service
 from portal.domain.methods.models import MethodSetup, SavedMethod, StripeCustomer
-from portal.domain.methods.policy import MethodRefused, consent_text, customer_key
+from portal.domain.methods.policy import SETUP_WINDOW, SETUPS_PER_WINDOW, MethodRefused, consent_text, customer_key
 from tests.support.factories import make_contact, make_customer, make_invoice
 from tests.support.methods import TEST_USER_AGENT, account_access, contact_context, link_access, save_card
 
@@ -213,3 +213,16 @@ def test_an_invoice_link_holder_can_neither_see_nor_use_saved_methods(db, clock,
         with pytest.raises(NotFound):
             call()
     assert len(fake_gateway.saved.setups) == setups_before and fake_gateway.saved.detached == []
+
+
+def test_card_setups_are_limited_per_company_and_hour(db, clock, fake_gateway, company):
+    ctx, access = contact_context(db, clock, company), account_access(company)
+    for _ in range(SETUPS_PER_WINDOW):
+        service.start_setup(ctx, fake_gateway, access, "words", "")
+    with pytest.raises(MethodRefused, match="Too many cards"):
+        service.start_setup(ctx, fake_gateway, access, "words", "")
+    db.rollback()
+    assert len(fake_gateway.saved.setups) == SETUPS_PER_WINDOW
+    clock.advance(seconds=SETUP_WINDOW.total_seconds() + 1)
+    service.start_setup(ctx, fake_gateway, access, "words", "")
+    assert len(fake_gateway.saved.setups) == SETUPS_PER_WINDOW + 1
