@@ -15,6 +15,7 @@ from portal.domain.disputes.models import (
 )
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
+from portal.domain.methods.models import MethodSetup, SavedMethod, StripeCustomer
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import Payment, PaymentAllocation, PaymentReferenceCounter, StripeEvent
 from portal.domain.routing.models import RoutingRule
@@ -27,5 +28,6 @@ __all__ = [
     "PaymentReferenceCounter", "RateLimitHit",
     "SignInLinkRequest",
     "StoredFile", "StripeEvent", "link_invoices",
+    "MethodSetup", "SavedMethod", "StripeCustomer",
     "CustomerTag", "RoutingRule", "StaffMember", "StaffSession", "Team", "TeamMembership",
 ]

@@ -2,7 +2,9 @@
  * A scripted stand-in of Stripe.js v3 for the calls the pay page makes in the "real" dialect:
  * Stripe(key), stripe.elements({mode: "payment", amount, currency}) (deferred intent),
  * elements.update(), elements.create("payment").mount(), elements.submit(),
- * stripe.createConfirmationToken({elements, params}) and stripe.handleNextAction({clientSecret}).
+ * stripe.createConfirmationToken({elements, params}) and stripe.handleNextAction({clientSecret});
+ * and the saved cards page's: stripe.elements({mode: "setup", currency}) and
+ * stripe.confirmSetup({elements, clientSecret, confirmParams: {return_url}, redirect}).
  *
  * Results follow Stripe.js's documented shapes: promises resolving to {error} or to the object
  * ({confirmationToken}, {paymentIntent}); misuse throws an IntegrationError as Stripe.js does.
@@ -16,6 +18,8 @@
  * - "incomplete":     elements.submit() answers a validation_error
  * - "3ds_ok":         a token needing 3-D Secure (ctoken_3ds_...); handleNextAction succeeds
  * - "3ds_fail":       the same; handleNextAction answers payment_intent_authentication_failure
+ * - "setup_ok":       confirmSetup answers {setupIntent} succeeded (no redirect for a card)
+ * - "setup_declined": confirmSetup answers a card_error
  * What the page called and the misuses found are kept in the tab's sessionStorage ("stripeStandIn":
  * {calls, problems}), so a test reads them after the page has moved on to the status page.
  */
@@ -75,7 +79,7 @@
       if (!changes || typeof changes !== "object") { integrationError("elements.update: options must be an object"); }
       if ("amount" in changes) { checkAmount(changes.amount, "elements.update"); }
       if ("currency" in changes) { checkCurrency(changes.currency, "elements.update"); }
-      if ("mode" in changes && changes.mode !== "payment") { integrationError("elements.update: mode must stay payment"); }
+      if ("mode" in changes && changes.mode !== self.options.mode) { integrationError("elements.update: mode cannot change"); }
       Object.assign(self.options, changes);
       submitted = false;  // a changed amount needs a new submit
     };
@@ -144,9 +148,12 @@
 
     this.elements = function (options) {
       record("stripe.elements", options);
-      if (!options || options.mode !== "payment") { integrationError("stripe.elements: deferred intents need mode: payment"); }
+      if (!options || (options.mode !== "payment" && options.mode !== "setup")) {
+        integrationError("stripe.elements: deferred intents need mode: payment or setup");
+      }
       if ("clientSecret" in options) { integrationError("stripe.elements: mode and clientSecret exclude each other"); }
-      checkAmount(options.amount, "stripe.elements");
+      if (options.mode === "payment") { checkAmount(options.amount, "stripe.elements"); }
+      if (options.mode === "setup" && "amount" in options) { integrationError("stripe.elements: setup mode takes no amount"); }
       checkCurrency(options.currency, "stripe.elements");
       var group = new Elements(options);
       groups.push(group);
@@ -174,6 +181,37 @@
       var id = "ctoken_" + kind + "_" + state.tokens + "_" + Math.random().toString(36).slice(2, 10);
       return later({confirmationToken: {id: id, object: "confirmation_token", livemode: false,
                                         created: Math.floor(Date.now() / 1000), payment_intent: null}});
+    };
+
+    this.confirmSetup = function (options) {
+      record("stripe.confirmSetup", options && {clientSecret: options.clientSecret, confirmParams: options.confirmParams,
+                                                redirect: options.redirect || null});
+      if (!options || groups.indexOf(options.elements) < 0 || options.elements.options.mode !== "setup") {
+        integrationError("confirmSetup: elements must be the Elements group (mode: setup) of the Payment Element");
+      }
+      if (typeof options.clientSecret !== "string" || !/^seti_[^_]+_secret_[^_]+$/.test(options.clientSecret)) {
+        integrationError("confirmSetup: expected clientSecret: a SetupIntent's client secret");
+      }
+      var params = options.confirmParams || {};
+      if (typeof params.return_url !== "string" || !/^https?:\/\//.test(params.return_url)) {
+        integrationError("confirmSetup: confirmParams.return_url must be an absolute URL");
+      }
+      if (options.redirect !== undefined && options.redirect !== "always" && options.redirect !== "if_required") {
+        integrationError("confirmSetup: redirect must be always or if_required");
+      }
+      options.elements._takeSubmission();
+      var id = options.clientSecret.split("_secret_")[0];
+      if (state.attempt === "setup_ok") {
+        if (options.redirect !== "if_required") { integrationError("confirmSetup: a card would redirect to return_url here"); }
+        return later({setupIntent: {id: id, object: "setup_intent", client_secret: options.clientSecret, status: "succeeded",
+                                    payment_method: "pm_standin_" + Math.random().toString(36).slice(2, 10)}});
+      }
+      if (state.attempt === "setup_declined") {
+        return later({error: {type: "card_error", code: "card_declined", decline_code: "generic_decline",
+                              message: "Your card was declined.",
+                              setup_intent: {id: id, object: "setup_intent", status: "requires_payment_method"}}});
+      }
+      integrationError("confirmSetup: no result for the scripted outcome " + state.attempt);
     };
 
     this.handleNextAction = function (options) {

@@ -33,6 +33,12 @@ class StripeRecorder:
     requests: list[Recorded] = field(default_factory=list)
     intents: dict[str, dict] = field(default_factory=dict)
     drop_creates: int = 0
+    customers: dict[str, dict] = field(default_factory=dict)
+    setups: dict[str, dict] = field(default_factory=dict)
+    methods: dict[str, dict] = field(default_factory=dict)
+    # For pages driven by the Stripe.js stand-in (which calls no server): a SetupIntent read
+    # back is taken as confirmed with a test card, as Stripe.js would have done.
+    setups_confirmed_in_browser: bool = False
     _keys: dict[str, tuple[dict, int, dict]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,7 +77,55 @@ class StripeRecorder:
                     return 400, _error("payment_intent_unexpected_state", "You cannot cancel this PaymentIntent.")
                 intent.update(status="canceled", cancellation_reason=params.get("cancellation_reason"))
                 return 200, intent
+        if parts[:2] in (["v1", "customers"], ["v1", "setup_intents"], ["v1", "payment_methods"]):
+            return self._saved_methods(method, parts, params)
         return 404, _error("resource_missing", f"Unrecognized request URL ({method}: {path}).")
+
+    def _saved_methods(self, method: str, parts: list[str], params: dict) -> tuple[int, dict]:
+        """Customers, SetupIntents and PaymentMethods, as far as saving a card needs them.
+        `confirm_setup` plays Stripe.js confirming a SetupIntent in the browser."""
+        kind, rest = parts[1], parts[2:]
+        if method == "POST" and kind == "customers" and not rest:
+            customer_id = f"cus_{secrets.token_hex(8)}"
+            self.customers[customer_id] = {"id": customer_id, "object": "customer", "livemode": False,
+                                           "name": params.get("name"), "metadata": params.get("metadata", {}),
+                                           "invoice_settings": {"default_payment_method": None}}
+            return 200, self.customers[customer_id]
+        if method == "POST" and kind == "customers" and len(rest) == 1 and rest[0] in self.customers:
+            customer = self.customers[rest[0]]
+            customer["invoice_settings"].update(params.get("invoice_settings", {}))
+            return 200, customer
+        if method == "POST" and kind == "setup_intents" and not rest:
+            setup_id = f"seti_{secrets.token_hex(12)}"
+            self.setups[setup_id] = {
+                "id": setup_id, "object": "setup_intent", "status": "requires_payment_method", "livemode": False,
+                "client_secret": f"{setup_id}_secret_{secrets.token_hex(8)}", "customer": params.get("customer"),
+                "usage": params.get("usage"), "metadata": params.get("metadata", {}), "payment_method": None,
+                "last_setup_error": None,
+            }
+            return 200, self.setups[setup_id]
+        if method == "GET" and kind == "setup_intents" and len(rest) == 1 and rest[0] in self.setups:
+            if self.setups_confirmed_in_browser and self.setups[rest[0]]["status"] == "requires_payment_method":
+                self.confirm_setup(rest[0])
+            setup = dict(self.setups[rest[0]])
+            if setup["payment_method"] and "payment_method" in params.get("expand", {}).values():
+                setup["payment_method"] = self.methods[setup["payment_method"]]
+            return 200, setup
+        if kind == "payment_methods" and rest and rest[0] in self.methods:
+            payment_method = self.methods[rest[0]]
+            if method == "POST" and rest[1:] == ["detach"]:
+                payment_method["customer"] = None
+            return 200, payment_method
+        return 404, _error("resource_missing", f"No such object ({method}: /{'/'.join(parts)}).")
+
+    def confirm_setup(self, setup_id: str, last4: str = "4242") -> str:
+        method_id = f"pm_{secrets.token_hex(12)}"
+        setup = self.setups[setup_id]
+        self.methods[method_id] = {"id": method_id, "object": "payment_method", "type": "card",
+                                   "customer": setup["customer"], "livemode": False,
+                                   "card": {"brand": "visa", "last4": last4, "exp_month": 12, "exp_year": 2034}}
+        setup.update(status="succeeded", payment_method=method_id)
+        return method_id
 
     def _create(self, params: dict) -> tuple[int, dict]:
         token = params.get("confirmation_token", "")

@@ -23,6 +23,13 @@ ENDPOINTS = [
     ("POST", re.compile(r"^/v1/payment_intents/pi_\w+/cancel$"), "PaymentIntentCancelParams"),
     ("POST", re.compile(r"^/v1/payment_methods$"), "PaymentMethodCreateParams"),
     ("GET", re.compile(r"^/v1/tokens/tok_\w+$"), "TokenRetrieveParams"),
+    # Saved payment methods.
+    ("POST", re.compile(r"^/v1/customers$"), "CustomerCreateParams"),
+    ("POST", re.compile(r"^/v1/customers/cus_\w+$"), "CustomerUpdateParams"),
+    ("POST", re.compile(r"^/v1/setup_intents$"), "SetupIntentCreateParams"),
+    ("GET", re.compile(r"^/v1/setup_intents/seti_\w+$"), "SetupIntentRetrieveParams"),
+    ("GET", re.compile(r"^/v1/payment_methods/pm_\w+$"), "PaymentMethodRetrieveParams"),
+    ("POST", re.compile(r"^/v1/payment_methods/pm_\w+/detach$"), "PaymentMethodDetachParams"),
 ]
 MAX_AMOUNT = 99_999_999
 MAX_METADATA_KEYS, MAX_METADATA_KEY_LENGTH, MAX_METADATA_VALUE_LENGTH = 50, 40, 500

@@ -112,3 +112,39 @@ def test_reconciliation_cancels_an_abandoned_authentication(clerk, company, stri
     [cancel] = [r for r in stripe_recorder.recorder.requests if r.path.endswith("/cancel")]
     assert cancel.params == {"cancellation_reason": "abandoned"}
     assert payment_by_public_id(db, body["payment_url"].rsplit("/", 1)[1]).status == "canceled"
+
+
+# --- saved payment methods ------------------------------------------------------------------
+
+
+def test_save_a_card_set_another_default_and_remove_one(clerk, company, stripe_recorder, db):
+    recorder = stripe_recorder.recorder
+    saved = []
+    for last4 in ("4242", "5556"):
+        token = clerk.get("/payment-methods/new").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+        headers = {"Accept": "application/json", "X-CSRFToken": token}
+        started = clerk.post("/payment-methods/new", headers=headers)
+        assert started.status_code == 200, started.get_json()
+        body = started.get_json()
+        recorder.confirm_setup(body["client_secret"].split("_secret_")[0], last4)
+        done = clerk.post(body["complete_url"], headers=headers)
+        assert done.status_code == 200, done.get_json()
+        saved.append(done.get_json()["method"])
+    assert len(recorder.customers) == 1  # created on the first save only
+    [customer] = [r for r in recorder.requests if (r.method, r.path) == ("POST", "/v1/customers")]
+    assert customer.params["metadata"]["portal_customer"] == company.customer.public_id
+    creates = [r for r in recorder.requests if (r.method, r.path) == ("POST", "/v1/setup_intents")]
+    assert len(creates) == 2
+    assert creates[0].params["usage"] == "off_session"
+    assert creates[0].params["automatic_payment_methods"] == {"enabled": "true", "allow_redirects": "never"}
+    assert "payment_method_types" not in creates[0].params
+    assert creates[0].headers["Idempotency-Key"] != creates[1].headers["Idempotency-Key"]
+
+    token = clerk.get("/payment-methods").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    assert clerk.post(f"/payment-methods/{saved[1]}/default", data={"csrf_token": token}).status_code == 302
+    assert clerk.post(f"/payment-methods/{saved[0]}/remove", data={"csrf_token": token}).status_code == 302
+    [detach] = [r for r in recorder.requests if r.path.endswith("/detach")]
+    assert recorder.methods[detach.path.split("/")[3]]["customer"] is None
+    updates = [r for r in recorder.requests if r.method == "POST" and r.path.startswith("/v1/customers/")]
+    assert [u.params["invoice_settings"]["default_payment_method"] for u in updates] == [
+        next(iter(recorder.methods)), list(recorder.methods)[1]]

@@ -21,6 +21,8 @@ from tests.support.disputes import raise_test_dispute, uploads
 from portal.domain.core.types import Base
 from tests.support.factories import make_allocated_payment, make_contact, make_customer, make_invoice, sign_in
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
+from tests.support.fixtures.stripe import FakeGateway
+from tests.support.methods import save_card
 
 
 @dataclass
@@ -51,6 +53,7 @@ def _build_company(db, clock, signer, storage, name: str, prefix: str) -> World:
     issue_sign_in_link(db, clock, signer, contact=contact)
     raise_test_dispute(db, clock, contact, [invoices[1]], amount_text="10.00",
                        files=uploads(storage, (f"{prefix} delivery note.pdf", files.tiny_pdf(name))))
+    save_card(db, clock, FakeGateway(), contact)  # a saved method and the setup it came from
     db.commit()
     return World(contact, [name, *(invoice.number for invoice in invoices)])
 

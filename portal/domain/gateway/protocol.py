@@ -161,3 +161,83 @@ class WebhookVerifier(Protocol):
 
     def read(self, payload: bytes, signature_header: str | None, now: datetime) -> WebhookEvent:
         """Verify the signature on the raw body and the timestamp; raises WebhookRejected."""
+
+
+# --- saved payment methods (SetupIntents for off-session use) -------------------------------
+
+# SetupIntent statuses as Stripe names them.
+SETUP_STATUSES = (
+    "requires_payment_method", "requires_confirmation", "requires_action", "processing", "canceled", "succeeded",
+)
+
+
+@dataclass(frozen=True)
+class CustomerRequest:
+    """Create the Stripe Customer of one portal customer (once: the key is derived from our id)."""
+
+    reference: str  # our customer's public id, kept in the Customer's metadata
+    name: str
+    account_number: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class SetupRequest:
+    """Create a SetupIntent for the customer, for later off-session charges; the browser confirms it."""
+
+    stripe_customer_id: str
+    idempotency_key: str  # saved in our database before the call, reused on every retry
+    reference: str  # our setup's public id, stored in the SetupIntent's metadata
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    """What a saved card may show: never more than brand, last four and expiry."""
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True)
+class SetupSnapshot:
+    """A SetupIntent as Stripe reported it; `card` set once a card PaymentMethod is on it."""
+
+    id: str
+    status: str
+    stripe_customer_id: str | None
+    livemode: bool
+    client_secret: str | None = None
+    payment_method_id: str | None = None
+    reference: str | None = None  # our setup's public id, from the metadata
+    card: CardDetails | None = None
+    failure_message: str = ""
+
+
+class SetupNotFound(GatewayError):
+    """No such SetupIntent at Stripe (for this account and mode)."""
+
+
+class MethodGateway(Protocol):
+    """What the saved payment methods area needs from the card processor."""
+
+    livemode: bool
+
+    def create_customer(self, request: CustomerRequest) -> str:
+        """The new (or, for a repeated key, the first) Customer's id."""
+
+    def create_setup_intent(self, request: SetupRequest) -> SetupSnapshot:
+        """A SetupIntent (usage off_session) for the browser to confirm."""
+
+    def read_completed_setup(self, setup_intent_id: str) -> SetupSnapshot:
+        """Stripe's current view of a SetupIntent, with its card. Once it has succeeded its
+        PaymentMethod is attached to the SetupIntent's Customer (Stripe does this itself;
+        the offline stand-in needs the attach call made for it)."""
+
+    def detach_payment_method(self, payment_method_id: str) -> None:
+        """Detach a saved PaymentMethod from its Customer (permanent); one already detached
+        is not an error."""
+
+    def set_default_payment_method(self, stripe_customer_id: str, payment_method_id: str) -> None:
+        """The Customer's `invoice_settings.default_payment_method`."""

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,8 +26,9 @@ import stripe
 from portal.domain.core.money import MoneyError
 from portal.domain.gateway.amounts import stripe_maximum, stripe_minimum, to_stripe_amount
 from portal.domain.gateway.protocol import (
-    CARD_TOKEN_PREFIX, CONFIRMATION_TOKEN_PREFIX, CardPaymentRequest, GatewayRejected, GatewayUnavailable,
-    GatewayUnusable, IntentNotFound, IntentSnapshot, PaymentDeclined, WebhookEvent, WebhookRejected,
+    CARD_TOKEN_PREFIX, CONFIRMATION_TOKEN_PREFIX, CardDetails, CardPaymentRequest, CustomerRequest, GatewayRejected,
+    GatewayUnavailable, GatewayUnusable, IntentNotFound, IntentSnapshot, PaymentDeclined, SetupNotFound,
+    SetupRequest, SetupSnapshot, WebhookEvent, WebhookRejected,
 )
 
 log = logging.getLogger(__name__)
@@ -39,10 +41,15 @@ STRIPE_API_VERSION = "2026-10-28.endive"
 # The metadata key naming our payment on its PaymentIntent. Used only to *find* an intent
 # whose id we failed to store (a timeout); we never apply money because metadata says so.
 REFERENCE_KEY = "portal_payment"
+# The metadata keys naming our customer on its Stripe Customer, and our setup on its SetupIntent.
+CUSTOMER_KEY = "portal_customer"
+SETUP_KEY = "portal_setup"
 SIGNATURE_SCHEME = "v1"
 # Asked for on every intent we create or read: the payment method as an object rather than an
 # id, so the answer names the card (brand and last four) for the receipt.
 EXPAND_INTENT = ["payment_method"]
+# The same for a SetupIntent read back after the browser confirmed it: the card saved.
+EXPAND_SETUP = ["payment_method"]
 # One HTTP attempt gives up after this long without an answer (connect, or between bytes).
 REQUEST_TIMEOUT_SECONDS = 6
 # Retries the SDK makes after a network failure or a 409/429/5xx, with the same Idempotency-Key.
@@ -89,6 +96,14 @@ class RealStripe:
     def cancel_params(self, reason: str) -> dict:
         return {"cancellation_reason": reason}
 
+    def setup_params(self) -> dict:
+        # Dynamic payment methods, none that redirects: the page confirms in place
+        # (stripe.confirmSetup with redirect "if_required") and reports back itself.
+        return {"automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}
+
+    def attach_after_setup(self, client: stripe.StripeClient, setup: dict) -> None:
+        """Stripe attaches a SetupIntent's PaymentMethod to its Customer on success."""
+
 
 class LocalStripe:
     """localstripe: its Stripe.js has only a card element, so the page sends a card token; the
@@ -113,6 +128,22 @@ class LocalStripe:
 
     def cancel_params(self, reason: str) -> dict:
         return {}  # "Unexpected cancellation_reason"
+
+    def setup_params(self) -> dict:
+        return {"payment_method_types": ["card"]}  # it refuses automatic_payment_methods
+
+    def attach_after_setup(self, client: stripe.StripeClient, setup: dict) -> None:
+        """localstripe's SetupIntent confirm leaves the method unattached (TOOLING.md)."""
+        method = setup.get("payment_method")
+        if setup.get("status") != "succeeded" or not isinstance(method, dict) or not setup.get("customer"):
+            return
+        if method.get("customer") == setup["customer"]:
+            return
+        attached = client.v1.payment_methods.attach(
+            method["id"], params={"customer": setup["customer"]},
+            options={"idempotency_key": _derived_key("attach", method["id"], setup["customer"])},
+        )
+        setup["payment_method"] = attached.to_dict()
 
 
 def dialect_for(settings) -> RealStripe | LocalStripe:
@@ -190,6 +221,50 @@ class StripeGateway:
     def _recent_intents(self, created_after: datetime) -> Iterator:
         params = self.dialect.recent_intents_params(created_after)
         return self._client.v1.payment_intents.list(params=params).auto_paging_iter()
+
+
+    # --- saved payment methods --------------------------------------------------------------
+
+    def create_customer(self, request: CustomerRequest) -> str:
+        with _translated_errors():
+            customer = self._client.v1.customers.create(
+                params={"name": request.name[:200],
+                        "metadata": {CUSTOMER_KEY: request.reference, "account_number": request.account_number[:100]}},
+                options={"idempotency_key": request.idempotency_key},
+            )
+        return str(customer["id"])
+
+    def create_setup_intent(self, request: SetupRequest) -> SetupSnapshot:
+        with _translated_errors():
+            setup = self._client.v1.setup_intents.create(
+                params={"customer": request.stripe_customer_id, "usage": "off_session",
+                        "metadata": {SETUP_KEY: request.reference}, **self.dialect.setup_params()},
+                options={"idempotency_key": request.idempotency_key},
+            )
+        return snapshot_from_setup(setup.to_dict())
+
+    def read_completed_setup(self, setup_intent_id: str) -> SetupSnapshot:
+        with _translated_errors(not_found=SetupNotFound):
+            setup = self._client.v1.setup_intents.retrieve(setup_intent_id, params={"expand": EXPAND_SETUP}).to_dict()
+            self.dialect.attach_after_setup(self._client, setup)
+        return snapshot_from_setup(setup)
+
+    def detach_payment_method(self, payment_method_id: str) -> None:
+        with _translated_errors():
+            method = self._client.v1.payment_methods.retrieve(payment_method_id).to_dict()
+            if not method.get("customer"):
+                return  # already detached (by an earlier try, or in the Dashboard)
+            self._client.v1.payment_methods.detach(
+                payment_method_id, options={"idempotency_key": _derived_key("detach", payment_method_id)},
+            )
+
+    def set_default_payment_method(self, stripe_customer_id: str, payment_method_id: str) -> None:
+        with _translated_errors():
+            self._client.v1.customers.update(
+                stripe_customer_id, params={"invoice_settings": {"default_payment_method": payment_method_id}},
+                # A fresh key per change: A, then B, then A again are three changes.
+                options={"idempotency_key": secrets.token_hex(32)},
+            )
 
 
 class StripeWebhookVerifier:
@@ -290,6 +365,34 @@ def snapshot_from_intent(data: dict) -> IntentSnapshot:
         failure_message=str(error.get("message") or ""),
         card_brand=brand,
         card_last4=last4,
+    )
+
+
+def snapshot_from_setup(data: dict) -> SetupSnapshot:
+    """A SetupIntent dict (its payment method expanded or an id) as a SetupSnapshot."""
+    method = data.get("payment_method")
+    card = None
+    if isinstance(method, dict):
+        raw = method.get("card") if isinstance(method.get("card"), dict) else None
+        if raw is not None:
+            last4 = str(raw.get("last4") or "")
+            card = CardDetails(
+                brand=str(raw.get("brand") or "").strip().lower()[:20],
+                last4=last4 if len(last4) == 4 and last4.isdigit() else "",
+                exp_month=int(raw.get("exp_month") or 0), exp_year=int(raw.get("exp_year") or 0),
+            )
+        method = method.get("id")
+    customer = data.get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("id")
+    error = data.get("last_setup_error") or {}
+    metadata = data.get("metadata") or {}
+    return SetupSnapshot(
+        id=str(data["id"]), status=str(data["status"]),
+        stripe_customer_id=str(customer) if customer else None, livemode=bool(data.get("livemode", False)),
+        client_secret=data.get("client_secret"), payment_method_id=str(method) if method else None,
+        reference=str(metadata[SETUP_KEY]) if SETUP_KEY in metadata else None,
+        card=card, failure_message=str(error.get("message") or ""),
     )
 
 

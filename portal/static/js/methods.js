@@ -1,0 +1,103 @@
+/*
+ * Saving a card for later off-session payments (form#method-form; no inline scripts: CSP).
+ *
+ * On submit: the server creates a SetupIntent for the company (POST the form: JSON with its
+ * client secret and where to report back) -> Stripe.js confirms it in the page -> POST the
+ * complete URL, where the server reads the SetupIntent back from Stripe and records the card
+ * (the browser's word is never taken for it) -> the saved cards page.
+ * How Stripe.js is driven depends on the server's STRIPE_DIALECT (data-stripe-dialect):
+ * - "real": the Payment Element in setup mode, deferred (elements({mode: "setup", currency})),
+ *   elements.submit() before the server is asked, then stripe.confirmSetup({elements,
+ *   clientSecret, confirmParams: {return_url}, redirect: "if_required"}).
+ * - "localstripe": its fake Stripe.js has only the card element:
+ *   stripe.confirmCardSetup(clientSecret, {payment_method: {card}}).
+ */
+(function () {
+  "use strict";
+
+  var DIALECTS = {
+    real: function (stripe, form) {
+      var elements = stripe.elements({mode: "setup", currency: form.dataset.currency.toLowerCase()});
+      elements.create("payment").mount("#card-element");
+      return {
+        check: async function () {
+          var submitted = await elements.submit();
+          return submitted.error ? {error: submitted.error} : {};
+        },
+        confirm: function (clientSecret, returnUrl) {
+          return stripe.confirmSetup({elements: elements, clientSecret: clientSecret,
+                                      confirmParams: {return_url: returnUrl}, redirect: "if_required"});
+        }
+      };
+    },
+    localstripe: function (stripe) {
+      var card = stripe.elements().create("card");
+      card.mount("#card-element");
+      return {
+        check: async function () { return {}; },
+        confirm: function (clientSecret) {
+          return stripe.confirmCardSetup(clientSecret, {payment_method: {card: card}});
+        }
+      };
+    }
+  };
+
+  function setUp(form) {
+    var stripe = window.Stripe(form.dataset.publishableKey);
+    var dialect = (DIALECTS[form.dataset.stripeDialect] || DIALECTS.real)(stripe, form);
+    var button = document.getElementById("save-button");
+    var summary = document.getElementById("error-summary");
+    var errorBox = document.getElementById("method-error");
+    var csrfToken = form.querySelector("input[name=csrf_token]").value;
+    var buttonText = button.textContent;
+
+    async function post(url, body) {
+      var response = await fetch(url, {
+        method: "POST", credentials: "same-origin", body: body,
+        headers: {"Accept": "application/json", "X-CSRFToken": csrfToken}
+      });
+      var data = await response.json().catch(function () { return {}; });
+      return {ok: response.ok, body: data};
+    }
+
+    // -> null when the browser moves on, else the message to show.
+    async function save() {
+      var checked = await dialect.check();
+      if (checked.error) { return checked.error.message || "Check the card details."; }
+      var started = await post(form.action, new FormData(form));
+      if (!started.ok) { return started.body.error || "The card was not saved. Please try again."; }
+      var result = await dialect.confirm(started.body.client_secret, started.body.return_url);
+      if (result.error) { return result.error.message || "The card was not saved."; }
+      var done = await post(started.body.complete_url, null);
+      if (!done.ok) { return done.body.error || "The card was not saved. Please try again."; }
+      window.location.assign(done.body.methods_url);
+      return null;
+    }
+
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      if (button.disabled) { return; }
+      summary.classList.add("hidden");
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+      button.textContent = "Saving…";
+      var message;
+      try {
+        message = await save();
+      } catch (error) {
+        message = "We could not reach the server. Check your connection and try again.";
+      }
+      if (message) {
+        errorBox.textContent = message;
+        summary.classList.remove("hidden");
+        summary.focus();
+        button.disabled = false;
+        button.removeAttribute("aria-busy");
+        button.textContent = buttonText;
+      }
+    });
+  }
+
+  var form = document.getElementById("method-form");
+  if (form && window.Stripe) { setUp(form); }
+})();
