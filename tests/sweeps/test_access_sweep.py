@@ -21,6 +21,7 @@ from tests.support.disputes import raise_test_dispute, uploads
 from portal.domain.core.types import Base
 from tests.support.factories import make_allocated_payment, make_contact, make_customer, make_invoice, sign_in
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
+from tests.support.promises import make_test_promise
 
 
 @dataclass
@@ -47,12 +48,13 @@ def _build_company(db, clock, signer, storage, name: str, prefix: str) -> World:
                 for n in (1, 2)]
     make_allocated_payment(db, clock, customer, [(invoices[0], 5_000)], status="processing")
     make_allocated_payment(db, clock, customer, [(invoices[1], 7_000)], status="succeeded")
+    make_test_promise(db, clock, contact, [invoices[1]], note=f"{prefix} payment run")
     issue_invoice_link(db, clock, signer, contact=contact, invoices=invoices)
     issue_sign_in_link(db, clock, signer, contact=contact)
     raise_test_dispute(db, clock, contact, [invoices[1]], amount_text="10.00",
                        files=uploads(storage, (f"{prefix} delivery note.pdf", files.tiny_pdf(name))))
     db.commit()
-    return World(contact, [name, *(invoice.number for invoice in invoices)])
+    return World(contact, [name, f"{prefix} payment run", *(invoice.number for invoice in invoices)])
 
 
 @pytest.fixture
