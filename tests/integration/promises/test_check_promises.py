@@ -6,7 +6,6 @@ flight; idempotent, a bounded batch per run, one commit per command."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
