@@ -25,7 +25,7 @@ from portal.domain.promises.models import Promise, PromiseInvoice
 from portal.domain.promises.policy import (
     DEFAULT_GRACE_DAYS, MAX_INVOICES_PER_PROMISE, PromisePolicy, moves_left,
 )
-from portal.domain.promises.states import METHOD_LABELS, STATUS_LABELS, PaymentMethod, PromiseStatus
+from portal.domain.promises.states import METHOD_LABELS, STATUS_BADGES, STATUS_LABELS, PaymentMethod, PromiseStatus
 
 PER_PAGE = 25
 S = PromiseStatus
@@ -168,6 +168,7 @@ class PromiseRow:
     public_id: str
     status: str
     status_label: str
+    badge: str
     promised_date: date
     method_label: str
     total: Money
@@ -198,7 +199,8 @@ def _invoice_numbers(db: Session, promise_ids: list[int]) -> dict[int, list[str]
 def _row(promise: Promise, numbers: dict[int, list[str]]) -> PromiseRow:
     return PromiseRow(
         public_id=promise.public_id, status=promise.status, status_label=STATUS_LABELS[S(promise.status)],
-        promised_date=promise.promised_date, method_label=METHOD_LABELS[PaymentMethod(promise.method)],
+        badge=STATUS_BADGES[S(promise.status)], promised_date=promise.promised_date,
+        method_label=METHOD_LABELS[PaymentMethod(promise.method)],
         total=Money(promise.total_minor, promise.currency), invoice_numbers=numbers.get(promise.id, []),
         created_at=promise.created_at, move_count=promise.move_count,
     )

@@ -41,6 +41,9 @@ STATUS_LABELS: dict[PromiseStatus, str] = {
     S.CANCELLED: "Cancelled",
 }
 
+# The badge style each status is shown with (the portal's badge classes).
+STATUS_BADGES: dict[PromiseStatus, str] = {S.OPEN: "open", S.KEPT: "paid", S.BROKEN: "overdue", S.CANCELLED: "partial"}
+
 
 class PaymentMethod(StrEnum):
     """How the customer says they will pay (what they told us, not a payment we take)."""
