@@ -94,5 +94,8 @@ def check_promises(db: Session, clock: Clock, mail: PromiseMail, policy: Promise
                     report.emails += 1
         if len(page) < batch_size:
             break
+        if report.kept + report.broken >= batch_size:
+            # Full: the next page is left unread (and unlocked) for the next run.
+            report.batch_full = True
     db.flush()
     return report

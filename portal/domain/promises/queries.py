@@ -134,9 +134,10 @@ def promise_form(db: Session, access: Access, public_ids: list[str], today: date
     earliest, latest = policy.earliest_date(today), policy.latest_date(today)
     if not public_ids:
         return PromiseForm([], earliest, latest, METHOD_CHOICES, "Choose the invoices to promise on the invoice list.")
-    rows = db.execute(standings_query().where(named_invoices(access, public_ids[:MAX_INVOICES_PER_PROMISE]))).all()
-    if not rows:
-        raise NotFound("Invoice not found")
+    public_ids = list(dict.fromkeys(public_ids[:MAX_INVOICES_PER_PROMISE]))
+    rows = db.execute(standings_query().where(named_invoices(access, public_ids))).all()
+    if len(rows) != len(public_ids):
+        raise NotFound("Invoice not found")  # another company's, outside a link, or none at all
     standings = sorted(to_standings(rows, today), key=lambda s: public_ids.index(s.invoice.public_id))
     promised = promised_dates(db, access.customer_id, [s.invoice.id for s in standings])
     items = []

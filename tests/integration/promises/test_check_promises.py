@@ -6,6 +6,7 @@ flight; idempotent, a bounded batch per run, one commit per command."""
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -149,3 +150,33 @@ def test_the_command_commits_once_and_reports(make_app, db, clock, acme):
     assert db.scalar(select(Promise.status).where(Promise.id == broken.id)) == "broken"
     again = runner.invoke(args=["check-promises", "--batch-size", "5"])
     assert again.output.strip() == "promises: 0 kept, 0 broken (0 emails), 1 still open"
+
+
+@pytest.mark.postgres_only
+def test_two_runs_at_once_decide_each_promise_once(session_factory, db, clock, acme, supplier, link_signer):
+    customer, clerk, *_ = acme
+    promises = [make_test_promise(db, clock, clerk, [make_invoice(db, clock, customer)]) for _ in range(12)]
+    _past_the_deadline(clock, promises[0])
+    db.commit()
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            with session_factory() as session:
+                check_promises(session, clock, PromiseMail(supplier, link_signer), POLICY, batch_size=5)
+                session.commit()
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    db.rollback()
+    decided = db.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "promise.broken")).all()
+    assert len(decided) == len(set(decided)) and 5 <= len(decided) <= 10  # each run decided at most 5
+    assert len(_emails(db)) == len(decided)

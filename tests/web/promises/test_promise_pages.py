@@ -214,3 +214,21 @@ def test_the_staff_list_puts_broken_promises_first_with_each_customer_s_counts(c
 def test_analysts_do_not_see_the_promise_list(client, db, clock):
     staff_sign_in(client, make_staff(db, clock, role=StaffRole.ANALYST), clock)
     assert client.get("/admin/promises").status_code == 403
+
+
+def test_the_note_and_the_company_name_render_escaped(client, db, clock):
+    from markupsafe import escape
+
+    script, attribute = "<script>alert(1)</script>", '"><img src=x onerror=alert(2)>'
+    customer = make_customer(db, clock, name=f"Acme {script}")
+    clerk = make_contact(db, clock, customer)
+    promise = make_test_promise(db, clock, clerk, [make_invoice(db, clock, customer)], note=f"Run {script}{attribute}")
+    sign_in(client, clerk, clock)
+    customer_page = client.get(f"/promises/{promise.public_id}").get_data(as_text=True)
+    staff = make_staff(db, clock, role=StaffRole.SUPERVISOR)
+    staff_client = client.application.test_client()
+    staff_sign_in(staff_client, staff, clock)
+    staff_page = staff_client.get("/admin/promises").get_data(as_text=True)
+    for page in (customer_page, staff_page):
+        assert script not in page and attribute not in page
+    assert str(escape(promise.note)) in customer_page and str(escape(customer.name)) in staff_page
