@@ -653,6 +653,7 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     if existing:
         raise DemoDataExists(f"The database already has {existing} customers; demo data was not added.")
     from devserver.demo_disputes import write_demo_disputes
+    from devserver.demo_promises import write_demo_promises
     from devserver.demo_staff import seed_demo_staff
 
     plan = build_demo_dataset(seed, clock.now().date())
@@ -660,4 +661,5 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     # Teams, staff and routing rules first, so the disputes are routed as live ones are.
     seed_demo_staff(db, clock)
     write_demo_disputes(db, clock)
+    write_demo_promises(db, clock)
     return summary

@@ -10,6 +10,11 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from portal.domain.promises.policy import (
+    DEFAULT_GRACE_DAYS, DEFAULT_MAX_DAYS, DEFAULT_MAX_MOVES, GRACE_DAYS_RANGE, MAX_DAYS_RANGE, MAX_MOVES_RANGE,
+    PromisePolicy,
+)
+
 MODES = ("production", "demo", "test")
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_STRIPE_JS_URL = "https://js.stripe.com/v3/"
@@ -103,6 +108,16 @@ class Settings:
     # Supervisors are warned when a dispute's SLA date is this close (or past): warn-sla-at-risk.
     sla_warning_hours: int = 4
 
+    # Promises to pay: how far ahead the date may be, how often it may move, and the days after
+    # it before a promise with money still owed counts as broken (check-promises).
+    promise_max_days: int = DEFAULT_MAX_DAYS
+    promise_max_moves: int = DEFAULT_MAX_MOVES
+    promise_grace_days: int = DEFAULT_GRACE_DAYS
+
+    @property
+    def promise_policy(self) -> PromisePolicy:
+        return PromisePolicy(self.promise_max_days, self.promise_max_moves, self.promise_grace_days)
+
     @property
     def statement_descriptor(self) -> str:
         """The words a card statement shows for a payment to us."""
@@ -155,6 +170,9 @@ class Settings:
             upload_max_files=int(env.get("UPLOAD_MAX_FILES", "10")),
             upload_max_image_pixels=int(float(env.get("UPLOAD_MAX_IMAGE_MEGAPIXELS", "40")) * 1_000_000),
             sla_warning_hours=int(env.get("SLA_WARNING_HOURS", "4")),
+            promise_max_days=int(env.get("PROMISE_MAX_DAYS", str(DEFAULT_MAX_DAYS))),
+            promise_max_moves=int(env.get("PROMISE_MAX_MOVES", str(DEFAULT_MAX_MOVES))),
+            promise_grace_days=int(env.get("PROMISE_GRACE_DAYS", str(DEFAULT_GRACE_DAYS))),
         )
         settings.validate()
         return settings
@@ -186,6 +204,11 @@ class Settings:
             raise ConfigError("DATABASE_URL is empty")
         if not 1 <= self.sla_warning_hours <= MAX_SLA_WARNING_HOURS:
             raise ConfigError(f"SLA_WARNING_HOURS must be between 1 and {MAX_SLA_WARNING_HOURS} (hours)")
+        for name, value, (low, high) in (("PROMISE_MAX_DAYS", self.promise_max_days, MAX_DAYS_RANGE),
+                                         ("PROMISE_MAX_MOVES", self.promise_max_moves, MAX_MOVES_RANGE),
+                                         ("PROMISE_GRACE_DAYS", self.promise_grace_days, GRACE_DAYS_RANGE)):
+            if not low <= value <= high:
+                raise ConfigError(f"{name} must be between {low} and {high} (days or moves)")
         if self.mode == "production":
             if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
                 raise ConfigError(

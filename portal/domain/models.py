@@ -18,6 +18,7 @@ from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.methods.models import MethodSetup, SavedMethod, StripeCustomer
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import Payment, PaymentAllocation, PaymentReferenceCounter, StripeEvent
+from portal.domain.promises.models import Promise, PromiseInvoice
 from portal.domain.routing.models import RoutingRule
 from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMembership
 
@@ -25,7 +26,7 @@ __all__ = [
     "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Dispute", "DisputeAttachment", "DisputeEvent",
     "DisputeInvoice", "DisputeLine", "DisputeMessage", "DisputeReason", "DisputeSlaPause", "Invoice", "InvoiceEntry",
     "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation",
-    "PaymentReferenceCounter", "RateLimitHit",
+    "PaymentReferenceCounter", "Promise", "PromiseInvoice", "RateLimitHit",
     "SignInLinkRequest",
     "StoredFile", "StripeEvent", "link_invoices",
     "MethodSetup", "SavedMethod", "StripeCustomer",

@@ -19,6 +19,7 @@ from portal.domain.account.queries import (
 )
 from portal.domain.core.money import exponent
 from portal.domain.payments.policy import MAX_INVOICES_PER_PAYMENT
+from portal.domain.promises.queries import promised_dates
 from portal.forms.account import invoice_list_query
 from portal.web.context import db, services
 from portal.web.customer_session import require_customer, require_whole_account
@@ -54,8 +55,9 @@ def overview():
 def invoices():
     query = invoice_list_query(request.args)
     page = list_invoices(db(), g.access, _customer_today(), query)
+    promised = promised_dates(db(), g.access.customer_id, [s.invoice.id for s in page.standings if not s.is_paid])
     return render_template(
-        "account/invoices.html", page=page, query=query,
+        "account/invoices.html", page=page, query=query, promised=promised,
         per_page_choices=PER_PAGE_CHOICES, currency_exponent=exponent,
     )
 
@@ -63,7 +65,8 @@ def invoices():
 @bp.get("/invoices/<public_id>")
 def invoice(public_id: str):
     detail = _detail(public_id)
-    return render_template("account/invoice.html", detail=detail)
+    promised = promised_dates(db(), g.access.customer_id, [detail.invoice.id])
+    return render_template("account/invoice.html", detail=detail, promised_for=promised.get(detail.invoice.id))
 
 
 @bp.get("/invoices/<public_id>/pdf")

@@ -23,6 +23,7 @@ from tests.support.factories import make_allocated_payment, make_contact, make_c
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
 from tests.support.fixtures.stripe import FakeGateway
 from tests.support.methods import save_card
+from tests.support.promises import make_test_promise
 
 
 @dataclass
@@ -49,13 +50,14 @@ def _build_company(db, clock, signer, storage, name: str, prefix: str) -> World:
                 for n in (1, 2)]
     make_allocated_payment(db, clock, customer, [(invoices[0], 5_000)], status="processing")
     make_allocated_payment(db, clock, customer, [(invoices[1], 7_000)], status="succeeded")
+    make_test_promise(db, clock, contact, [invoices[1]], note=f"{prefix} payment run")
     issue_invoice_link(db, clock, signer, contact=contact, invoices=invoices)
     issue_sign_in_link(db, clock, signer, contact=contact)
     raise_test_dispute(db, clock, contact, [invoices[1]], amount_text="10.00",
                        files=uploads(storage, (f"{prefix} delivery note.pdf", files.tiny_pdf(name))))
     save_card(db, clock, FakeGateway(), contact)  # a saved method and the setup it came from
     db.commit()
-    return World(contact, [name, *(invoice.number for invoice in invoices)])
+    return World(contact, [name, f"{prefix} payment run", *(invoice.number for invoice in invoices)])
 
 
 @pytest.fixture

@@ -197,3 +197,23 @@ def test_the_demo_has_a_routed_dispute_in_every_state(db, clock):
     assert sum(threads.values()) >= 2 * len(disputes)
     assert check_holds(db) == [] and check_ledger(db).differences == []
     assert db.scalar(select(func.sum(Invoice.held_minor))) > 0
+
+
+def test_demo_promises_are_open_kept_and_broken(db, clock):
+    from devserver.demo_promises import promise_counts
+    from portal.domain.promises.models import Promise, PromiseInvoice
+    from portal.domain.promises.queries import promised_invoice_ids
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    counts = promise_counts(db)
+    assert counts.get("open", 0) >= 2 and counts.get("kept", 0) >= 1 and counts.get("broken", 0) >= 1, counts
+    clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
+    acme = {p.status for p in db.scalars(select(Promise).where(Promise.customer_id == clerk.customer_id))}
+    assert {"open", "kept"} <= acme
+    # Kept ones are paid; open ones pause the reminders for their invoices; no email was queued.
+    kept_invoices = select(PromiseInvoice.invoice_id).join(Promise).where(Promise.status == "kept")
+    assert set(db.scalars(select(Invoice.balance_minor).where(Invoice.id.in_(kept_invoices)))) == {0}
+    assert len(promised_invoice_ids(db, clerk.customer_id, clock.now().date())) == 2
+    from portal.domain.notifications.models import OutboxMessage
+    assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "promise_broken")) == 0

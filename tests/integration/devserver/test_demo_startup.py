@@ -106,7 +106,9 @@ def test_the_demo_starts_prints_where_to_click_and_stops_on_ctrl_c(tmp_path):
 
 
 def test_the_demo_runs_no_raw_access_log_and_its_scheduled_commands():
-    from devserver.__main__ import RECONCILE_EVERY_SECONDS, SLA_WARNINGS_EVERY_SECONDS, child_commands
+    from devserver.__main__ import (
+        PROMISE_CHECK_EVERY_SECONDS, RECONCILE_EVERY_SECONDS, SLA_WARNINGS_EVERY_SECONDS, child_commands,
+    )
 
     commands = child_commands(5000)
     assert not [arg for argv in commands.values() for arg in argv if "access-log" in arg]
@@ -117,6 +119,9 @@ def test_the_demo_runs_no_raw_access_log_and_its_scheduled_commands():
     assert commands["sla-warnings"][:4] == [sys.executable, "-m", "devserver.schedule",
                                             str(SLA_WARNINGS_EVERY_SECONDS)]
     assert SLA_WARNINGS_EVERY_SECONDS <= 60
+    assert commands["promise-check"][-1] == "check-promises"
+    assert commands["promise-check"][:4] == [sys.executable, "-m", "devserver.schedule",
+                                             str(PROMISE_CHECK_EVERY_SECONDS)]
 
 
 def _eventually(check, timeout: float = 30.0) -> bool:

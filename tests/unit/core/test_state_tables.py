@@ -14,6 +14,7 @@ from portal.domain.core.states import Transitions, sql_in
 from portal.domain.disputes.states import DISPUTE_TRANSITIONS
 from portal.domain.notifications.states import OUTBOX_TRANSITIONS
 from portal.domain.payments.states import PAYMENT_TRANSITIONS
+from portal.domain.promises.states import PROMISE_TRANSITIONS
 from portal.domain.staff.states import STAFF_STATUS_TRANSITIONS
 
 TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
@@ -33,6 +34,9 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
         ("used", "revoked"), ("expired", "revoked"),
     }),
     # A member is never deleted; an admin can deactivate and reactivate them.
+    # Open until the job decides it (kept, broken) or the customer cancels it; a broken promise
+    # stays broken when the money comes late.
+    "promise": (PROMISE_TRANSITIONS, {("open", "kept"), ("open", "broken"), ("open", "cancelled")}),
     "staff member": (STAFF_STATUS_TRANSITIONS, {("active", "deactivated"), ("deactivated", "active")}),
     "dispute": (DISPUTE_TRANSITIONS, {
         # Raised: staff pick it up, ask, or decide at once; the customer may withdraw.
