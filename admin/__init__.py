@@ -61,4 +61,4 @@ def init_staff_sign_in(app: Flask) -> None:
     init_login_manager(app)
 
 
-from . import account, auth, dashboard, dispute_pages, report_pages, routing_pages, staff_pages  # noqa: E402,F401  (they add routes to bp)
+from . import account, auth, dashboard, dispute_pages, payment_pages, report_pages, routing_pages, staff_pages  # noqa: E402,F401  (they add routes to bp)

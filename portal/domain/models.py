@@ -17,6 +17,7 @@ from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import Payment, PaymentAllocation, PaymentReferenceCounter, StripeEvent
+from portal.domain.refunds.models import Chargeback, Refund, RefundAllocation
 from portal.domain.routing.models import RoutingRule
 from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMembership
 
@@ -27,5 +28,5 @@ __all__ = [
     "PaymentReferenceCounter", "RateLimitHit",
     "SignInLinkRequest",
     "StoredFile", "StripeEvent", "link_invoices",
-    "CustomerTag", "RoutingRule", "StaffMember", "StaffSession", "Team", "TeamMembership",
+    "CustomerTag", "Chargeback", "Refund", "RefundAllocation", "RoutingRule", "StaffMember", "StaffSession", "Team", "TeamMembership",
 ]
