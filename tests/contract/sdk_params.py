@@ -23,6 +23,8 @@ ENDPOINTS = [
     ("POST", re.compile(r"^/v1/payment_intents/pi_\w+/cancel$"), "PaymentIntentCancelParams"),
     ("POST", re.compile(r"^/v1/payment_methods$"), "PaymentMethodCreateParams"),
     ("GET", re.compile(r"^/v1/tokens/tok_\w+$"), "TokenRetrieveParams"),
+    ("POST", re.compile(r"^/v1/refunds$"), "RefundCreateParams"),
+    ("GET", re.compile(r"^/v1/refunds/re_\w+$"), "RefundRetrieveParams"),
 ]
 MAX_AMOUNT = 99_999_999
 MAX_METADATA_KEYS, MAX_METADATA_KEY_LENGTH, MAX_METADATA_VALUE_LENGTH = 50, 40, 500
