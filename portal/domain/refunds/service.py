@@ -17,7 +17,8 @@ supervisors. Both name the Stripe refund in their reference and no payment: the 
 Chargebacks: `charge.dispute.created` opens a case on the payment (evidence deadline from
 `evidence_details.due_by`) and posts one `chargeback` entry per invoice, reopening the balance;
 `charge.dispute.closed` won posts the `chargeback_reversal` of exactly those entries, lost
-leaves them. A payment with an open or lost chargeback cannot be refunded.
+leaves them. An inquiry (Stripe's `warning_*` statuses) opens the case but takes no money: the
+entries wait for a status that says the funds were withdrawn (`needs_response`, ...). A payment with an open or lost chargeback cannot be refunded.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from portal.domain.refunds.policy import (
     RefundForm, RefundRefused, check_refund_form, split_in_allocation_order,
 )
 from portal.domain.refunds.states import (
-    CHARGEBACK_TRANSITIONS, CLOSED_DISPUTE_STATUSES, REFUND_HOLDING, REFUND_POSTED, REFUND_TRANSITIONS,
+    CHARGEBACK_TRANSITIONS, CLOSED_DISPUTE_STATUSES, INQUIRY_PREFIX, REFUND_HOLDING, REFUND_POSTED, REFUND_TRANSITIONS,
     STATUS_FOR_STRIPE_REFUND, ChargebackStatus, RefundStatus,
 )
 from portal.domain.staff.models import StaffMember
@@ -308,9 +309,6 @@ def apply_dispute_event(ctx: Context, event_type: str, livemode: bool,
         return "ignored: dispute amount or currency does not fit the payment", payment_id
     if payment.status != PaymentStatus.SUCCEEDED:
         return f"ignored: payment is {payment.status}, not settled", payment_id
-    if event_type in ("charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"):
-        return "noted: the case follows charge.dispute.created and .closed", payment_id
-
     case = db.scalar(select(Chargeback).where(Chargeback.stripe_dispute_id == snapshot.id))
     outcomes = []
     if case is None:
@@ -320,6 +318,11 @@ def apply_dispute_event(ctx: Context, event_type: str, livemode: bool,
     if snapshot.evidence_due_by:
         case.evidence_due_at = datetime.fromtimestamp(snapshot.evidence_due_by, UTC)
     closed = CLOSED_DISPUTE_STATUSES.get(snapshot.status)
+    # An inquiry (warning_*) takes no money; a chargeback does, from the first status that is
+    # not an inquiry on (a case first heard of as won had its money back already: nothing).
+    takes_money = not snapshot.status.startswith(INQUIRY_PREFIX) and closed != ChargebackStatus.WON
+    if case.status == ChargebackStatus.OPEN and takes_money and _withdraw(ctx, payment, case):
+        outcomes.append("balance reopened")
     if event_type == "charge.dispute.closed" and closed is None:
         log.warning("dispute %s closed with status %s: the case stays open", snapshot.id, snapshot.status)
     if closed is not None and case.status == ChargebackStatus.OPEN:
@@ -329,25 +332,39 @@ def apply_dispute_event(ctx: Context, event_type: str, livemode: bool,
 
 
 def _open_case(ctx: Context, payment: Payment, snapshot: DisputeSnapshot) -> Chargeback:
-    db, now = ctx.db, ctx.clock.now()
+    db = ctx.db
     case = Chargeback(payment_id=payment.id, stripe_dispute_id=snapshot.id, currency=payment.currency,
                       amount_minor=snapshot.amount, status=ChargebackStatus.OPEN, stripe_status=snapshot.status[:40],
-                      reason=snapshot.reason[:60], opened_at=now)
+                      reason=snapshot.reason[:60], opened_at=ctx.clock.now())
     db.add(case)
     db.flush()
-    paid = still_paid(db, payment)
-    amount = min(snapshot.amount, sum(minor for _, minor in paid))
-    if amount < snapshot.amount:
-        log.warning("dispute %s is for more than payment %s still pays: %s of %s reopened", snapshot.id,
-                    payment.public_id, amount, snapshot.amount)
-    for invoice_id, minor in (split_in_allocation_order(amount, paid) if amount > 0 else []):
-        post_entry(db, invoice_id=invoice_id, kind=EntryKind.CHARGEBACK, amount_minor=minor, payment_id=payment.id,
-                   reference=snapshot.id[:120], at=now)
     audit.record(db, ctx.clock, ctx.actor, "chargeback.opened", "chargeback", case.public_id, after={
         "payment": payment.public_id, "amount_minor": snapshot.amount, "dispute": snapshot.id,
-        "reason": case.reason,
+        "reason": case.reason, "stripe_status": snapshot.status,
     })
     return case
+
+
+def _chargeback_entries(db: Session, payment: Payment) -> list[InvoiceEntry]:
+    return list(db.scalars(select(InvoiceEntry).where(
+        InvoiceEntry.payment_id == payment.id, InvoiceEntry.kind == EntryKind.CHARGEBACK,
+    ).order_by(InvoiceEntry.id)))
+
+
+def _withdraw(ctx: Context, payment: Payment, case: Chargeback) -> bool:
+    """Post the case's `chargeback` entries (the money left us), once. False when already posted."""
+    db, now = ctx.db, ctx.clock.now()
+    if _chargeback_entries(db, payment):
+        return False
+    paid = still_paid(db, payment)
+    amount = min(case.amount_minor, sum(minor for _, minor in paid))
+    if amount < case.amount_minor:
+        log.warning("dispute %s is for more than payment %s still pays: %s of %s reopened", case.stripe_dispute_id,
+                    payment.public_id, amount, case.amount_minor)
+    for invoice_id, minor in (split_in_allocation_order(amount, paid) if amount > 0 else []):
+        post_entry(db, invoice_id=invoice_id, kind=EntryKind.CHARGEBACK, amount_minor=minor, payment_id=payment.id,
+                   reference=case.stripe_dispute_id[:120], at=now)
+    return True
 
 
 def _close_case(ctx: Context, payment: Payment, case: Chargeback, outcome: ChargebackStatus) -> None:
@@ -355,10 +372,7 @@ def _close_case(ctx: Context, payment: Payment, case: Chargeback, outcome: Charg
     case.status = CHARGEBACK_TRANSITIONS.check(case.status, outcome, case.public_id)
     case.closed_at = now
     if outcome == ChargebackStatus.WON:
-        entries = db.scalars(select(InvoiceEntry).where(
-            InvoiceEntry.payment_id == payment.id, InvoiceEntry.kind == EntryKind.CHARGEBACK,
-        ).order_by(InvoiceEntry.id)).all()
-        for entry in entries:
+        for entry in _chargeback_entries(db, payment):
             post_entry(db, invoice_id=entry.invoice_id, kind=EntryKind.CHARGEBACK_REVERSAL,
                        amount_minor=-entry.amount_minor, payment_id=payment.id,
                        reference=case.stripe_dispute_id[:120], at=now)

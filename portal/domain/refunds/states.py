@@ -75,7 +75,12 @@ CLOSED_DISPUTE_STATUSES: dict[str, ChargebackStatus] = {
     "won": ChargebackStatus.WON,
     "warning_closed": ChargebackStatus.WON,  # an inquiry closed without becoming a chargeback
     "lost": ChargebackStatus.LOST,
+    # Stopped by a prevention tool before it became a chargeback: no money stays withdrawn.
+    "prevented": ChargebackStatus.WON,
 }
+# Stripe's inquiry statuses (warning_needs_response, warning_under_review, warning_closed): the
+# cardholder's bank asks questions; no money is withdrawn unless it escalates.
+INQUIRY_PREFIX = "warning_"
 
 CHARGEBACK_LABELS = {
     ChargebackStatus.OPEN: "Open",

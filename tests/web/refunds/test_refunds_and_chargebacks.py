@@ -7,6 +7,8 @@ no refund or dispute events). After every sequence `check_ledger` agrees with th
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 
 import pytest
@@ -131,6 +133,51 @@ def test_double_submit_makes_one_refund(staff_client, db, paid, company, fake_ga
     assert len(_refunds(db)) == 1 and fake_gateway.refund_calls == 1
     assert _balances(db, company) == [12_500, 8_000]
     _ledger_agrees(db)
+
+
+@pytest.mark.postgres_only
+def test_five_concurrent_submits_of_one_form_make_one_refund(app, staff_client, db, clock, paid, company, supervisor,
+                                                             fake_gateway):
+    """P14 under a race: Stripe answers the first submit only once the four others have had their
+    answer ("being sent", nothing waits behind a lock while Stripe answers)."""
+    fake_gateway.refund_answer_when = threading.Event()
+    form = _form(_page(staff_client, paid), "80.00")
+    clients, forms = [], []
+    for _ in range(5):  # five tabs of the same page: each its own CSRF token, one form token
+        client = app.test_client()
+        staff_sign_in(client, supervisor, clock)
+        clients.append(client)
+        forms.append({**form, "csrf_token": csrf_from(_page(client, paid))})
+    url = f"/admin/payments/{paid.public_id}/refund"
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        futures = [pool.submit(c.post, url, data=f) for c, f in zip(clients, forms, strict=True)]
+        answered = []
+        for future in as_completed(futures, timeout=60):
+            answered.append(future)
+            if len(answered) == 4:
+                fake_gateway.refund_answer_when.set()
+        codes = sorted(f.result().status_code for f in futures)
+    assert codes == [303] + [503] * 4
+    assert [c.post(url, data=f).status_code for c, f in zip(clients, forms, strict=True)] == [303] * 5
+    assert fake_gateway.refund_calls == 1 and len(_refunds(db)) == 1
+    assert _balances(db, company) == [8_000, 0]
+    _ledger_agrees(db)
+
+
+def test_a_refund_event_before_the_create_answer_is_recorded_is_deferred(app, db, clock, paid, supervisor):
+    """Stripe may report the refund before our create call recorded its id: 503, nothing kept,
+    so Stripe delivers it again."""
+    refund = Refund(payment_id=paid.id, staff_id=supervisor.id, currency="USD", amount_minor=1_000,
+                    status="requested", reason="Returned", request_key="k" * 32, idempotency_key="i" * 64,
+                    failure_reason="", created_at=clock.now(), updated_at=clock.now())
+    db.add(refund)
+    db.commit()
+    obj = refund_object("re_notstoredyet1", "succeeded", 1_000, "USD", payment_intent=paid.stripe_payment_intent_id,
+                        reference=refund.public_id)
+    payload = stripe_event("refund.updated", obj, created=_now(clock))
+    before = _counts(db)
+    assert post_event(app.test_client(), payload, _now(clock)).status_code == 503
+    assert _counts(db) == before
 
 
 def test_a_timeout_after_stripe_refunded_is_retried_with_the_same_key(staff_client, db, paid, company, fake_gateway):
@@ -262,7 +309,7 @@ def test_dispute_created_opens_a_case_reopens_the_balance_and_refuses_refunds(
     client = app.test_client()
     due = _now(clock) + 7 * 86_400
     assert _send(client, clock, "charge.dispute.created", _dispute(paid, "needs_response", due_by=due),
-                 "evt_dispute_created1")["outcome"] == "case opened"
+                 "evt_dispute_created1")["outcome"] == "case opened, balance reopened"
     assert _send(client, clock, "charge.dispute.created", _dispute(paid, "needs_response", due_by=due),
                  "evt_dispute_created1")["duplicate"] is True
     [case] = db.scalars(select(Chargeback)).all()
@@ -301,6 +348,27 @@ def test_dispute_lost_keeps_the_balance_reopened(app, staff_client, db, clock, p
     _ledger_agrees(db)
 
 
+def test_an_inquiry_takes_no_money_unless_it_escalates(app, staff_client, db, clock, paid, company):
+    client = app.test_client()
+    assert _send(client, clock, "charge.dispute.created", _dispute(paid, "warning_needs_response"))["outcome"] == \
+        "case opened"
+    assert _balances(db, company) == [0, 0]
+    assert "it cannot be refunded" in _page(staff_client, paid).get_data(as_text=True)  # blocked while open
+    assert _send(client, clock, "charge.dispute.closed", _dispute(paid, "warning_closed"))["outcome"] == "closed won"
+    assert _balances(db, company) == [0, 0]
+    assert "it cannot be refunded" not in _page(staff_client, paid).get_data(as_text=True)
+    _ledger_agrees(db)
+
+
+def test_a_dispute_first_heard_of_when_lost_still_reopens_the_balance(app, db, clock, paid, company):
+    client = app.test_client()
+    assert _send(client, clock, "charge.dispute.funds_withdrawn", _dispute(paid, "needs_response"))["outcome"] == \
+        "case opened, balance reopened"
+    assert _send(client, clock, "charge.dispute.closed", _dispute(paid, "lost"))["outcome"] == "closed lost"
+    assert _balances(db, company) == [12_500, 8_000]
+    _ledger_agrees(db)
+
+
 def test_a_dispute_on_another_charge_or_mode_changes_nothing(app, db, clock, paid):
     client = app.test_client()
     before = _counts(db)
@@ -328,10 +396,11 @@ def test_stored_unprocessed_events_are_replayed_once(db, clock, paid, company, f
     report = replay_unprocessed_events(ctx, fake_gateway, supplier)
     db.commit()
     assert len(report.replayed) == 2 and report.left == []
+    assert report.replayed[0].endswith("case opened, balance reopened")
     [case] = db.scalars(select(Chargeback)).all()
     assert case.status == "won" and _balances(db, company) == [0, 0]
     outcomes = dict(db.execute(select(StripeEvent.id, StripeEvent.outcome)).all())
-    assert outcomes["evt_old_created"] == "replayed: case opened"
+    assert outcomes["evt_old_created"] == "replayed: case opened, balance reopened"
     again = replay_unprocessed_events(ctx, fake_gateway, supplier)
     db.commit()
     assert again.replayed == [] and len(db.scalars(select(Chargeback)).all()) == 1
