@@ -162,7 +162,7 @@ def apply_refund_or_dispute(
             raise EventNotReady(str(not_ready)) from None
     if event.dispute is None:
         return "ignored: event carries no Dispute", None
-    return apply_dispute_event(ctx, event.type, gateway.livemode, event.dispute)
+    return apply_dispute_event(ctx, RefundMail(supplier), event.type, gateway.livemode, event.dispute)
 
 
 def _record_and_apply(

@@ -1,5 +1,6 @@
 """What the refunds area emails staff: a refund that failed after it was given (its balance is
-restored), to the member who gave it and the active supervisors, once each."""
+restored), to the member who gave it and the active supervisors; a chargeback case just opened,
+with its evidence deadline, to the active supervisors. Once each per recipient."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from portal.domain.invoicing.models import Invoice
 from portal.domain.notifications.rendering import SupplierDetails, render_email
 from portal.domain.notifications.service import enqueue
 from portal.domain.payments.models import Payment
-from portal.domain.refunds.models import Refund, RefundAllocation
+from portal.domain.refunds.models import Chargeback, Refund, RefundAllocation
 from portal.domain.staff.models import StaffMember
 from portal.domain.staff.states import StaffRole, StaffStatus
 
@@ -50,3 +51,18 @@ def queue_refund_failed(ctx: Context, mail: RefundMail, refund: Refund) -> None:
         )
         enqueue(db, ctx.clock, kind="refund_failed", to=member.email, email=email,
                 dedupe_key=f"refund_failed:{refund.public_id}:{member.public_id}")
+
+
+def queue_chargeback_opened(ctx: Context, mail: RefundMail, case: Chargeback, payment: Payment) -> None:
+    db = ctx.db
+    customer = db.get(Customer, payment.customer_id)
+    supervisors = db.scalars(select(StaffMember).where(
+        StaffMember.status == StaffStatus.ACTIVE, StaffMember.role == StaffRole.SUPERVISOR,
+    ).order_by(StaffMember.id)).all()
+    for member in supervisors:
+        email = render_email(
+            "chargeback_opened", supplier=mail.supplier, staff=member, case=case, payment=payment,
+            customer_name=customer.name, amount=Money(case.amount_minor, case.currency), url=mail.payment_url(payment),
+        )
+        enqueue(db, ctx.clock, kind="chargeback_opened", to=member.email, email=email,
+                dedupe_key=f"chargeback_opened:{case.public_id}:{member.public_id}")

@@ -48,7 +48,7 @@ from portal.domain.payments.models import Payment
 from portal.domain.payments.service import GATEWAY_CALL_LEASE, lock_payment
 from portal.domain.payments.states import PaymentStatus
 from portal.domain.refunds.models import Chargeback, Refund, RefundAllocation
-from portal.domain.refunds.notifications import RefundMail, queue_refund_failed
+from portal.domain.refunds.notifications import RefundMail, queue_chargeback_opened, queue_refund_failed
 from portal.domain.refunds.policy import (
     RefundForm, RefundRefused, check_refund_form, split_in_allocation_order,
 )
@@ -289,7 +289,7 @@ def apply_refund_event(ctx: Context, mail: RefundMail, snapshot: RefundSnapshot)
     return _apply_refund_status(ctx, mail, refund, target, snapshot), payment_id
 
 
-def apply_dispute_event(ctx: Context, event_type: str, livemode: bool,
+def apply_dispute_event(ctx: Context, mail: RefundMail | None, event_type: str, livemode: bool,
                         snapshot: DisputeSnapshot) -> tuple[str, int | None]:
     """A charge.dispute.* event: (outcome, payment id). The case is found by Stripe's dispute
     id, the payment by the PaymentIntent id we stored (never by metadata)."""
@@ -328,6 +328,8 @@ def apply_dispute_event(ctx: Context, event_type: str, livemode: bool,
     if closed is not None and case.status == ChargebackStatus.OPEN:
         _close_case(ctx, payment, case, closed)
         outcomes.append(f"closed {closed}")
+    elif "case opened" in outcomes and mail is not None:
+        queue_chargeback_opened(ctx, mail, case, payment)
     return ", ".join(outcomes) or f"unchanged ({case.status})", payment_id
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
+from portal.domain.core.models import AuditEntry
 from portal.domain.ledger.jobs import check_ledger
 from portal.domain.ledger.service import post_entry
 from portal.domain.ledger.states import EntryKind
@@ -132,6 +133,13 @@ def test_double_submit_makes_one_refund(staff_client, db, paid, company, fake_ga
     assert (first.status_code, second.status_code) == (303, 303)
     assert len(_refunds(db)) == 1 and fake_gateway.refund_calls == 1
     assert _balances(db, company) == [12_500, 8_000]
+    # L1: who refunded, what and why; then what Stripe said.
+    [refund] = _refunds(db)
+    trail = db.execute(select(AuditEntry.action, AuditEntry.actor_type, AuditEntry.after)
+                       .where(AuditEntry.object_id == refund.public_id).order_by(AuditEntry.id)).all()
+    assert [(action, actor) for action, actor, _ in trail] == [("refund.requested", "staff"),
+                                                               ("refund.succeeded", "staff")]
+    assert trail[0][2]["reason"] == "Goods returned" and trail[0][2]["amount_minor"] == 20_500
     _ledger_agrees(db)
 
 
@@ -305,7 +313,7 @@ def _dispute(paid, status, amount=20_500, due_by=None):
 
 
 def test_dispute_created_opens_a_case_reopens_the_balance_and_refuses_refunds(
-        app, staff_client, db, clock, paid, company, fake_gateway):
+        app, staff_client, db, clock, paid, company, supervisor, fake_gateway):
     client = app.test_client()
     due = _now(clock) + 7 * 86_400
     assert _send(client, clock, "charge.dispute.created", _dispute(paid, "needs_response", due_by=due),
@@ -314,6 +322,8 @@ def test_dispute_created_opens_a_case_reopens_the_balance_and_refuses_refunds(
                  "evt_dispute_created1")["duplicate"] is True
     [case] = db.scalars(select(Chargeback)).all()
     assert case.status == "open" and int(case.evidence_due_at.timestamp()) == due
+    [told] = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "chargeback_opened")).all()
+    assert told.to_address == supervisor.email and "evidence due" in told.subject
     assert _balances(db, company) == [12_500, 8_000]
     _ledger_agrees(db)
 
