@@ -202,6 +202,21 @@ def test_a_timeout_after_stripe_refunded_is_retried_with_the_same_key(staff_clie
     _ledger_agrees(db)
 
 
+def test_a_refund_stripe_refuses_is_recorded_as_failed_and_posts_nothing(staff_client, db, paid, company,
+                                                                         fake_gateway):
+    fake_gateway.refund_refusal = "Charge ch_settled000001 has already been refunded."
+    form = _form(_page(staff_client, paid), "20.00")
+    response = staff_client.post(f"/admin/payments/{paid.public_id}/refund", data=form)
+    assert response.status_code == 400 and "already been refunded" in response.get_data(as_text=True)
+    [refund] = _refunds(db)
+    assert refund.status == "failed" and refund.stripe_refund_id is None
+    assert _balances(db, company) == [0, 0]
+    # The same form again is the same (failed) request: Stripe is not asked twice.
+    assert staff_client.post(f"/admin/payments/{paid.public_id}/refund", data=form).status_code == 303
+    assert fake_gateway.refund_calls == 1
+    _ledger_agrees(db)
+
+
 def test_a_refund_that_fails_later_restores_the_balance_and_tells_staff(
         app, staff_client, db, clock, paid, company, supervisor, fake_gateway):
     client = app.test_client()
