@@ -129,6 +129,14 @@ def refund_payment(
         refund = _new_refund(ctx, staff, payment, form.amount_text, reason, form.form_token)
     if refund.status != RefundStatus.REQUESTED or refund.stripe_refund_id is not None:
         return RefundOutcome(refund)  # this form was sent before: nothing more to do
+    return send_refund(ctx, gateway, payment, refund)
+
+
+def send_refund(ctx: Context, gateway: RefundGateway, payment: Payment, refund: Refund) -> RefundOutcome:
+    """Send a `requested` refund (its payment locked) to Stripe with its saved key and record the
+    answer: the claim is committed first, no transaction is open while Stripe answers."""
+    db, clock = ctx.db, ctx.clock
+    payment_id = payment.id
     now = clock.now()
     if refund.gateway_call_until is not None and refund.gateway_call_until > now:
         return RefundOutcome(refund, retry=True, message="This refund is being sent to Stripe.")

@@ -22,7 +22,7 @@ from portal.domain.ledger.service import post_entry
 from portal.domain.ledger.states import EntryKind
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import StripeEvent
-from portal.domain.refunds.jobs import replay_unprocessed_events
+from portal.domain.refunds.jobs import replay_unprocessed_events, resend_unanswered_refunds
 from portal.domain.refunds.models import Chargeback, Refund
 from portal.domain.staff.states import StaffRole
 from tests.support.factories import make_allocated_payment, make_customer, make_staff, staff_sign_in
@@ -200,6 +200,33 @@ def test_a_timeout_after_stripe_refunded_is_retried_with_the_same_key(staff_clie
     [refund] = _refunds(db)
     assert refund.status == "succeeded" and _balances(db, company) == [5_000, 0]
     _ledger_agrees(db)
+
+
+def test_reconciliation_sends_an_unanswered_refund_again_with_its_key(staff_client, db, clock, paid, company,
+                                                                      fake_gateway):
+    fake_gateway.refund_unavailable_after_create = 1
+    assert staff_client.post(f"/admin/payments/{paid.public_id}/refund",
+                             data=_form(_page(staff_client, paid), "30.00")).status_code == 503
+    ctx = Context(db, clock, Actor.system("reconcile-stripe"))
+    assert resend_unanswered_refunds(ctx, fake_gateway).sent == []  # too soon: the form may come again
+    clock.advance(minutes=16)
+    report = resend_unanswered_refunds(ctx, fake_gateway)
+    db.commit()
+    assert len(report.sent) == 1 and report.problems == []
+    assert fake_gateway.refund_calls == 2 and len(fake_gateway.refunds) == 1
+    assert _refunds(db)[0].status == "succeeded" and _balances(db, company) == [3_000, 0]
+    assert resend_unanswered_refunds(ctx, fake_gateway).sent == []
+    _ledger_agrees(db)
+
+
+def test_an_unanswered_refund_older_than_stripes_key_window_is_listed_not_resent(staff_client, db, clock, paid,
+                                                                                  fake_gateway):
+    fake_gateway.refund_unavailable_after_create = 1
+    staff_client.post(f"/admin/payments/{paid.public_id}/refund", data=_form(_page(staff_client, paid), "30.00"))
+    clock.advance(hours=24)
+    report = resend_unanswered_refunds(Context(db, clock, Actor.system("reconcile-stripe")), fake_gateway)
+    assert report.sent == [] and "check the payment in the Stripe Dashboard" in report.problems[0]
+    assert fake_gateway.refund_calls == 1
 
 
 def test_a_refund_stripe_refuses_is_recorded_as_failed_and_posts_nothing(staff_client, db, paid, company,
