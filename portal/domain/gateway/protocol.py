@@ -203,22 +203,19 @@ class PaymentGateway(Protocol):
     def find_intent_by_reference(self, reference: str, created_after: datetime) -> IntentSnapshot | None:
         """The intent whose metadata names our payment `reference`, if Stripe has one."""
 
+    # --- refunds
+
+    def create_refund(self, request: RefundRequest) -> RefundSnapshot:
+        """Refund part or all of an intent's charge; raises GatewayRejected (Stripe refused:
+        already refunded, disputed ...) / GatewayUnavailable (outcome unknown: retry with the
+        same key)."""
+
+    def retrieve_refund(self, refund_id: str) -> RefundSnapshot:
+        """Stripe's current view of a refund; raises RefundNotFound."""
+
 
 class RefundNotFound(GatewayError):
     """No such Refund at Stripe (for this account and mode)."""
-
-
-class RefundGateway(Protocol):
-    """What the refunds area needs from a card processor."""
-
-    livemode: bool
-
-    def create_refund(self, request: RefundRequest) -> RefundSnapshot:
-        """Refund part or all of a charge; raises GatewayRejected (Stripe refused: already
-        refunded, disputed ...) / GatewayUnavailable (outcome unknown: retry with the same key)."""
-
-    def retrieve_refund(self, refund_id: str) -> RefundSnapshot:
-        """Stripe's current view of a refund."""
 
 
 class WebhookVerifier(Protocol):

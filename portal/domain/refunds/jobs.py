@@ -24,7 +24,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from portal.domain.core.context import Context
-from portal.domain.gateway.protocol import PaymentGateway, RefundGateway, WebhookRejected
+from portal.domain.gateway.protocol import PaymentGateway, WebhookRejected
 from portal.domain.gateway.stripe_adapter import parse_webhook_event
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import StripeEvent
@@ -104,7 +104,7 @@ class ResendReport:
     problems: list[str] = field(default_factory=list)
 
 
-def resend_unanswered_refunds(ctx: Context, gateway: RefundGateway, *, batch_size: int = 100) -> ResendReport:
+def resend_unanswered_refunds(ctx: Context, gateway: PaymentGateway, *, batch_size: int = 100) -> ResendReport:
     """Refunds still `requested` (a timeout, and the form never submitted again) older than
     RESEND_AFTER: send each again with its key. Each one's answer is committed before the next
     call; a claim held by a live request is left alone."""

@@ -38,7 +38,7 @@ from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money, MoneyError
 from portal.domain.gateway.amounts import to_stripe_amount
 from portal.domain.gateway.protocol import (
-    DisputeSnapshot, GatewayRejected, GatewayUnavailable, GatewayUnusable, RefundGateway, RefundRequest,
+    DisputeSnapshot, GatewayRejected, GatewayUnavailable, GatewayUnusable, PaymentGateway, RefundRequest,
     RefundSnapshot,
 )
 from portal.domain.ledger.models import InvoiceEntry
@@ -108,7 +108,7 @@ def blocking_chargeback(db: Session, payment_id: int) -> Chargeback | None:
 
 
 def refund_payment(
-    ctx: Context, gateway: RefundGateway, staff: StaffMember, payment_public_id: str, form: RefundForm,
+    ctx: Context, gateway: PaymentGateway, staff: StaffMember, payment_public_id: str, form: RefundForm,
 ) -> RefundOutcome:
     """Refund part or all of a settled card payment, once per form.
 
@@ -132,7 +132,7 @@ def refund_payment(
     return send_refund(ctx, gateway, payment, refund)
 
 
-def send_refund(ctx: Context, gateway: RefundGateway, payment: Payment, refund: Refund) -> RefundOutcome:
+def send_refund(ctx: Context, gateway: PaymentGateway, payment: Payment, refund: Refund) -> RefundOutcome:
     """Send a `requested` refund (its payment locked) to Stripe with its saved key and record the
     answer: the claim is committed first, no transaction is open while Stripe answers."""
     db, clock = ctx.db, ctx.clock
