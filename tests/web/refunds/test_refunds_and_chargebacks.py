@@ -24,11 +24,13 @@ from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import StripeEvent
 from portal.domain.refunds.jobs import replay_unprocessed_events, resend_unanswered_refunds
 from portal.domain.refunds.models import Chargeback, Refund
+from portal.domain.staff import policy
 from portal.domain.staff.states import StaffRole
-from tests.support.factories import make_allocated_payment, make_customer, make_staff, staff_sign_in
+from tests.support.disputes import raise_test_dispute
+from tests.support.factories import make_allocated_payment, make_customer, make_invoice, make_staff, staff_sign_in
 from tests.support.fixtures.links import csrf_from
 from tests.support.fixtures.stripe import dispute_object, refund_object, stripe_event
-from tests.support.paying import balance, make_company, post_event
+from tests.support.paying import balance, counts, make_company, post_event
 
 _TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 
@@ -107,7 +109,6 @@ def _send(client, clock, type_, obj, event_id=None):
 def _counts(db):
     db.commit()
     db.expire_all()
-    from tests.support.paying import counts
     return {**counts(db), "refunds": db.scalar(select(func.count()).select_from(Refund)),
             "chargebacks": db.scalar(select(func.count()).select_from(Chargeback))}
 
@@ -281,7 +282,6 @@ def test_the_role_limit_and_the_permission(app, db, clock, paid, company):
     assert client.post(f"/admin/payments/{paid.public_id}/refund", data={"amount": "1.00"}).status_code in (400, 403)
     admin_client = app.test_client()
     staff_sign_in(admin_client, big, clock)
-    from portal.domain.staff import policy
     limit = policy.refund_limit(StaffRole.SUPERVISOR, "USD")
     assert limit is not None and limit.minor == 1_000_000
     # A limit below the payment: refused with the limit named, nothing changed.
@@ -465,3 +465,11 @@ def test_other_customers_payment_pages_are_staff_only(client, db, clock, paid):
     assert other.id != paid.customer_id
     response = client.get(f"/admin/payments/{paid.public_id}")
     assert response.status_code == 302 and "/admin/sign-in" in response.headers["Location"]
+
+
+def test_the_staff_dispute_page_links_its_latest_payments_to_their_staff_page(staff_client, db, clock, paid,
+                                                                              company):
+    dispute = raise_test_dispute(db, clock, company.clerk, [make_invoice(db, clock, company.customer)])
+    db.commit()
+    html = staff_client.get(f"/admin/disputes/{dispute.public_id}").get_data(as_text=True)
+    assert f'href="/admin/payments/{paid.public_id}"' in html
