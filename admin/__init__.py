@@ -61,4 +61,6 @@ def init_staff_sign_in(app: Flask) -> None:
     init_login_manager(app)
 
 
-from . import account, auth, dashboard, dispute_pages, promise_pages, report_pages, routing_pages, staff_pages  # noqa: E402,F401  (they add routes to bp)
+from . import (  # noqa: E402,F401  (they add routes to bp)
+    account, auth, dashboard, dispute_pages, payment_pages, promise_pages, report_pages, routing_pages, staff_pages,
+)

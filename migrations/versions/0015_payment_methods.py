@@ -1,7 +1,7 @@
 """payment methods: each customer's Stripe Customer, card setups with their consent, saved cards
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01
 
 - `stripe_customers`: the Stripe Customer of a portal customer, one each (created once,
@@ -21,7 +21,7 @@ from portal.domain.core.types import UTCDateTime
 
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

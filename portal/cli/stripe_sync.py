@@ -1,5 +1,6 @@
 """`flask --app wsgi reconcile-stripe`: bring payments a missed webhook left in flight up to
-date with Stripe (SECURITY.md W6). Idempotent; run it from cron every few minutes."""
+date with Stripe (SECURITY.md W6), and send again the refunds whose create call got no answer.
+Idempotent; run it from cron every few minutes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask import Flask
 
 from portal.cli import command_context, services_of
 from portal.domain.payments.jobs import DEFAULT_STALE_AFTER, RECONCILER, reconcile_payments
+from portal.domain.refunds.jobs import resend_unanswered_refunds
 
 
 def register(app: Flask) -> None:
@@ -26,6 +28,11 @@ def register(app: Flask) -> None:
             report = reconcile_payments(
                 ctx, services.gateway, services.supplier, stale_after=timedelta(minutes=stale_minutes),
             )
+            refunds = resend_unanswered_refunds(ctx, services.gateway)
         click.echo(report.summary())
-        if report.problems:
+        for line in refunds.sent:
+            click.echo(f"  refund sent again: {line}")
+        for line in refunds.problems:
+            click.echo(f"  PROBLEM: {line}")
+        if report.problems or refunds.problems:
             raise SystemExit(1)

@@ -19,6 +19,7 @@ from portal.domain.methods.models import MethodSetup, SavedMethod, StripeCustome
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import Payment, PaymentAllocation, PaymentReferenceCounter, StripeEvent
 from portal.domain.promises.models import Promise, PromiseInvoice
+from portal.domain.refunds.models import Chargeback, Refund, RefundAllocation
 from portal.domain.routing.models import RoutingRule
 from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMembership
 
@@ -30,5 +31,6 @@ __all__ = [
     "SignInLinkRequest",
     "StoredFile", "StripeEvent", "link_invoices",
     "MethodSetup", "SavedMethod", "StripeCustomer",
-    "CustomerTag", "RoutingRule", "StaffMember", "StaffSession", "Team", "TeamMembership",
+    "CustomerTag", "Chargeback", "Refund", "RefundAllocation", "RoutingRule", "StaffMember", "StaffSession", "Team",
+    "TeamMembership",
 ]

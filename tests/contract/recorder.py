@@ -68,6 +68,8 @@ class StripeRecorder:
             since = int(params.get("created", {}).get("gte", 0))
             data = [i for i in self.intents.values() if i["created"] >= since]
             return 200, {"object": "list", "data": data, "has_more": False, "url": "/v1/payment_intents"}
+        if method == "POST" and parts == ["v1", "refunds"]:
+            return self._refund(params)
         if len(parts) >= 3 and parts[:2] == ["v1", "payment_intents"] and parts[2] in self.intents:
             intent = self.intents[parts[2]]
             if method == "GET" and len(parts) == 3:
@@ -147,6 +149,19 @@ class StripeRecorder:
                                             "decline_code": "generic_decline", "message": "Your card was declined."}
             return 402, {"error": {**intent["last_payment_error"], "payment_intent": intent}}
         return 200, intent
+
+
+    def _refund(self, params: dict) -> tuple[int, dict]:
+        intent = self.intents.get(params.get("payment_intent", ""))
+        if intent is None or intent["status"] != "succeeded":
+            return 400, _error("charge_not_refundable", "This PaymentIntent has no successful charge to refund.")
+        refund_id = f"re_{secrets.token_hex(12)}"
+        return 200, {
+            "id": refund_id, "object": "refund", "amount": int(params.get("amount", intent["amount"])),
+            "currency": intent["currency"], "status": "succeeded", "payment_intent": intent["id"],
+            "charge": intent["latest_charge"], "reason": params.get("reason"), "metadata": params.get("metadata", {}),
+            "created": int(time.time()), "failure_reason": None,
+        }
 
 
 def _error(code: str, message: str, kind: str = "invalid_request_error") -> dict:

@@ -30,6 +30,8 @@ ENDPOINTS = [
     ("GET", re.compile(r"^/v1/setup_intents/seti_\w+$"), "SetupIntentRetrieveParams"),
     ("GET", re.compile(r"^/v1/payment_methods/pm_\w+$"), "PaymentMethodRetrieveParams"),
     ("POST", re.compile(r"^/v1/payment_methods/pm_\w+/detach$"), "PaymentMethodDetachParams"),
+    ("POST", re.compile(r"^/v1/refunds$"), "RefundCreateParams"),
+    ("GET", re.compile(r"^/v1/refunds/re_\w+$"), "RefundRetrieveParams"),
 ]
 MAX_AMOUNT = 99_999_999
 MAX_METADATA_KEYS, MAX_METADATA_KEY_LENGTH, MAX_METADATA_VALUE_LENGTH = 50, 40, 500

@@ -148,3 +148,28 @@ def test_save_a_card_set_another_default_and_remove_one(clerk, company, stripe_r
     updates = [r for r in recorder.requests if r.method == "POST" and r.path.startswith("/v1/customers/")]
     assert [u.params["invoice_settings"]["default_payment_method"] for u in updates] == [
         next(iter(recorder.methods)), list(recorder.methods)[1]]
+
+
+def test_a_staff_refund(clerk, company, stripe_recorder, db, clock, gateway):
+    """The refund request: a part of a settled payment's intent, with its own key and our reference."""
+    from portal.domain.core.audit import Actor
+    from portal.domain.refunds.policy import RefundForm
+    from portal.domain.refunds.service import new_refund_token, refund_payment
+    from portal.domain.staff.states import StaffRole
+    from tests.support.factories import make_staff
+
+    body = pay(clerk, {company.invoices[0]: "125.00"}, "ctoken_ok_refund").get_json()
+    payment = payment_by_public_id(db, body["payment_url"].rsplit("/", 1)[1])
+    payment.status = "succeeded"  # what the webhook would do; the contract is about the refund call
+    member = make_staff(db, clock, role=StaffRole.SUPERVISOR)
+    db.commit()
+    ctx = Context(db, clock, Actor("staff", member.public_id))
+    outcome = refund_payment(ctx, gateway, member, payment.public_id,
+                             RefundForm(new_refund_token(), "40.00", "Goods returned"))
+    db.commit()
+    assert outcome.refund.status == "succeeded" and outcome.message == ""
+    [refund] = [r for r in stripe_recorder.recorder.requests if (r.method, r.path) == ("POST", "/v1/refunds")]
+    assert refund.params["payment_intent"] == payment.stripe_payment_intent_id
+    assert refund.params["amount"] == "4000" and refund.params["reason"] == "requested_by_customer"
+    assert refund.params["metadata"]["portal_refund"] == outcome.refund.public_id
+    assert refund.headers["Idempotency-Key"] == outcome.refund.idempotency_key

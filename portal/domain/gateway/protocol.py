@@ -78,6 +78,55 @@ class WebhookEvent:
     livemode: bool
     created: int
     intent: IntentSnapshot | None  # set when data.object is a PaymentIntent
+    refund: RefundSnapshot | None = None  # set when data.object is a Refund
+    dispute: DisputeSnapshot | None = None  # set when data.object is a Dispute
+
+
+# Refund statuses as Stripe names them (the Refund object, API version pinned in the adapter).
+REFUND_STATUSES = ("pending", "requires_action", "succeeded", "failed", "canceled")
+# The `reason` we give Stripe for a staff refund: the customer asked, or staff agreed they should
+# have their money back. Our own reason (what staff wrote) stays in our database.
+REFUND_REQUESTED_BY_CUSTOMER = "requested_by_customer"
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Refund part or all of a PaymentIntent's charge."""
+
+    payment_intent_id: str
+    amount: Money
+    idempotency_key: str  # saved in our database before the call, reused on every retry
+    reference: str  # our refund's public id, stored in the refund's metadata
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefundSnapshot:
+    """A Refund as Stripe reported it (API answer or webhook payload)."""
+
+    id: str
+    status: str  # one of REFUND_STATUSES
+    amount: int  # in Stripe's unit for the currency
+    currency: str  # upper-case ISO 4217
+    payment_intent_id: str | None = None
+    charge_id: str | None = None
+    reference: str | None = None  # our refund's public id, as its metadata names it
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True)
+class DisputeSnapshot:
+    """A Dispute (a card chargeback) as a webhook payload carries it."""
+
+    id: str
+    status: str  # warning_needs_response, needs_response, under_review, won, lost, ...
+    amount: int  # in Stripe's unit for the currency
+    currency: str  # upper-case ISO 4217
+    livemode: bool
+    reason: str = ""
+    payment_intent_id: str | None = None
+    charge_id: str | None = None
+    evidence_due_by: int | None = None  # unix time (`evidence_details.due_by`)
 
 
 class GatewayError(Exception):
@@ -153,6 +202,20 @@ class PaymentGateway(Protocol):
 
     def find_intent_by_reference(self, reference: str, created_after: datetime) -> IntentSnapshot | None:
         """The intent whose metadata names our payment `reference`, if Stripe has one."""
+
+    # --- refunds
+
+    def create_refund(self, request: RefundRequest) -> RefundSnapshot:
+        """Refund part or all of an intent's charge; raises GatewayRejected (Stripe refused:
+        already refunded, disputed ...) / GatewayUnavailable (outcome unknown: retry with the
+        same key)."""
+
+    def retrieve_refund(self, refund_id: str) -> RefundSnapshot:
+        """Stripe's current view of a refund; raises RefundNotFound."""
+
+
+class RefundNotFound(GatewayError):
+    """No such Refund at Stripe (for this account and mode)."""
 
 
 class WebhookVerifier(Protocol):

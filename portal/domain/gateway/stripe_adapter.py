@@ -26,9 +26,10 @@ import stripe
 from portal.domain.core.money import MoneyError
 from portal.domain.gateway.amounts import stripe_maximum, stripe_minimum, to_stripe_amount
 from portal.domain.gateway.protocol import (
-    CARD_TOKEN_PREFIX, CONFIRMATION_TOKEN_PREFIX, CardDetails, CardPaymentRequest, CustomerRequest, GatewayRejected,
-    GatewayUnavailable, GatewayUnusable, IntentNotFound, IntentSnapshot, PaymentDeclined, SetupNotFound,
-    SetupRequest, SetupSnapshot, WebhookEvent, WebhookRejected,
+    CARD_TOKEN_PREFIX, CONFIRMATION_TOKEN_PREFIX, REFUND_REQUESTED_BY_CUSTOMER, CardDetails, CardPaymentRequest,
+    CustomerRequest, DisputeSnapshot, GatewayRejected, GatewayUnavailable, GatewayUnusable, IntentNotFound,
+    IntentSnapshot, PaymentDeclined, RefundNotFound, RefundRequest, RefundSnapshot, SetupNotFound, SetupRequest,
+    SetupSnapshot, WebhookEvent, WebhookRejected,
 )
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ REFERENCE_KEY = "portal_payment"
 # The metadata keys naming our customer on its Stripe Customer, and our setup on its SetupIntent.
 CUSTOMER_KEY = "portal_customer"
 SETUP_KEY = "portal_setup"
+# The metadata key naming our refund on its Stripe Refund (found again by it, never trusted).
+REFUND_REFERENCE_KEY = "portal_refund"
 SIGNATURE_SCHEME = "v1"
 # Asked for on every intent we create or read: the payment method as an object rather than an
 # id, so the answer names the card (brand and last four) for the receipt.
@@ -104,6 +107,9 @@ class RealStripe:
     def attach_after_setup(self, client: stripe.StripeClient, setup: dict) -> None:
         """Stripe attaches a SetupIntent's PaymentMethod to its Customer on success."""
 
+    def refund_params(self) -> dict:
+        return {"reason": REFUND_REQUESTED_BY_CUSTOMER}
+
 
 class LocalStripe:
     """localstripe: its Stripe.js has only a card element, so the page sends a card token; the
@@ -144,6 +150,9 @@ class LocalStripe:
             options={"idempotency_key": _derived_key("attach", method["id"], setup["customer"])},
         )
         setup["payment_method"] = attached.to_dict()
+
+    def refund_params(self) -> dict:
+        return {}  # refunds there accept no `reason`
 
 
 def dialect_for(settings) -> RealStripe | LocalStripe:
@@ -266,6 +275,30 @@ class StripeGateway:
                 options={"idempotency_key": secrets.token_hex(32)},
             )
 
+    # --- refunds ---------------------------------------------------------------------------
+
+    def create_refund(self, request: RefundRequest) -> RefundSnapshot:
+        try:
+            amount = to_stripe_amount(request.amount)
+        except MoneyError as exc:
+            raise GatewayRejected(str(exc)) from None
+        with _translated_errors():
+            refund = self._client.v1.refunds.create(
+                params={
+                    "payment_intent": request.payment_intent_id,
+                    "amount": amount,
+                    "metadata": {**request.metadata, REFUND_REFERENCE_KEY: request.reference},
+                    **self.dialect.refund_params(),
+                },
+                options={"idempotency_key": request.idempotency_key},
+            )
+        return snapshot_from_refund(refund.to_dict())
+
+    def retrieve_refund(self, refund_id: str) -> RefundSnapshot:
+        with _translated_errors(not_found=RefundNotFound):
+            refund = self._client.v1.refunds.retrieve(refund_id)
+        return snapshot_from_refund(refund.to_dict())
+
 
 class StripeWebhookVerifier:
     """`WebhookVerifier` for Stripe's signature scheme, with every configured secret (rotation)."""
@@ -332,6 +365,8 @@ def parse_webhook_event(payload: bytes) -> WebhookEvent:
             id=str(data["id"]), type=str(data["type"]), livemode=bool(data["livemode"]),
             created=int(data["created"]),
             intent=snapshot_from_intent(obj) if obj.get("object") == "payment_intent" else None,
+            refund=snapshot_from_refund(obj) if obj.get("object") == "refund" else None,
+            dispute=snapshot_from_dispute(obj, bool(data["livemode"])) if obj.get("object") == "dispute" else None,
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise WebhookRejected(f"unreadable event body: {exc}") from None
@@ -393,6 +428,44 @@ def snapshot_from_setup(data: dict) -> SetupSnapshot:
         client_secret=data.get("client_secret"), payment_method_id=str(method) if method else None,
         reference=str(metadata[SETUP_KEY]) if SETUP_KEY in metadata else None,
         card=card, failure_message=str(error.get("message") or ""),
+    )
+
+
+def _id_of(value) -> str | None:
+    """An expandable field: an id string, or an embedded object with an id."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return str(value) if value else None
+
+
+def snapshot_from_refund(data: dict) -> RefundSnapshot:
+    """A Refund dict (API answer or webhook payload) as a RefundSnapshot."""
+    metadata = data.get("metadata") or {}
+    return RefundSnapshot(
+        id=str(data["id"]),
+        status=str(data.get("status") or "pending"),
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).upper(),
+        payment_intent_id=_id_of(data.get("payment_intent")),
+        charge_id=_id_of(data.get("charge")),
+        reference=str(metadata[REFUND_REFERENCE_KEY]) if REFUND_REFERENCE_KEY in metadata else None,
+        failure_reason=str(data.get("failure_reason") or ""),
+    )
+
+
+def snapshot_from_dispute(data: dict, livemode: bool) -> DisputeSnapshot:
+    """A Dispute dict from a `charge.dispute.*` event as a DisputeSnapshot."""
+    due_by = (data.get("evidence_details") or {}).get("due_by")
+    return DisputeSnapshot(
+        id=str(data["id"]),
+        status=str(data["status"]),
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).upper(),
+        livemode=bool(data.get("livemode", livemode)),
+        reason=str(data.get("reason") or ""),
+        payment_intent_id=_id_of(data.get("payment_intent")),
+        charge_id=_id_of(data.get("charge")),
+        evidence_due_by=int(due_by) if due_by else None,
     )
 
 

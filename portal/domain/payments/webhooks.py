@@ -27,6 +27,8 @@ from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import Payment, StripeEvent
 from portal.domain.payments.service import apply_gateway_status, intent_mismatch, lock_payment
 from portal.domain.payments.states import PAYMENT_TRANSITIONS, STATUS_FOR_INTENT, PaymentStatus
+from portal.domain.refunds.notifications import RefundMail
+from portal.domain.refunds.service import RefundEventNotReady, apply_dispute_event, apply_refund_event
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +43,32 @@ EVENT_TARGETS = {
 }
 
 
-# Events that move money but that the portal does not handle yet: never acknowledged as if
-# handled. Each is stored with its verified body and outcome "unprocessed: ..." and logged as
-# a warning, for the refund and chargeback work to replay; the answer is still 200 (Stripe
-# would otherwise retry for days and then disable the endpoint).
+# Refund and chargeback events, applied by the refunds area (`refunds.service`). A refund's
+# status arrives as refund.created/updated/failed and, for charges, charge.refund.updated (all
+# carry the Refund); charge.refunded carries the Charge and adds nothing to those.
+REFUND_EVENT_TYPES = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
+DISPUTE_EVENT_TYPES = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
+                       "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated")
+FOLLOWED_ELSEWHERE = {"charge.refunded": "ignored: refunds are followed through their refund.* events"}
+
+# Events that move money but that the portal does not handle (a refund or dispute event type
+# Stripe adds later): never acknowledged as if handled. Each is stored with its verified body
+# and outcome "unprocessed: ..." and logged as a warning, to be replayed
+# (`refunds.jobs.replay_unprocessed_events`) by the code that will handle it; the answer is
+# still 200 (Stripe would otherwise retry for days and then disable the endpoint).
 UNPROCESSED_EVENT_TYPES = ("charge.refunded", "charge.refund.updated")
 UNPROCESSED_EVENT_PREFIXES = ("charge.dispute.", "refund.")
+UNPROCESSED_PREFIX = "unprocessed: "
 
 
 def is_unprocessed_money_event(event_type: str) -> bool:
+    if event_type in REFUND_EVENT_TYPES or event_type in DISPUTE_EVENT_TYPES or event_type in FOLLOWED_ELSEWHERE:
+        return False
     return event_type in UNPROCESSED_EVENT_TYPES or event_type.startswith(UNPROCESSED_EVENT_PREFIXES)
+
+
+def is_refund_or_dispute_event(event_type: str) -> bool:
+    return event_type in REFUND_EVENT_TYPES or event_type in DISPUTE_EVENT_TYPES or event_type in FOLLOWED_ELSEWHERE
 
 
 class EventNotReady(Exception):
@@ -81,6 +99,8 @@ def receive_stripe_webhook(
     event = verifier.read(payload, signature_header, ctx.clock.now())
     if is_unprocessed_money_event(event.type):
         return _record_unprocessed(ctx, event, payload)
+    if is_refund_or_dispute_event(event.type):
+        return _record_and_apply_refund_or_dispute(ctx, gateway, supplier, event)
     result = _record_and_apply(ctx, gateway, supplier, event, current=None)
     if isinstance(result, _NeedsStripesView):
         ctx.db.rollback()  # keep nothing open while Stripe answers; the event is recorded below
@@ -91,7 +111,7 @@ def receive_stripe_webhook(
 
 
 def _record_unprocessed(ctx: Context, event: WebhookEvent, payload: bytes) -> EventResult:
-    outcome = f"unprocessed: {event.type} moves money and is not handled yet (kept for replay)"
+    outcome = f"{UNPROCESSED_PREFIX}{event.type} moves money and is not handled yet (kept for replay)"
     ctx.db.add(StripeEvent(id=event.id, type=event.type[:100], outcome=outcome[:200],
                            payload=payload.decode("utf-8"), received_at=ctx.clock.now()))
     try:
@@ -102,6 +122,47 @@ def _record_unprocessed(ctx: Context, event: WebhookEvent, payload: bytes) -> Ev
     log.warning("stripe event %s (%s) recorded UNPROCESSED: money moved that the portal does not handle yet",
                 event.id, event.type)
     return EventResult(event.id, outcome)
+
+
+def _record_and_apply_refund_or_dispute(
+    ctx: Context, gateway: PaymentGateway, supplier: SupplierDetails, event: WebhookEvent,
+) -> EventResult:
+    """Record the event id, then apply it (same transaction): a duplicate changes nothing."""
+    record = StripeEvent(id=event.id, type=event.type[:100], outcome="", received_at=ctx.clock.now())
+    ctx.db.add(record)
+    try:
+        ctx.db.flush()
+    except IntegrityError:
+        ctx.db.rollback()
+        return EventResult(event.id, "duplicate", duplicate=True)
+    outcome, payment_id = apply_refund_or_dispute(ctx, gateway, supplier, event)
+    record.outcome = outcome[:200]
+    record.payment_id = payment_id
+    if outcome.startswith("ignored"):
+        log.info("stripe event %s (%s) %s", event.id, event.type, outcome)
+    return EventResult(event.id, outcome)
+
+
+def apply_refund_or_dispute(
+    ctx: Context, gateway: PaymentGateway, supplier: SupplierDetails, event: WebhookEvent,
+) -> tuple[str, int | None]:
+    """The effect of one refund or dispute event (its id already recorded by the caller).
+    Raises EventNotReady for a refund our create call has not recorded yet."""
+    if event.type in FOLLOWED_ELSEWHERE:
+        return FOLLOWED_ELSEWHERE[event.type], None
+    if event.livemode != gateway.livemode:
+        log.warning("stripe event %s: livemode %s where %s expected", event.id, event.livemode, gateway.livemode)
+        return "ignored: livemode mismatch", None
+    if event.type in REFUND_EVENT_TYPES:
+        if event.refund is None:
+            return "ignored: event carries no Refund", None
+        try:
+            return apply_refund_event(ctx, RefundMail(supplier), event.refund)
+        except RefundEventNotReady as not_ready:
+            raise EventNotReady(str(not_ready)) from None
+    if event.dispute is None:
+        return "ignored: event carries no Dispute", None
+    return apply_dispute_event(ctx, RefundMail(supplier), event.type, gateway.livemode, event.dispute)
 
 
 def _record_and_apply(

@@ -116,6 +116,38 @@ def may_approve_credit(role: StaffRole | str, amount: Money) -> bool:
     return allows(role, Permission.APPROVE_CREDITS) and within_credit_limit(role, amount)
 
 
+# Refund limits
+#
+# The largest single refund a role may give back on a payment, per currency, in minor units
+# (REFUND_PAYMENTS is needed as well). Read like the credit limits: a currency missing from a
+# role's row is zero, `None` for the whole row is no upper limit. A refund above the limit is
+# refused; someone whose limit covers it gives it.
+
+REFUND_LIMITS: Mapping[StaffRole, Mapping[str, int] | None] = MappingProxyType({
+    ADMIN: NO_LIMIT,
+    SUPERVISOR: MappingProxyType({"USD": 1_000_000, "EUR": 1_000_000, "GBP": 800_000, "CAD": 1_200_000,
+                                  "JPY": 1_500_000}),
+    ANALYST: MappingProxyType({}),
+    COLLECTOR: MappingProxyType({}),
+})
+
+
+def refund_limit(role: StaffRole | str, currency: str) -> Money | None:
+    """The largest refund `role` may give in `currency`; None when it has no limit."""
+    currency = normalize_currency(currency)
+    if not allows(role, Permission.REFUND_PAYMENTS):
+        return Money(0, currency)
+    row = REFUND_LIMITS[StaffRole(role)]
+    if row is NO_LIMIT:
+        return None
+    return Money(row.get(currency, 0), currency)
+
+
+def within_refund_limit(role: StaffRole | str, amount: Money) -> bool:
+    limit = refund_limit(role, amount.currency)
+    return limit is None or amount.minor <= limit.minor
+
+
 # ---------------------------------------------------------------------------------------------
 # Credentials
 

@@ -15,6 +15,7 @@ from portal.domain.disputes.states import DISPUTE_TRANSITIONS
 from portal.domain.notifications.states import OUTBOX_TRANSITIONS
 from portal.domain.payments.states import PAYMENT_TRANSITIONS
 from portal.domain.promises.states import PROMISE_TRANSITIONS
+from portal.domain.refunds.states import CHARGEBACK_TRANSITIONS, REFUND_TRANSITIONS
 from portal.domain.staff.states import STAFF_STATUS_TRANSITIONS
 
 TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
@@ -52,6 +53,13 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
         *(("awaiting_approval", t) for t in ("under_review", "withdrawn", "resolved_accepted",
                                              "resolved_partial")),
     }),
+    # Stripe answers or reports; a card refund can fail days after it succeeded.
+    "refund": (REFUND_TRANSITIONS, {
+        ("requested", "pending"), ("requested", "succeeded"), ("requested", "failed"), ("requested", "canceled"),
+        ("pending", "succeeded"), ("pending", "failed"), ("pending", "canceled"),
+        ("succeeded", "failed"), ("succeeded", "canceled"),
+    }),
+    "chargeback": (CHARGEBACK_TRANSITIONS, {("open", "won"), ("open", "lost")}),
 }
 
 PAIRS = [(name, source, target) for name, (table, _) in TABLES.items() for source, target in table.pairs()]
