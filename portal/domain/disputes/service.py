@@ -43,7 +43,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from portal.domain.access.policy import Access, named_invoices
+from portal.domain.access.policy import Access
 from portal.domain.attachments.models import StoredFile
 from portal.domain.attachments.service import Uploads
 from portal.domain.core import audit
@@ -66,6 +66,7 @@ from portal.domain.disputes.staff_notifications import StaffMail, StaffNotice, n
 from portal.domain.disputes.states import ACTIVE, DISPUTE_TRANSITIONS, AuthorKind, DisputeStatus, EventKind
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.invoicing.service import NewLine, issue_credit_note, issue_invoice
+from portal.domain.ledger.queries import named_invoice_figures
 from portal.domain.payments.service import lock_customer
 from portal.domain.routing import policy as routing_policy
 from portal.domain.routing.service import route_new_dispute
@@ -314,13 +315,7 @@ def raise_dispute(
     if existing is not None:
         return existing
 
-    rows = db.execute(
-        select(Invoice.id, Invoice.public_id, Invoice.number, Invoice.currency, Invoice.balance_minor,
-               Invoice.in_flight_minor, Invoice.held_minor)
-        .where(named_invoices(access, public_ids))
-    ).all()
-    if len(rows) != len(public_ids):
-        raise NotFound("Invoice not found")
+    rows = named_invoice_figures(db, access, list(public_ids))
     by_public_id = {row.public_id: row for row in rows}
     currencies = {row.currency for row in rows}
     if len(currencies) != 1:

@@ -23,7 +23,9 @@ from functools import cached_property
 from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from portal.domain.access.policy import Access, named_invoices
 from portal.domain.core.database import read
+from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
 from portal.domain.invoicing.models import Invoice
 
@@ -103,3 +105,18 @@ def standings_for(db: Session, invoice_ids: list[int], today: date) -> dict[int,
         return {}
     rows = read(db, _STANDINGS_BY_ID, {"invoice_ids": list(invoice_ids)}).all()
     return {s.invoice.id: s for s in to_standings(rows, today)}
+
+
+def named_invoice_figures(db: Session, access: Access, public_ids: list[str]) -> list[Row]:
+    """Each invoice named, in the order named, with the figures a decision on it needs (id,
+    public id, number, currency, balance, in flight, held): one statement. `NotFound` when any of
+    them is not one `access` may see, so a foreign id reads as one that does not exist."""
+    rows = db.execute(
+        select(Invoice.id, Invoice.public_id, Invoice.number, Invoice.currency, Invoice.balance_minor,
+               Invoice.in_flight_minor, Invoice.held_minor)
+        .where(named_invoices(access, public_ids))
+    ).all()
+    if len(rows) != len(public_ids):
+        raise NotFound("Invoice not found")
+    order = {public_id: n for n, public_id in enumerate(public_ids)}
+    return sorted(rows, key=lambda row: order[row.public_id])

@@ -21,11 +21,10 @@ from datetime import date
 
 from sqlalchemy import select
 
-from portal.domain.access.policy import Access, named_invoices
+from portal.domain.access.policy import Access
 from portal.domain.core import audit
 from portal.domain.core.context import Context
-from portal.domain.core.errors import NotFound
-from portal.domain.invoicing.models import Invoice
+from portal.domain.ledger.queries import named_invoice_figures
 from portal.domain.payments.service import lock_customer
 from portal.domain.promises.models import Promise, PromiseInvoice
 from portal.domain.promises.policy import (
@@ -74,14 +73,7 @@ def make_promise(
                                                Promise.request_key == request_key))
     if existing is not None:
         return existing
-    rows = db.execute(
-        select(Invoice.id, Invoice.public_id, Invoice.number, Invoice.currency, Invoice.balance_minor,
-               Invoice.in_flight_minor, Invoice.held_minor)
-        .where(named_invoices(access, public_ids))
-    ).all()
-    if len(rows) != len(public_ids):
-        raise NotFound("Invoice not found")
-    rows.sort(key=lambda row: public_ids.index(row.public_id))
+    rows = named_invoice_figures(db, access, public_ids)
     currencies = {row.currency for row in rows}
     if len(currencies) != 1:
         raise PromiseRefused("Invoices in different currencies need separate promises.")
