@@ -5,7 +5,6 @@ per run."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from portal.domain.notifications.models import OutboxMessage
 from portal.domain.staff.models import StaffMember
 from portal.domain.staff.service import TeamDetails, create_team
 from portal.domain.staff.states import StaffRole, StaffStatus
+from tests.support.concurrency import run_at_once
 from tests.support.disputes import contact_access, contact_context, raise_test_dispute, staff_context
 from tests.support.factories import make_contact, make_customer, make_invoice, make_staff
 
@@ -180,24 +180,12 @@ def test_two_runs_at_once_queue_each_warning_once(session_factory, db, clock, de
     for _ in range(20):
         _dispute(db, clock, desk, team=None, resolution_in=timedelta(hours=1), responded=True)
     db.commit()
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
-
     def run() -> None:
-        try:
-            start.wait()
-            with session_factory() as session:
-                warn_sla_at_risk(session, clock, StaffMail(supplier), window=WINDOW, batch_size=5)
-                session.commit()
-        except BaseException as error:  # surfaced below
-            errors.append(error)
+        with session_factory() as session:
+            warn_sla_at_risk(session, clock, StaffMail(supplier), window=WINDOW, batch_size=5)
+            session.commit()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    run_at_once(run)
     db.rollback()
     keys = [m.dedupe_key for m in _warnings(db)]
     dates = {key.rsplit(":", 1)[0] for key in keys}  # dispute, target and due time, without the supervisor

@@ -6,7 +6,6 @@ flight; idempotent, a bounded batch per run, one commit per command."""
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from portal.domain.promises.jobs import check_promises
 from portal.domain.promises.models import Promise
 from portal.domain.promises.notifications import PromiseMail
 from portal.domain.promises.states import PromiseStatus
+from tests.support.concurrency import run_at_once
 from tests.support.factories import (
     add_invoice_entry, make_allocated_payment, make_contact, make_customer, make_invoice,
 )
@@ -158,24 +158,12 @@ def test_two_runs_at_once_decide_each_promise_once(session_factory, db, clock, a
     promises = [make_test_promise(db, clock, clerk, [make_invoice(db, clock, customer)]) for _ in range(12)]
     _past_the_deadline(clock, promises[0])
     db.commit()
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
-
     def run() -> None:
-        try:
-            start.wait()
-            with session_factory() as session:
-                check_promises(session, clock, PromiseMail(supplier, link_signer), POLICY, batch_size=5)
-                session.commit()
-        except BaseException as error:  # surfaced below
-            errors.append(error)
+        with session_factory() as session:
+            check_promises(session, clock, PromiseMail(supplier, link_signer), POLICY, batch_size=5)
+            session.commit()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    run_at_once(run)
     db.rollback()
     decided = db.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "promise.broken")).all()
     assert len(decided) == len(set(decided)) and 5 <= len(decided) <= 10  # each run decided at most 5
