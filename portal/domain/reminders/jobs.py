@@ -17,7 +17,7 @@ run, so two runs never wait on each other in a cycle. SQLite serializes the writ
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -49,7 +49,6 @@ class ReminderReport:
     outside_hours: int = 0
     paused: int = 0
     batch_full: bool = False
-    customers: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         line = (f"reminders: {self.emails} email{'' if self.emails == 1 else 's'} for {self.invoices} "
@@ -147,7 +146,6 @@ def send_reminders(db: Session, clock: Clock, mail: ReminderMail, *, batch_size:
                                dedupe_key=key)
                 report.emails += 1
                 report.invoices += len(won)
-                report.customers.append(customer.account_number)
             if report.batch_full:
                 break
         if len(page) < batch_size:
