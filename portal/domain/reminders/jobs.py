@@ -20,7 +20,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -138,6 +138,12 @@ def send_reminders(db: Session, clock: Clock, mail: ReminderMail, *, batch_size:
                 won = _claim(db, clock, customer.id, steps[offset], group, key)
                 if not won:
                     continue
+                if len(won) < len(group):
+                    # Another run took some of them: this email is about the rest, under its own key.
+                    key = reminder_key(customer.id, offset, won)
+                    db.execute(update(ReminderSent).where(ReminderSent.invoice_id.in_(won),
+                                                          ReminderSent.offset_days == offset)
+                               .values(dedupe_key=key).execution_options(synchronize_session=False))
                 invoices = db.scalars(select(Invoice).where(Invoice.id.in_(won))
                                       .order_by(Invoice.due_date, Invoice.number)).all()
                 queue_reminder(db, clock, mail, customer=customer, contacts=contacts, step=steps[offset],

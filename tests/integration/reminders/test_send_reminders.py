@@ -225,3 +225,22 @@ def test_two_runs_at_once_send_each_email_once(session_factory, db, clock, suppl
         listed = email.body_text.count("\n- INV-")
         assert listed in (1, 2)
     assert sum(email.body_text.count("\n- INV-") for email in emails) == 18
+
+
+def test_invoices_another_run_claimed_between_read_and_claim_are_left_to_it(db, clock, acme, run, monkeypatch):
+    """As when a second run commits its claim after this run read what was sent: the claim's
+    unique row refuses those invoices, and this run's email lists the others, under its own key."""
+    customer, _ = acme
+    taken = _invoice(db, clock, customer, "INV-TAKEN", 8)
+    _invoice(db, clock, customer, "INV-LEFT", 8)
+    db.add(ReminderSent(invoice_id=taken.id, customer_id=customer.id, offset_days=7, tone="firm",
+                        sent_at=clock.now(), dedupe_key="reminder:other-run"))
+    db.flush()
+    monkeypatch.setattr("portal.domain.reminders.jobs.already_sent", lambda _db, _ids: set())
+    report = run()
+    assert (report.emails, report.invoices) == (1, 1)
+    [email] = _emails(db)
+    assert "INV-LEFT" in email.body_text and "INV-TAKEN" not in email.body_text
+    keys = dict(db.execute(select(ReminderSent.invoice_id, ReminderSent.dedupe_key)).all())
+    assert keys[taken.id] == "reminder:other-run"
+    assert set(keys.values()) == {"reminder:other-run", email.dedupe_key}
