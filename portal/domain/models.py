@@ -20,6 +20,7 @@ from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import Payment, PaymentAllocation, PaymentReferenceCounter, StripeEvent
 from portal.domain.promises.models import Promise, PromiseInvoice
 from portal.domain.refunds.models import Chargeback, Refund, RefundAllocation
+from portal.domain.reminders.models import CustomerReminderSettings, ReminderHoliday, ReminderSent, ReminderStep
 from portal.domain.routing.models import RoutingRule
 from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMembership
 
@@ -33,4 +34,5 @@ __all__ = [
     "MethodSetup", "SavedMethod", "StripeCustomer",
     "CustomerTag", "Chargeback", "Refund", "RefundAllocation", "RoutingRule", "StaffMember", "StaffSession", "Team",
     "TeamMembership",
+    "CustomerReminderSettings", "ReminderHoliday", "ReminderSent", "ReminderStep",
 ]

@@ -217,3 +217,18 @@ def test_demo_promises_are_open_kept_and_broken(db, clock):
     assert len(promised_invoice_ids(db, clerk.customer_id, clock.now().date())) == 2
     from portal.domain.notifications.models import OutboxMessage
     assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "promise_broken")) == 0
+
+
+def test_demo_reminders_have_a_policy_a_paused_customer_and_reminders_sent(db, clock):
+    from devserver.demo_reminders import reminders_sent_count
+    from portal.domain.reminders.models import CustomerReminderSettings, ReminderHoliday, ReminderStep
+    from portal.domain.notifications.models import OutboxMessage
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(ReminderStep)) == 6
+    assert db.scalar(select(func.count()).select_from(ReminderHoliday)) == 3
+    assert db.scalar(select(func.count()).select_from(CustomerReminderSettings)
+                     .where(CustomerReminderSettings.paused.is_(True))) == 1
+    assert reminders_sent_count(db) >= 2
+    assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "reminder")) == 0

@@ -107,7 +107,8 @@ def test_the_demo_starts_prints_where_to_click_and_stops_on_ctrl_c(tmp_path):
 
 def test_the_demo_runs_no_raw_access_log_and_its_scheduled_commands():
     from devserver.__main__ import (
-        PROMISE_CHECK_EVERY_SECONDS, RECONCILE_EVERY_SECONDS, SLA_WARNINGS_EVERY_SECONDS, child_commands,
+        PROMISE_CHECK_EVERY_SECONDS, RECONCILE_EVERY_SECONDS, REMINDERS_EVERY_SECONDS, SLA_WARNINGS_EVERY_SECONDS,
+        child_commands,
     )
 
     commands = child_commands(5000)
@@ -122,6 +123,8 @@ def test_the_demo_runs_no_raw_access_log_and_its_scheduled_commands():
     assert commands["promise-check"][-1] == "check-promises"
     assert commands["promise-check"][:4] == [sys.executable, "-m", "devserver.schedule",
                                              str(PROMISE_CHECK_EVERY_SECONDS)]
+    assert commands["reminders"][-1] == "send-reminders"
+    assert commands["reminders"][:4] == [sys.executable, "-m", "devserver.schedule", str(REMINDERS_EVERY_SECONDS)]
 
 
 def _eventually(check, timeout: float = 30.0) -> bool:

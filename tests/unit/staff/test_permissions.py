@@ -25,6 +25,8 @@ EXPECTED = {
     "view_reports": {A, S},
     "refund_payments": {A, S},
     "manage_plans": {A, S, C},
+    "manage_reminders": {A},
+    "pause_reminders": {A, S, C},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 

@@ -22,9 +22,10 @@ REQUIRED_ENDPOINTS = (
 # Pages an invoice-link holder may open: the linked invoices' list, paying them, and their
 # disputes (the list shows only disputes of the linked invoices, the raise form takes only
 # those: tests/web/disputes/test_dispute_pages.py), and their promises to pay (the same:
-# tests/web/promises/test_promise_pages.py).
+# tests/web/promises/test_promise_pages.py), and the reminder's page where the link lands (the
+# pay page's figures for the named invoices only: tests/web/reminders/test_reminder_journey.py).
 INVOICE_LINK_PAGES = {"account.invoices", "payments.pay", "disputes.index", "disputes.new", "promises.index",
-                      "promises.new"}
+                      "promises.new", "reminders.act"}
 # Blueprints that are not customer pages.
 NOT_CUSTOMER_PAGES = ("auth.", "webhooks.", "admin.")
 

@@ -1,0 +1,109 @@
+"""The reminder email: one per customer per step, listing every invoice that reached the step.
+
+It goes to the company's AP contacts (the first one as the addressee; the link is issued for
+that contact) with the shared AP mailboxes on CC, and carries ONE invoice-scoped link
+(`access.service.issue_invoice_link`) to all of its invoices that lands on the reminder page
+(`reminder_path`): those invoices selected, with "Pay <total>", "Dispute" and "Promise to pay"
+side by side. The step's subject and text are the admins' plain-text templates
+(`policy.fill_placeholders`); customer data is made one line and the HTML layout escapes it all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+
+from portal.domain.access.service import issue_invoice_link
+from portal.domain.access.tokens import LinkSigner
+from portal.domain.core.clock import Clock
+from portal.domain.core.money import Money
+from portal.domain.customers.models import Contact, Customer
+from portal.domain.invoicing.models import Invoice
+from portal.domain.notifications.rendering import RenderedEmail, SupplierDetails, render_email
+from portal.domain.notifications.service import enqueue
+from portal.domain.reminders.policy import StepSpec, fill_placeholders, one_line
+
+REMINDER_PAGE = "/reminders/act"
+PREVIEW_LINK = "https://portal.example/l/(a link made when the reminder is sent)"
+
+
+@dataclass(frozen=True)
+class ReminderMail:
+    """What a reminder needs: who we are, and the signer its link is made with."""
+
+    supplier: SupplierDetails
+    signer: LinkSigner
+
+
+@dataclass(frozen=True)
+class ReminderLine:
+    number: str
+    due_date_text: str
+    amount: Money
+
+
+def reminder_path(invoice_public_ids: Sequence[str]) -> str:
+    """The reminder page with exactly these invoices selected."""
+    return f"{REMINDER_PAGE}?{urlencode([('invoice', public_id) for public_id in invoice_public_ids])}"
+
+
+def totals_text(lines: Sequence[ReminderLine]) -> str:
+    """What is asked for, one sum per currency ("$1,250.00", or "$100.00 + €20.00")."""
+    sums: dict[str, int] = {}
+    for line in lines:
+        sums[line.amount.currency] = sums.get(line.amount.currency, 0) + line.amount.minor
+    return " + ".join(Money(minor, currency).format() for currency, minor in sums.items())
+
+
+def reminder_email(supplier: SupplierDetails, *, customer_name: str, step: StepSpec,
+                   lines: Sequence[ReminderLine], url: str) -> RenderedEmail:
+    """The email of `step` for these invoice lines (also the admin page's preview)."""
+    values = {
+        "customer_name": one_line(customer_name),
+        "invoice_list": "\n".join(f"- {one_line(line.number)}, due {line.due_date_text}: {line.amount.format()}"
+                                  for line in lines),
+        "total": totals_text(lines),
+        "link": url,
+    }
+    subject_values = {**values, "invoice_list": ", ".join(one_line(line.number) for line in lines)}
+    return render_email(
+        "reminder", supplier=supplier, subject=one_line(fill_placeholders(step.subject, subject_values)),
+        paragraphs=[part.splitlines() for part in fill_placeholders(step.body, values).split("\n\n")],
+        total=values["total"], url=url, tone=step.tone.value,
+    )
+
+
+def reminder_lines(invoices: Sequence[Invoice], remindable: dict[int, int]) -> list[ReminderLine]:
+    return [ReminderLine(invoice.number, invoice.due_date.strftime("%d %b %Y"),
+                         Money(remindable[invoice.id], invoice.currency)) for invoice in invoices]
+
+
+def recipients(contacts: Sequence[Contact]) -> tuple[Contact, list[str]] | None:
+    """The addressee (the first AP contact, or the shared mailbox when there is no other) and
+    the CC list (the other AP contacts, then the shared AP mailboxes); None with no contact."""
+    clerks = [contact for contact in contacts if not contact.is_ap_mailbox]
+    mailboxes = [contact for contact in contacts if contact.is_ap_mailbox]
+    ordered = clerks + mailboxes
+    if not ordered:
+        return None
+    to = ordered[0]
+    return to, [contact.email for contact in ordered[1:] if contact.email != to.email]
+
+
+def queue_reminder(db: Session, clock: Clock, mail: ReminderMail, *, customer: Customer,
+                   contacts: Sequence[Contact], step: StepSpec, invoices: Sequence[Invoice],
+                   remindable: dict[int, int], dedupe_key: str) -> bool:
+    """Issue the link and queue the reminder; False when the customer has no contact to write to."""
+    found = recipients(contacts)
+    if found is None:
+        return False
+    to, cc = found
+    issued = issue_invoice_link(db, clock, mail.signer, contact=to, invoices=invoices,
+                                next_path=reminder_path([invoice.public_id for invoice in invoices]))
+    email = reminder_email(mail.supplier, customer_name=customer.name, step=step,
+                           lines=reminder_lines(invoices, remindable), url=issued.url)
+    enqueue(db, clock, kind="reminder", to=to.email, email=email, cc=cc, dedupe_key=dedupe_key)
+    return True
