@@ -82,6 +82,8 @@ class RealStripe:
     currency): `payment_method_types` is not writable on this API version. Redirects are
     allowed, so a payment method that sends the customer to their bank brings them back to the
     payment's status page (`return_url`), which waits for the webhook like every other payment.
+    A USD intent also carries the US bank account options (`US_BANK_ACCOUNT_OPTIONS`), and a
+    bank account payment the mandate the customer accepted on our page (`mandate_data`).
     """
 
     name = "real"
