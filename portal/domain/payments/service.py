@@ -431,7 +431,7 @@ def apply_gateway_status(
         payment.failure_code = snapshot.failure_code[:80]
         payment.failure_message = snapshot.failure_message or "The payment failed."
         if payment.method == BANK_ACCOUNT:
-            _bank_debit_failed(ctx, supplier, payment, snapshot.failure_code, before)
+            _bank_debit_failed(ctx, supplier, payment, snapshot.failure_code)
     if target == PaymentStatus.SUCCEEDED:
         _settle(ctx, supplier, payment, snapshot)
     audit.record(ctx.db, ctx.clock, ctx.actor, f"payment.{target}", "payment", payment.public_id,
@@ -509,7 +509,7 @@ def record_method(ctx: Context, payment: Payment, snapshot: IntentSnapshot) -> N
         debit.verification_url = snapshot.verification_url
 
 
-def _bank_debit_failed(ctx: Context, supplier: SupplierDetails, payment: Payment, code: str, before: str) -> None:
+def _bank_debit_failed(ctx: Context, supplier: SupplierDetails, payment: Payment, code: str) -> None:
     """The debit failed before it settled (nothing was posted): its amounts are released by the
     status change alone."""
     debit = bank_debit_of(ctx.db, payment)
@@ -517,8 +517,7 @@ def _bank_debit_failed(ctx: Context, supplier: SupplierDetails, payment: Payment
     if debit is not None:
         debit.return_code = (code or "")[:80]
         debit.unusable_at = debit.unusable_at or ctx.clock.now()
-    if before == PaymentStatus.PROCESSING or code:
-        queue_bank_debit_failed(ctx, supplier, payment, payment.failure_message, returned=False)
+    queue_bank_debit_failed(ctx, supplier, payment, payment.failure_message, returned=False)
 
 
 def record_bank_return(ctx: Context, supplier: SupplierDetails, payment: Payment, code: str, reference: str) -> str:
