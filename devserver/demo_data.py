@@ -652,6 +652,7 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     existing = db.scalar(select(func.count()).select_from(Customer))
     if existing:
         raise DemoDataExists(f"The database already has {existing} customers; demo data was not added.")
+    from devserver.demo_ach import write_demo_ach
     from devserver.demo_disputes import write_demo_disputes
     from devserver.demo_promises import write_demo_promises
     from devserver.demo_reminders import write_demo_reminders
@@ -663,5 +664,6 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     seed_demo_staff(db, clock)
     write_demo_disputes(db, clock)
     write_demo_promises(db, clock)
+    write_demo_ach(db, clock)
     write_demo_reminders(db, clock)
     return summary

@@ -58,6 +58,8 @@ class PayForm(PortalForm):
     confirmation_token = line_field("The confirmation token", MAX_TOKEN_LENGTH)
     po_number = line_field("The PO number", MAX_PO_LENGTH)
     memo = line_field("The memo", MAX_MEMO_LENGTH)
+    method = line_field("The payment method", 20)
+    mandate_accepted = line_field("The debit authorization", 8)
 
 
 def invoice_ids(values: list[str], limit: int) -> list[str]:
@@ -78,7 +80,7 @@ def _bounded(data: MultiDict, names: dict[str, int]) -> MultiDict:
 def card_payment_form(data: MultiDict) -> CardPaymentForm:
     """The domain's `CardPaymentForm` from the posted form, or `InvalidInput` (400)."""
     limits = {"nonce": 64, "card_token": MAX_TOKEN_LENGTH, "confirmation_token": MAX_TOKEN_LENGTH,
-              "po_number": MAX_PO_LENGTH, "memo": MAX_MEMO_LENGTH}
+              "po_number": MAX_PO_LENGTH, "memo": MAX_MEMO_LENGTH, "method": 20, "mandate_accepted": 8}
     form = PayForm(_bounded(data, limits)).checked()
     allocations = []
     for public_id in invoice_ids(data.getlist("invoice"), MAX_INVOICES_PER_PAYMENT):
@@ -90,7 +92,9 @@ def card_payment_form(data: MultiDict) -> CardPaymentForm:
             invoice_public_id=public_id, amount_text=(part.amount.data or "").strip(), reason=part.reason.data,
         ))
     values = {"nonce": form.nonce.data, "allocations": tuple(allocations), "card_token": form.card_token.data,
-              "po_number": form.po_number.data, "memo": form.memo.data}
+              "po_number": form.po_number.data, "memo": form.memo.data,
+              "method": (form.method.data or "card").strip() or "card",
+              "mandate_accepted": (form.mandate_accepted.data or "").strip() in ("1", "yes", "on", "true")}
     # The domain's dataclass decides which token fields exist (card token, confirmation token).
     accepted = {field.name for field in dataclasses.fields(CardPaymentForm)}
     if "confirmation_token" in accepted:

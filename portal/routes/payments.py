@@ -28,7 +28,7 @@ from flask import Blueprint, g, jsonify, redirect, render_template, request, url
 
 from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
-from portal.domain.payments.policy import SHORT_PAY_REASONS
+from portal.domain.payments.policy import SHORT_PAY_REASONS, BankConsent, mandate_text
 from portal.forms.payments import card_payment_form, pay_selection
 from portal.forms.account import MAX_PAGE
 from portal.forms.fields import small_number
@@ -74,13 +74,16 @@ def pay():
         "payments/pay.html", page=page, nonce=service.new_form_nonce(), reasons=SHORT_PAY_REASONS,
         publishable_key=settings.stripe_publishable_key, stripe_js_url=settings.stripe_js_url,
         stripe_dialect=settings.stripe_dialect, statement_descriptor=settings.statement_descriptor,
+        mandate_text=mandate_text(services().supplier.name),
     )
 
 
 @bp.post("/pay")
 def start():
     form = card_payment_form(request.form)  # refused here (400) before any lock or query
-    result = service.start_card_payment(_context(), services().gateway, current_access(), form)
+    origin = BankConsent(ip=request.remote_addr or "", user_agent=request.headers.get("User-Agent", "")[:500],
+                         supplier_name=services().supplier.name)
+    result = service.start_card_payment(_context(), services().gateway, current_access(), form, origin)
     body = {
         "status": result.status,
         "payment_url": url_for(".payment", public_id=result.payment.public_id),

@@ -18,6 +18,9 @@
  * - "incomplete":     elements.submit() answers a validation_error
  * - "3ds_ok":         a token needing 3-D Secure (ctoken_3ds_...); handleNextAction succeeds
  * - "3ds_fail":       the same; handleNextAction answers payment_intent_authentication_failure
+ * - "bank":           a US bank account verified at once (ctoken_bank_...): the recording server
+ *                     answers processing. Choose it first: the element's "US bank account" tab
+ *                     (offered for USD) fires the documented change event with value.type.
  * - "setup_ok":       confirmSetup answers {setupIntent} succeeded (no redirect for a card)
  * - "setup_declined": confirmSetup answers a card_error
  * What the page called and the misuses found are kept in the tab's sessionStorage ("stripeStandIn":
@@ -72,7 +75,9 @@
     var self = this;
     var element = null;
     var submitted = false;
+    var chosen = "card";
     self.options = Object.assign({}, options);
+    self._chosen = function () { return chosen; };
 
     self.update = function (changes) {
       record("elements.update", changes);
@@ -102,6 +107,24 @@
           box.setAttribute("data-standin", "payment-element");
           box.textContent = "Payment details (test stand-in of Stripe's Payment Element)";
           node.appendChild(box);
+          // Stripe decides the methods offered (automatic payment methods): here card, and a US
+          // bank account for USD. Choosing one fires "change" ({elementType, complete, empty,
+          // collapsed, value: {type}}), as Stripe.js documents for the Payment Element.
+          var types = self.options.currency === "usd" && self.options.mode === "payment" ? ["card", "us_bank_account"] : [];
+          types.forEach(function (type) {
+            var tab = document.createElement("button");
+            tab.type = "button";
+            tab.setAttribute("data-standin-type", type);
+            tab.textContent = type === "card" ? "Card" : "US bank account";
+            tab.addEventListener("click", function () {
+              chosen = type;
+              record("paymentElement.choose", type);
+              (handlers.change || []).forEach(function (h) {
+                h({elementType: "payment", complete: true, empty: false, collapsed: false, value: {type: type}});
+              });
+            });
+            box.appendChild(tab);
+          });
           later(null).then(function () { (handlers.ready || []).forEach(function (h) { h({elementType: "payment"}); }); });
         },
         on: function (event, handler) {
@@ -175,7 +198,10 @@
         return later({error: {type: "card_error", code: "card_declined", decline_code: "generic_decline",
                               message: "Your card was declined."}});
       }
-      var kind = {ok: "ok", declined: "declined", "3ds_ok": "3ds", "3ds_fail": "3ds"}[outcome];
+      var kind = {ok: "ok", declined: "declined", "3ds_ok": "3ds", "3ds_fail": "3ds", bank: "bank"}[outcome];
+      if ((outcome === "bank") !== (options.elements._chosen() === "us_bank_account")) {
+        integrationError("createConfirmationToken: the scripted outcome " + outcome + " does not fit the method chosen");
+      }
       if (!kind) { integrationError("createConfirmationToken: no token for the scripted outcome " + outcome); }
       state.tokens += 1;
       var id = "ctoken_" + kind + "_" + state.tokens + "_" + Math.random().toString(36).slice(2, 10);

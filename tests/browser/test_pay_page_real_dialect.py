@@ -227,3 +227,48 @@ def _payments(db):
     db.commit()
     db.expire_all()
     return db.scalars(select(Payment)).all()
+
+
+def test_pay_by_us_bank_account_shows_the_mandate_and_lands_on_processing_expected_by(
+        page, live_server, db, clock, shopper, stripe_recorder, problems):
+    from portal.domain.payments.models import BankDebit
+    from portal.domain.payments.policy import ach_expected_by
+    from tests.browser.page_checks import WIDTHS, screenshot
+
+    _script(page, "bank")
+    _open_pay_page(page, live_server, shopper)
+    mandate = page.locator("#bank-mandate")
+    expect(mandate).to_be_hidden()
+    page.locator("[data-standin-type=us_bank_account]").click()
+    expect(mandate).to_be_visible()
+    expect(page.locator("#mandate-text")).to_contain_text("you authorize")
+    for width, height in (WIDTHS["desktop"], WIDTHS["phone"]):
+        page.set_viewport_size({"width": width, "height": height})
+        screenshot(page, f"pay-bank-account-{width}")
+    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS["desktop"], strict=True)))
+
+    page.locator("#pay-button").click()  # the authorization is not accepted yet: nothing is sent
+    expect(page.locator("#pay-error")).to_have_text("Accept the debit authorization to pay from a bank account.")
+    assert _calls(page, "elements.submit") == [] and stripe_recorder.recorder.requests == []
+
+    page.locator("#mandate-accepted").check()
+    page.locator("#pay-button").click()
+    page.wait_for_url(f"{live_server.url}/payments/*")
+    expected = ach_expected_by(clock.now().date()).strftime("%d %b %Y")
+    expect(page.locator("#payment-status")).to_contain_text(f"Processing, expected by {expected}.")
+    expect(page.locator("#payment-status")).to_contain_text("we'll email you when the bank confirms")
+    for width, height in (WIDTHS["desktop"], WIDTHS["phone"]):
+        page.set_viewport_size({"width": width, "height": height})
+        screenshot(page, f"payment-bank-processing-{width}")
+
+    [create] = _creates(stripe_recorder)
+    assert create.params["confirmation_token"].startswith("ctoken_bank_")
+    assert create.params["payment_method_options"]["us_bank_account"]["verification_method"] == "automatic"
+    acceptance = create.params["mandate_data"]["customer_acceptance"]
+    assert acceptance["type"] == "online" and "Chrom" in acceptance["online"]["user_agent"]
+    payment = payment_by_public_id(db, page.url.rsplit("/", 1)[1])
+    assert (payment.status, payment.method) == ("processing", "us_bank_account")
+    debit = db.get(BankDebit, payment.id)
+    assert debit.user_agent == acceptance["online"]["user_agent"] and "authorize" in debit.mandate_text
+    assert [balance(db, invoice) for invoice in shopper.invoices] == [12_500, 8_000]
+    assert problems == [] and _stand_in_problems(page) == []

@@ -1,7 +1,8 @@
 """A Stripe-shaped HTTP server on 127.0.0.1 that records every request the portal sends.
 
 It answers the few API methods the portal calls with JSON shaped like Stripe's, keyed on the
-ConfirmationToken's name (`ctoken_ok...`, `ctoken_3ds...`, `ctoken_declined...`), and keeps
+ConfirmationToken's name (`ctoken_ok...`, `ctoken_3ds...`, `ctoken_declined...`; a US bank
+account: `ctoken_bank...` processing, `ctoken_microdeposits...` waiting for them), and keeps
 Stripe's idempotency rule: a key seen before returns the first answer if the parameters are the
 same and 400 `idempotency_error` if not. `drop_creates = N` makes the next N create calls take
 effect and then close the connection unanswered (a timeout after Stripe acted).
@@ -135,6 +136,9 @@ class StripeRecorder:
             return 400, _error("parameter_missing", "This test server only confirms with a ConfirmationToken.")
         intent_id = f"pi_{secrets.token_hex(12)}"
         status = "requires_action" if "3ds" in token else "requires_payment_method" if "declined" in token else "succeeded"
+        bank = "bank" in token or "microdeposits" in token
+        if bank:
+            status = "requires_action" if "microdeposits" in token else "processing"
         intent = {
             "id": intent_id, "object": "payment_intent", "amount": int(params["amount"]),
             "currency": params["currency"], "status": status, "livemode": False, "created": int(time.time()),
@@ -143,6 +147,11 @@ class StripeRecorder:
             "payment_method_types": ["card"], "last_payment_error": None,
             "next_action": {"type": "use_stripe_sdk"} if status == "requires_action" else None,
         }
+        if bank:
+            intent["payment_method_types"] = ["us_bank_account"]
+            intent["next_action"] = {"type": "verify_with_microdeposits", "verify_with_microdeposits": {
+                "hosted_verification_url": f"https://payments.stripe.com/microdeposit/{intent_id}",
+            }} if status == "requires_action" else None
         self.intents[intent_id] = intent
         if status == "requires_payment_method":
             intent["last_payment_error"] = {"type": "card_error", "code": "card_declined",

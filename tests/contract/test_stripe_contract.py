@@ -60,6 +60,35 @@ def test_pay_several_invoices(clerk, company, stripe_recorder):
     assert create.params["amount"] == "15500"
 
 
+def test_pay_by_us_bank_account_sends_the_mandate_and_the_verification_options(clerk, company, stripe_recorder):
+    response = pay(clerk, {company.invoices[0]: "125.00"}, "ctoken_bank_1", method="us_bank_account",
+                   mandate_accepted="1")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "processing"
+    [create] = _creates(stripe_recorder)
+    assert create.params["automatic_payment_methods"] == {"enabled": "true"}
+    assert "payment_method_types" not in create.params
+    options = create.params["payment_method_options"]["us_bank_account"]
+    assert options["verification_method"] == "automatic"
+    assert options["financial_connections"]["permissions"] == {"0": "payment_method"}  # form-encoded list
+    acceptance = create.params["mandate_data"]["customer_acceptance"]
+    assert acceptance["type"] == "online" and acceptance["online"]["ip_address"] and acceptance["online"]["user_agent"]
+
+
+def test_bank_account_waiting_for_microdeposits_is_not_canceled_by_reconciliation(
+        clerk, company, stripe_recorder, db, clock, gateway, supplier):
+    response = pay(clerk, {company.invoices[0]: "125.00"}, "ctoken_microdeposits_1", method="us_bank_account",
+                   mandate_accepted="1")
+    body = response.get_json()
+    assert body["status"] == "requires_action" and "client_secret" not in body  # no 3-D Secure to run
+    clock.advance(days=2)
+    reconcile_payments(Context(db, clock, RECONCILER), gateway, supplier)
+    db.commit()
+    assert not [r for r in stripe_recorder.recorder.requests if r.path.endswith("/cancel")]
+    # Retrieved, not canceled: every request, including the read, fits the pinned API.
+    assert [r for r in stripe_recorder.recorder.requests if r.method == "GET"]
+
+
 def test_3ds_then_the_customer_cancels(clerk, company, stripe_recorder):
     page = open_pay_page(clerk, company.invoices[:1])
     body = post_payment(clerk, pay_form(page, {company.invoices[0]: "125.00"}, "ctoken_3ds_1")).get_json()

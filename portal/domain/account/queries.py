@@ -38,6 +38,7 @@ from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import AccountDueDate, AccountTotal, InvoiceEntry
 from portal.domain.ledger.queries import InvoiceRow, Standing, standings_query, to_standings
 from portal.domain.ledger.states import ENTRY_LABELS
+from portal.domain.payments.policy import in_flight_label
 from portal.domain.payments.states import IN_FLIGHT_LABELS, PaymentStatus
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
 from portal.domain.payments.queries import payment_scope
@@ -678,7 +679,8 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
 
     pending = [
         PendingPayment(
-            public_id=payment.public_id, label=IN_FLIGHT_LABELS[payment.status],
+            public_id=payment.public_id,
+            label=in_flight_label(IN_FLIGHT_LABELS[payment.status], payment.method, payment.status, payment.created_at),
             method=method_label(payment.method), started_at=payment.created_at,
             amount=Money(payment.allocated_minor, currency), status=payment.status, reference=payment.reference,
         )
@@ -748,7 +750,8 @@ def _statement_payments(db: Session, access: Access, today: date) -> list[Statem
     return [
         StatementPayment(
             reference=payment.reference, at=payment.settled_at or payment.created_at,
-            label="Paid" if payment.status == PaymentStatus.SUCCEEDED else IN_FLIGHT_LABELS[payment.status],
+            label="Paid" if payment.status == PaymentStatus.SUCCEEDED else in_flight_label(
+                IN_FLIGHT_LABELS[payment.status], payment.method, payment.status, payment.created_at),
             method=method_label(payment.method), amount=Money(payment.amount_minor, payment.currency),
         )
         for payment in rows

@@ -44,10 +44,37 @@ class IntentSnapshot:
     # payment_method_details): "visa", "4242". Webhook payloads name the method by id only.
     card_brand: str = ""
     card_last4: str = ""
+    # The kind of payment method used ("card", "us_bank_account"), when the answer names it.
+    method_type: str = ""
+    # `next_action.type` ("use_stripe_sdk", "verify_with_microdeposits", ...) and, for
+    # microdeposits, Stripe's hosted page where the customer enters the two amounts.
+    next_action: str = ""
+    verification_url: str = ""
+
+    @property
+    def waits_for_microdeposits(self) -> bool:
+        """A bank account still to be verified: nothing is debited before (SECURITY.md P12)."""
+        return self.status == "requires_action" and self.next_action == NEXT_ACTION_MICRODEPOSITS
 
     @property
     def money(self) -> Money:
         return from_stripe_amount(self.amount, self.currency)
+
+
+# Payment method types as Stripe names them, and the next action of a bank account that is
+# verified by microdeposits instead of instantly (Financial Connections).
+METHOD_CARD = "card"
+METHOD_US_BANK_ACCOUNT = "us_bank_account"
+NEXT_ACTION_MICRODEPOSITS = "verify_with_microdeposits"
+
+
+@dataclass(frozen=True)
+class MandateAcceptance:
+    """The customer accepted the ACH debit mandate online (sent as `mandate_data`)."""
+
+    accepted_at: datetime
+    ip: str
+    user_agent: str
 
 
 # What Stripe.js gives the browser for the payment details it collected (card data never
@@ -67,6 +94,8 @@ class CardPaymentRequest:
     reference: str  # our payment's public id, stored in the intent's metadata
     metadata: dict[str, str] = field(default_factory=dict)
     return_url: str = ""  # where a payment method that redirects brings the customer back
+    # Set for a US bank account payment (ACH Direct Debit): the mandate the customer accepted.
+    mandate: MandateAcceptance | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from portal.domain.gateway.amounts import stripe_maximum, stripe_minimum, to_str
 from portal.domain.gateway.protocol import (
     CARD_TOKEN_PREFIX, CONFIRMATION_TOKEN_PREFIX, REFUND_REQUESTED_BY_CUSTOMER, CardDetails, CardPaymentRequest,
     CustomerRequest, DisputeSnapshot, GatewayRejected, GatewayUnavailable, GatewayUnusable, IntentNotFound,
-    IntentSnapshot, PaymentDeclined, RefundNotFound, RefundRequest, RefundSnapshot, SetupNotFound, SetupRequest,
+    IntentSnapshot, MandateAcceptance, METHOD_US_BANK_ACCOUNT, NEXT_ACTION_MICRODEPOSITS, PaymentDeclined, RefundNotFound, RefundRequest, RefundSnapshot, SetupNotFound, SetupRequest,
     SetupSnapshot, WebhookEvent, WebhookRejected,
 )
 
@@ -48,6 +48,13 @@ SETUP_KEY = "portal_setup"
 # The metadata key naming our refund on its Stripe Refund (found again by it, never trusted).
 REFUND_REFERENCE_KEY = "portal_refund"
 SIGNATURE_SCHEME = "v1"
+# A US bank account (USD only; Payment Element, dynamic payment methods): verified instantly
+# through Financial Connections where the bank allows it, by microdeposits otherwise. We only
+# ask for what debiting needs (the `payment_method` permission).
+US_BANK_ACCOUNT_OPTIONS = {
+    "verification_method": "automatic",
+    "financial_connections": {"permissions": ["payment_method"]},
+}
 # Asked for on every intent we create or read: the payment method as an object rather than an
 # id, so the answer names the card (brand and last four) for the receipt.
 EXPAND_INTENT = ["payment_method"]
@@ -75,6 +82,8 @@ class RealStripe:
     currency): `payment_method_types` is not writable on this API version. Redirects are
     allowed, so a payment method that sends the customer to their bank brings them back to the
     payment's status page (`return_url`), which waits for the webhook like every other payment.
+    A USD intent also carries the US bank account options (`US_BANK_ACCOUNT_OPTIONS`), and a
+    bank account payment the mandate the customer accepted on our page (`mandate_data`).
     """
 
     name = "real"
@@ -87,11 +96,16 @@ class RealStripe:
     def confirmation_params(self, client: stripe.StripeClient, request: CardPaymentRequest) -> dict:
         if not request.payment_token.startswith(CONFIRMATION_TOKEN_PREFIX):
             raise GatewayRejected("Enter your card details again: this page needs reloading.")
-        return {
+        params = {
             "confirmation_token": request.payment_token,
             "automatic_payment_methods": {"enabled": True},
             "return_url": f"{self._public_url}/payments/{request.reference}",
         }
+        if request.amount.currency == "USD":
+            params["payment_method_options"] = {METHOD_US_BANK_ACCOUNT: US_BANK_ACCOUNT_OPTIONS}
+        if request.mandate is not None:
+            params["mandate_data"] = mandate_data(request.mandate)
+        return params
 
     def recent_intents_params(self, created_after: datetime) -> dict:
         return {"limit": 100, "created": {"gte": int(created_after.timestamp())}}
@@ -375,6 +389,28 @@ def parse_webhook_event(payload: bytes) -> WebhookEvent:
     return event
 
 
+def mandate_data(mandate: MandateAcceptance) -> dict:
+    """The ACH debit mandate as the customer accepted it on our page (online acceptance)."""
+    return {"customer_acceptance": {
+        "type": "online", "accepted_at": int(mandate.accepted_at.timestamp()),
+        "online": {"ip_address": mandate.ip or "0.0.0.0", "user_agent": mandate.user_agent or "unknown"},
+    }}
+
+
+def _method_type(data: dict, charge) -> str:
+    """The payment method's type: from the expanded method, the charge's details, or the only
+    type the intent allows."""
+    method = data.get("payment_method")
+    if isinstance(method, dict) and method.get("type"):
+        return str(method["type"])[:40]
+    if isinstance(charge, dict) and isinstance(charge.get("payment_method_details"), dict):
+        kind = charge["payment_method_details"].get("type")
+        if kind:
+            return str(kind)[:40]
+    types = data.get("payment_method_types") or []
+    return str(types[0])[:40] if len(types) == 1 else ""
+
+
 def snapshot_from_intent(data: dict) -> IntentSnapshot:
     """A PaymentIntent dict (API answer or webhook payload) as an IntentSnapshot.
 
@@ -384,8 +420,11 @@ def snapshot_from_intent(data: dict) -> IntentSnapshot:
     brand, last4 = _card_of(data.get("payment_method"), charge)
     if isinstance(charge, dict):
         charge = charge.get("id")
+    method_type = _method_type(data, charge)
     error = data.get("last_payment_error") or {}
     metadata = {str(k): str(v) for k, v in (data.get("metadata") or {}).items()}
+    next_action = data.get("next_action") or {}
+    verification = next_action.get(NEXT_ACTION_MICRODEPOSITS) or {}
     return IntentSnapshot(
         id=str(data["id"]),
         status=str(data["status"]),
@@ -400,6 +439,9 @@ def snapshot_from_intent(data: dict) -> IntentSnapshot:
         failure_message=str(error.get("message") or ""),
         card_brand=brand,
         card_last4=last4,
+        method_type=method_type,
+        next_action=str(next_action.get("type") or ""),
+        verification_url=str(verification.get("hosted_verification_url") or "")[:500],
     )
 
 

@@ -78,7 +78,10 @@ def reconcile_payments(
         except GatewayError as exc:
             report.problems.append(f"{public_id}: Stripe could not be read: {exc.message}")
             continue
-        if snapshot is not None and snapshot.status == "requires_action" and created_at < now - ABANDONED_AFTER:
+        # A bank account waiting for its microdeposits is not abandoned: the customer has days
+        # to enter the amounts, and nothing is debited before (P12).
+        if (snapshot is not None and snapshot.status == "requires_action" and not snapshot.waits_for_microdeposits
+                and created_at < now - ABANDONED_AFTER):
             try:
                 snapshot = gateway.cancel_intent(snapshot.id, CANCEL_ABANDONED)
             except GatewayError as exc:

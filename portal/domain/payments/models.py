@@ -126,3 +126,26 @@ class StripeEvent(Base):
     payload: Mapped[str | None] = mapped_column(Text)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
     received_at: Mapped[datetime]
+
+
+class BankDebit(Base):
+    """What a US bank account (ACH Direct Debit) payment adds to its attempt: the mandate the
+    customer accepted (the words shown, who, when, from where: sent to Stripe as mandate_data),
+    the microdeposit verification page while the account waits to be verified, and what the
+    bank said when the debit failed or was returned. `unusable_at` set: this account and its
+    mandate are not to be debited again (SECURITY.md P11)."""
+
+    __tablename__ = "bank_debits"
+
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    mandate_text: Mapped[str] = mapped_column(Text)
+    accepted_at: Mapped[datetime]
+    ip: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(500))
+    # Stripe's hosted page for entering the microdeposit amounts (next_action.verify_with_microdeposits).
+    verification_url: Mapped[str | None] = mapped_column(String(500))
+    # The bank's answer: a Stripe failure code or dispute reason, or a NACHA return code ("R01").
+    return_code: Mapped[str] = mapped_column(String(80), default="")
+    returned_at: Mapped[datetime | None]  # the debit was returned after it had settled
+    unusable_at: Mapped[datetime | None]

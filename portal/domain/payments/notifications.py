@@ -1,4 +1,6 @@
-"""What the payments area sends: the receipt, once a payment has settled."""
+"""What the payments area sends: the receipt, once a payment has settled; and when a bank
+account debit fails or is returned, the customer's notice (what the bank said) and the
+supervisors' task."""
 
 from __future__ import annotations
 
@@ -7,13 +9,56 @@ import logging
 from sqlalchemy import select
 
 from portal.domain.core.context import Context
+from portal.domain.core.money import Money
 from portal.domain.customers.models import Contact
 from portal.domain.notifications.rendering import SupplierDetails, render_email
 from portal.domain.notifications.service import enqueue
 from portal.domain.payments.models import Payment
 from portal.domain.payments.queries import receipt_of
+from portal.domain.staff.models import StaffMember
+from portal.domain.staff.states import StaffRole, StaffStatus
+
+# The admin page of one payment (`admin.payment`), under PUBLIC_URL.
+ADMIN_PAYMENT_PATH = "admin/payments/{public_id}"
 
 log = logging.getLogger(__name__)
+
+
+def _payer_and_mailboxes(db, payment: Payment) -> tuple[Contact | None, str | None, list[str]]:
+    contacts = db.scalars(select(Contact).where(Contact.customer_id == payment.customer_id)).all()
+    payer = next((c for c in contacts if c.id == payment.contact_id), None)
+    mailboxes = [c.email for c in contacts if c.is_ap_mailbox]
+    to = payer.email if payer is not None else (mailboxes[0] if mailboxes else None)
+    return payer, to, [m for m in mailboxes if m != to]
+
+
+def queue_bank_debit_failed(ctx: Context, supplier: SupplierDetails, payment: Payment, reason: str,
+                            *, returned: bool) -> None:
+    """Tell the payer (AP mailboxes on CC) that their bank did not pay, in the bank's words made
+    plain, and the active supervisors that a debit failed or came back (once each)."""
+    db = ctx.db
+    payer, to, cc = _payer_and_mailboxes(db, payment)
+    kind = "returned" if returned else "failed"
+    amount = Money(payment.amount_minor, payment.currency)
+    numbers = [row.invoice.number for row in receipt_of(db, ctx.clock, payment).summary.lines]
+    if to is not None:
+        email = render_email(
+            "bank_debit_failed", supplier=supplier, payment=payment, payer=payer, reason=reason, returned=returned, amount=amount,
+            invoice_numbers=numbers, payment_url=supplier.url(f"payments/{payment.public_id}"),
+        )
+        enqueue(db, ctx.clock, kind="bank_debit_failed", to=to, email=email, cc=cc,
+                dedupe_key=f"bank_debit_{kind}:{payment.public_id}")
+    supervisors = db.scalars(select(StaffMember).where(
+        StaffMember.status == StaffStatus.ACTIVE, StaffMember.role == StaffRole.SUPERVISOR,
+    ).order_by(StaffMember.id)).all()
+    for member in supervisors:
+        email = render_email(
+            "bank_debit_staff", supplier=supplier, staff=member, payment=payment, reason=reason, returned=returned, amount=amount,
+            code=payment.failure_code, invoice_numbers=numbers,
+            url=supplier.url(ADMIN_PAYMENT_PATH.format(public_id=payment.public_id)),
+        )
+        enqueue(db, ctx.clock, kind="bank_debit_staff", to=member.email, email=email,
+                dedupe_key=f"bank_debit_{kind}:{payment.public_id}:{member.public_id}")
 
 
 def queue_receipt(ctx: Context, supplier: SupplierDetails, payment: Payment) -> None:

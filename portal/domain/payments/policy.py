@@ -8,7 +8,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from portal.domain.core.errors import DomainError
 from portal.domain.core.money import Money
@@ -80,6 +80,10 @@ class CardPaymentForm:
     po_number: str = ""
     memo: str = ""
     confirmation_token: str = ""  # "ctoken_..." from the Payment Element (real Stripe)
+    # What the Payment Element says was chosen ("card" or "us_bank_account"), and whether the
+    # ACH debit mandate shown with a bank account was accepted.
+    method: str = "card"
+    mandate_accepted: bool = False
 
     @property
     def payment_token(self) -> str:
@@ -94,6 +98,12 @@ def check_form_shape(form: CardPaymentForm) -> None:
     if len(tokens) != 1 or not (CARD_TOKEN_PATTERN.match(form.card_token or "")
                                 or CONFIRMATION_TOKEN_PATTERN.match(form.confirmation_token or "")):
         raise PaymentRefused("Enter your card details.")
+    if form.method not in PAYMENT_METHODS:
+        raise PaymentRefused("Choose how to pay: card or US bank account.")
+    if form.method == BANK_ACCOUNT and not form.confirmation_token:
+        raise PaymentRefused("Bank account payments need the page's bank form: reload the page and try again.")
+    if form.method == BANK_ACCOUNT and not form.mandate_accepted:
+        raise PaymentRefused("Accept the debit authorization shown with the bank account to pay from it.")
     if not form.allocations:
         raise PaymentRefused("Choose at least one invoice to pay.")
     if len(form.allocations) > MAX_INVOICES_PER_PAYMENT:
@@ -192,3 +202,87 @@ def parse_payment_reference(text: str) -> tuple[int, int] | None:
         return None
     year, number = int(match.group(1)), int(match.group(2))
     return (year, number) if number >= 1 and year >= 1000 else None
+
+
+# --- US bank account (ACH Direct Debit) ---------------------------------------------------
+CARD = "card"
+BANK_ACCOUNT = "us_bank_account"
+PAYMENT_METHODS = (CARD, BANK_ACCOUNT)
+BANK_ACCOUNT_CURRENCIES = ("USD",)
+# Stripe: an ACH debit takes up to 4 business days to succeed or fail.
+ACH_BUSINESS_DAYS = 4
+
+# The words shown beside a bank account on the pay page, stored with each acceptance and
+# sent to Stripe as the mandate's online acceptance. `{supplier}` is our company's name.
+ACH_MANDATE_TEXT = (
+    "By paying from a bank account, you authorize {supplier} to debit the account you choose for the "
+    "amount shown, once, through the ACH network, and, if the debit is returned, to debit it again "
+    "or otherwise collect the amount as the invoices allow. You can revoke this authorization by "
+    "writing to us before the payment is submitted to your bank."
+)
+
+
+@dataclass(frozen=True)
+class BankConsent:
+    """Where a pay request came from, and the supplier whose name the mandate words carry."""
+
+    ip: str = ""
+    user_agent: str = ""
+    supplier_name: str = ""
+
+
+def mandate_text(supplier_name: str) -> str:
+    return ACH_MANDATE_TEXT.format(supplier=supplier_name or "the supplier")
+
+
+def ach_expected_by(started: date) -> date:
+    """When an ACH debit started on `started` should have settled: 4 business days later,
+    weekends skipped (bank holidays are not counted: the date is an estimate)."""
+    day, left = started, ACH_BUSINESS_DAYS
+    while left:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return day
+
+
+def in_flight_label(label: str, method: str, status: str, started_at: datetime) -> str:
+    """"Processing, expected by 07 Dec 2026" for a bank debit on its way; `label` otherwise."""
+    if method == BANK_ACCOUNT and status == "processing":
+        return f"Processing, expected by {ach_expected_by(started_at.date()).strftime('%d %b %Y')}"
+    if method == BANK_ACCOUNT and status == "requires_action":
+        return "Waiting for bank account verification"
+    return label
+
+
+# What the bank said, in plain words. Keys: NACHA return codes and Stripe's failure codes and
+# dispute reasons for ACH debits (`last_payment_error.code`, the dispute's `reason`).
+_CLOSED = "Your bank says this account is closed. Pay with another account or by card."
+_NOT_FOUND = "Your bank could not find this account. Check the routing and account numbers, or pay another way."
+_NOT_AUTHORIZED = ("Your bank says the debit was not authorized by the account holder. If this was a mistake, "
+                   "ask your bank to allow debits from us, then pay again.")
+_FUNDS = "Your bank returned the debit for insufficient funds. Pay again once the funds are there, or pay by card."
+_RESTRICTED = "Your bank does not allow debits from this account. Pay with another account or by card."
+_STOPPED = "The account holder asked your bank to stop this payment. Pay again when ready, or pay by card."
+ACH_RETURN_REASONS: dict[str, str] = {
+    "R01": _FUNDS, "insufficient_funds": _FUNDS,
+    "R02": _CLOSED, "account_closed": _CLOSED,
+    "R03": _NOT_FOUND, "no_account": _NOT_FOUND,
+    "R04": "The account number is not valid. Check it, or pay another way.",
+    "invalid_account_number": "The account number is not valid. Check it, or pay another way.",
+    "R05": _NOT_AUTHORIZED, "R07": "The account holder revoked the authorization for this debit. Pay another way.",
+    "R08": _STOPPED,
+    "R10": _NOT_AUTHORIZED, "R29": _NOT_AUTHORIZED, "debit_not_authorized": _NOT_AUTHORIZED,
+    "R16": "Your bank has frozen this account. Pay with another account or by card.",
+    "R20": "This account cannot be debited (it is not a checking or savings account). Pay another way.",
+    "bank_account_restricted": _RESTRICTED,
+    "bank_account_unusable": _RESTRICTED,
+}
+ACH_RETURN_FALLBACK = "Your bank did not pay this debit. Pay again with another account or by card."
+
+
+def ach_return_reason(code: str) -> str:
+    """The sentence a customer reads for what their bank said (a return or failure code)."""
+    code = (code or "").strip()
+    return ACH_RETURN_REASONS.get(code.upper() if code[:1] in "rR" and code[1:].isdigit() else code.lower(),
+                                  ACH_RETURN_FALLBACK)

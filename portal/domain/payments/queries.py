@@ -23,8 +23,8 @@ from portal.domain.customers.models import Customer
 from portal.domain.gateway.amounts import stripe_minimum
 from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.queries import InvoiceRow, Standing, standings_for
-from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
-from portal.domain.payments.policy import MAX_INVOICES_PER_PAYMENT
+from portal.domain.payments.models import IN_FLIGHT_STATUSES, BankDebit, Payment, PaymentAllocation
+from portal.domain.payments.policy import BANK_ACCOUNT, MAX_INVOICES_PER_PAYMENT, ach_expected_by
 from portal.domain.payments.states import PaymentStatus
 
 
@@ -54,10 +54,34 @@ class PaymentSummary:
     payment: PaymentRow
     amount: Money
     lines: tuple[AllocationLine, ...]
+    # A US bank account payment's mandate, verification page and return (None for a card).
+    bank: BankDebit | None = None
 
     @property
     def status(self) -> str:
         return self.payment.status
+
+    @property
+    def is_bank_account(self) -> bool:
+        return self.payment.method == BANK_ACCOUNT
+
+    @property
+    def expected_by(self) -> date | None:
+        """When a bank debit still processing should settle (4 business days after it started)."""
+        if not self.is_bank_account or self.payment.status not in IN_FLIGHT_STATUSES:
+            return None
+        return ach_expected_by(self.payment.created_at.date())
+
+    @property
+    def verification_url(self) -> str:
+        """Stripe's page for the microdeposit amounts, while the account waits for them."""
+        if self.bank is None or self.payment.status != PaymentStatus.REQUIRES_ACTION:
+            return ""
+        return self.bank.verification_url or ""
+
+    @property
+    def returned(self) -> bool:
+        return self.bank is not None and self.bank.returned_at is not None
 
     @property
     def is_in_flight(self) -> bool:
@@ -204,6 +228,9 @@ def describe_payments(db: Session, payments: list[PaymentRow], clock: Clock) -> 
         allocations[allocation.payment_id].append(allocation)
     invoice_ids = sorted({a.invoice_id for rows in allocations.values() for a in rows})
     standings = standings_for(db, invoice_ids, clock.now().date())
+    bank_ids = [payment.id for payment in payments if payment.method == BANK_ACCOUNT]
+    banks = {debit.payment_id: debit for debit in db.scalars(
+        select(BankDebit).where(BankDebit.payment_id.in_(bank_ids)))} if bank_ids else {}
     summaries = []
     for payment in payments:
         lines = tuple(
@@ -215,7 +242,8 @@ def describe_payments(db: Session, payments: list[PaymentRow], clock: Clock) -> 
             )
             for a in allocations[payment.id]
         )
-        summaries.append(PaymentSummary(payment, Money(payment.amount_minor, payment.currency), lines))
+        summaries.append(PaymentSummary(payment, Money(payment.amount_minor, payment.currency), lines,
+                                        bank=banks.get(payment.id)))
     return summaries
 
 

@@ -41,18 +41,20 @@ from portal.domain.core.money import Money, MoneyError, total as money_total
 from portal.domain.customers.models import Customer
 from portal.domain.gateway.amounts import stripe_minimum, to_stripe_amount
 from portal.domain.gateway.protocol import (
-    CANCEL_REQUESTED_BY_CUSTOMER, CardPaymentRequest, GatewayRejected, GatewayUnavailable, GatewayUnusable,
+    CANCEL_REQUESTED_BY_CUSTOMER, METHOD_US_BANK_ACCOUNT, CardPaymentRequest, MandateAcceptance, GatewayRejected, GatewayUnavailable, GatewayUnusable,
     IntentSnapshot, PaymentDeclined, PaymentGateway,
 )
 from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.queries import standings_for
+from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.ledger.service import post_entry
 from portal.domain.ledger.states import EntryKind
 from portal.domain.notifications.rendering import SupplierDetails
-from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation, PaymentReferenceCounter
-from portal.domain.payments.notifications import queue_receipt
+from portal.domain.payments.models import IN_FLIGHT_STATUSES, BankDebit, Payment, PaymentAllocation, PaymentReferenceCounter
+from portal.domain.payments.notifications import queue_bank_debit_failed, queue_receipt
 from portal.domain.payments.policy import (
-    DECLINE_WINDOW, DECLINES_BEFORE_PAUSE, NOT_A_DECLINE_PREFIX, CardPaymentForm, PaymentConflict, PaymentRefused, check_form_shape,
+    BANK_ACCOUNT, BANK_ACCOUNT_CURRENCIES, DECLINE_WINDOW, DECLINES_BEFORE_PAUSE, PAYMENT_METHODS, BankConsent,
+    ach_return_reason, mandate_text, NOT_A_DECLINE_PREFIX, CardPaymentForm, PaymentConflict, PaymentRefused, check_form_shape,
     check_payable, payment_reference, refuse_while_declines_pile_up, request_key,
 )
 from portal.domain.payments.queries import customer_today, payment_for_access
@@ -101,8 +103,12 @@ class PaymentStart:
 
 def start_card_payment(
     ctx: Context, gateway: PaymentGateway, access: Access, form: CardPaymentForm,
+    origin: BankConsent | None = None,
 ) -> PaymentStart:
     """Create (or find again) the payment attempt for this form and confirm it with Stripe.
+
+    `origin` (where the request came from, and whose mandate words the page showed) is what a
+    US bank account payment stores as the customer's acceptance of the debit mandate.
 
     Raises PaymentRefused (nothing changed) when the request is not payable. Commits once
     before calling Stripe (the attempt, its idempotency key and the claim), never while Stripe
@@ -125,6 +131,8 @@ def start_card_payment(
     )
     if payment is None:
         payment = _create_attempt(ctx, access, form, invoices, amounts, currency, key)
+        if form.method == BANK_ACCOUNT:
+            _record_mandate(ctx, payment, origin or BankConsent())
     if payment.stripe_payment_intent_id is not None or payment.status != PaymentStatus.NEW:
         return _start_result(payment)
     now = clock.now()
@@ -138,6 +146,7 @@ def start_card_payment(
         amount=Money(payment.amount_minor, payment.currency), payment_token=payment.payment_token,
         idempotency_key=payment.idempotency_key, reference=payment.public_id,
         metadata={"customer": _customer_reference(db, access.customer_id), "payment_reference": payment.reference},
+        mandate=_mandate_of(db, payment),
     )
     commit_before_outside_call(db)
 
@@ -158,7 +167,9 @@ def _record_create_answer(
 ) -> PaymentStart:
     if isinstance(answer, PaymentDeclined):
         _record_decline(ctx, payment, answer)
-        return PaymentStart(payment, message=answer.message)
+        if payment.method == BANK_ACCOUNT:
+            payment.failure_message = ach_return_reason(answer.code)
+        return PaymentStart(payment, message=payment.failure_message)
     if isinstance(answer, GatewayUnavailable):
         # The attempt stays `new` with its key; a retry reuses both.
         log.warning("payment %s: gateway unavailable: %s", payment.public_id, answer.message)
@@ -193,11 +204,14 @@ def _record_create_answer(
     payment.stripe_payment_intent_id = snapshot.id
     payment.client_secret = snapshot.client_secret
     record_card(payment, snapshot)
+    record_method(ctx, payment, snapshot)
     target = status_after_create(snapshot.status)
     move(payment, target, ctx.clock.now())
     if target == PaymentStatus.FAILED:
         payment.failure_code = snapshot.failure_code[:80]
         payment.failure_message = snapshot.failure_message or "The card was declined."
+        if payment.method == BANK_ACCOUNT:
+            payment.failure_message = ach_return_reason(snapshot.failure_code)
     audit.record(ctx.db, ctx.clock, ctx.actor, "payment.confirmed", "payment", payment.public_id,
                  before={"status": before}, after={"status": target, "intent": snapshot.id})
     return _start_result(payment)
@@ -209,6 +223,8 @@ def _customer_reference(db: Session, customer_id: int) -> str:
 
 
 def _start_result(payment: Payment) -> PaymentStart:
+    if payment.status == PaymentStatus.REQUIRES_ACTION and payment.method == BANK_ACCOUNT:
+        return PaymentStart(payment)  # microdeposits: the status page shows Stripe's verification page
     if payment.status == PaymentStatus.REQUIRES_ACTION:
         return PaymentStart(payment, client_secret=payment.client_secret)
     if payment.status == PaymentStatus.FAILED:
@@ -273,6 +289,8 @@ def _create_attempt(
     for public_id, amount in amounts.items():
         check_payable(standings[invoices[public_id].id], amount, reasons[public_id])
 
+    if form.method == BANK_ACCOUNT and currency not in BANK_ACCOUNT_CURRENCIES:
+        raise PaymentRefused("Bank account payments are for invoices in US dollars. Pay these by card.")
     total = money_total(list(amounts.values()), currency)
     minimum = stripe_minimum(currency)
     if total < minimum:
@@ -286,7 +304,7 @@ def _create_attempt(
     payment = Payment(
         reference=next_payment_reference(db, now.year),
         customer_id=access.customer_id, contact_id=access.contact_id, link_id=access.link_id, currency=currency,
-        amount_minor=total.minor, method="card", status=PaymentStatus.NEW, request_key=key,
+        amount_minor=total.minor, method=form.method, status=PaymentStatus.NEW, request_key=key,
         idempotency_key=secrets.token_hex(32), po_number=form.po_number.strip(),
         memo=form.memo.strip(), failure_code="", failure_message="", created_at=now, updated_at=now,
     )
@@ -408,9 +426,12 @@ def apply_gateway_status(
     if target == before:
         return f"unchanged ({before})"
     move(payment, target, ctx.clock.now())
+    record_method(ctx, payment, snapshot)
     if target == PaymentStatus.FAILED:
         payment.failure_code = snapshot.failure_code[:80]
         payment.failure_message = snapshot.failure_message or "The payment failed."
+        if payment.method == BANK_ACCOUNT:
+            _bank_debit_failed(ctx, supplier, payment, snapshot.failure_code)
     if target == PaymentStatus.SUCCEEDED:
         _settle(ctx, supplier, payment, snapshot)
     audit.record(ctx.db, ctx.clock, ctx.actor, f"payment.{target}", "payment", payment.public_id,
@@ -440,6 +461,99 @@ def record_card(payment: Payment, snapshot: IntentSnapshot) -> None:
         return
     payment.card_brand = snapshot.card_brand or None
     payment.card_last4 = snapshot.card_last4
+
+
+# --- US bank account (ACH Direct Debit) ---------------------------------------------------------
+# A debit is `processing` for up to 4 business days: it reserves its amounts like any payment
+# in flight (P3) and settles only on Stripe's `succeeded` (P10). A bank account verified by
+# microdeposits waits in `requires_action` with Stripe's verification page: nothing is debited
+# before (P12), and reconciliation leaves it alone. A failure, or a return after settlement
+# (`record_bank_return`), tells the customer what the bank said, tells staff and marks the
+# account unusable (P11).
+
+
+def _record_mandate(ctx: Context, payment: Payment, origin: BankConsent) -> None:
+    ctx.db.add(BankDebit(
+        payment_id=payment.id, contact_id=payment.contact_id, mandate_text=mandate_text(origin.supplier_name),
+        accepted_at=ctx.clock.now(), ip=origin.ip[:64], user_agent=origin.user_agent[:500], return_code="",
+    ))
+    ctx.db.flush()
+    audit.record(ctx.db, ctx.clock, ctx.actor, "payment.mandate_accepted", "payment", payment.public_id,
+                 after={"ip": origin.ip[:64]})
+
+
+def bank_debit_of(db: Session, payment: Payment) -> BankDebit | None:
+    return db.get(BankDebit, payment.id)
+
+
+def _mandate_of(db: Session, payment: Payment) -> MandateAcceptance | None:
+    debit = bank_debit_of(db, payment) if payment.method == BANK_ACCOUNT else None
+    if debit is None:
+        return None
+    return MandateAcceptance(accepted_at=debit.accepted_at, ip=debit.ip, user_agent=debit.user_agent)
+
+
+def record_method(ctx: Context, payment: Payment, snapshot: IntentSnapshot) -> None:
+    """Keep what Stripe says was paid with (its word beats the page's), and a bank account's
+    microdeposit verification page while it waits for it."""
+    if snapshot.method_type in PAYMENT_METHODS and snapshot.method_type != payment.method:
+        payment.method = snapshot.method_type
+    if payment.method != METHOD_US_BANK_ACCOUNT:
+        return
+    debit = bank_debit_of(ctx.db, payment)
+    if debit is None:  # the Payment Element collected the mandate itself: keep what we know
+        debit = BankDebit(payment_id=payment.id, contact_id=payment.contact_id, mandate_text="",
+                          accepted_at=payment.created_at, ip="", user_agent="", return_code="")
+        ctx.db.add(debit)
+    if snapshot.waits_for_microdeposits and snapshot.verification_url.startswith("https://"):
+        debit.verification_url = snapshot.verification_url
+
+
+def _bank_debit_failed(ctx: Context, supplier: SupplierDetails, payment: Payment, code: str) -> None:
+    """The debit failed before it settled (nothing was posted): its amounts are released by the
+    status change alone."""
+    debit = bank_debit_of(ctx.db, payment)
+    payment.failure_message = ach_return_reason(code)
+    if debit is not None:
+        debit.return_code = (code or "")[:80]
+        debit.unusable_at = debit.unusable_at or ctx.clock.now()
+    queue_bank_debit_failed(ctx, supplier, payment, payment.failure_message, returned=False)
+
+
+def record_bank_return(ctx: Context, supplier: SupplierDetails, payment: Payment, code: str, reference: str) -> str:
+    """A settled ACH debit the bank returned (Stripe reports it as a dispute on the charge): the
+    settlement is reversed with `payment_reversal` entries (the money never stayed with us: no
+    chargeback case, nothing to contest), once. The payment stays `succeeded` at Stripe's word;
+    `BankDebit.returned_at` says it was returned."""
+    db, now = ctx.db, ctx.clock.now()
+    debit = bank_debit_of(db, payment)
+    if debit is None:
+        debit = BankDebit(payment_id=payment.id, contact_id=payment.contact_id, mandate_text="",
+                          accepted_at=payment.created_at, ip="", user_agent="", return_code="")
+        db.add(debit)
+    if debit.returned_at is not None:
+        return "unchanged (already returned)"
+    entries = db.execute(select(InvoiceEntry.invoice_id, InvoiceEntry.kind, InvoiceEntry.amount_minor).where(
+        InvoiceEntry.payment_id == payment.id)).all()
+    paid: dict[int, int] = {}
+    for invoice_id, kind, minor in entries:
+        if kind in (EntryKind.PAYMENT, EntryKind.PAYMENT_REVERSAL, EntryKind.REFUND):
+            paid[invoice_id] = paid.get(invoice_id, 0) - minor
+    for allocation in payment.allocations:
+        still = paid.get(allocation.invoice_id, 0)
+        if still > 0:
+            post_entry(db, invoice_id=allocation.invoice_id, kind=EntryKind.PAYMENT_REVERSAL, amount_minor=still,
+                       payment_id=payment.id, reference=reference[:120], at=now)
+    debit.return_code = (code or "")[:80]
+    debit.returned_at = now
+    debit.unusable_at = debit.unusable_at or now
+    payment.failure_code = (code or "")[:80]
+    payment.failure_message = ach_return_reason(code)
+    payment.updated_at = now
+    audit.record(db, ctx.clock, ctx.actor, "payment.returned", "payment", payment.public_id,
+                 after={"code": debit.return_code, "reference": reference[:120]})
+    queue_bank_debit_failed(ctx, supplier, payment, payment.failure_message, returned=True)
+    return "bank debit returned: settlement reversed"
 
 
 def cancel_card_payment(

@@ -22,10 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.domain.core.context import Context
-from portal.domain.gateway.protocol import IntentSnapshot, PaymentGateway, WebhookEvent, WebhookVerifier
+from portal.domain.core.money import Money
+from portal.domain.gateway.amounts import to_stripe_amount
+from portal.domain.gateway.protocol import METHOD_US_BANK_ACCOUNT, DisputeSnapshot, IntentSnapshot, PaymentGateway, WebhookEvent, WebhookVerifier
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import Payment, StripeEvent
-from portal.domain.payments.service import apply_gateway_status, intent_mismatch, lock_payment
+from portal.domain.payments.service import apply_gateway_status, intent_mismatch, lock_payment, record_bank_return
 from portal.domain.payments.states import PAYMENT_TRANSITIONS, STATUS_FOR_INTENT, PaymentStatus
 from portal.domain.refunds.notifications import RefundMail
 from portal.domain.refunds.service import RefundEventNotReady, apply_dispute_event, apply_refund_event
@@ -162,7 +164,39 @@ def apply_refund_or_dispute(
             raise EventNotReady(str(not_ready)) from None
     if event.dispute is None:
         return "ignored: event carries no Dispute", None
+    returned = _apply_bank_return(ctx, supplier, event.type, event.dispute)
+    if returned is not None:
+        return returned
     return apply_dispute_event(ctx, RefundMail(supplier), event.type, gateway.livemode, event.dispute)
+
+
+# A dispute on an ACH Direct Debit charge is the bank returning the debit (R05/R07/R10/R29:
+# "not authorized", or an R01/R02... after settlement): there is no evidence to submit and no
+# case to win, so it is no chargeback case. The settlement is reversed (`payment_reversal`
+# entries) once, on the first event that names the return; later updates change nothing.
+BANK_RETURN_EVENT_TYPES = ("charge.dispute.created", "charge.dispute.funds_withdrawn")
+
+
+def _apply_bank_return(
+    ctx: Context, supplier: SupplierDetails, event_type: str, dispute: DisputeSnapshot,
+) -> tuple[str, int | None] | None:
+    """The outcome for a dispute on one of our bank account payments; None for any other
+    dispute (the refunds area's chargeback cases)."""
+    if not dispute.payment_intent_id:
+        return None
+    found = ctx.db.execute(select(Payment.id, Payment.method).where(
+        Payment.stripe_payment_intent_id == dispute.payment_intent_id)).first()
+    if found is None or found.method != METHOD_US_BANK_ACCOUNT:
+        return None
+    payment = lock_payment(ctx.db, ctx.clock, found.id)
+    if event_type not in BANK_RETURN_EVENT_TYPES:
+        return f"ignored: {event_type} on a returned bank debit changes nothing", payment.id
+    if dispute.currency != payment.currency or dispute.amount <= 0 or dispute.amount > to_stripe_amount(
+            Money(payment.amount_minor, payment.currency)):
+        return "ignored: return amount or currency does not fit the payment", payment.id
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return f"ignored: payment is {payment.status}, not settled", payment.id
+    return record_bank_return(ctx, supplier, payment, dispute.reason, dispute.id), payment.id
 
 
 def _record_and_apply(

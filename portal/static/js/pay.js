@@ -51,7 +51,19 @@
         mode: "payment", amount: parseInt(form.dataset.totalMinor, 10),
         currency: form.dataset.currency.toLowerCase()
       });
-      elements.create("payment").mount("#card-element");
+      var element = elements.create("payment");
+      element.mount("#card-element");
+      // A US bank account (USD, where Stripe offers it): its debit authorization is shown and
+      // must be accepted; the chosen type is posted as `method`.
+      var methodField = document.getElementById("pay-method");
+      var mandate = document.getElementById("bank-mandate");
+      if (methodField && mandate) {
+        element.on("change", function (event) {
+          var type = event && event.value && event.value.type;
+          methodField.value = type === "us_bank_account" ? "us_bank_account" : "card";
+          mandate.classList.toggle("hidden", methodField.value !== "us_bank_account");
+        });
+      }
       return {
         update: function (amount) { if (amount > 0) { elements.update({amount: amount}); } },
         token: async function () {
@@ -239,6 +251,12 @@
 
     // -> null when the browser moves on to the status page, else {message, problems}.
     async function pay() {
+      var methodField = document.getElementById("pay-method");
+      var accepted = document.getElementById("mandate-accepted");
+      if (methodField && methodField.value === "us_bank_account" && accepted && !accepted.checked) {
+        return {message: "Accept the debit authorization to pay from a bank account.",
+                problems: [{target: "mandate-accepted", text: "Accept the debit authorization"}, BACK_TO_PAY]};
+      }
       var made = await dialect.token();
       if (made.error) {
         var text = made.error.message || "Enter your card details.";
@@ -310,7 +328,11 @@
   // its live region in place (no reload: focus and scroll stay, screen readers hear it).
   function watchStatus(live) {
     var delay = 2000;
-    var deadline = Date.now() + 10 * 60 * 1000;
+    var first = live.querySelector("#payment-status");
+    // A bank debit takes days: keep watching (slowly) for as long as the page is open.
+    var patient = first && first.dataset.longWait === "1";
+    var deadline = patient ? Infinity : Date.now() + 10 * 60 * 1000;
+    var longest = patient ? 5 * 60 * 1000 : 30000;
 
     function section() { return live.querySelector("#payment-status"); }
 
@@ -336,7 +358,7 @@
           if (body.status !== current.dataset.status) { await swap(); }
         }
       } catch (e) { /* try again later */ }
-      delay = Math.min(delay * 1.5, 30000);
+      delay = Math.min(delay * 1.5, longest);
       if (Date.now() < deadline) { setTimeout(poll, delay); }
     }
 

@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta, UTC
 
 import pytest
 
+from portal.domain.payments.policy import ach_expected_by
+
 from portal.domain.access.policy import ACCOUNT, INVOICES, Access
 from portal.domain.core.clock import today_in
 from portal.domain.core.errors import NotFound
@@ -268,8 +270,9 @@ def test_invoice_detail_has_lines_history_with_running_balance_and_pending_payme
     add_invoice_entry(db, clock, invoice, "credit_note", -2_500, reference="CN-7")
     clock.advance(days=1)
     add_invoice_entry(db, clock, invoice, "payment", -4_000, reference="ch_42")
-    make_allocated_payment(db, clock, customer, [(invoice, 1_000)], status="processing", method="us_bank_account")
+    ach = make_allocated_payment(db, clock, customer, [(invoice, 1_000)], status="processing", method="us_bank_account")
     make_allocated_payment(db, clock, customer, [(invoice, 500)], status="failed")
+    expected_by = ach_expected_by(ach.created_at.date()).strftime("%d %b %Y")
 
     detail = invoice_detail(db, whole_account(customer), invoice.public_id, today)
 
@@ -279,7 +282,7 @@ def test_invoice_detail_has_lines_history_with_running_balance_and_pending_payme
     ]
     assert [row.reference for row in detail.applied] == ["CN-7", "ch_42"]
     assert [(p.label, p.amount.minor, p.method) for p in detail.pending] == [
-        ("Payment processing", 1_000, "bank transfer (ACH)"),
+        (f"Processing, expected by {expected_by}", 1_000, "bank transfer (ACH)"),  # a bank debit takes days
     ]
     assert (detail.standing.balance.minor, detail.standing.payable.minor) == (6_000, 5_000)
 

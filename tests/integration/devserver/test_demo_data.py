@@ -81,13 +81,17 @@ def test_seeded_ledger_is_consistent_and_covers_every_state(db, clock):
     assert all(line_sums[invoice.id] == invoice.total_minor for invoice in invoices)
     allocated = dict(db.execute(select(PaymentAllocation.payment_id, func.sum(PaymentAllocation.amount_minor))
                                 .group_by(PaymentAllocation.payment_id)).all())
-    payments = db.scalars(select(Payment)).all()
+    # The planned ledger's payments (the two demo bank payments are checked in their own test).
+    from portal.domain.payments.models import BankDebit
+    debits = select(BankDebit.payment_id)
+    payments = db.scalars(select(Payment).where(Payment.id.not_in(debits))).all()
     assert payments and all(p.status == "succeeded" and p.settled_at and allocated[p.id] == p.amount_minor
                             for p in payments)
 
     # Balance = total - settled payment allocations - credit notes, never negative.
     paid = defaultdict(int)
-    for invoice_id, amount in db.execute(select(PaymentAllocation.invoice_id, PaymentAllocation.amount_minor)):
+    for invoice_id, amount in db.execute(select(PaymentAllocation.invoice_id, PaymentAllocation.amount_minor)
+                                         .where(PaymentAllocation.payment_id.not_in(debits))):
         paid[invoice_id] += amount
     credited = defaultdict(int)
     for invoice_id, amount in db.execute(select(InvoiceEntry.invoice_id, InvoiceEntry.amount_minor)
@@ -232,3 +236,22 @@ def test_demo_reminders_have_a_policy_a_paused_customer_and_reminders_sent(db, c
                      .where(CustomerReminderSettings.paused.is_(True))) == 1
     assert reminders_sent_count(db) >= 2
     assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "reminder")) == 0
+
+
+def test_demo_has_a_bank_payment_processing_and_one_returned(db, clock):
+    from portal.domain.ledger.jobs import check_ledger
+    from portal.domain.payments.models import BankDebit
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
+    banks = db.scalars(select(Payment).join(BankDebit, BankDebit.payment_id == Payment.id).order_by(Payment.id)).all()
+    assert [p.status for p in banks] == ["processing", "succeeded"]
+    assert {p.customer_id for p in banks} == {clerk.customer_id}
+    processing, returned = banks
+    assert db.get(BankDebit, processing.id).mandate_text and db.get(BankDebit, processing.id).unusable_at is None
+    debit = db.get(BankDebit, returned.id)
+    assert debit.returned_at is not None and debit.return_code == "R01" and debit.unusable_at is not None
+    [allocation] = returned.allocations
+    assert db.get(Invoice, allocation.invoice_id).balance_minor == allocation.amount_minor  # open again
+    assert check_ledger(db).is_consistent

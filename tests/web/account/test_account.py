@@ -8,6 +8,8 @@ from html import unescape
 from types import SimpleNamespace
 
 import pytest
+
+from portal.domain.payments.policy import ach_expected_by
 from flask import url_for
 
 from tests.support.factories import (
@@ -181,9 +183,10 @@ def test_invoice_page_shows_lines_terms_po_payments_and_balance(signed_in, accou
 def test_invoice_page_of_an_invoice_in_flight_offers_no_payment(signed_in, account, db, clock):
     customer = account.customer
     invoice = make_invoice(db, clock, customer, total_minor=9_900)
-    make_allocated_payment(db, clock, customer, [(invoice, 9_900)], status="processing", method="us_bank_account")
+    ach = make_allocated_payment(db, clock, customer, [(invoice, 9_900)], status="processing", method="us_bank_account")
     text = page_text(signed_in.get(f"/invoices/{invoice.public_id}"))
-    assert "Payment processing: $99.00 by bank transfer (ACH)" in text
+    expected_by = ach_expected_by(ach.created_at.date()).strftime("%d %b %Y")
+    assert f"Processing, expected by {expected_by}: $99.00 by bank transfer (ACH)" in text
     assert "Pay $" not in text
     assert "badge-processing" in text
 
