@@ -44,8 +44,8 @@ def command_context(app: Flask, actor: Actor) -> Iterator[Context]:
 
 
 def register_commands(app: Flask) -> None:
-    from . import attachments, database, demo, disputes, ledger, links, outbox, promises, refunds, staff, stripe_sync
+    from . import attachments, database, demo, disputes, ledger, links, outbox, plans, promises, refunds, staff, stripe_sync
 
-    for module in (attachments, database, demo, disputes, ledger, links, outbox, promises, refunds, staff,
+    for module in (attachments, database, demo, disputes, ledger, links, outbox, plans, promises, refunds, staff,
                    stripe_sync):
         module.register(app)
