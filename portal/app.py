@@ -111,13 +111,14 @@ def create_app(
 
 def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp, init_staff_sign_in
-    from portal.routes import account, auth, disputes, methods, payments, promises, webhooks
+    from portal.routes import account, auth, disputes, methods, payments, plans, promises, webhooks
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(payments.bp)
     app.register_blueprint(disputes.bp)
     app.register_blueprint(promises.bp)
+    app.register_blueprint(plans.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(methods.bp)
     app.register_blueprint(admin_bp)

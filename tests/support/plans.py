@@ -12,7 +12,7 @@ from portal.domain.customers.models import Contact, Customer
 from portal.domain.invoicing.models import Invoice
 from portal.domain.methods.models import SavedMethod
 from portal.domain.plans.models import Plan
-from portal.domain.plans.policy import PlanPolicy
+from portal.domain.plans.policy import PlanPolicy, terms_digest
 from portal.domain.plans.service import PlanRequest, preview_plan, propose_plan
 from tests.support.disputes import contact_access, contact_context
 from tests.support.methods import TEST_USER_AGENT
@@ -39,6 +39,6 @@ def make_test_plan(db, clock: Clock, contact: Contact, invoices: list[Invoice], 
     request = plan_request(invoices, count=count, cadence=cadence, first=today + timedelta(days=days), card=card)
     ctx = contact_context(db, clock, contact)
     access = access or contact_access(contact)
-    shown = preview_plan(ctx, access, policy, SUPPLIER_NAME, request, today).terms
+    shown = terms_digest(preview_plan(ctx, access, policy, SUPPLIER_NAME, request, today).terms)
     return propose_plan(ctx, access, policy, SUPPLIER_NAME, request, terms_shown=shown,
                         request_key=secrets.token_urlsafe(24), user_agent=TEST_USER_AGENT, today=today)

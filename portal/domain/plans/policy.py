@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import calendar
+import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -131,6 +132,11 @@ def terms_text(supplier_name: str, customer_name: str, parts: list[ScheduledPart
     lines.append("If installments are not paid, the plan ends and the remaining balance is due at once. "
                  "While the plan runs, these invoices are paid through the plan.")
     return "\n".join(lines)
+
+
+def terms_digest(terms: str) -> str:
+    """What the page carries for the terms it showed: accepting checks the terms now have it."""
+    return hashlib.sha256(terms.encode()).hexdigest()
 
 
 # --- collecting -------------------------------------------------------------------------------

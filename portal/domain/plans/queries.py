@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
-from portal.domain.plans.models import Installment, Plan, PlanInvoice
+from portal.domain.customers.models import Customer
+from portal.domain.invoicing.models import Invoice
+from portal.domain.methods.models import SavedMethod
+from portal.domain.methods.queries import saved_methods
+from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanInvoice
+from portal.domain.plans.policy import MAX_FIRST_DATE_DAYS
 from portal.domain.plans.states import LIVE_PLAN, OWED, InstallmentStatus, PlanStatus
 
 ACTIVE_PLAN = (PlanStatus.ACTIVE, PlanStatus.PAUSED)
@@ -92,3 +97,121 @@ def at_risk_plan_ids(db: Session) -> set[int]:
         .where(Plan.status.in_([str(s) for s in ACTIVE_PLAN]),
                Installment.status.in_([str(s) for s in AT_RISK]))
     ).all())
+
+
+# --- the customer's pages ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChoosableInvoice:
+    public_id: str
+    number: str
+    due_date: date
+    payable: Money
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class PlanFormPage:
+    invoices: list[ChoosableInvoice]
+    cards: list  # methods.queries.MethodLine
+    earliest: date
+    latest: date
+
+
+def plan_form(db: Session, access, chosen_ids: list[str], today: date) -> PlanFormPage:
+    """The invoices a plan may cover (payable now, in no other live plan), the chosen ones
+    ticked, and the company's saved cards for autopay."""
+    in_plans = invoices_in_live_plans(db, access.customer_id)
+    rows = db.execute(
+        select(Invoice.id, Invoice.public_id, Invoice.number, Invoice.due_date, Invoice.currency,
+               Invoice.balance_minor, Invoice.in_flight_minor, Invoice.held_minor)
+        .where(Invoice.customer_id == access.customer_id, Invoice.balance_minor > 0)
+        .order_by(Invoice.due_date, Invoice.number).limit(100)
+    ).all()
+    invoices = []
+    for row in rows:
+        payable = row.balance_minor - row.in_flight_minor - max(min(row.held_minor, row.balance_minor), 0)
+        if payable > 0 and row.id not in in_plans:
+            invoices.append(ChoosableInvoice(row.public_id, row.number, row.due_date, Money(payable, row.currency),
+                                             row.public_id in chosen_ids))
+    return PlanFormPage(invoices, saved_methods(db, access), today, today + timedelta(days=MAX_FIRST_DATE_DAYS))
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    public_id: str
+    status: str
+    total: Money
+    installment_count: int
+    cadence: str
+    created_at: datetime
+    next_due: date | None
+
+
+def customer_plans(db: Session, customer_id: int) -> list[PlanLine]:
+    plans = db.scalars(select(Plan).where(Plan.customer_id == customer_id).order_by(Plan.id.desc()).limit(100)).all()
+    return [_line(plan) for plan in plans]
+
+
+def _line(plan: Plan) -> PlanLine:
+    owed = [i.due_on for i in plan.installments if i.status in OWED]
+    return PlanLine(plan.public_id, plan.status, Money(plan.total_minor, plan.currency), plan.installment_count,
+                    plan.cadence, plan.created_at, min(owed) if owed else None)
+
+
+@dataclass(frozen=True)
+class InstallmentLine:
+    number: int
+    due_on: date
+    amount: Money
+    status: str
+    retry_on: date | None
+    failure_code: str
+
+
+@dataclass(frozen=True)
+class PlanPage:
+    plan: Plan
+    installments: list[InstallmentLine]
+    invoices: list[tuple[str, str, Money]]  # (public id, number, covered)
+    card: str
+    terms: str
+    accepted_at: datetime | None
+    owed: Money
+    customer_name: str = ""
+
+
+def plan_page(db: Session, plan: Plan) -> PlanPage:
+
+    invoices = [(public_id, number, Money(amount, plan.currency)) for public_id, number, amount in db.execute(
+        select(Invoice.public_id, Invoice.number, PlanInvoice.amount_minor)
+        .join(PlanInvoice, PlanInvoice.invoice_id == Invoice.id).where(PlanInvoice.plan_id == plan.id)
+        .order_by(PlanInvoice.id))]
+    method = db.get(SavedMethod, plan.saved_method_id) if plan.saved_method_id else None
+    agreement = db.scalar(select(PlanAgreement).where(PlanAgreement.plan_id == plan.id)
+                          .order_by(PlanAgreement.id.desc()).limit(1))
+    lines = [InstallmentLine(i.number, i.due_on, Money(i.amount_minor, plan.currency), i.status, i.retry_on,
+                             i.failure_code) for i in plan.installments]
+    owed = Money(sum(i.amount_minor for i in plan.installments if i.status in OWED), plan.currency)
+    customer = db.get(Customer, plan.customer_id)
+    return PlanPage(plan, lines, invoices, f"{method.brand} ending {method.last4}".strip() if method else "",
+                    agreement.terms_text if agreement else "", agreement.accepted_at if agreement else None, owed,
+                    customer.name if customer else "")
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+STAFF_FILTERS = ("active", "pending_approval", "at_risk", "defaulted", "all")
+
+
+def staff_plans(db: Session, status: str) -> list[tuple[PlanLine, str]]:
+    """(plan line, customer name) for the staff list, newest first, at most 200."""
+
+    query = select(Plan, Customer.name).join(Customer, Customer.id == Plan.customer_id)
+    if status == "at_risk":
+        query = query.where(Plan.id.in_(at_risk_plan_ids(db) or {0}))
+    elif status != "all":
+        query = query.where(Plan.status == status)
+    rows = db.execute(query.order_by(Plan.id.desc()).limit(200)).all()
+    return [(_line(plan), name) for plan, name in rows]

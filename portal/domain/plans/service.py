@@ -32,7 +32,8 @@ from portal.domain.methods.models import SavedMethod
 from portal.domain.payments.service import lock_customer
 from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanInvoice
 from portal.domain.plans.policy import (
-    MAX_REASON_LENGTH, PlanPolicy, PlanRefused, ScheduledPart, check_first_date, outside_policy, schedule, terms_text,
+    MAX_REASON_LENGTH, PlanPolicy, PlanRefused, ScheduledPart, check_first_date, outside_policy, schedule, terms_digest,
+    terms_text,
 )
 from portal.domain.plans.queries import defaulted_since, invoices_in_live_plans
 from portal.domain.plans.states import (
@@ -133,8 +134,9 @@ def _months_before(day: date, months: int) -> date:
 
 def propose_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name: str, request: PlanRequest, *,
                  terms_shown: str, request_key: str, user_agent: str, today: date) -> Plan:
-    """Record the plan and the agreement to `terms_shown`, which must be the terms of this
-    request now (else the schedule changed since it was shown: PlanRefused). The same
+    """Record the plan and the agreement to the terms shown (`terms_shown`: their digest,
+    `policy.terms_digest`), which must be the terms of this request now (else the schedule
+    changed since it was shown: PlanRefused); the agreement keeps those exact words. The same
     `request_key` twice returns the plan the first made."""
     if not REQUEST_KEY_PATTERN.match(request_key or ""):
         raise PlanRefused("This form has expired. Reload the page and try again.")
@@ -144,7 +146,7 @@ def propose_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
     if existing is not None:
         return existing
     preview = preview_plan(ctx, access, policy, supplier_name, request, today)
-    if terms_shown.replace("\r\n", "\n").strip() != preview.terms.strip():
+    if terms_shown != terms_digest(preview.terms):
         raise PlanRefused("The schedule changed since it was shown: look at it again before accepting.")
     status = PlanStatus.PENDING_APPROVAL if preview.needs_approval else PlanStatus.ACTIVE
     plan = Plan(

@@ -24,7 +24,7 @@ from portal.domain.payments.models import Payment
 from portal.domain.payments.service import apply_gateway_status, lock_payment
 from portal.domain.plans.jobs import JOB_ACTOR, collect_installments
 from portal.domain.plans.models import Installment, InstallmentAttempt, Plan, PlanAgreement, PlanInvoice
-from portal.domain.plans.policy import PlanPolicy, PlanRefused
+from portal.domain.plans.policy import PlanPolicy, PlanRefused, terms_digest
 from portal.domain.plans.queries import expected_cash_by_week, invoices_in_active_plans
 from portal.domain.plans.service import approve_plan, cancel_plan, decline_plan, preview_plan, propose_plan
 from portal.domain.plans.states import InstallmentStatus, PlanStatus
@@ -125,7 +125,7 @@ def test_the_same_form_twice_makes_one_plan(db, clock, acme):
     today = customer_today(db, clock, clerk)
     request = plan_request([first], first=today)
     ctx, access = contact_context(db, clock, clerk), contact_access(clerk)
-    shown = preview_plan(ctx, access, POLICY, SUPPLIER_NAME, request, today).terms
+    shown = terms_digest(preview_plan(ctx, access, POLICY, SUPPLIER_NAME, request, today).terms)
     key = secrets.token_urlsafe(24)
     one = propose_plan(ctx, access, POLICY, SUPPLIER_NAME, request, terms_shown=shown, request_key=key,
                        user_agent="x", today=today)
@@ -158,7 +158,8 @@ def test_every_refusal_changes_nothing(db, clock, acme, change):
     request = type(request)(request.invoice_public_ids, request.count, request.cadence, request.first_due_on, pay_by)
     shown = "These are not the terms." if change == "terms" else ""
     if not shown and change not in ("link", "count", "past", "in_plan", "no_card", "disputed", "currencies"):
-        shown = preview_plan(contact_context(db, clock, clerk), access, POLICY, SUPPLIER_NAME, request, today).terms
+        shown = terms_digest(preview_plan(contact_context(db, clock, clerk), access, POLICY, SUPPLIER_NAME, request,
+                                          today).terms)
     before = _counts(db)
     with pytest.raises(PlanRefused):
         propose_plan(contact_context(db, clock, clerk), access, POLICY, SUPPLIER_NAME, request,

@@ -1,0 +1,99 @@
+"""The customer's plan pages through the test client: the form, the schedule and the exact
+terms shown before accepting, accepting once per form token, the plan's page, refusals shown
+with the form and nothing changed, and forwarded-link holders kept out."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
+
+from portal.domain.plans.models import Plan, PlanAgreement
+from tests.support.factories import make_contact, make_customer, make_invoice, make_invoice_link, sign_in
+from tests.support.fixtures.links import csrf_from
+from tests.support.plans import customer_today
+
+_HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
+
+
+@pytest.fixture
+def acme(db, clock):
+    customer = make_customer(db, clock, name="Acme Corp")
+    clerk = make_contact(db, clock, customer, email="clerk@acme.example")
+    first = make_invoice(db, clock, customer, number="INV-100", total_minor=60_000)
+    second = make_invoice(db, clock, customer, number="INV-200", total_minor=30_001)
+    return customer, clerk, first, second
+
+
+@pytest.fixture
+def signed_in(client, acme, clock):
+    sign_in(client, acme[1], clock)
+    return client
+
+
+def _count(db) -> int:
+    db.commit()
+    return db.scalar(select(func.count()).select_from(Plan))
+
+
+def _preview(client, db, clock, clerk, invoices, **fields):
+    page = client.get("/plans/new", query_string=[("invoice", i.public_id) for i in invoices])
+    assert page.status_code == 200
+    data = MultiDict([("csrf_token", csrf_from(page)), *(("invoice", i.public_id) for i in invoices)])
+    data.update({"count": "3", "cadence": "monthly", "first": customer_today(db, clock, clerk).isoformat(),
+                 "pay_by": "myself", **fields})
+    return client.post("/plans/preview", data=data)
+
+
+def test_the_schedule_and_terms_are_shown_then_accepted_once(signed_in, db, clock, acme):
+    _, clerk, first, second = acme
+    shown = _preview(signed_in, db, clock, clerk, [first, second])
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "$300.01" in html and "$300.00" in html
+    assert "I accept these terms" in html and "INV-100, INV-200 in 3 installments" in html
+    accept = MultiDict(_HIDDEN.findall(html))
+    answer = signed_in.post("/plans", data=accept)
+    assert answer.status_code == 303
+    again = signed_in.post("/plans", data=accept)  # a double click
+    assert again.status_code == 303 and again.headers["Location"] == answer.headers["Location"]
+    assert _count(db) == 1
+    plan = db.scalar(select(Plan))
+    agreement = db.scalar(select(PlanAgreement))
+    assert plan.status == "active" and "INV-100, INV-200 in 3 installments" in agreement.terms_text
+    page = signed_in.get(answer.headers["Location"])
+    assert page.status_code == 200 and "scheduled" in page.get_data(as_text=True)
+    assert "Pay early or pay off the plan ($900.01 left)" in page.get_data(as_text=True)
+    assert plan.public_id in signed_in.get("/plans").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"count": "13"}, "between 2 and 12"),
+    ({"count": "x"}, "between 2 and 12"),
+    ({"cadence": "daily"}, "how often"),
+    ({"first": "2026-02-30"}, "does not exist"),
+    ({"first": "2020-01-01"}, "in the past"),
+    ({"pay_by": "autopay", "card": ""}, "saved cards"),
+])
+def test_refusals_show_the_form_again_and_change_nothing(signed_in, db, clock, acme, fields, message):
+    _, clerk, first, _ = acme
+    answer = _preview(signed_in, db, clock, clerk, [first], **fields)
+    assert answer.status_code == 400 and message in answer.get_data(as_text=True)
+    assert _count(db) == 0
+
+
+def test_changed_terms_are_refused(signed_in, db, clock, acme):
+    _, clerk, first, _ = acme
+    accept = MultiDict(_HIDDEN.findall(_preview(signed_in, db, clock, clerk, [first]).get_data(as_text=True)))
+    accept["count"] = "4"  # not what the terms shown say
+    answer = signed_in.post("/plans", data=accept)
+    assert answer.status_code == 400 and "changed since it was shown" in answer.get_data(as_text=True)
+    assert _count(db) == 0
+
+
+def test_a_forwarded_links_holder_cannot_propose_a_plan(client, db, clock, acme):
+    _, clerk, first, _ = acme
+    sign_in(client, clerk, clock, link=make_invoice_link(db, clock, clerk, [first]))
+    assert client.get("/plans/new").status_code == 403
+    assert client.get("/plans").status_code == 403
