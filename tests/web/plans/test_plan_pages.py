@@ -1,6 +1,7 @@
 """The customer's plan pages through the test client: the form, the schedule and the exact
 terms shown before accepting, accepting once per form token, the plan's page, refusals shown
-with the form and nothing changed, and forwarded-link holders kept out."""
+with the form and nothing changed, forwarded-link holders kept out; and /admin/plans for
+collectors (the list, cash by week, approve, decline with a reason, pause)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from portal.domain.plans.models import Plan, PlanAgreement
-from tests.support.factories import make_contact, make_customer, make_invoice, make_invoice_link, sign_in
+from portal.domain.plans.policy import PlanPolicy
+from portal.domain.staff.states import StaffRole
+from tests.support.factories import (
+    make_contact, make_customer, make_invoice, make_invoice_link, make_staff, sign_in, staff_sign_in,
+)
 from tests.support.fixtures.links import csrf_from
-from tests.support.plans import customer_today
+from tests.support.plans import customer_today, make_test_plan
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
 
@@ -97,3 +102,34 @@ def test_a_forwarded_links_holder_cannot_propose_a_plan(client, db, clock, acme)
     sign_in(client, clerk, clock, link=make_invoice_link(db, clock, clerk, [first]))
     assert client.get("/plans/new").status_code == 403
     assert client.get("/plans").status_code == 403
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+def test_collectors_list_plans_see_cash_by_week_and_decide_waiting_ones(client, db, clock, acme):
+    _, clerk, first, second = acme
+    waiting = make_test_plan(db, clock, clerk, [first], count=4, policy=PlanPolicy(max_count=3))
+    running = make_test_plan(db, clock, clerk, [second], count=2, cadence="weekly", days=1)
+    db.commit()
+    staff_sign_in(client, make_staff(db, clock, role=StaffRole.COLLECTOR), clock)
+    listing = client.get("/admin/plans").get_data(as_text=True)
+    assert running.public_id in listing and waiting.public_id not in listing
+    assert "$150.01" in listing and "Cash expected" in listing  # 15 June week: the first installment
+    assert waiting.public_id in client.get("/admin/plans?status=pending_approval").get_data(as_text=True)
+
+    page = client.get(f"/admin/plans/{waiting.public_id}")
+    assert page.status_code == 200 and "more than 3 installments" in page.get_data(as_text=True)
+    token = csrf_from(page)
+    refused = client.post(f"/admin/plans/{waiting.public_id}/decline", data={"csrf_token": token, "reason": ""})
+    assert refused.status_code == 400
+    db.expire_all()
+    assert db.get(Plan, waiting.id).status == "pending_approval"
+    assert client.post(f"/admin/plans/{waiting.public_id}/approve", data={"csrf_token": token}).status_code == 303
+    db.expire_all()
+    assert db.get(Plan, waiting.id).status == "active"
+    assert client.post(f"/admin/plans/{waiting.public_id}/approve", data={"csrf_token": token}).status_code == 400
+    assert client.post(f"/admin/plans/{waiting.public_id}/explode", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/admin/plans/{running.public_id}/pause", data={"csrf_token": token}).status_code == 303
+    db.expire_all()
+    assert db.get(Plan, running.id).status == "paused"
