@@ -20,6 +20,7 @@ from portal.domain.customers.models import Customer
 from portal.domain.invoicing.models import Invoice
 from portal.domain.methods.models import SavedMethod
 from portal.domain.methods.queries import saved_methods
+from portal.domain.payments.models import Payment
 from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanInvoice
 from portal.domain.plans.policy import MAX_FIRST_DATE_DAYS
 from portal.domain.plans.states import LIVE_PLAN, OWED, InstallmentStatus, PlanStatus
@@ -191,8 +192,12 @@ def plan_page(db: Session, plan: Plan) -> PlanPage:
     method = db.get(SavedMethod, plan.saved_method_id) if plan.saved_method_id else None
     agreement = db.scalar(select(PlanAgreement).where(PlanAgreement.plan_id == plan.id)
                           .order_by(PlanAgreement.id.desc()).limit(1))
-    lines = [InstallmentLine(i.number, i.due_on, Money(i.amount_minor, plan.currency), i.status, i.retry_on,
-                             i.failure_code) for i in plan.installments]
+    # A charge the webhook has settled shows as paid before the collector's next run records it.
+    charging = [i.payment_id for i in plan.installments if i.status == InstallmentStatus.CHARGING and i.payment_id]
+    settled = set(db.scalars(select(Payment.id).where(Payment.id.in_(charging), Payment.status == "succeeded")))
+    lines = [InstallmentLine(i.number, i.due_on, Money(i.amount_minor, plan.currency),
+                             InstallmentStatus.PAID if i.payment_id in settled and i.status == InstallmentStatus.CHARGING
+                             else i.status, i.retry_on, i.failure_code) for i in plan.installments]
     owed = Money(sum(i.amount_minor for i in plan.installments if i.status in OWED), plan.currency)
     customer = db.get(Customer, plan.customer_id)
     return PlanPage(plan, lines, invoices, f"{method.brand} ending {method.last4}".strip() if method else "",
