@@ -3,7 +3,7 @@
 It builds a fresh SQLite database under instance/ (the Alembic migrations, then the demo
 ledger), starts localstripe (offline Stripe) with the portal's webhook registered, a mail
 catcher, the portal under gunicorn, the outbox sender, and `reconcile-stripe`,
-`warn-sla-at-risk` and `check-promises` every minute, all on 127.0.0.1. Then it prints:
+`warn-sla-at-risk`, `check-promises` and `collect-installments` every minute, all on 127.0.0.1. Then it prints:
 
     Portal: <url>
     Clerk link: <a sign-in link for the demo clerk, ap@acme.example>
@@ -241,11 +241,12 @@ def tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-# How often the demo runs `reconcile-stripe`, `warn-sla-at-risk` and `check-promises`, as
-# production cron jobs would.
+# How often the demo runs `reconcile-stripe`, `warn-sla-at-risk`, `check-promises` and
+# `collect-installments`, as production cron jobs would.
 RECONCILE_EVERY_SECONDS = 60
 SLA_WARNINGS_EVERY_SECONDS = 60
 PROMISE_CHECK_EVERY_SECONDS = 60
+INSTALLMENTS_EVERY_SECONDS = 60
 
 
 def child_commands(app_port: int) -> dict[str, list[str]]:
@@ -265,6 +266,8 @@ def child_commands(app_port: int) -> dict[str, list[str]]:
                          *flask, "warn-sla-at-risk"],
         "promise-check": [sys.executable, "-m", "devserver.schedule", str(PROMISE_CHECK_EVERY_SECONDS), "--",
                           *flask, "check-promises"],
+        "installments": [sys.executable, "-m", "devserver.schedule", str(INSTALLMENTS_EVERY_SECONDS), "--",
+                         *flask, "collect-installments"],
     }
 
 

@@ -653,6 +653,7 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     if existing:
         raise DemoDataExists(f"The database already has {existing} customers; demo data was not added.")
     from devserver.demo_disputes import write_demo_disputes
+    from devserver.demo_plans import write_demo_plans
     from devserver.demo_promises import write_demo_promises
     from devserver.demo_staff import seed_demo_staff
 
@@ -662,4 +663,5 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     seed_demo_staff(db, clock)
     write_demo_disputes(db, clock)
     write_demo_promises(db, clock)
+    write_demo_plans(db, clock)
     return summary

@@ -217,3 +217,19 @@ def test_demo_promises_are_open_kept_and_broken(db, clock):
     assert len(promised_invoice_ids(db, clerk.customer_id, clock.now().date())) == 2
     from portal.domain.notifications.models import OutboxMessage
     assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "promise_broken")) == 0
+
+
+def test_demo_plans_are_in_several_states(db, clock):
+    from devserver.demo_plans import plan_counts
+    from portal.domain.ledger.jobs import check_ledger
+    from portal.domain.plans.models import Plan
+    from portal.domain.plans.queries import invoices_in_active_plans
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    counts = plan_counts(db)
+    assert {"active", "pending_approval", "paused", "declined", "cancelled", "defaulted"} <= set(counts), counts
+    clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
+    [acme] = db.scalars(select(Plan).where(Plan.customer_id == clerk.customer_id)).all()
+    assert acme.status == "active" and invoices_in_active_plans(db, clerk.customer_id)
+    assert check_ledger(db).differences == []
