@@ -19,6 +19,7 @@ from portal.domain.core.clock import Clock
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.invoicing.models import Invoice
+from portal.domain.notifications.models import OutboxMessage
 from portal.domain.notifications.rendering import SupplierDetails, render_email
 from portal.domain.notifications.service import enqueue
 from portal.domain.plans.models import Installment, Plan, PlanInvoice
@@ -42,6 +43,10 @@ def _recipients(db: Session, plan: Plan) -> tuple[Contact | None, list[str]]:
 
 
 def _send(db: Session, clock: Clock, supplier: SupplierDetails, plan: Plan, kind: str, key: str, **context) -> bool:
+    """Queue one email to the plan's proposer (AP mailboxes on CC); False when it was queued
+    before (`key`) or there is nobody to tell."""
+    if db.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
+        return False
     maker, cc = _recipients(db, plan)
     if maker is None:
         log.warning("plan %s: no contact to send %s to", plan.public_id, kind)

@@ -329,6 +329,21 @@ def test_a_cancelled_plan_is_not_charged_and_cash_expected_counts_running_plans(
     assert fake_gateway.off_session.calls == 1 and running.installments[0].status == I.CHARGING
 
 
+def test_a_reminder_goes_out_once_a_few_days_before_each_autopay_charge(db, clock, fake_gateway, acme, card,
+                                                                         collect):
+    _, clerk, first, _ = acme
+    make_test_plan(db, clock, clerk, [first], count=2, cadence="weekly", days=5, card=card)  # 20 and 27 June
+    assert collect().reminders == 0  # 5 days ahead: too early
+    clock.advance(days=2)
+    assert collect().reminders == 1 and collect().reminders == 0
+    [reminder] = _emails(db, "plan_installment_reminder")
+    assert "20 Jun 2026" in reminder.subject and "$300.00" in reminder.subject
+    assert reminder.to_address == "clerk@acme.example" and reminder.cc_addresses == "ap@acme.example"
+    clock.advance(days=7)  # 24 June: the first charged (due 20 June), the second (27 June) reminded
+    collect()
+    assert len(_emails(db, "plan_installment_reminder")) == 2 and fake_gateway.off_session.calls == 1
+
+
 @pytest.mark.postgres_only
 def test_two_collectors_at_once_charge_each_due_installment_once(db, clock, supplier, fake_gateway, acme,
                                                                   session_factory):
