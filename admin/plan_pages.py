@@ -3,8 +3,9 @@
 - `GET  /admin/plans[?status=active|pending_approval|at_risk|defaulted|all]`  the plans, and the
   cash running plans are expected to bring in, by week
 - `GET  /admin/plans/<public_id>`                      one plan: schedule, agreement, decisions
-- `POST /admin/plans/<public_id>/<action>`             approve, decline (reason), pause, resume,
-                                                       cancel (reason)
+- `POST /admin/plans/<public_id>/<action>`             approve, counter (other count, cadence,
+                                                       first date; reason), decline (reason),
+                                                       pause, resume, cancel (reason)
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ from portal.domain.plans import service
 from portal.domain.plans.queries import STAFF_FILTERS, expected_cash_by_week, plan_by_public_id, plan_page, staff_plans
 from portal.domain.staff.policy import Permission
 from portal.forms.fields import first_value
-from portal.forms.plans import plan_reason_form
+from portal.forms.plans import counter_plan_form, plan_reason_form
 from portal.web.context import db, request_context, services
 
 from . import bp
 from .auth import staff_actor
 from .permissions import requires
 
-FILTER_LABELS = {"active": "Active", "pending_approval": "Waiting for approval", "at_risk": "At risk",
+FILTER_LABELS = {"active": "Active", "pending_approval": "Waiting for approval", "countered": "Countered", "at_risk": "At risk",
                  "defaulted": "Defaulted", "all": "All"}
-ACTIONS = ("approve", "decline", "pause", "resume", "cancel")
+ACTIONS = ("approve", "counter", "decline", "pause", "resume", "cancel")
 
 
 @bp.get("/plans")
@@ -61,6 +62,10 @@ def plan_action(public_id: str, action: str):
     try:
         if action == "approve":
             service.approve_plan(ctx, found)
+        elif action == "counter":
+            given = counter_plan_form(request.form)
+            service.counter_plan(ctx, found, count=given.count, cadence=given.cadence, first_due_on=given.first_due_on,
+                                 reason=given.reason)
         elif action == "decline":
             service.decline_plan(ctx, found, plan_reason_form(request.form))
         elif action == "pause":

@@ -1,5 +1,6 @@
-"""The demo's installment plans: active, waiting for approval, paused, declined, cancelled and
-defaulted, over open invoices of Acme Corp (the demo clerk's) and a few other customers.
+"""The demo's installment plans: active, waiting for approval, countered by staff, paused,
+declined, cancelled and defaulted, over open invoices of Acme Corp (the demo clerk's) and a
+few other customers.
 
 All are proposed through the product's own service, paid by the customer ("pay each myself":
 the demo's customers have no card saved at localstripe, so `collect-installments` charges
@@ -25,7 +26,7 @@ from portal.domain.invoicing.models import Invoice
 from portal.domain.plans.models import Plan, PlanInvoice
 from portal.domain.plans.policy import PlanPolicy, PlanRefused, terms_digest
 from portal.domain.plans.service import (
-    PlanRequest, cancel_plan, decline_plan, move_installment, move_plan, pause_plan, preview_plan, propose_plan,
+    PlanRequest, cancel_plan, counter_plan, decline_plan, move_installment, move_plan, pause_plan, preview_plan, propose_plan,
 )
 from portal.domain.plans.states import OWED, InstallmentStatus, PlanStatus
 from portal.domain.promises.models import PromiseInvoice
@@ -79,7 +80,7 @@ def write_demo_plans(db: Session, clock: Clock, supplier_name: str = "Northwind 
     made: list[Plan] = []
     if acme is not None:
         made += [p for p in (_propose(db, clock, supplier_name, acme, count=3, cadence="monthly", days=7),) if p]
-    shapes = [("waiting", 10, "monthly"), ("paused", 4, "biweekly"), ("declined", 12, "monthly"),
+    shapes = [("waiting", 10, "monthly"), ("countered", 9, "monthly"), ("paused", 4, "biweekly"), ("declined", 12, "monthly"),
               ("cancelled", 3, "weekly"), ("defaulted", 4, "weekly"), ("active", 2, "biweekly")]
     for fate, count, cadence in shapes:
         started = clock if fate != "defaulted" else FixedClock(clock.now() - timedelta(days=30))
@@ -90,7 +91,10 @@ def write_demo_plans(db: Session, clock: Clock, supplier_name: str = "Northwind 
                 break
         if plan is None:
             break
-        if fate == "paused":
+        if fate == "countered" and plan.status == PlanStatus.PENDING_APPROVAL:
+            counter_plan(staff, plan, count=6, cadence="monthly", first_due_on=plan.first_due_on,
+                         reason="Six months is the longest we can offer without a deposit.")
+        elif fate == "paused":
             pause_plan(staff, plan)
         elif fate == "declined" and plan.status == PlanStatus.PENDING_APPROVAL:
             decline_plan(staff, plan, "Twelve months is longer than we can offer: three to six months is fine.")

@@ -53,7 +53,7 @@ def upgrade() -> None:
     sa.CheckConstraint("cadence IN ('weekly', 'biweekly', 'monthly')", name=op.f('ck_plans_cadence_known')),
     sa.CheckConstraint("pay_by <> 'autopay' OR saved_method_id IS NOT NULL", name=op.f('ck_plans_autopay_has_method')),
     sa.CheckConstraint("pay_by IN ('autopay', 'myself')", name=op.f('ck_plans_pay_by_known')),
-    sa.CheckConstraint("status IN ('pending_approval', 'active', 'paused', 'completed', 'defaulted', 'declined', 'cancelled')", name=op.f('ck_plans_status_known')),
+    sa.CheckConstraint("status IN ('pending_approval', 'countered', 'active', 'paused', 'completed', 'defaulted', 'declined', 'cancelled')", name=op.f('ck_plans_status_known')),
     sa.CheckConstraint('failures >= 0', name=op.f('ck_plans_failures_not_negative')),
     sa.CheckConstraint('installment_count BETWEEN 2 AND 12', name=op.f('ck_plans_count_in_range')),
     sa.CheckConstraint('total_minor > 0', name=op.f('ck_plans_total_positive')),

@@ -67,3 +67,31 @@ class PlanReasonForm(PortalForm):
 def plan_reason_form(data: MultiDict) -> str:
     form = PlanReasonForm(MultiDict({"reason": first_value(data, "reason", MAX_REASON_LENGTH)})).checked()
     return form.reason.data or ""
+
+
+@dataclass(frozen=True)
+class CounterInput:
+    count: int
+    cadence: str
+    first_due_on: object  # date
+    reason: str
+
+
+def counter_plan_form(data: MultiDict) -> CounterInput:
+    count_text = first_value(data, "count", 3).strip()
+    if not count_text.isdigit() or not MIN_INSTALLMENTS <= int(count_text) <= MAX_INSTALLMENTS:
+        raise InvalidInput(f"Choose between {MIN_INSTALLMENTS} and {MAX_INSTALLMENTS} installments.")
+    cadence = first_value(data, "cadence", 10).strip()
+    if cadence not in set(Cadence):
+        raise InvalidInput("Choose how often.")
+    return CounterInput(int(count_text), cadence, promised_date(first_value(data, "first", 10)),
+                        plan_reason_form(data))
+
+
+def answer_plan_form(data: MultiDict) -> tuple[bool, str]:
+    """(accept?, digest of the terms shown) from the customer's answer to a counter-proposal."""
+    answer = first_value(data, "answer", 10).strip()
+    digest = first_value(data, "terms_digest", 64).strip()
+    if answer not in ("accept", "decline") or (answer == "accept" and not _DIGEST.fullmatch(digest)):
+        raise InvalidInput("This form has expired. Reload the page and try again.")
+    return answer == "accept", digest

@@ -14,6 +14,7 @@ URLs:
 - `plans.preview`  POST /plans/preview                           the schedule and the exact terms
 - `plans.create`   POST /plans                                   accept them (one plan per form token)
 - `plans.plan`     GET  /plans/<public_id>                       the plan, its installments and terms
+- `plans.answer`   POST /plans/<public_id>/answer                accept or decline terms staff proposed
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from portal.domain.plans.service import MAX_INVOICES_PER_PLAN
 from portal.forms import InvalidInput
 from portal.forms.fields import shown_again
 from portal.forms.payments import invoice_ids
-from portal.forms.plans import accept_plan_form, plan_request_form
+from portal.forms.plans import accept_plan_form, answer_plan_form, plan_request_form
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
 
@@ -116,5 +117,25 @@ def create():
 @bp.get("/plans/<public_id>")
 @require_whole_account
 def plan(public_id: str):
+    return _plan_page(public_id)
+
+
+def _plan_page(public_id: str, *, error: str = "", status: int = 200):
     found = queries.plan_by_public_id(db(), public_id, g.customer.id)
-    return render_template("plans/plan.html", page=queries.plan_page(db(), found))
+    counter = service.counter_terms(db(), services().supplier.name, found) if found.status == "countered" else ""
+    return render_template("plans/plan.html", page=queries.plan_page(db(), found), counter=counter,
+                           digest=terms_digest(counter) if counter else "", error=error), status
+
+
+@bp.post("/plans/<public_id>/answer")
+@require_whole_account
+def answer(public_id: str):
+    queries.plan_by_public_id(db(), public_id, g.customer.id)  # another company's plan: 404 first
+    try:
+        accept, digest = answer_plan_form(request.form)
+        service.answer_counter(_context(), current_access(), services().supplier.name, public_id, accept=accept,
+                               terms_shown=digest, user_agent=request.headers.get("User-Agent", "")[:500])
+    except (PlanRefused, InvalidInput) as error:
+        db().rollback()
+        return _plan_page(public_id, error=error.message, status=400)
+    return redirect(url_for(".plan", public_id=public_id), code=303)

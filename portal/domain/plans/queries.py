@@ -207,7 +207,7 @@ def plan_page(db: Session, plan: Plan) -> PlanPage:
 
 # --- staff ---------------------------------------------------------------------------------------
 
-STAFF_FILTERS = ("active", "pending_approval", "at_risk", "defaulted", "all")
+STAFF_FILTERS = ("active", "pending_approval", "countered", "at_risk", "defaulted", "all")
 
 
 def staff_plans(db: Session, status: str) -> list[tuple[PlanLine, str]]:

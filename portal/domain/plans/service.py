@@ -4,8 +4,9 @@ Customer side (whole-account sessions only: a forwarded invoice link's holder ca
 company to a schedule): `preview_plan` shows the schedule and the exact terms; `propose_plan`
 records the plan and the customer's agreement to those terms (who, when, IP, user agent, the
 words), active at once when inside the policy, otherwise waiting for staff. Staff side:
-`approve_plan`, `decline_plan`, `pause_plan`, `resume_plan`, `cancel_plan` (MANAGE_PLANS,
-checked by the route). The collector (`jobs.collect_installments`) charges and settles.
+`approve_plan`, `counter_plan`, `decline_plan`, `pause_plan`, `resume_plan`, `cancel_plan`
+(MANAGE_PLANS, checked by the route); the customer answers a counter-proposal with
+`answer_counter`. The collector (`jobs.collect_installments`) charges and settles.
 
 A plan covers what is payable on each invoice when it is proposed (`Standing.payable`: open
 balance minus money in flight minus what disputes hold). An invoice is in at most one live plan
@@ -24,9 +25,11 @@ from sqlalchemy import select
 
 from portal.domain.access.policy import Access
 from portal.domain.core import audit
+from portal.domain.core.clock import today_in
 from portal.domain.core.context import Context
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Customer
+from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.queries import named_invoice_figures
 from portal.domain.methods.models import SavedMethod
 from portal.domain.payments.service import lock_customer
@@ -35,7 +38,7 @@ from portal.domain.plans.policy import (
     MAX_REASON_LENGTH, PlanPolicy, PlanRefused, ScheduledPart, check_first_date, outside_policy, schedule, terms_digest,
     terms_text,
 )
-from portal.domain.plans.queries import defaulted_since, invoices_in_live_plans
+from portal.domain.plans.queries import defaulted_since, invoices_in_live_plans, plan_by_public_id
 from portal.domain.plans.states import (
     INSTALLMENT_TRANSITIONS, OWED, PLAN_TRANSITIONS, Cadence, InstallmentStatus, PayBy, PlanStatus,
 )
@@ -228,3 +231,70 @@ def resume_plan(ctx: Context, plan: Plan) -> Plan:
 def cancel_plan(ctx: Context, plan: Plan, reason: str) -> Plan:
     return _staff_move(ctx, plan, PlanStatus.CANCELLED, "cancelled", _clean_reason(reason))
 
+
+
+# --- counter-proposals ---------------------------------------------------------------------------
+
+
+def counter_terms(db, supplier_name: str, plan: Plan) -> str:
+    """The words of a countered plan's current schedule, as the customer is shown them."""
+    invoice_numbers = list(db.scalars(
+        select(Invoice.number).join(PlanInvoice, PlanInvoice.invoice_id == Invoice.id)
+        .where(PlanInvoice.plan_id == plan.id).order_by(PlanInvoice.id)))
+    method = db.get(SavedMethod, plan.saved_method_id) if plan.saved_method_id else None
+    parts = [ScheduledPart(i.number, i.due_on, Money(i.amount_minor, plan.currency)) for i in plan.installments]
+    customer = db.get(Customer, plan.customer_id)
+    card = f"{method.brand} ending {method.last4}".strip() if method is not None else None
+    return terms_text(supplier_name, customer.name, parts, invoice_numbers, card)
+
+
+def counter_plan(ctx: Context, plan: Plan, *, count: int, cadence: str, first_due_on: date, reason: str) -> Plan:
+    """Staff propose other terms for a waiting plan: same invoices and total, another schedule.
+    The customer accepts (a new agreement; the plan is active) or declines them."""
+    if plan.status != PlanStatus.PENDING_APPROVAL:
+        raise PlanRefused("Only a plan waiting for approval can be answered with other terms.")
+    try:
+        cadence = Cadence(cadence)
+    except ValueError:
+        raise PlanRefused("Choose how often.") from None
+    check_first_date(first_due_on, today_in(ctx.clock, ctx.db.get(Customer, plan.customer_id).timezone))
+    reason = _clean_reason(reason)
+    parts = schedule(Money(plan.total_minor, plan.currency), count, cadence, first_due_on)
+    now = ctx.clock.now()
+    plan.installments.clear()
+    ctx.db.flush()
+    plan.installments.extend(Installment(number=part.number, due_on=part.due_on, amount_minor=part.amount.minor,
+                                         status=InstallmentStatus.SCHEDULED, failure_code="", updated_at=now)
+                             for part in parts)
+    plan.installment_count, plan.cadence, plan.first_due_on = count, cadence, first_due_on
+    return _staff_move(ctx, plan, PlanStatus.COUNTERED, "countered", reason)
+
+
+def answer_counter(ctx: Context, access: Access, supplier_name: str, public_id: str, *, accept: bool,
+                   terms_shown: str, user_agent: str) -> Plan:
+    """The customer accepts the terms staff proposed (their digest, `terms_shown`, must be the
+    plan's terms now) or declines them."""
+    if not access.whole_account:
+        raise PlanRefused("Sign in to your account to answer this plan.")
+    db, now = ctx.db, ctx.clock.now()
+    lock_customer(db, access.customer_id)
+    plan = plan_by_public_id(db, public_id, access.customer_id)
+    if plan.status != PlanStatus.COUNTERED:
+        raise PlanRefused("This plan is not waiting for your answer.")
+    before = plan.status
+    if not accept:
+        move_plan(plan, PlanStatus.DECLINED, now)
+        plan.ended_at = now
+        for installment in plan.installments:
+            move_installment(installment, InstallmentStatus.CANCELLED, now)
+    else:
+        terms = counter_terms(db, supplier_name, plan)
+        if terms_shown != terms_digest(terms):
+            raise PlanRefused("The schedule changed since it was shown: look at it again before accepting.")
+        move_plan(plan, PlanStatus.ACTIVE, now)
+        db.add(PlanAgreement(plan_id=plan.id, contact_id=access.contact_id, terms_text=terms,
+                             ip=(ctx.actor.ip or "")[:64], user_agent=(user_agent or "")[:500], accepted_at=now))
+    db.flush()
+    audit.record(db, ctx.clock, ctx.actor, "plan.counter_accepted" if accept else "plan.counter_declined", "plan",
+                 plan.public_id, before={"status": before}, after={"status": plan.status})
+    return plan

@@ -1,7 +1,8 @@
 """The plan and installment status vocabularies and their transition tables, named once.
 
 A plan the customer proposes is `active` at once when it is inside the plan policy, otherwise
-`pending_approval` until staff approve it (`active`) or decline it (`declined`). An active plan
+`pending_approval` until staff approve it (`active`), decline it (`declined`) or counter-propose
+other terms (`countered`: the customer accepts them, `active`, or declines them, `declined`). An active plan
 may be paused and resumed by staff, cancelled by staff, completed once every installment is
 paid, or defaulted after the policy's number of failed collections (the remaining balance is
 then due at once).
@@ -23,6 +24,7 @@ from portal.domain.core.states import Transitions
 
 class PlanStatus(StrEnum):
     PENDING_APPROVAL = "pending_approval"
+    COUNTERED = "countered"  # staff proposed other terms: the customer accepts or declines them
     ACTIVE = "active"
     PAUSED = "paused"
     COMPLETED = "completed"
@@ -32,7 +34,9 @@ class PlanStatus(StrEnum):
 
 
 PLAN_TRANSITIONS = Transitions("plan", PlanStatus, {
-    PlanStatus.PENDING_APPROVAL: {PlanStatus.ACTIVE, PlanStatus.DECLINED, PlanStatus.CANCELLED},
+    PlanStatus.PENDING_APPROVAL: {PlanStatus.ACTIVE, PlanStatus.COUNTERED, PlanStatus.DECLINED,
+                                  PlanStatus.CANCELLED},
+    PlanStatus.COUNTERED: {PlanStatus.ACTIVE, PlanStatus.DECLINED, PlanStatus.CANCELLED},
     PlanStatus.ACTIVE: {PlanStatus.PAUSED, PlanStatus.COMPLETED, PlanStatus.DEFAULTED, PlanStatus.CANCELLED},
     PlanStatus.PAUSED: {PlanStatus.ACTIVE, PlanStatus.CANCELLED, PlanStatus.COMPLETED},
     PlanStatus.COMPLETED: set(),
@@ -42,7 +46,7 @@ PLAN_TRANSITIONS = Transitions("plan", PlanStatus, {
 })
 
 # Plans whose invoices are paid through the plan (and only through it).
-LIVE_PLAN = (PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE, PlanStatus.PAUSED)
+LIVE_PLAN = (PlanStatus.PENDING_APPROVAL, PlanStatus.COUNTERED, PlanStatus.ACTIVE, PlanStatus.PAUSED)
 
 
 class InstallmentStatus(StrEnum):

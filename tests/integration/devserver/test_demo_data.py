@@ -228,7 +228,8 @@ def test_demo_plans_are_in_several_states(db, clock):
     seed_demo_data(db, clock, seed=7)
     db.commit()
     counts = plan_counts(db)
-    assert {"active", "pending_approval", "paused", "declined", "cancelled", "defaulted"} <= set(counts), counts
+    assert {"active", "pending_approval", "countered", "paused", "declined", "cancelled", "defaulted"} <= set(counts), \
+        counts
     clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
     [acme] = db.scalars(select(Plan).where(Plan.customer_id == clerk.customer_id)).all()
     assert acme.status == "active" and invoices_in_active_plans(db, clerk.customer_id)

@@ -26,7 +26,9 @@ from portal.domain.plans.jobs import JOB_ACTOR, collect_installments
 from portal.domain.plans.models import Installment, InstallmentAttempt, Plan, PlanAgreement, PlanInvoice
 from portal.domain.plans.policy import PlanPolicy, PlanRefused, terms_digest
 from portal.domain.plans.queries import expected_cash_by_week, invoices_in_active_plans
-from portal.domain.plans.service import approve_plan, cancel_plan, decline_plan, preview_plan, propose_plan
+from portal.domain.plans.service import (
+    answer_counter, approve_plan, cancel_plan, counter_plan, counter_terms, decline_plan, preview_plan, propose_plan,
+)
 from portal.domain.plans.states import InstallmentStatus, PlanStatus
 from tests.support.concurrency import run_at_once
 from tests.support.disputes import contact_access, contact_context, raise_test_dispute
@@ -118,6 +120,43 @@ def test_a_plan_outside_the_policy_waits_for_staff_who_approve_or_decline(db, cl
     assert other.status == PlanStatus.DECLINED and other.decision_reason == "We can offer three months at most."
     with pytest.raises(PlanRefused, match="cannot be approved"):
         approve_plan(staff, other)
+
+
+def test_staff_counter_propose_and_the_customer_accepts_with_a_new_agreement_or_declines(db, clock, acme):
+    _, clerk, first, second = acme
+    strict = PlanPolicy(max_count=3)
+    plan = make_test_plan(db, clock, clerk, [first], count=6, policy=strict)
+    staff = Context(db, clock, Actor("staff", "stf_1"))
+    with pytest.raises(PlanRefused, match="between 2 and 12"):
+        counter_plan(staff, plan, count=1, cadence="monthly", first_due_on=date(2026, 7, 1), reason="Shorter")
+    assert plan.status == PlanStatus.PENDING_APPROVAL and len(plan.installments) == 6
+    counter_plan(staff, plan, count=3, cadence="monthly", first_due_on=date(2026, 7, 1),
+                 reason="Three months is the longest we offer.")
+    assert plan.status == PlanStatus.COUNTERED and plan.installment_count == 3
+    assert [(i.number, i.due_on, i.amount_minor) for i in plan.installments] == [
+        (1, date(2026, 7, 1), 20_000), (2, date(2026, 8, 1), 20_000), (3, date(2026, 9, 1), 20_000)]
+    ctx, access = contact_context(db, clock, clerk), contact_access(clerk)
+    with pytest.raises(PlanRefused, match="changed since"):
+        answer_counter(ctx, access, SUPPLIER_NAME, plan.public_id, accept=True, terms_shown="0" * 64, user_agent="x")
+    assert plan.status == PlanStatus.COUNTERED
+    with pytest.raises(PlanRefused, match="Sign in"):
+        answer_counter(ctx, contact_access(clerk, [first], link_id=1), SUPPLIER_NAME, plan.public_id, accept=False,
+                       terms_shown="", user_agent="x")
+    terms = counter_terms(db, SUPPLIER_NAME, plan)
+    answer_counter(ctx, access, SUPPLIER_NAME, plan.public_id, accept=True, terms_shown=terms_digest(terms),
+                   user_agent="Browser/2")
+    assert plan.status == PlanStatus.ACTIVE
+    agreements = db.scalars(select(PlanAgreement).where(PlanAgreement.plan_id == plan.id)
+                            .order_by(PlanAgreement.id)).all()
+    assert len(agreements) == 2 and agreements[-1].terms_text == terms and agreements[-1].user_agent == "Browser/2"
+    assert "in 3 installments" in terms
+
+    other = make_test_plan(db, clock, clerk, [second], count=6, policy=strict)
+    counter_plan(staff, other, count=2, cadence="weekly", first_due_on=date(2026, 6, 20), reason="Two weeks.")
+    answer_counter(ctx, access, SUPPLIER_NAME, other.public_id, accept=False, terms_shown="", user_agent="x")
+    assert other.status == PlanStatus.DECLINED and {i.status for i in other.installments} == {I.CANCELLED}
+    with pytest.raises(PlanRefused, match="not waiting"):
+        answer_counter(ctx, access, SUPPLIER_NAME, other.public_id, accept=True, terms_shown="", user_agent="x")
 
 
 def test_the_same_form_twice_makes_one_plan(db, clock, acme):

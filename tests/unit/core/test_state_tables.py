@@ -65,6 +65,9 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
     # running plan may pause, end paid, default or be cancelled; a paused one resumes.
     "plan": (PLAN_TRANSITIONS, {
         ("pending_approval", "active"), ("pending_approval", "declined"), ("pending_approval", "cancelled"),
+        ("pending_approval", "countered"),
+        # Staff proposed other terms: the customer accepts (active) or declines them.
+        ("countered", "active"), ("countered", "declined"), ("countered", "cancelled"),
         ("active", "paused"), ("active", "completed"), ("active", "defaulted"), ("active", "cancelled"),
         ("paused", "active"), ("paused", "cancelled"), ("paused", "completed"),
     }),

@@ -133,3 +133,28 @@ def test_collectors_list_plans_see_cash_by_week_and_decide_waiting_ones(client, 
     assert client.post(f"/admin/plans/{running.public_id}/pause", data={"csrf_token": token}).status_code == 303
     db.expire_all()
     assert db.get(Plan, running.id).status == "paused"
+
+
+def test_a_counter_proposal_is_sent_by_staff_and_accepted_on_the_plan_page(client, db, clock, acme):
+    _, clerk, first, _ = acme
+    waiting = make_test_plan(db, clock, clerk, [first], count=6, policy=PlanPolicy(max_count=3))
+    db.commit()
+    staff_sign_in(client, make_staff(db, clock, role=StaffRole.COLLECTOR), clock)
+    token = csrf_from(client.get(f"/admin/plans/{waiting.public_id}"))
+    sent = client.post(f"/admin/plans/{waiting.public_id}/counter", data={
+        "csrf_token": token, "count": "3", "cadence": "monthly", "first": "2026-07-01",
+        "reason": "Three months at most."})
+    assert sent.status_code == 303
+    sign_in(client, clerk, clock)
+    page = client.get(f"/plans/{waiting.public_id}")
+    html = page.get_data(as_text=True)
+    assert "We propose other terms" in html and "Three months at most." in html and "2026-09-01: $200.00" in html
+    digest = re.search(r'name="terms_digest" value="([0-9a-f]{64})"', html).group(1)
+    tampered = client.post(f"/plans/{waiting.public_id}/answer",
+                           data={"csrf_token": csrf_from(page), "answer": "accept", "terms_digest": "0" * 64})
+    assert tampered.status_code == 400
+    accepted = client.post(f"/plans/{waiting.public_id}/answer",
+                           data={"csrf_token": csrf_from(page), "answer": "accept", "terms_digest": digest})
+    assert accepted.status_code == 303
+    db.expire_all()
+    assert db.get(Plan, waiting.id).status == "active"
