@@ -3,7 +3,8 @@
 It builds a fresh SQLite database under instance/ (the Alembic migrations, then the demo
 ledger), starts localstripe (offline Stripe) with the portal's webhook registered, a mail
 catcher, the portal under gunicorn, the outbox sender, and `reconcile-stripe`,
-`warn-sla-at-risk`, `check-promises` and `send-reminders` every minute, all on 127.0.0.1. Then it prints:
+`warn-sla-at-risk`, `check-promises`, `send-reminders` and `collect-installments` every minute, all on
+127.0.0.1. Then it prints:
 
     Portal: <url>
     Clerk link: <a sign-in link for the demo clerk, ap@acme.example>
@@ -242,11 +243,12 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 # How often the demo runs `reconcile-stripe`, `warn-sla-at-risk`, `check-promises` and
-# `send-reminders`, as production cron jobs would.
+# `send-reminders` and `collect-installments`, as production cron jobs would.
 RECONCILE_EVERY_SECONDS = 60
 SLA_WARNINGS_EVERY_SECONDS = 60
 PROMISE_CHECK_EVERY_SECONDS = 60
 REMINDERS_EVERY_SECONDS = 60
+INSTALLMENTS_EVERY_SECONDS = 60
 
 
 def child_commands(app_port: int) -> dict[str, list[str]]:
@@ -268,6 +270,8 @@ def child_commands(app_port: int) -> dict[str, list[str]]:
                           *flask, "check-promises"],
         "reminders": [sys.executable, "-m", "devserver.schedule", str(REMINDERS_EVERY_SECONDS), "--",
                       *flask, "send-reminders"],
+        "installments": [sys.executable, "-m", "devserver.schedule", str(INSTALLMENTS_EVERY_SECONDS), "--",
+                         *flask, "collect-installments"],
     }
 
 

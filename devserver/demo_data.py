@@ -654,6 +654,7 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
         raise DemoDataExists(f"The database already has {existing} customers; demo data was not added.")
     from devserver.demo_ach import write_demo_ach
     from devserver.demo_disputes import write_demo_disputes
+    from devserver.demo_plans import write_demo_plans
     from devserver.demo_promises import write_demo_promises
     from devserver.demo_reminders import write_demo_reminders
     from devserver.demo_staff import seed_demo_staff
@@ -666,4 +667,5 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     write_demo_promises(db, clock)
     write_demo_ach(db, clock)
     write_demo_reminders(db, clock)
+    write_demo_plans(db, clock)
     return summary

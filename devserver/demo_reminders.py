@@ -22,7 +22,7 @@ from portal.domain.customers.models import Customer
 from portal.domain.reminders.jobs import reminder_key
 from portal.domain.reminders.models import ReminderSent
 from portal.domain.reminders.policy import DEFAULT_STEPS, steps_to_send
-from portal.domain.reminders.queries import excluded_invoice_ids, no_active_plans, open_invoices_to_remind
+from portal.domain.reminders.queries import excluded_invoice_ids, open_invoices_to_remind
 from portal.domain.reminders.service import save_holidays, save_policy, set_customer_reminders
 
 ACME = "Acme Corp"
@@ -48,7 +48,7 @@ def write_demo_reminders(db: Session, clock: Clock) -> int:
         today = today_in(clock, customer.timezone)
         chosen = steps_to_send(
             open_invoices_to_remind(db, customer.id, today), offsets=offsets, today=today,
-            excluded_ids=excluded_invoice_ids(db, customer.id, today, no_active_plans), already_sent=set(),
+            excluded_ids=excluded_invoice_ids(db, customer.id, today), already_sent=set(),
         )
         for offset, invoices in sorted(chosen.items()):
             if offset < 0:

@@ -14,6 +14,19 @@ from portal.domain.promises.policy import (
     DEFAULT_GRACE_DAYS, DEFAULT_MAX_DAYS, DEFAULT_MAX_MOVES, GRACE_DAYS_RANGE, MAX_DAYS_RANGE, MAX_MOVES_RANGE,
     PromisePolicy,
 )
+from portal.domain.plans.policy import PlanPolicy
+
+# Installment plans: PLAN_* variables, their PlanPolicy field and the range allowed.
+PLAN_SETTINGS = {
+    "PLAN_MAX_TOTAL_MINOR": ("max_total_minor", (1, 10**12)),
+    "PLAN_MAX_COUNT": ("max_count", (2, 12)),
+    "PLAN_MAX_DAYS": ("max_length_days", (7, 3 * 366)),
+    "PLAN_MIN_FIRST_MINOR": ("min_first_payment_minor", (0, 10**12)),
+    "PLAN_DEFAULT_LOOKBACK_MONTHS": ("default_lookback_months", (0, 60)),
+    "PLAN_RETRY_DAYS": ("retry_after_days", (1, 30)),
+    "PLAN_MAX_FAILURES": ("max_failures", (1, 10)),
+    "PLAN_REMINDER_DAYS": ("reminder_days_before", (1, 14)),
+}
 
 MODES = ("production", "demo", "test")
 MIN_SECRET_KEY_LENGTH = 32
@@ -118,6 +131,10 @@ class Settings:
     def promise_policy(self) -> PromisePolicy:
         return PromisePolicy(self.promise_max_days, self.promise_max_moves, self.promise_grace_days)
 
+    # Installment plans: what a plan may be without staff approving it, and how the collector
+    # retries (PLAN_SETTINGS); the defaults are PlanPolicy's.
+    plan_policy: PlanPolicy = PlanPolicy()
+
     @property
     def statement_descriptor(self) -> str:
         """The words a card statement shows for a payment to us."""
@@ -173,6 +190,8 @@ class Settings:
             promise_max_days=int(env.get("PROMISE_MAX_DAYS", str(DEFAULT_MAX_DAYS))),
             promise_max_moves=int(env.get("PROMISE_MAX_MOVES", str(DEFAULT_MAX_MOVES))),
             promise_grace_days=int(env.get("PROMISE_GRACE_DAYS", str(DEFAULT_GRACE_DAYS))),
+            plan_policy=replace(PlanPolicy(), **{field: int(env[name]) for name, (field, _) in PLAN_SETTINGS.items()
+                                                 if env.get(name, "").strip()}),
         )
         settings.validate()
         return settings
@@ -209,6 +228,9 @@ class Settings:
                                          ("PROMISE_GRACE_DAYS", self.promise_grace_days, GRACE_DAYS_RANGE)):
             if not low <= value <= high:
                 raise ConfigError(f"{name} must be between {low} and {high} (days or moves)")
+        for name, (field, (low, high)) in PLAN_SETTINGS.items():
+            if not low <= getattr(self.plan_policy, field) <= high:
+                raise ConfigError(f"{name} must be between {low} and {high}")
         if self.mode == "production":
             if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
                 raise ConfigError(

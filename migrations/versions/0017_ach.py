@@ -1,7 +1,7 @@
 """US bank account payments: the mandate accepted, the verification page, what the bank said
 
 Revision ID: 0017
-Revises: 0018
+Revises: 0016
 Create Date: 2026-12-01
 
 - `bank_debits`: one row per ACH Direct Debit attempt (keyed by its payment): the mandate words
@@ -18,7 +18,7 @@ from portal.domain.core.types import UTCDateTime
 
 
 revision = "0017"
-down_revision = "0018"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

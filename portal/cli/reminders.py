@@ -10,7 +10,7 @@ import click
 from flask import Flask
 
 from portal.cli import command_session, services_of
-from portal.domain.reminders.jobs import DEFAULT_REMINDER_BATCH, no_active_plans, send_reminders
+from portal.domain.reminders.jobs import DEFAULT_REMINDER_BATCH, send_reminders
 from portal.domain.reminders.notifications import ReminderMail
 
 
@@ -25,8 +25,5 @@ def register(app: Flask) -> None:
             report = send_reminders(
                 db, services.clock, ReminderMail(supplier=services.supplier, signer=services.link_signer),
                 batch_size=batch_size,
-                # Installment plans: pass `invoices_in_active_plans` from the plans area's
-                # queries here, the one place it plugs in (see `jobs.no_active_plans`).
-                active_plan_invoices=no_active_plans,
             )
         click.echo(report.summary())

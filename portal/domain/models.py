@@ -18,6 +18,7 @@ from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.methods.models import MethodSetup, SavedMethod, StripeCustomer
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.models import Payment, PaymentAllocation, PaymentReferenceCounter, StripeEvent
+from portal.domain.plans.models import Installment, InstallmentAttempt, Plan, PlanAgreement, PlanInvoice
 from portal.domain.promises.models import Promise, PromiseInvoice
 from portal.domain.refunds.models import Chargeback, Refund, RefundAllocation
 from portal.domain.reminders.models import CustomerReminderSettings, ReminderHoliday, ReminderSent, ReminderStep
@@ -35,4 +36,5 @@ __all__ = [
     "CustomerTag", "Chargeback", "Refund", "RefundAllocation", "RoutingRule", "StaffMember", "StaffSession", "Team",
     "TeamMembership",
     "CustomerReminderSettings", "ReminderHoliday", "ReminderSent", "ReminderStep",
+    "Installment", "InstallmentAttempt", "Plan", "PlanAgreement", "PlanInvoice",
 ]

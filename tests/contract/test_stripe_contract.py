@@ -202,3 +202,35 @@ def test_a_staff_refund(clerk, company, stripe_recorder, db, clock, gateway):
     assert refund.params["amount"] == "4000" and refund.params["reason"] == "requested_by_customer"
     assert refund.params["metadata"]["portal_refund"] == outcome.refund.public_id
     assert refund.headers["Idempotency-Key"] == outcome.refund.idempotency_key
+
+
+def test_an_installment_charged_off_session(clerk, company, stripe_recorder, db, clock, gateway, supplier):
+    """The collector's charge: the saved card on its Customer, off-session, confirmed at once,
+    no redirecting methods, the attempt's own key."""
+    from portal.domain.methods.models import SavedMethod
+    from portal.domain.payments.models import Payment
+    from portal.domain.plans.jobs import JOB_ACTOR, collect_installments
+    from tests.support.plans import POLICY, make_test_plan
+
+    recorder = stripe_recorder.recorder
+    token = clerk.get("/payment-methods/new").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    headers = {"Accept": "application/json", "X-CSRFToken": token}
+    body = clerk.post("/payment-methods/new", headers=headers).get_json()
+    recorder.confirm_setup(body["client_secret"].split("_secret_")[0])
+    assert clerk.post(body["complete_url"], headers=headers).status_code == 200
+    db.expire_all()
+    card = db.query(SavedMethod).one()
+    plan = make_test_plan(db, clock, company.clerk, company.invoices[:1], count=2, card=card)
+    db.commit()
+    report = collect_installments(Context(db, clock, JOB_ACTOR), gateway, supplier, POLICY)
+    db.commit()
+    assert report.charged == 1
+    [create] = _creates(stripe_recorder)
+    payment = db.get(Payment, plan.installments[0].payment_id)
+    assert create.params["off_session"] == "true" and create.params["confirm"] == "true"
+    assert create.params["payment_method"] == card.stripe_payment_method_id
+    assert create.params["customer"] == next(iter(recorder.customers))
+    assert create.params["automatic_payment_methods"] == {"enabled": "true", "allow_redirects": "never"}
+    assert create.params["amount"] == str(payment.amount_minor) and "confirmation_token" not in create.params
+    assert create.headers["Idempotency-Key"] == payment.idempotency_key
+    assert payment.status == "processing"  # succeeded only from the webhook

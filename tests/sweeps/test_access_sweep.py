@@ -23,6 +23,7 @@ from tests.support.factories import make_allocated_payment, make_contact, make_c
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
 from tests.support.fixtures.stripe import FakeGateway
 from tests.support.methods import save_card
+from tests.support.plans import make_test_plan
 from tests.support.promises import make_test_promise
 
 
@@ -56,6 +57,7 @@ def _build_company(db, clock, signer, storage, name: str, prefix: str) -> World:
     raise_test_dispute(db, clock, contact, [invoices[1]], amount_text="10.00",
                        files=uploads(storage, (f"{prefix} delivery note.pdf", files.tiny_pdf(name))))
     save_card(db, clock, FakeGateway(), contact)  # a saved method and the setup it came from
+    make_test_plan(db, clock, contact, [invoices[0]])  # a plan, its installments and agreement
     db.commit()
     return World(contact, [name, f"{prefix} payment run", *(invoice.number for invoice in invoices)])
 

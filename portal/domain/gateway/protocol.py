@@ -333,3 +333,32 @@ class MethodGateway(Protocol):
 
     def set_default_payment_method(self, stripe_customer_id: str, payment_method_id: str) -> None:
         """The Customer's `invoice_settings.default_payment_method`."""
+
+
+# --- off-session charges (installment plans) ------------------------------------------------
+
+# Stripe's error code when the bank wants the cardholder present (off-session, SCA): never
+# retried off-session; the customer pays on-session (SECURITY.md P8).
+AUTHENTICATION_REQUIRED = "authentication_required"
+
+
+@dataclass(frozen=True)
+class OffSessionChargeRequest:
+    """Create and confirm a PaymentIntent on a saved card, with the customer not present
+    (`off_session=true`): a charge the customer agreed to in advance (an installment)."""
+
+    amount: Money
+    stripe_customer_id: str
+    payment_method_id: str
+    idempotency_key: str  # one per attempt, saved in our database before the call
+    reference: str  # our payment's public id, stored in the intent's metadata
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class OffSessionGateway(Protocol):
+    """The off-session charge the installment collector makes. Declines (and Stripe's
+    `authentication_required`) raise PaymentDeclined with Stripe's decline code as `code`."""
+
+    livemode: bool
+
+    def create_off_session_intent(self, request: OffSessionChargeRequest) -> IntentSnapshot: ...

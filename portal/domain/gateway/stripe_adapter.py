@@ -28,7 +28,8 @@ from portal.domain.gateway.amounts import stripe_maximum, stripe_minimum, to_str
 from portal.domain.gateway.protocol import (
     CARD_TOKEN_PREFIX, CONFIRMATION_TOKEN_PREFIX, REFUND_REQUESTED_BY_CUSTOMER, CardDetails, CardPaymentRequest,
     CustomerRequest, DisputeSnapshot, GatewayRejected, GatewayUnavailable, GatewayUnusable, IntentNotFound,
-    IntentSnapshot, MandateAcceptance, METHOD_US_BANK_ACCOUNT, NEXT_ACTION_MICRODEPOSITS, PaymentDeclined, RefundNotFound, RefundRequest, RefundSnapshot, SetupNotFound, SetupRequest,
+    IntentSnapshot, MandateAcceptance, METHOD_US_BANK_ACCOUNT, NEXT_ACTION_MICRODEPOSITS, OffSessionChargeRequest,
+    PaymentDeclined, RefundNotFound, RefundRequest, RefundSnapshot, SetupNotFound, SetupRequest,
     SetupSnapshot, WebhookEvent, WebhookRejected,
 )
 
@@ -124,6 +125,10 @@ class RealStripe:
     def refund_params(self) -> dict:
         return {"reason": REFUND_REQUESTED_BY_CUSTOMER}
 
+    def off_session_params(self) -> dict:
+        # No customer to follow a redirect: only payment methods that never redirect.
+        return {"automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}
+
 
 class LocalStripe:
     """localstripe: its Stripe.js has only a card element, so the page sends a card token; the
@@ -167,6 +172,9 @@ class LocalStripe:
 
     def refund_params(self) -> dict:
         return {}  # refunds there accept no `reason`
+
+    def off_session_params(self) -> dict:
+        return {"payment_method_types": ["card"]}  # it refuses automatic_payment_methods
 
 
 def dialect_for(settings) -> RealStripe | LocalStripe:
@@ -312,6 +320,33 @@ class StripeGateway:
         with _translated_errors(not_found=RefundNotFound):
             refund = self._client.v1.refunds.retrieve(refund_id)
         return snapshot_from_refund(refund.to_dict())
+
+    # --- off-session charges (installment plans) ----------------------------------------------
+
+    def create_off_session_intent(self, request: OffSessionChargeRequest) -> IntentSnapshot:
+        """Charge a saved card with the customer not present. A decline, or the bank asking
+        for authentication, raises PaymentDeclined (code `authentication_required` or the
+        decline code); the intent it names stays at Stripe, unconfirmed."""
+        try:
+            amount = to_stripe_amount(request.amount)
+        except MoneyError as exc:
+            raise GatewayUnusable(str(exc), detail=str(exc), code="amount_too_large") from None
+        with _translated_errors(paying=request):
+            intent = self._client.v1.payment_intents.create(
+                params={
+                    "amount": amount,
+                    "currency": request.amount.currency.lower(),
+                    "customer": request.stripe_customer_id,
+                    "payment_method": request.payment_method_id,
+                    "off_session": True,
+                    "confirm": True,
+                    "metadata": {**request.metadata, REFERENCE_KEY: request.reference},
+                    "expand": EXPAND_INTENT,
+                    **self.dialect.off_session_params(),
+                },
+                options={"idempotency_key": request.idempotency_key},
+            )
+        return snapshot_from_intent(intent.to_dict())
 
 
 class StripeWebhookVerifier:
@@ -543,7 +578,7 @@ def _token_refused(exc: stripe.InvalidRequestError) -> bool:
     return exc.http_status == 404 or param in _TOKEN_PARAMS
 
 
-def _unusable(exc: stripe.StripeError, paying: CardPaymentRequest | None, kind: str) -> GatewayUnusable:
+def _unusable(exc: stripe.StripeError, paying: CardPaymentRequest | OffSessionChargeRequest | None, kind: str) -> GatewayUnusable:
     code = str(getattr(exc, "code", None) or kind)
     detail = f"{type(exc).__name__} ({code}): {exc.user_message or exc}"
     if paying is not None and code == "amount_too_small":
@@ -560,7 +595,7 @@ def _unusable(exc: stripe.StripeError, paying: CardPaymentRequest | None, kind: 
 
 
 @contextmanager
-def _translated_errors(not_found: type[Exception] = GatewayRejected, paying: CardPaymentRequest | None = None):
+def _translated_errors(not_found: type[Exception] = GatewayRejected, paying: CardPaymentRequest | OffSessionChargeRequest | None = None):
     """SDK exceptions in, the gateway's named errors out.
 
     Only a `CardError` (the card network or Stripe's fraud checks said no) is a decline. While

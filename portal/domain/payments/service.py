@@ -583,3 +583,41 @@ def cancel_card_payment(
             and not intent_mismatch(payment, snapshot, gateway.livemode)):
         apply_gateway_status(ctx, supplier, payment, target, snapshot)
     return payment
+
+
+# --- payments other areas start (installment plans) -------------------------------------------
+
+
+def create_scheduled_payment(
+    ctx: Context, *, customer_id: int, contact_id: int | None, currency: str,
+    pieces: list[tuple[int, int]], request_key: str, memo: str,
+) -> Payment:
+    """A card payment attempt (status `new`, a fresh idempotency key) that another area
+    charges off-session: `pieces` are (invoice id, minor units). The caller has checked the
+    amounts against what is payable, under `lock_customer`. It settles like every payment,
+    from the webhook or reconciliation (`apply_gateway_status`)."""
+    now = ctx.clock.now()
+    amount = sum(minor for _, minor in pieces)
+    payment = Payment(
+        reference=next_payment_reference(ctx.db, now.year), customer_id=customer_id, contact_id=contact_id,
+        link_id=None, currency=currency, amount_minor=amount, method="card", status=PaymentStatus.NEW,
+        request_key=request_key, idempotency_key=secrets.token_hex(32), po_number="", memo=memo[:500],
+        failure_code="", failure_message="", created_at=now, updated_at=now,
+    )
+    ctx.db.add(payment)
+    ctx.db.flush()
+    for invoice_id, minor in pieces:
+        ctx.db.add(PaymentAllocation(payment_id=payment.id, invoice_id=invoice_id, amount_minor=minor,
+                                     short_pay_reason="installment"))
+    ctx.db.flush()
+    audit.record(ctx.db, ctx.clock, ctx.actor, "payment.started", "payment", payment.public_id,
+                 after={"amount_minor": amount, "currency": currency, "scheduled": memo[:120]})
+    return payment
+
+
+def record_charge_answer(
+    ctx: Context, gateway, payment: Payment, answer: IntentSnapshot | Exception,
+) -> PaymentStart:
+    """Record what Stripe answered to a charge of a (locked, `new`) attempt, as for a card
+    payment started on the pay page: never `succeeded` here (that waits for the webhook)."""
+    return _record_create_answer(ctx, gateway, payment, answer)

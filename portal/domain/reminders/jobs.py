@@ -34,7 +34,7 @@ from portal.domain.reminders.models import ReminderSent
 from portal.domain.reminders.notifications import ReminderMail, queue_reminder, recipients
 from portal.domain.reminders.policy import InvoiceToRemind, StepSpec, in_business_hours, steps_to_send
 from portal.domain.reminders.queries import (
-    ActivePlanInvoices, already_sent, customer_overrides, excluded_invoice_ids, holidays, no_active_plans,
+    already_sent, customer_overrides, excluded_invoice_ids, holidays,
     open_invoices_to_remind, policy_steps,
 )
 
@@ -83,8 +83,7 @@ def reminder_key(customer_id: int, offset_days: int, invoice_ids: list[int]) -> 
     return f"reminder:{customer_id}:{offset_days}:{digest}"
 
 
-def send_reminders(db: Session, clock: Clock, mail: ReminderMail, *, batch_size: int = DEFAULT_REMINDER_BATCH,
-                   active_plan_invoices: ActivePlanInvoices = no_active_plans) -> ReminderReport:
+def send_reminders(db: Session, clock: Clock, mail: ReminderMail, *, batch_size: int = DEFAULT_REMINDER_BATCH) -> ReminderReport:
     """Queue the reminders due now, at most `batch_size` emails per run; the caller commits once.
 
     Idempotent: a second run finds every (invoice, step) already recorded. Only the latest step
@@ -126,7 +125,7 @@ def send_reminders(db: Session, clock: Clock, mail: ReminderMail, *, batch_size:
             candidates = open_invoices_to_remind(db, customer.id, today - timedelta(days=offsets[0]))
             chosen = steps_to_send(
                 candidates, offsets=offsets, today=today, minimum=overrides.minimum,
-                excluded_ids=excluded_invoice_ids(db, customer.id, today, active_plan_invoices),
+                excluded_ids=excluded_invoice_ids(db, customer.id, today),
                 already_sent=already_sent(db, [candidate.invoice_id for candidate in candidates]),
             )
             for offset in sorted(chosen):

@@ -3,7 +3,6 @@ what can be reminded, and the admin page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -17,6 +16,7 @@ from portal.domain.customers.models import Customer
 from portal.domain.customers.queries import customer_by_account_number
 from portal.domain.notifications.rendering import RenderedEmail, SupplierDetails
 from portal.domain.invoicing.models import Invoice
+from portal.domain.plans.queries import invoices_in_active_plans
 from portal.domain.promises.queries import promised_invoice_ids
 from portal.domain.reminders.models import (
     MAX_OFFSET_DAYS, CustomerReminderSettings, ReminderHoliday, ReminderSent, ReminderStep,
@@ -28,22 +28,11 @@ from portal.domain.reminders.states import Tone
 RECENT_REMINDERS = 20
 PREVIEW_INVOICES = 20
 
-# Which of a customer's invoices are in an active installment plan: they get no reminder.
-ActivePlanInvoices = Callable[[Session, int], set[int]]
-
-
-def no_active_plans(db: Session, customer_id: int) -> set[int]:
-    """Until installment plans exist: no invoice is in one. `portal.cli.reminders` is the one
-    place that passes the plans area's `invoices_in_active_plans(db, customer_id)` instead."""
-    return set()
-
-
-def excluded_invoice_ids(db: Session, customer_id: int, today: date,
-                         active_plan_invoices: ActivePlanInvoices) -> set[int]:
-    """The customer's invoices no reminder may chase: under an open promise to pay, or in an
-    active installment plan. (Disputed, in-flight and paid amounts are left out by
-    `policy.steps_to_send` from the invoices' own figures.)"""
-    return promised_invoice_ids(db, customer_id, today) | active_plan_invoices(db, customer_id)
+def excluded_invoice_ids(db: Session, customer_id: int, today: date) -> set[int]:
+    """The customer's invoices no reminder may chase: under an open promise to pay, or in a
+    running installment plan (`plans.queries.invoices_in_active_plans`). (Disputed, in-flight
+    and paid amounts are left out by `policy.steps_to_send` from the invoices' own figures.)"""
+    return promised_invoice_ids(db, customer_id, today) | invoices_in_active_plans(db, customer_id)
 
 
 def policy_steps(db: Session) -> list[StepSpec]:
@@ -149,7 +138,7 @@ class ReminderPreview:
 
 
 def preview_reminder(db: Session, clock: Clock, supplier: SupplierDetails, *, account_number: str,
-                     offset_days: int, active_plan_invoices: ActivePlanInvoices = no_active_plans) -> ReminderPreview:
+                     offset_days: int) -> ReminderPreview:
     """The email step `offset_days` of the policy in force would send this customer now, with
     their invoices that can be reminded (every exclusion applied; whether a step was already
     sent, and the business hours, are left aside). Writes nothing: the link is a stand-in."""
@@ -162,7 +151,7 @@ def preview_reminder(db: Session, clock: Clock, supplier: SupplierDetails, *, ac
     today = today_in(clock, customer.timezone)
     overrides = customer_overrides(db, customer.id)
     picked = remindable(open_invoices_to_remind(db, customer.id, today + timedelta(days=MAX_OFFSET_DAYS)),
-                        excluded_ids=excluded_invoice_ids(db, customer.id, today, active_plan_invoices),
+                        excluded_ids=excluded_invoice_ids(db, customer.id, today),
                         minimum=overrides.minimum)[:PREVIEW_INVOICES]
     if not picked:
         return ReminderPreview(customer.name, step, None, "This customer has no invoice a reminder would list now.")

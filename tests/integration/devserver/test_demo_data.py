@@ -255,3 +255,20 @@ def test_demo_has_a_bank_payment_processing_and_one_returned(db, clock):
     [allocation] = returned.allocations
     assert db.get(Invoice, allocation.invoice_id).balance_minor == allocation.amount_minor  # open again
     assert check_ledger(db).is_consistent
+
+
+def test_demo_plans_are_in_several_states(db, clock):
+    from devserver.demo_plans import plan_counts
+    from portal.domain.ledger.jobs import check_ledger
+    from portal.domain.plans.models import Plan
+    from portal.domain.plans.queries import invoices_in_active_plans
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    counts = plan_counts(db)
+    assert {"active", "pending_approval", "countered", "paused", "declined", "cancelled", "defaulted"} <= set(counts), \
+        counts
+    clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
+    [acme] = db.scalars(select(Plan).where(Plan.customer_id == clerk.customer_id)).all()
+    assert acme.status == "active" and invoices_in_active_plans(db, clerk.customer_id)
+    assert check_ledger(db).differences == []

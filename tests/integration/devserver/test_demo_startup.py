@@ -125,6 +125,7 @@ def test_the_demo_runs_no_raw_access_log_and_its_scheduled_commands():
                                              str(PROMISE_CHECK_EVERY_SECONDS)]
     assert commands["reminders"][-1] == "send-reminders"
     assert commands["reminders"][:4] == [sys.executable, "-m", "devserver.schedule", str(REMINDERS_EVERY_SECONDS)]
+    assert commands["installments"][-1] == "collect-installments"
 
 
 def _eventually(check, timeout: float = 30.0) -> bool:

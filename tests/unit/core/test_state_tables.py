@@ -14,6 +14,7 @@ from portal.domain.core.states import Transitions, sql_in
 from portal.domain.disputes.states import DISPUTE_TRANSITIONS
 from portal.domain.notifications.states import OUTBOX_TRANSITIONS
 from portal.domain.payments.states import PAYMENT_TRANSITIONS
+from portal.domain.plans.states import INSTALLMENT_TRANSITIONS, PLAN_TRANSITIONS
 from portal.domain.promises.states import PROMISE_TRANSITIONS
 from portal.domain.refunds.states import CHARGEBACK_TRANSITIONS, REFUND_TRANSITIONS
 from portal.domain.staff.states import STAFF_STATUS_TRANSITIONS
@@ -60,6 +61,24 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
         ("succeeded", "failed"), ("succeeded", "canceled"),
     }),
     "chargeback": (CHARGEBACK_TRANSITIONS, {("open", "won"), ("open", "lost")}),
+    # Proposed outside the policy: staff approve or decline, the customer may withdraw. A
+    # running plan may pause, end paid, default or be cancelled; a paused one resumes.
+    "plan": (PLAN_TRANSITIONS, {
+        ("pending_approval", "active"), ("pending_approval", "declined"), ("pending_approval", "cancelled"),
+        ("pending_approval", "countered"),
+        # Staff proposed other terms: the customer accepts (active) or declines them.
+        ("countered", "active"), ("countered", "declined"), ("countered", "cancelled"),
+        ("active", "paused"), ("active", "completed"), ("active", "defaulted"), ("active", "cancelled"),
+        ("paused", "active"), ("paused", "cancelled"), ("paused", "completed"),
+    }),
+    # Charged when due (or paid by other means); a failed charge is retried or paid by the
+    # customer; authentication required waits for the customer, never charged again off-session.
+    "installment": (INSTALLMENT_TRANSITIONS, {
+        ("scheduled", "charging"), ("scheduled", "paid"), ("scheduled", "cancelled"),
+        ("charging", "paid"), ("charging", "failed"), ("charging", "action_required"),
+        ("failed", "charging"), ("failed", "paid"), ("failed", "cancelled"),
+        ("action_required", "paid"), ("action_required", "cancelled"),
+    }),
 }
 
 PAIRS = [(name, source, target) for name, (table, _) in TABLES.items() for source, target in table.pairs()]

@@ -1,6 +1,6 @@
 """reminders: the policy's steps, the supplier's holidays, customer overrides, steps sent
 
-Revision ID: 0018
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-01
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import portal.domain.core.types
 
 
-revision = "0018"
+revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,200 @@
+"""Pure decisions about installment plans: the schedule, the plan policy, the decline table.
+
+- The schedule (SECURITY.md P6): the total is split by largest remainder (`core.money.allocate`)
+  into `count` parts that add up to it exactly and differ by at most one minor unit, the
+  earlier parts taking the extra units; each part must be at least the currency's minimum card
+  charge. Dates are calendar dates in the customer's time zone: weekly and every-two-weeks
+  plans step by 7 and 14 days, monthly plans keep the first date's day of the month, clamped to
+  the month's last day (31 January -> 28/29 February -> 31 March).
+- The plan policy (`PlanPolicy`, from settings): inside it a proposal is active at once;
+  outside it, it waits for staff. `outside_policy` names every reason.
+- The decline table (P9): Stripe's decline code decides whether a failed installment is charged
+  again (a soft decline, after `retry_after_days`, at most `max_failures` failures in all) or
+  not (a hard decline: the customer must act). `authentication_required` is never retried
+  off-session (P8): the customer pays it on-session.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from portal.domain.core.errors import DomainError
+from portal.domain.core.money import Money, allocate
+from portal.domain.gateway.amounts import stripe_minimum
+from portal.domain.plans.states import Cadence
+
+MIN_INSTALLMENTS = 2
+MAX_INSTALLMENTS = 12
+# How far ahead the first installment may be set.
+MAX_FIRST_DATE_DAYS = 60
+MAX_REASON_LENGTH = 500
+
+
+class PlanRefused(DomainError):
+    """The proposal or action is not possible; `str(error)` is fit to show. Nothing changed."""
+
+
+@dataclass(frozen=True)
+class PlanPolicy:
+    """What a plan may be without staff approving it (admins set it through settings)."""
+
+    max_total_minor: int = 5_000_000  # in the plan's currency's minor units
+    max_count: int = 6
+    max_length_days: int = 180
+    min_first_payment_minor: int = 0
+    default_lookback_months: int = 12
+    # Collection: a soft decline is charged again after this many days; the plan defaults
+    # after this many failed collections in all.
+    retry_after_days: int = 3
+    max_failures: int = 3
+    reminder_days_before: int = 3
+
+
+@dataclass(frozen=True)
+class ScheduledPart:
+    number: int
+    due_on: date
+    amount: Money
+
+
+def add_months(start: date, months: int) -> date:
+    """`start` moved by whole months, on the same day of the month, clamped to the month's end."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def due_dates(first: date, count: int, cadence: Cadence | str) -> list[date]:
+    cadence = Cadence(cadence)
+    if cadence == Cadence.MONTHLY:
+        return [add_months(first, n) for n in range(count)]
+    step = timedelta(days=7 if cadence == Cadence.WEEKLY else 14)
+    return [first + step * n for n in range(count)]
+
+
+def schedule(total: Money, count: int, cadence: Cadence | str, first: date) -> list[ScheduledPart]:
+    """The installments of a plan; PlanRefused when it cannot be split as the rules want."""
+    if not MIN_INSTALLMENTS <= count <= MAX_INSTALLMENTS:
+        raise PlanRefused(f"Choose between {MIN_INSTALLMENTS} and {MAX_INSTALLMENTS} installments.")
+    if total.minor <= 0:
+        raise PlanRefused("Nothing is left to pay on these invoices.")
+    minimum = stripe_minimum(total.currency)
+    parts = allocate(total, [1] * count)
+    if parts[-1] < minimum:
+        raise PlanRefused(f"Each installment must be at least {minimum.format()}: choose fewer installments.")
+    return [ScheduledPart(n + 1, due_on, amount)
+            for n, (due_on, amount) in enumerate(zip(due_dates(first, count, cadence), parts, strict=True))]
+
+
+def check_first_date(first: date, today: date) -> None:
+    if first < today:
+        raise PlanRefused("The first installment cannot be in the past.")
+    if first > today + timedelta(days=MAX_FIRST_DATE_DAYS):
+        raise PlanRefused(f"The first installment must be within {MAX_FIRST_DATE_DAYS} days.")
+
+
+def outside_policy(policy: PlanPolicy, parts: list[ScheduledPart], *, defaulted_recently: bool,
+                   on_hold: bool) -> list[str]:
+    """Why this plan needs staff approval (empty: it is active at once)."""
+    reasons = []
+    total = sum(part.amount.minor for part in parts)
+    if total > policy.max_total_minor:
+        reasons.append("the total is above the plan limit")
+    if len(parts) > policy.max_count:
+        reasons.append(f"more than {policy.max_count} installments")
+    if (parts[-1].due_on - parts[0].due_on).days > policy.max_length_days:
+        reasons.append(f"longer than {policy.max_length_days} days")
+    if parts[0].amount.minor < policy.min_first_payment_minor:
+        reasons.append("the first installment is below the minimum first payment")
+    if defaulted_recently:
+        reasons.append(f"a plan defaulted in the last {policy.default_lookback_months} months")
+    if on_hold:
+        reasons.append("the account is on hold")
+    return reasons
+
+
+def terms_text(supplier_name: str, customer_name: str, parts: list[ScheduledPart], invoice_numbers: list[str],
+               autopay_card: str | None) -> str:
+    """The exact words the customer agrees to, kept with the agreement."""
+    lines = [
+        f"{customer_name} agrees to pay {supplier_name} the invoices {', '.join(invoice_numbers)} "
+        f"in {len(parts)} installments:",
+        *(f"  {part.number}. {part.due_on.isoformat()}: {part.amount.format()}" for part in parts),
+    ]
+    if autopay_card:
+        lines.append(f"Each installment will be charged on its date to the saved card {autopay_card}, "
+                     "without further confirmation.")
+    else:
+        lines.append("Each installment will be paid by us on the portal by its date.")
+    lines.append("If installments are not paid, the plan ends and the remaining balance is due at once. "
+                 "While the plan runs, these invoices are paid through the plan.")
+    return "\n".join(lines)
+
+
+def terms_digest(terms: str) -> str:
+    """What the page carries for the terms it showed: accepting checks the terms now have it."""
+    return hashlib.sha256(terms.encode()).hexdigest()
+
+
+# --- collecting -------------------------------------------------------------------------------
+
+RETRY = "retry"  # a soft decline: charge again after policy.retry_after_days
+STOP = "stop"  # a hard decline: never charged again off-session; the customer must act
+AUTHENTICATE = "authenticate"  # the bank wants the customer: pay on-session (P8)
+
+# Stripe's decline codes (https://docs.stripe.com/declines/codes) and what the collector does.
+DECLINE_POLICY: dict[str, str] = {
+    "authentication_required": AUTHENTICATE,
+    # Soft: the same card may well work in a few days.
+    "insufficient_funds": RETRY,
+    "generic_decline": RETRY,
+    "card_declined": RETRY,
+    "try_again_later": RETRY,
+    "processing_error": RETRY,
+    "issuer_not_available": RETRY,
+    "approve_with_id": RETRY,
+    "reenter_transaction": RETRY,
+    "card_velocity_exceeded": RETRY,
+    "withdrawal_count_limit_exceeded": RETRY,
+    "do_not_honor": RETRY,
+    # Hard: retrying cannot succeed, and card networks penalize those who retry.
+    "lost_card": STOP,
+    "stolen_card": STOP,
+    "pickup_card": STOP,
+    "expired_card": STOP,
+    "incorrect_number": STOP,
+    "invalid_account": STOP,
+    "card_not_supported": STOP,
+    "currency_not_supported": STOP,
+    "fraudulent": STOP,
+    "merchant_blacklist": STOP,
+    "restricted_card": STOP,
+    "security_violation": STOP,
+    "revocation_of_all_authorizations": STOP,
+    "revocation_of_authorization": STOP,
+    "stop_payment_order": STOP,
+    "transaction_not_allowed": STOP,
+    "do_not_try_again": STOP,
+    "no_action_taken": STOP,
+}
+
+
+def after_decline(code: str) -> str:
+    """What the collector does after a decline with this code. Unknown codes are not retried:
+    a blind retry is the failure P9 names, and a person can always pay on-session."""
+    return DECLINE_POLICY.get(code, STOP)
+
+
+def next_retry(policy: PlanPolicy, code: str, failures: int, today: date) -> date | None:
+    """The date the installment is charged again, or None (not retried off-session)."""
+    if after_decline(code) != RETRY or failures >= policy.max_failures:
+        return None
+    return today + timedelta(days=policy.retry_after_days)
+
+
+def defaults_after(policy: PlanPolicy, failures: int) -> bool:
+    """True once the plan's failed collections reach the policy's limit."""
+    return failures >= policy.max_failures
