@@ -146,7 +146,10 @@
         link.addEventListener("click", function (event) {
           event.preventDefault();
           var target = document.getElementById(problem.target);
-          var focusable = target && (target.matches("input, button") ? target : target.querySelector("input, button, iframe"));
+          // The field itself: Stripe's iframe or an input, not a control beside it (the
+          // Payment Element's method tabs are buttons), else the element's own box.
+          var focusable = target && (target.matches("input, button") ? target
+            : target.querySelector("iframe") || target.querySelector("input"));
           (focusable || target).focus();
         });
         item.appendChild(link);
