@@ -59,6 +59,17 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
+def screenshots_at_widths(page: Page, name: str, widths: tuple[int, ...] = (1280, 390)) -> None:
+    """Full-page screenshots `<name>-<width>.png` at each width, for a person to look at; the
+    page is left at the size it had."""
+    before = page.viewport_size
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 900})
+        screenshot(page, f"{name}-{width}")
+    if before:
+        page.set_viewport_size(before)
+
+
 def check_page(page: Page, name: str) -> None:
     """The page as loaded: fits the viewport's width, nothing serious for axe, a skip link to
     the content, a screenshot."""

@@ -9,7 +9,6 @@ the app → both invoices show paid. Screenshots land in test-artifacts/ for a p
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +19,7 @@ from portal.domain.core.clock import FixedClock
 from portal.domain.access.tokens import LinkSigner
 from portal.domain.access.service import issue_invoice_link
 from portal.domain.notifications.models import OutboxMessage
+from tests.browser.page_checks import screenshot
 from tests.support.factories import make_contact, make_customer, make_invoice
 from tests.support.fixtures.browser import fill_test_card
 from tests.support.fixtures.stripe import CARD_OK
@@ -31,7 +31,6 @@ real_time_clock, webhooks_to_app = localstripe_app.real_time_clock, localstripe_
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -58,8 +57,7 @@ def _link_for(db, clock, settings, live_server, clerk, invoices) -> str:
 
 
 def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    screenshot(page, name)
 
 
 def test_from_email_link_to_two_paid_invoices(page: Page, db, clock, settings, live_server, webhooks_to_app, acme):

@@ -13,7 +13,6 @@ test-artifacts/screenshots/journey-*.png for a person to look at.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -39,7 +38,6 @@ real_time_clock, webhooks_to_app = localstripe_app.real_time_clock, localstripe_
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="session")

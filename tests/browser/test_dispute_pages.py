@@ -9,26 +9,24 @@ test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from portal.domain.invoicing.models import Invoice
+from tests.browser.page_checks import screenshot
 from tests.support import attachment_files as files
 from tests.support.factories import make_contact, make_customer, make_invoice
 from tests.support.fixtures.browser import sign_in_browser
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 WIDTHS = {"desktop": 1280, "phone": 390}
 
 
 def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    screenshot(page, name)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

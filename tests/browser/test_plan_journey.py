@@ -6,7 +6,6 @@ paid. Screenshots at 390 and 1280 px land in test-artifacts/."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -19,6 +18,7 @@ from portal.domain.payments.models import Payment
 from portal.domain.core.database import writing_session
 from portal.domain.plans.jobs import JOB_ACTOR, collect_installments
 from portal.domain.plans.models import Plan
+from tests.browser.page_checks import screenshots_at_widths
 from tests.support import localstripe_app
 from tests.support.factories import make_contact, make_customer, make_invoice
 from tests.support.fixtures.browser import fill_test_card, sign_in_browser
@@ -30,7 +30,6 @@ real_time_clock, webhooks_to_app = localstripe_app.real_time_clock, localstripe_
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -39,11 +38,7 @@ def clock(real_time_clock) -> FixedClock:
 
 
 def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (390, 1280):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(ARTIFACTS / f"plan-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    screenshots_at_widths(page, f"plan-{name}")
 
 
 def _collect(session_factory, clock, gateway, supplier):

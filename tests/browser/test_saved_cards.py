@@ -5,7 +5,6 @@ shows as the default; then removing it behind the confirmation page. Screenshots
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -14,7 +13,7 @@ from sqlalchemy import select
 from portal.domain.methods.models import SavedMethod, StripeCustomer
 from tests.support import localstripe_app
 from tests.support.factories import make_contact, make_customer, make_invoice
-from tests.browser.page_checks import horizontal_overflow
+from tests.browser.page_checks import horizontal_overflow, screenshots_at_widths
 from tests.support.fixtures.browser import fill_test_card, sign_in_browser
 from tests.support.fixtures.stripe import CARD_OK
 
@@ -23,14 +22,10 @@ gateway, settings = localstripe_app.gateway, localstripe_app.settings
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (390, 1280):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(ARTIFACTS / f"saved-cards-{name}-{width}.png"), full_page=True)
+    screenshots_at_widths(page, f"saved-cards-{name}")
 
 
 @pytest.mark.parametrize("width", [390, 1280])

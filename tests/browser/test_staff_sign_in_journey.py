@@ -5,7 +5,6 @@ Screenshots land in test-artifacts/ for a person to look at."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -15,19 +14,15 @@ from portal.domain.core.context import Context
 from portal.domain.routing.service import RuleDetails, create_rule
 from portal.domain.staff.credentials import totp_code
 from portal.domain.staff.service import TeamDetails, create_team
+from tests.browser.page_checks import screenshots_at_widths
 from tests.support.factories import STAFF_PASSWORD, make_staff
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(ARTIFACTS / f"staff-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    screenshots_at_widths(page, f"staff-{name}")
 
 
 @pytest.mark.parametrize("width", [1280, 390])
