@@ -13,6 +13,7 @@ from portal.domain.disputes.models import (
     Dispute, DisputeAttachment, DisputeEvent, DisputeInvoice, DisputeLine, DisputeMessage, DisputeReason,
     DisputeSlaPause,
 )
+from portal.domain.followups.models import Followup, FollowupEvent, FollowupFile, FollowupInvoice
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.methods.models import MethodSetup, SavedMethod, StripeCustomer
@@ -37,4 +38,5 @@ __all__ = [
     "TeamMembership",
     "CustomerReminderSettings", "ReminderHoliday", "ReminderSent", "ReminderStep",
     "Installment", "InstallmentAttempt", "Plan", "PlanAgreement", "PlanInvoice",
+    "Followup", "FollowupEvent", "FollowupFile", "FollowupInvoice",
 ]

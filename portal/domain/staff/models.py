@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.core.states import sql_in
@@ -97,6 +97,8 @@ class Team(PublicIdMixin, Base):
     opens_minute: Mapped[int] = mapped_column(Integer, default=9 * 60)
     closes_minute: Mapped[int] = mapped_column(Integer, default=17 * 60)
     is_fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The follow-up queues (`followups.states.FollowupQueue` values) the team works.
+    followup_queues: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     created_at: Mapped[datetime]
 
     memberships: Mapped[list[TeamMembership]] = relationship(back_populates="team", cascade="all, delete-orphan",

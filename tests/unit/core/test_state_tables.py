@@ -12,6 +12,7 @@ from portal.domain.access.states import LINK_TRANSITIONS
 from portal.domain.core.errors import InvalidTransition
 from portal.domain.core.states import Transitions, sql_in
 from portal.domain.disputes.states import DISPUTE_TRANSITIONS
+from portal.domain.followups.states import FOLLOWUP_TRANSITIONS
 from portal.domain.notifications.states import OUTBOX_TRANSITIONS
 from portal.domain.payments.states import PAYMENT_TRANSITIONS
 from portal.domain.plans.states import INSTALLMENT_TRANSITIONS, PLAN_TRANSITIONS
@@ -78,6 +79,12 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
         ("charging", "paid"), ("charging", "failed"), ("charging", "action_required"),
         ("failed", "charging"), ("failed", "paid"), ("failed", "cancelled"),
         ("action_required", "paid"), ("action_required", "cancelled"),
+    }),
+    # Staff handle it (resolved) or find nothing to do (dismissed); asking the customer waits
+    # for their answer, which reopens it.
+    "follow-up": (FOLLOWUP_TRANSITIONS, {
+        ("open", "waiting"), ("open", "resolved"), ("open", "dismissed"),
+        ("waiting", "open"), ("waiting", "resolved"), ("waiting", "dismissed"),
     }),
 }
 

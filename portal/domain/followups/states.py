@@ -1,0 +1,134 @@
+"""The follow-up vocabularies, named once: kinds, the queue each kind belongs to, statuses and
+their transition table.
+
+    open ──► waiting ──► open        (staff asked the customer for something; the answer reopens it)
+      │         └──────► resolved / dismissed
+      ├────► resolved                (handled at its source: matched, re-issued, contact added, ...)
+      └────► dismissed               (nothing to do: a duplicate, or the reason went away)
+
+`resolved` and `dismissed` are final; a new report is a new follow-up.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from portal.domain.core.states import Transitions
+
+
+class FollowupKind(StrEnum):
+    # Reported by the customer's clerk.
+    ALREADY_PAID = "already_paid"
+    NEEDS_PO = "needs_po"
+    AWAITING_APPROVAL = "awaiting_approval"
+    WRONG_CONTACT = "wrong_contact"
+    # Raised by the system.
+    BANK_DEBIT_FAILED = "bank_debit_failed"
+    PROMISE_BROKEN = "promise_broken"
+    PLAN_DEFAULTED = "plan_defaulted"
+    EMAIL_BOUNCED = "email_bounced"
+
+
+class FollowupSource(StrEnum):
+    CUSTOMER = "customer"
+    SYSTEM = "system"
+
+
+class FollowupQueue(StrEnum):
+    """The kind of work, and so the team that does it."""
+
+    CASH_APPLICATION = "cash_application"
+    BILLING = "billing"
+    COLLECTIONS = "collections"
+
+
+class FollowupStatus(StrEnum):
+    OPEN = "open"
+    WAITING = "waiting"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+
+K = FollowupKind
+Q = FollowupQueue
+S = FollowupStatus
+
+KIND_SOURCES: dict[FollowupKind, FollowupSource] = {
+    K.ALREADY_PAID: FollowupSource.CUSTOMER,
+    K.NEEDS_PO: FollowupSource.CUSTOMER,
+    K.AWAITING_APPROVAL: FollowupSource.CUSTOMER,
+    K.WRONG_CONTACT: FollowupSource.CUSTOMER,
+    K.BANK_DEBIT_FAILED: FollowupSource.SYSTEM,
+    K.PROMISE_BROKEN: FollowupSource.SYSTEM,
+    K.PLAN_DEFAULTED: FollowupSource.SYSTEM,
+    K.EMAIL_BOUNCED: FollowupSource.SYSTEM,
+}
+
+KIND_QUEUES: dict[FollowupKind, FollowupQueue] = {
+    K.ALREADY_PAID: Q.CASH_APPLICATION,
+    K.BANK_DEBIT_FAILED: Q.CASH_APPLICATION,
+    K.NEEDS_PO: Q.BILLING,
+    K.AWAITING_APPROVAL: Q.COLLECTIONS,
+    K.WRONG_CONTACT: Q.COLLECTIONS,
+    K.PROMISE_BROKEN: Q.COLLECTIONS,
+    K.PLAN_DEFAULTED: Q.COLLECTIONS,
+    K.EMAIL_BOUNCED: Q.COLLECTIONS,
+}
+
+FOLLOWUP_TRANSITIONS = Transitions("follow-up", FollowupStatus, {
+    S.OPEN: {S.WAITING, S.RESOLVED, S.DISMISSED},
+    S.WAITING: {S.OPEN, S.RESOLVED, S.DISMISSED},
+    S.RESOLVED: set(),
+    S.DISMISSED: set(),
+})
+
+FINAL = FOLLOWUP_TRANSITIONS.final
+ACTIVE = frozenset(FollowupStatus) - FINAL
+
+# What the customer reads (the clerk's own words where they reported it).
+KIND_LABELS: dict[FollowupKind, str] = {
+    K.ALREADY_PAID: "We already paid it",
+    K.NEEDS_PO: "We need a PO number, or the PO is wrong",
+    K.AWAITING_APPROVAL: "It's waiting for approval on our side",
+    K.WRONG_CONTACT: "I'm not the right person",
+    K.BANK_DEBIT_FAILED: "A bank payment failed or came back",
+    K.PROMISE_BROKEN: "A promise to pay was broken",
+    K.PLAN_DEFAULTED: "An installment plan defaulted",
+    K.EMAIL_BOUNCED: "A reminder email bounced",
+}
+
+# What staff read: the work to do.
+STAFF_KIND_LABELS: dict[FollowupKind, str] = {
+    K.ALREADY_PAID: "Payment reported: match it",
+    K.NEEDS_PO: "PO needed: re-issue the invoice",
+    K.AWAITING_APPROVAL: "Waiting for the customer's approval",
+    K.WRONG_CONTACT: "Wrong contact: approve the new one",
+    K.BANK_DEBIT_FAILED: "Bank debit failed or returned",
+    K.PROMISE_BROKEN: "Promise broken: chase",
+    K.PLAN_DEFAULTED: "Plan defaulted: chase the balance",
+    K.EMAIL_BOUNCED: "Reminder bounced: find the right address",
+}
+
+QUEUE_LABELS: dict[FollowupQueue, str] = {
+    Q.CASH_APPLICATION: "Cash application",
+    Q.BILLING: "Billing",
+    Q.COLLECTIONS: "Collections",
+}
+
+STATUS_LABELS: dict[FollowupStatus, str] = {
+    S.OPEN: "Open",
+    S.WAITING: "Waiting for the customer",
+    S.RESOLVED: "Resolved",
+    S.DISMISSED: "Dismissed",
+}
+
+# The customer's view of the same statuses.
+CUSTOMER_STATUS_LABELS: dict[FollowupStatus, str] = {
+    S.OPEN: "We're on it",
+    S.WAITING: "Waiting for your answer",
+    S.RESOLVED: "Sorted",
+    S.DISMISSED: "Closed",
+}
+
+STATUS_BADGES: dict[FollowupStatus, str] = {S.OPEN: "open", S.WAITING: "partial", S.RESOLVED: "paid",
+                                             S.DISMISSED: "partial"}
