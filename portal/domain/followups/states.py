@@ -132,3 +132,13 @@ CUSTOMER_STATUS_LABELS: dict[FollowupStatus, str] = {
 
 STATUS_BADGES: dict[FollowupStatus, str] = {S.OPEN: "open", S.WAITING: "partial", S.RESOLVED: "paid",
                                              S.DISMISSED: "partial"}
+
+# The clerk's forms, one per kind they can report, at `problems/new/<slug>` (under the portal's
+# URL); reminder emails link to them with the invoices named.
+KIND_SLUGS: dict[FollowupKind, str] = {
+    K.ALREADY_PAID: "already-paid",
+    K.NEEDS_PO: "po",
+    K.AWAITING_APPROVAL: "approval",
+    K.WRONG_CONTACT: "contact",
+}
+REPORT_PATH = "problems/new/{slug}"
