@@ -10,6 +10,8 @@ and a question's reach the customer, a note's stay staff-only. Any attached file
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from zoneinfo import ZoneInfo
 
 from flask import redirect, render_template, request, url_for
@@ -47,7 +49,9 @@ def _queue_page(tab: str | None):
     staff = current_staff().staff
     reasons = reason_choices(db())
     query = queue_query(request.args, reasons={code for code, _ in reasons}, tab=tab)
-    queue = staff_queue(db(), staff.id, query, services().clock.now())
+    settings = services().settings
+    queue = staff_queue(db(), staff.id, query, services().clock.now(),
+                        at_risk_window=timedelta(hours=settings.sla_warning_hours))
     tabs = [name for name in QUEUE_TAB_LABELS if name != "all" or allows(staff.role, Permission.VIEW_ALL_DISPUTES)]
     return render_template("admin/disputes.html", queue=queue, tabs=tabs, tab_labels=QUEUE_TAB_LABELS,
                            reasons=reasons, status_filters=[(s, STATUS_FILTER_LABELS[s]) for s in QUEUE_STATUS_FILTERS])

@@ -473,8 +473,10 @@ QUEUE_TAB_LABELS = {"mine": "Mine", "team": "My teams'", "unassigned": "Unassign
 QUEUE_STATUS_FILTERS = ("active", "all", *(str(status) for status in DisputeStatus))
 QUEUE_PER_PAGE = 25
 MAX_QUEUE_SEARCH_LENGTH = 100
-# An active dispute is at risk when a due date it has not met falls within this window (or is past).
-SLA_AT_RISK_WINDOW = timedelta(hours=24)
+# An active dispute is at risk when a due date it has not met falls within the window (or is
+# past): the same `SLA_WARNING_HOURS` that `jobs.warn_sla_at_risk` emails supervisors by, so the
+# "SLA at risk" tab lists exactly what they were warned about.
+DEFAULT_AT_RISK_WINDOW = timedelta(hours=4)
 
 
 @dataclass(frozen=True)
@@ -519,8 +521,8 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _at_risk(now: datetime) -> ColumnElement[bool]:
-    horizon = now + SLA_AT_RISK_WINDOW
+def _at_risk(now: datetime, window: timedelta) -> ColumnElement[bool]:
+    horizon = now + window
     return and_(
         Dispute.status.in_([str(s) for s in ACTIVE]),
         or_(Dispute.resolution_due_at <= horizon,
@@ -528,7 +530,8 @@ def _at_risk(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def staff_queue(db: Session, staff_id: int, query: QueueQuery, now: datetime) -> Queue:
+def staff_queue(db: Session, staff_id: int, query: QueueQuery, now: datetime,
+                at_risk_window: timedelta = DEFAULT_AT_RISK_WINDOW) -> Queue:
     """One tab of the staff queues, filtered, searched (customer name or account number, or an
     invoice number) and sorted by resolution due date (the soonest first, disputes without one
     last; routing sets it with the first-response date, and the "SLA at risk" tab catches a
@@ -543,7 +546,7 @@ def staff_queue(db: Session, staff_id: int, query: QueueQuery, now: datetime) ->
     elif query.tab == "unassigned":
         where.append(Dispute.assignee_id.is_(None))
     elif query.tab == "at_risk":
-        where.append(_at_risk(now))
+        where.append(_at_risk(now, at_risk_window))
     if query.status == "active":
         where.append(Dispute.status.in_([str(s) for s in ACTIVE]))
     elif query.status != "all":
@@ -570,7 +573,7 @@ def staff_queue(db: Session, staff_id: int, query: QueueQuery, now: datetime) ->
     page = min(max(query.page, 1), pages)
     found = db.execute(
         select(Dispute, DisputeReason.label, Customer.name, Customer.account_number, Team.name, StaffMember.name,
-               _at_risk(now))
+               _at_risk(now, at_risk_window))
         .join(DisputeReason, DisputeReason.id == Dispute.reason_id)
         .join(Customer, Customer.id == Dispute.customer_id)
         .outerjoin(Team, Team.id == Dispute.team_id)

@@ -40,8 +40,8 @@ def queues(db, clock):
     outsider = make_staff(db, clock, name="Cy Outside")
     desk = create_team(ctx, TeamDetails("Pricing desk", "UTC", "12345", 540, 1020), [ana.id, bo.id])
     other = create_team(ctx, TeamDetails("Elsewhere", "UTC", "12345", 540, 1020), [outsider.id])
-    _dispute(db, clock, "Acme Corp", "INV-A1", team=desk, assignee=ana, due_in_hours=100)
-    _dispute(db, clock, "Beta Ltd", "INV-B1", team=desk, assignee=ana, due_in_hours=5)   # at risk
+    _dispute(db, clock, "Acme Corp", "INV-A1", team=desk, assignee=ana, due_in_hours=6)  # outside the window
+    _dispute(db, clock, "Beta Ltd", "INV-B1", team=desk, assignee=ana, due_in_hours=3)   # at risk (4 h window)
     _dispute(db, clock, "Gamma GmbH", "INV-G1", reason="damaged", team=desk, assignee=bo, due_in_hours=200)
     _dispute(db, clock, "Delta Inc", "INV-D1", reason="damaged")  # nobody's
     _dispute(db, clock, "Epsilon SA", "INV-E1", team=other, assignee=outsider, due_in_hours=300)
@@ -59,7 +59,7 @@ def test_each_tab_shows_its_disputes_soonest_sla_first(client, db, clock, queues
     staff_sign_in(client, ana, clock)
     mine = client.get("/admin/disputes")
     assert mine.status_code == 200
-    assert _shown(mine.get_data(as_text=True)) == ["INV-B1", "INV-A1"]  # due in 5 hours, then in 100
+    assert _shown(mine.get_data(as_text=True)) == ["INV-B1", "INV-A1"]  # due in 3 hours, then in 6
     assert "at risk" in mine.get_data(as_text=True)
     assert _shown(client.get("/admin/disputes?tab=team").get_data(as_text=True)) == ["INV-B1", "INV-A1", "INV-G1"]
     assert _shown(client.get("/admin/disputes?tab=unassigned").get_data(as_text=True)) == ["INV-D1"]
