@@ -133,6 +133,14 @@ def schedule(total: Money, count: int, cadence: Cadence | str, first: date) -> l
             for n, (due_on, amount) in enumerate(zip(due_dates(first, count, cadence), parts, strict=True))]
 
 
+def amended_schedule(remaining: Money, after_number: int, count: int, cadence: Cadence | str,
+                     first: date) -> list[ScheduledPart]:
+    """A new schedule for what remains unpaid of a running plan: split like a new plan
+    (`schedule`), numbered after the plan's last installment `after_number`."""
+    return [ScheduledPart(after_number + part.number, part.due_on, part.amount)
+            for part in schedule(remaining, count, cadence, first)]
+
+
 def check_first_date(first: date, today: date) -> None:
     if first < today:
         raise PlanRefused("The first installment cannot be in the past.")

@@ -38,7 +38,7 @@ from portal.domain.methods.models import SavedMethod
 from portal.domain.payments.service import lock_customer
 from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanAmendment, PlanInvoice, StoredPlanPolicy
 from portal.domain.plans.policy import (
-    MAX_INSTALLMENTS, MAX_REASON_LENGTH, PlanPolicy, PlanRefused, ScheduledPart, amendment_terms_text, check_first_date,
+    MAX_INSTALLMENTS, MAX_REASON_LENGTH, PlanPolicy, PlanRefused, ScheduledPart, amended_schedule, amendment_terms_text, check_first_date,
     checked_policy, outside_policy, policy_values, schedule, terms_digest, terms_text,
 )
 from portal.domain.plans.queries import (
@@ -323,10 +323,9 @@ def _remaining(plan: Plan) -> int:
 
 def amendment_parts(plan: Plan, amendment: PlanAmendment) -> list[ScheduledPart]:
     """The new installments, numbered after the plan's existing ones."""
-    parts = schedule(Money(amendment.remaining_minor, plan.currency), amendment.installment_count,
-                     amendment.cadence, amendment.first_due_on)
-    start = max((i.number for i in plan.installments), default=0)
-    return [ScheduledPart(start + part.number, part.due_on, part.amount) for part in parts]
+    return amended_schedule(Money(amendment.remaining_minor, plan.currency),
+                            max((i.number for i in plan.installments), default=0), amendment.installment_count,
+                            amendment.cadence, amendment.first_due_on)
 
 
 def amendment_terms(db, supplier_name: str, plan: Plan, amendment: PlanAmendment) -> str:
