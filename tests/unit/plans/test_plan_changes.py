@@ -6,6 +6,7 @@ plan's installments (property test, SECURITY.md P6)."""
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -70,7 +71,7 @@ def test_a_new_schedule_splits_what_remains_exactly_after_the_plans_installments
     amounts = [part.amount.minor for part in parts]
     assert sum(amounts) == remaining and max(amounts) - min(amounts) <= 1
     assert [part.number for part in parts] == list(range(after + 1, after + count + 1))
-    assert parts[0].due_on == first and all(a.due_on < b.due_on for a, b in zip(parts, parts[1:]))
+    assert parts[0].due_on == first and all(a.due_on < b.due_on for a, b in pairwise(parts))
 
 
 def test_the_new_schedules_terms_name_what_remains_and_each_new_installment():
