@@ -177,17 +177,21 @@ class PlanLine:
     cadence: str
     created_at: datetime
     next_due: date | None
+    new_schedule_waiting: bool = False  # staff proposed a new schedule: the customer's answer is awaited
 
 
 def customer_plans(db: Session, customer_id: int) -> list[PlanLine]:
     plans = db.scalars(select(Plan).where(Plan.customer_id == customer_id).order_by(Plan.id.desc()).limit(100)).all()
-    return [_line(plan) for plan in plans]
+    waiting = set(db.scalars(
+        select(PlanAmendment.plan_id).join(Plan, Plan.id == PlanAmendment.plan_id)
+        .where(Plan.customer_id == customer_id, PlanAmendment.status == AmendmentStatus.PROPOSED)))
+    return [_line(plan, plan.id in waiting) for plan in plans]
 
 
-def _line(plan: Plan) -> PlanLine:
+def _line(plan: Plan, new_schedule_waiting: bool = False) -> PlanLine:
     owed = [i.due_on for i in plan.installments if i.status in OWED]
     return PlanLine(plan.public_id, plan.status, Money(plan.total_minor, plan.currency), plan.installment_count,
-                    plan.cadence, plan.created_at, min(owed) if owed else None)
+                    plan.cadence, plan.created_at, min(owed) if owed else None, new_schedule_waiting)
 
 
 @dataclass(frozen=True)

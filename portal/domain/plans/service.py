@@ -344,6 +344,7 @@ def amend_plan(ctx: Context, plan: Plan, *, count: int, cadence: str, first_due_
     proposal still waiting is superseded by this one."""
     if plan.status not in AMENDABLE_PLAN:
         raise PlanRefused("Only an active or paused plan can get a new schedule.")
+    lock_customer(ctx.db, plan.customer_id)  # two proposals at once: the second supersedes the first
     try:
         cadence = Cadence(cadence)
     except ValueError:
@@ -384,8 +385,13 @@ def answer_amendment(ctx: Context, access: Access, supplier_name: str, public_id
     if not access.whole_account:
         raise PlanRefused("Sign in to your account to answer this plan.")
     db, now = ctx.db, ctx.clock.now()
-    lock_customer(db, access.customer_id)
     plan = plan_by_public_id(db, public_id, access.customer_id)
+    # The collector locks an installment and then the customer: take the locks in that order,
+    # so an installment it is charging right now is seen as charging here (and refused).
+    db.scalars(select(Installment).where(Installment.plan_id == plan.id).order_by(Installment.id)
+               .with_for_update().execution_options(populate_existing=True)).all()
+    lock_customer(db, access.customer_id)
+    plan = db.get(Plan, plan.id, populate_existing=True)
     amendment = proposed_amendment(db, plan.id)
     if amendment is None:
         raise PlanRefused("This plan is not waiting for your answer.")
@@ -422,7 +428,6 @@ def answer_plan(ctx: Context, access: Access, supplier_name: str, public_id: str
     for it, otherwise to a proposed new schedule."""
     if not access.whole_account:
         raise PlanRefused("Sign in to your account to answer this plan.")
-    lock_customer(ctx.db, access.customer_id)  # read the plan's status under the lock the answer takes
     plan = plan_by_public_id(ctx.db, public_id, access.customer_id)
     answer = answer_counter if plan.status == PlanStatus.COUNTERED else answer_amendment
     return answer(ctx, access, supplier_name, public_id, accept=accept, terms_shown=terms_shown,

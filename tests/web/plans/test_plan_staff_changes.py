@@ -225,6 +225,7 @@ def test_a_new_schedule_is_proposed_shown_and_accepted_as_a_new_agreement(client
     assert _owed(db, plan) == before  # nothing changes until the customer accepts
 
     sign_in(client, clerk, clock)
+    assert "A new schedule waits for your answer" in _text(client.get("/plans"))
     page = client.get(f"/plans/{plan.public_id}")
     html = page.get_data(as_text=True)
     assert "We propose a new schedule" in html and "Smaller payments after the warehouse fire." in html
@@ -253,6 +254,7 @@ def test_a_new_schedule_is_proposed_shown_and_accepted_as_a_new_agreement(client
     assert agreements[-1].contact_id == clerk.id and agreements[-1].user_agent and agreements[-1].ip
     assert db.get(Plan, plan.id).status == "active" and db.get(Plan, plan.id).cadence == "weekly"
     assert _audits(db, "plan.amendment_accepted") == 1
+    assert "A new schedule waits for your answer" not in _text(client.get("/plans"))
 
 
 def test_declining_a_new_schedule_keeps_the_old_one(client, db, clock, acme):
