@@ -81,3 +81,16 @@ def test_the_new_schedules_terms_name_what_remains_and_each_new_installment():
     assert "  3. 2026-08-31: $166.67" in terms and "  5. 2026-10-31: $166.67" in terms
     assert "4. 2026-09-30: $166.67" in terms
     assert "installments already paid stay paid" in terms and "saved card visa ending 4242" in terms
+
+
+def test_the_plan_settings_are_the_defaults_and_use_the_same_bounds_as_the_admin_page():
+    from portal.config import PLAN_SETTINGS, ConfigError, Settings
+
+    base = {"PORTAL_MODE": "test", "SECRET_KEY": "k" * 40}
+    assert Settings.from_env(base).plan_policy == PlanPolicy()
+    assert Settings.from_env({**base, "PLAN_MAX_COUNT": "4"}).plan_policy.max_count == 4
+    assert {field: bounds for field, bounds in PLAN_SETTINGS.values()} == POLICY_BOUNDS
+    for name, (_, (low, high)) in PLAN_SETTINGS.items():
+        for value in (low - 1, high + 1):
+            with pytest.raises(ConfigError, match=name):
+                Settings.from_env({**base, name: str(value)})
