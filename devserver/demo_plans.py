@@ -1,5 +1,6 @@
 """The demo's installment plans: active, waiting for approval, countered by staff, paused,
-declined, cancelled and defaulted, over open invoices of Acme Corp (the demo clerk's) and a
+declined, cancelled and defaulted, one running plan with a new schedule waiting for the
+customer's answer, and one customer on hold (its plan waits for staff), over open invoices of Acme Corp (the demo clerk's) and a
 few other customers.
 
 All are proposed through the product's own service, paid by the customer ("pay each myself":
@@ -26,9 +27,10 @@ from portal.domain.invoicing.models import Invoice
 from portal.domain.plans.models import Plan, PlanInvoice
 from portal.domain.plans.policy import PlanPolicy, PlanRefused, terms_digest
 from portal.domain.plans.service import (
-    PlanRequest, cancel_plan, counter_plan, decline_plan, move_installment, move_plan, pause_plan, preview_plan, propose_plan,
+    PlanRequest, amend_plan, cancel_plan, counter_plan, decline_plan, move_installment, move_plan, pause_plan, preview_plan, propose_plan,
 )
 from portal.domain.plans.states import OWED, InstallmentStatus, PlanStatus
+from portal.domain.customers.service import set_on_hold
 from portal.domain.promises.models import PromiseInvoice
 
 ACME = "Acme Corp"
@@ -81,11 +83,15 @@ def write_demo_plans(db: Session, clock: Clock, supplier_name: str = "Northwind 
     if acme is not None:
         made += [p for p in (_propose(db, clock, supplier_name, acme, count=3, cadence="monthly", days=7),) if p]
     shapes = [("waiting", 10, "monthly"), ("countered", 9, "monthly"), ("paused", 4, "biweekly"), ("declined", 12, "monthly"),
-              ("cancelled", 3, "weekly"), ("defaulted", 4, "weekly"), ("active", 2, "biweekly")]
+              ("cancelled", 3, "weekly"), ("defaulted", 4, "weekly"), ("active", 2, "biweekly"),
+              ("amended", 4, "monthly"), ("on hold", 3, "monthly")]
     for fate, count, cadence in shapes:
         started = clock if fate != "defaulted" else FixedClock(clock.now() - timedelta(days=30))
         plan = None
         for customer in others:  # the next customer with an invoice that can go into a plan
+            if fate == "on hold" and _open_invoice(db, customer.id) is not None and not customer.on_hold:
+                set_on_hold(staff, customer, on_hold=True, reason="Two ACH debits returned this quarter: "
+                                                                  "plans need a collector's approval.")
             plan = _propose(db, started, supplier_name, customer, count=count, cadence=cadence, days=3)
             if plan is not None:
                 break
@@ -94,6 +100,9 @@ def write_demo_plans(db: Session, clock: Clock, supplier_name: str = "Northwind 
         if fate == "countered" and plan.status == PlanStatus.PENDING_APPROVAL:
             counter_plan(staff, plan, count=6, cadence="monthly", first_due_on=plan.first_due_on,
                          reason="Six months is the longest we can offer without a deposit.")
+        elif fate == "amended" and plan.status == PlanStatus.ACTIVE:
+            amend_plan(staff, plan, count=6, cadence="monthly", first_due_on=plan.first_due_on + timedelta(days=7),
+                       reason="As agreed on the phone: six smaller payments, starting a week later.")
         elif fate == "paused":
             pause_plan(staff, plan)
         elif fate == "declined" and plan.status == PlanStatus.PENDING_APPROVAL:

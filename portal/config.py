@@ -14,18 +14,21 @@ from portal.domain.promises.policy import (
     DEFAULT_GRACE_DAYS, DEFAULT_MAX_DAYS, DEFAULT_MAX_MOVES, GRACE_DAYS_RANGE, MAX_DAYS_RANGE, MAX_MOVES_RANGE,
     PromisePolicy,
 )
-from portal.domain.plans.policy import PlanPolicy
+from portal.domain.plans.policy import POLICY_BOUNDS, PlanPolicy
 
-# Installment plans: PLAN_* variables, their PlanPolicy field and the range allowed.
+# Installment plans: PLAN_* variables, their PlanPolicy field and the range allowed (the one
+# range the admin's plan policy page also checks, `plans.policy.POLICY_BOUNDS`).
 PLAN_SETTINGS = {
-    "PLAN_MAX_TOTAL_MINOR": ("max_total_minor", (1, 10**12)),
-    "PLAN_MAX_COUNT": ("max_count", (2, 12)),
-    "PLAN_MAX_DAYS": ("max_length_days", (7, 3 * 366)),
-    "PLAN_MIN_FIRST_MINOR": ("min_first_payment_minor", (0, 10**12)),
-    "PLAN_DEFAULT_LOOKBACK_MONTHS": ("default_lookback_months", (0, 60)),
-    "PLAN_RETRY_DAYS": ("retry_after_days", (1, 30)),
-    "PLAN_MAX_FAILURES": ("max_failures", (1, 10)),
-    "PLAN_REMINDER_DAYS": ("reminder_days_before", (1, 14)),
+    name: (field, POLICY_BOUNDS[field]) for name, field in (
+        ("PLAN_MAX_TOTAL_MINOR", "max_total_minor"),
+        ("PLAN_MAX_COUNT", "max_count"),
+        ("PLAN_MAX_DAYS", "max_length_days"),
+        ("PLAN_MIN_FIRST_MINOR", "min_first_payment_minor"),
+        ("PLAN_DEFAULT_LOOKBACK_MONTHS", "default_lookback_months"),
+        ("PLAN_RETRY_DAYS", "retry_after_days"),
+        ("PLAN_MAX_FAILURES", "max_failures"),
+        ("PLAN_REMINDER_DAYS", "reminder_days_before"),
+    )
 }
 
 MODES = ("production", "demo", "test")

@@ -12,6 +12,7 @@ from flask import Flask
 from portal.cli import command_session, services_of
 from portal.domain.core.context import Context
 from portal.domain.plans.jobs import DEFAULT_COLLECT_BATCH, JOB_ACTOR, collect_installments
+from portal.domain.plans.queries import plan_policy
 
 
 def register(app: Flask) -> None:
@@ -22,6 +23,7 @@ def register(app: Flask) -> None:
         """Charge due installment-plan payments and follow up on earlier charges."""
         services = services_of(app)
         with command_session(app) as db:
+            policy = plan_policy(db, services.settings.plan_policy)  # what admins stored, else the settings
             report = collect_installments(Context(db, services.clock, JOB_ACTOR), services.gateway,
-                                          services.supplier, services.settings.plan_policy, batch_size=batch_size)
+                                          services.supplier, policy, batch_size=batch_size)
         click.echo(report.summary())

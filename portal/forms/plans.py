@@ -1,5 +1,6 @@
 """The installment plan forms: previewing a proposal (`POST /plans/preview`) and accepting it
-(`POST /plans`), and the staff decisions.
+(`POST /plans`), the staff decisions (and a new schedule for a running plan, the counter
+form's fields), the plan policy admins edit and a customer's hold.
 
 Only the fields named here are read, each bounded before anything else happens: the invoices'
 public ids, the number of installments (2-12), the cadence and how they pay (listed codes), the
@@ -14,13 +15,15 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
-from portal.domain.plans.policy import MAX_INSTALLMENTS, MAX_REASON_LENGTH, MIN_INSTALLMENTS
+from portal.domain.customers.service import MAX_HOLD_REASON
+from portal.domain.plans.policy import MAX_INSTALLMENTS, MAX_REASON_LENGTH, MIN_INSTALLMENTS, POLICY_BOUNDS, POLICY_LABELS
 from portal.domain.plans.service import MAX_INVOICES_PER_PLAN, PlanRequest
 from portal.domain.plans.states import Cadence, PayBy
 from portal.forms import InvalidInput
-from portal.forms.fields import PortalForm, first_value, line_field
+from portal.forms.fields import PortalForm, first_value, has_control_characters, line_field
 from portal.forms.payments import PUBLIC_ID, invoice_ids
 from portal.forms.promises import promised_date
+from portal.forms.reminders import MAX_ACCOUNT_NUMBER
 
 _DIGEST = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}", re.ASCII)
@@ -95,3 +98,38 @@ def answer_plan_form(data: MultiDict) -> tuple[bool, str]:
     if answer not in ("accept", "decline") or (answer == "accept" and not _DIGEST.fullmatch(digest)):
         raise InvalidInput("This form has expired. Reload the page and try again.")
     return answer == "accept", digest
+
+
+def plan_policy_form(data: MultiDict) -> dict[str, int]:
+    """Every field of the plan policy as a whole number (digits only, at most 13 of them, so
+    nothing huge is ever parsed); the domain checks each against its range."""
+    values = {}
+    for field, label in POLICY_LABELS.items():
+        text = first_value(data, field, 13).strip().replace(",", "").replace("_", "")
+        if not (text.isascii() and text.isdigit() and len(text) <= 13):
+            raise InvalidInput(f"{label}: enter a whole number, such as {POLICY_BOUNDS[field][0]}.")
+        values[field] = int(text)
+    return values
+
+
+@dataclass(frozen=True)
+class HoldInput:
+    account_number: str
+    on_hold: bool
+    reason: str
+
+
+def hold_form(data: MultiDict) -> HoldInput:
+    """The customer's account number, hold or clear, and the reason (one line)."""
+    account = first_value(data, "account", MAX_ACCOUNT_NUMBER).strip()
+    action = first_value(data, "hold", 5).strip()
+    reason = first_value(data, "reason", MAX_HOLD_REASON)
+    if has_control_characters(account) or has_control_characters(reason):
+        raise InvalidInput("Fields must be one line of plain text.")
+    if not account or len(account) > MAX_ACCOUNT_NUMBER:
+        raise InvalidInput("Enter the customer's account number.")
+    if action not in ("on", "off"):
+        raise InvalidInput("Choose to put the customer on hold or to clear the hold.")
+    if len(reason.strip()) > MAX_HOLD_REASON:
+        raise InvalidInput(f"Keep the reason under {MAX_HOLD_REASON} characters.")
+    return HoldInput(account, action == "on", reason.strip())

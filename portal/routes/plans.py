@@ -15,6 +15,7 @@ URLs:
 - `plans.create`   POST /plans                                   accept them (one plan per form token)
 - `plans.plan`     GET  /plans/<public_id>                       the plan, its installments and terms
 - `plans.answer`   POST /plans/<public_id>/answer                accept or decline terms staff proposed
+                                                                 (a counter-proposal or a new schedule)
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _today():
 
 
 def _policy():
-    return services().settings.plan_policy
+    return queries.plan_policy(db(), services().settings.plan_policy)
 
 
 def _chosen(values) -> list[str]:
@@ -122,9 +123,15 @@ def plan(public_id: str):
 
 def _plan_page(public_id: str, *, error: str = "", status: int = 200):
     found = queries.plan_by_public_id(db(), public_id, g.customer.id)
-    counter = service.counter_terms(db(), services().supplier.name, found) if found.status == "countered" else ""
+    amendment = queries.proposed_amendment(db(), found.id) if found.status != "countered" else None
+    if found.status == "countered":
+        counter = service.counter_terms(db(), services().supplier.name, found)
+    elif amendment is not None:
+        counter = service.amendment_terms(db(), services().supplier.name, found, amendment)
+    else:
+        counter = ""
     return render_template("plans/plan.html", page=queries.plan_page(db(), found), counter=counter,
-                           digest=terms_digest(counter) if counter else "", error=error), status
+                           amendment=amendment, digest=terms_digest(counter) if counter else "", error=error), status
 
 
 @bp.post("/plans/<public_id>/answer")
@@ -133,7 +140,7 @@ def answer(public_id: str):
     queries.plan_by_public_id(db(), public_id, g.customer.id)  # another company's plan: 404 first
     try:
         accept, digest = answer_plan_form(request.form)
-        service.answer_counter(_context(), current_access(), services().supplier.name, public_id, accept=accept,
+        service.answer_plan(_context(), current_access(), services().supplier.name, public_id, accept=accept,
                                terms_shown=digest, user_agent=request.headers.get("User-Agent", "")[:500])
     except (PlanRefused, InvalidInput) as error:
         db().rollback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, CheckConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.core.types import Base, PublicIdMixin
@@ -21,6 +21,11 @@ class Customer(PublicIdMixin, Base):
     # a portable row lock (PostgreSQL row lock, SQLite database write lock).
     payment_lock: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
+    # On hold (staff decide, with a reason): no installment plan is approved at once.
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    hold_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    hold_changed_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    hold_changed_at: Mapped[datetime | None]
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="customer", order_by="Contact.id")
     tags: Mapped[list[CustomerTag]] = relationship(order_by="CustomerTag.tag", cascade="all, delete-orphan")

@@ -28,3 +28,8 @@ def customer_tags(db: Session, customer_id: int) -> frozenset[str]:
 def customer_by_account_number(db: Session, account_number: str) -> Customer | None:
     """The customer with this account number, or None."""
     return db.scalar(select(Customer).where(Customer.account_number == (account_number or "").strip()))
+
+
+def customers_on_hold(db: Session, limit: int = 200) -> list[Customer]:
+    """Customers on hold, by name (the staff plans page lists them)."""
+    return list(db.scalars(select(Customer).where(Customer.on_hold.is_(True)).order_by(Customer.name).limit(limit)))

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.core.states import sql_in
 from portal.domain.core.types import Base, PublicIdMixin
-from portal.domain.plans.states import Cadence, InstallmentStatus, PayBy, PlanStatus
+from portal.domain.plans.policy import POLICY_BOUNDS
+from portal.domain.plans.states import AmendmentStatus, Cadence, InstallmentStatus, PayBy, PlanStatus
 
 
 class Plan(PublicIdMixin, Base):
@@ -143,3 +144,56 @@ class PlanAgreement(Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(500), default="")
     accepted_at: Mapped[datetime]
+
+
+class StoredPlanPolicy(Base):
+    """The plan policy an admin set (one row, id 1); without it the PLAN_* settings apply.
+    Each value is bounded here as on the admin page (`policy.POLICY_BOUNDS`)."""
+
+    __tablename__ = "plan_policy"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        *(CheckConstraint(f"{field} BETWEEN {low} AND {high}", name=f"{field}_in_range")
+          for field, (low, high) in POLICY_BOUNDS.items()),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    max_total_minor: Mapped[int] = mapped_column(BigInteger)
+    max_count: Mapped[int] = mapped_column(Integer)
+    max_length_days: Mapped[int] = mapped_column(Integer)
+    min_first_payment_minor: Mapped[int] = mapped_column(BigInteger)
+    default_lookback_months: Mapped[int] = mapped_column(Integer)
+    retry_after_days: Mapped[int] = mapped_column(Integer)
+    max_failures: Mapped[int] = mapped_column(Integer)
+    reminder_days_before: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class PlanAmendment(PublicIdMixin, Base):
+    """A new schedule staff propose for what remains unpaid of a running plan. It changes
+    nothing until the customer accepts it (a new `PlanAgreement`); at most one waits per plan.
+    `remaining_minor` is what was unpaid when it was proposed: accepting checks it still is."""
+
+    __tablename__ = "plan_amendments"
+    __table_args__ = (
+        CheckConstraint(sql_in("status", AmendmentStatus), name="status_known"),
+        CheckConstraint(sql_in("cadence", Cadence), name="cadence_known"),
+        CheckConstraint("installment_count BETWEEN 2 AND 12", name="count_in_range"),
+        CheckConstraint("remaining_minor > 0", name="remaining_positive"),
+        Index("uq_plan_amendments_one_proposed", "plan_id", unique=True,
+              postgresql_where=text("status = 'proposed'"), sqlite_where=text("status = 'proposed'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    installment_count: Mapped[int] = mapped_column(Integer)
+    cadence: Mapped[str] = mapped_column(String(10))
+    first_due_on: Mapped[date] = mapped_column(Date)
+    remaining_minor: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))

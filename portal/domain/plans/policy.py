@@ -6,8 +6,12 @@
   charge. Dates are calendar dates in the customer's time zone: weekly and every-two-weeks
   plans step by 7 and 14 days, monthly plans keep the first date's day of the month, clamped to
   the month's last day (31 January -> 28/29 February -> 31 March).
-- The plan policy (`PlanPolicy`, from settings): inside it a proposal is active at once;
-  outside it, it waits for staff. `outside_policy` names every reason.
+- The plan policy (`PlanPolicy`): the PLAN_* settings are its defaults, and an admin may store
+  other values (`POLICY_BOUNDS` bound each field, `checked_policy` refuses anything else with a
+  message). Inside it a proposal is active at once; outside it, it waits for staff.
+  `outside_policy` names every reason; a customer on hold is always outside it.
+- Amending a running plan: what remains unpaid is split again like a new schedule
+  (`schedule`), and `amendment_terms_text` is what the customer accepts.
 - The decline table (P9): Stripe's decline code decides whether a failed installment is charged
   again (a soft decline, after `retry_after_days`, at most `max_failures` failures in all) or
   not (a hard decline: the customer must act). `authentication_required` is never retried
@@ -53,6 +57,46 @@ class PlanPolicy:
     reminder_days_before: int = 3
 
 
+# Each field's allowed range (inclusive) and its name on the admin page; the PLAN_* settings
+# are checked against the same ranges.
+POLICY_BOUNDS: dict[str, tuple[int, int]] = {
+    "max_total_minor": (1, 10**12),
+    "max_count": (MIN_INSTALLMENTS, MAX_INSTALLMENTS),
+    "max_length_days": (7, 3 * 366),
+    "min_first_payment_minor": (0, 10**12),
+    "default_lookback_months": (0, 60),
+    "retry_after_days": (1, 30),
+    "max_failures": (1, 10),
+    "reminder_days_before": (1, 14),
+}
+POLICY_LABELS: dict[str, str] = {
+    "max_total_minor": "Largest plan total (minor units)",
+    "max_count": "Most installments",
+    "max_length_days": "Longest plan (days from first to last installment)",
+    "min_first_payment_minor": "Smallest first installment (minor units)",
+    "default_lookback_months": "Months a defaulted plan counts against the customer",
+    "retry_after_days": "Days before a soft decline is charged again",
+    "max_failures": "Failed collections before the plan defaults",
+    "reminder_days_before": "Days before each charge the reminder is sent",
+}
+
+
+def checked_policy(values: dict[str, int]) -> PlanPolicy:
+    """The policy with these values (every field given, each inside its bounds), or
+    PlanRefused naming the first field that is not."""
+    if set(values) != set(POLICY_BOUNDS):
+        raise PlanRefused("Give every value of the plan policy.")
+    for field, (low, high) in POLICY_BOUNDS.items():
+        value = values[field]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise PlanRefused(f"{POLICY_LABELS[field]}: choose a whole number from {low:,} to {high:,}.")
+    return PlanPolicy(**values)
+
+
+def policy_values(policy: PlanPolicy) -> dict[str, int]:
+    return {field: getattr(policy, field) for field in POLICY_BOUNDS}
+
+
 @dataclass(frozen=True)
 class ScheduledPart:
     number: int
@@ -89,6 +133,14 @@ def schedule(total: Money, count: int, cadence: Cadence | str, first: date) -> l
             for n, (due_on, amount) in enumerate(zip(due_dates(first, count, cadence), parts, strict=True))]
 
 
+def amended_schedule(remaining: Money, after_number: int, count: int, cadence: Cadence | str,
+                     first: date) -> list[ScheduledPart]:
+    """A new schedule for what remains unpaid of a running plan: split like a new plan
+    (`schedule`), numbered after the plan's last installment `after_number`."""
+    return [ScheduledPart(after_number + part.number, part.due_on, part.amount)
+            for part in schedule(remaining, count, cadence, first)]
+
+
 def check_first_date(first: date, today: date) -> None:
     if first < today:
         raise PlanRefused("The first installment cannot be in the past.")
@@ -123,6 +175,27 @@ def terms_text(supplier_name: str, customer_name: str, parts: list[ScheduledPart
         f"{customer_name} agrees to pay {supplier_name} the invoices {', '.join(invoice_numbers)} "
         f"in {len(parts)} installments:",
         *(f"  {part.number}. {part.due_on.isoformat()}: {part.amount.format()}" for part in parts),
+    ]
+    if autopay_card:
+        lines.append(f"Each installment will be charged on its date to the saved card {autopay_card}, "
+                     "without further confirmation.")
+    else:
+        lines.append("Each installment will be paid by us on the portal by its date.")
+    lines.append("If installments are not paid, the plan ends and the remaining balance is due at once. "
+                 "While the plan runs, these invoices are paid through the plan.")
+    return "\n".join(lines)
+
+
+def amendment_terms_text(supplier_name: str, customer_name: str, parts: list[ScheduledPart],
+                         invoice_numbers: list[str], autopay_card: str | None) -> str:
+    """The exact words of a new schedule for what remains unpaid of a running plan."""
+    remaining = Money(sum(part.amount.minor for part in parts), parts[0].amount.currency)
+    lines = [
+        f"{customer_name} agrees with {supplier_name} to a new schedule for the installment plan of the invoices "
+        f"{', '.join(invoice_numbers)}: what remains unpaid, {remaining.format()}, is paid in {len(parts)} "
+        "installments:",
+        *(f"  {part.number}. {part.due_on.isoformat()}: {part.amount.format()}" for part in parts),
+        "This schedule replaces the installments not yet paid; installments already paid stay paid.",
     ]
     if autopay_card:
         lines.append(f"Each installment will be charged on its date to the saved card {autopay_card}, "

@@ -21,9 +21,9 @@ from portal.domain.invoicing.models import Invoice
 from portal.domain.methods.models import SavedMethod
 from portal.domain.methods.queries import saved_methods
 from portal.domain.payments.models import Payment
-from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanInvoice
-from portal.domain.plans.policy import MAX_FIRST_DATE_DAYS
-from portal.domain.plans.states import LIVE_PLAN, OWED, InstallmentStatus, PlanStatus
+from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanAmendment, PlanInvoice, StoredPlanPolicy
+from portal.domain.plans.policy import MAX_FIRST_DATE_DAYS, POLICY_BOUNDS, PlanPolicy
+from portal.domain.plans.states import LIVE_PLAN, OWED, AmendmentStatus, InstallmentStatus, PlanStatus
 
 ACTIVE_PLAN = (PlanStatus.ACTIVE, PlanStatus.PAUSED)
 AT_RISK = (InstallmentStatus.FAILED, InstallmentStatus.ACTION_REQUIRED)
@@ -62,6 +62,35 @@ def plan_by_public_id(db: Session, public_id: str, customer_id: int | None = Non
     if plan is None:
         raise NotFound("Plan not found")
     return plan
+
+
+def plan_policy(db: Session, defaults: PlanPolicy) -> PlanPolicy:
+    """The policy admins stored, or `defaults` (the PLAN_* settings) when they have not."""
+    stored = db.get(StoredPlanPolicy, 1)
+    if stored is None:
+        return defaults
+    return PlanPolicy(**{field: getattr(stored, field) for field in POLICY_BOUNDS})
+
+
+@dataclass(frozen=True)
+class PolicyPage:
+    policy: PlanPolicy
+    defaults: PlanPolicy
+    stored: bool
+    updated_by: str
+    updated_at: datetime | None
+
+
+def policy_page(db: Session, defaults: PlanPolicy) -> PolicyPage:
+    stored = db.get(StoredPlanPolicy, 1)
+    return PolicyPage(plan_policy(db, defaults), defaults, stored is not None,
+                      stored.updated_by if stored else "", stored.updated_at if stored else None)
+
+
+def proposed_amendment(db: Session, plan_id: int) -> PlanAmendment | None:
+    """The new schedule waiting for the customer's answer, if any (at most one)."""
+    return db.scalar(select(PlanAmendment).where(PlanAmendment.plan_id == plan_id,
+                                                 PlanAmendment.status == AmendmentStatus.PROPOSED))
 
 
 @dataclass(frozen=True)
@@ -148,17 +177,21 @@ class PlanLine:
     cadence: str
     created_at: datetime
     next_due: date | None
+    new_schedule_waiting: bool = False  # staff proposed a new schedule: the customer's answer is awaited
 
 
 def customer_plans(db: Session, customer_id: int) -> list[PlanLine]:
     plans = db.scalars(select(Plan).where(Plan.customer_id == customer_id).order_by(Plan.id.desc()).limit(100)).all()
-    return [_line(plan) for plan in plans]
+    waiting = set(db.scalars(
+        select(PlanAmendment.plan_id).join(Plan, Plan.id == PlanAmendment.plan_id)
+        .where(Plan.customer_id == customer_id, PlanAmendment.status == AmendmentStatus.PROPOSED)))
+    return [_line(plan, plan.id in waiting) for plan in plans]
 
 
-def _line(plan: Plan) -> PlanLine:
+def _line(plan: Plan, new_schedule_waiting: bool = False) -> PlanLine:
     owed = [i.due_on for i in plan.installments if i.status in OWED]
     return PlanLine(plan.public_id, plan.status, Money(plan.total_minor, plan.currency), plan.installment_count,
-                    plan.cadence, plan.created_at, min(owed) if owed else None)
+                    plan.cadence, plan.created_at, min(owed) if owed else None, new_schedule_waiting)
 
 
 @dataclass(frozen=True)
@@ -181,6 +214,9 @@ class PlanPage:
     accepted_at: datetime | None
     owed: Money
     customer_name: str = ""
+    on_hold: bool = False
+    hold_reason: str = ""
+    amendment: PlanAmendment | None = None  # a new schedule waiting for the customer's answer
 
 
 def plan_page(db: Session, plan: Plan) -> PlanPage:
@@ -202,7 +238,8 @@ def plan_page(db: Session, plan: Plan) -> PlanPage:
     customer = db.get(Customer, plan.customer_id)
     return PlanPage(plan, lines, invoices, f"{method.brand} ending {method.last4}".strip() if method else "",
                     agreement.terms_text if agreement else "", agreement.accepted_at if agreement else None, owed,
-                    customer.name if customer else "")
+                    customer.name if customer else "", bool(customer and customer.on_hold),
+                    customer.hold_reason if customer and customer.on_hold else "", proposed_amendment(db, plan.id))
 
 
 # --- staff ---------------------------------------------------------------------------------------
@@ -210,13 +247,13 @@ def plan_page(db: Session, plan: Plan) -> PlanPage:
 STAFF_FILTERS = ("active", "pending_approval", "countered", "at_risk", "defaulted", "all")
 
 
-def staff_plans(db: Session, status: str) -> list[tuple[PlanLine, str]]:
-    """(plan line, customer name) for the staff list, newest first, at most 200."""
+def staff_plans(db: Session, status: str) -> list[tuple[PlanLine, str, bool]]:
+    """(plan line, customer name, customer on hold) for the staff list, newest first, at most 200."""
 
-    query = select(Plan, Customer.name).join(Customer, Customer.id == Plan.customer_id)
+    query = select(Plan, Customer.name, Customer.on_hold).join(Customer, Customer.id == Plan.customer_id)
     if status == "at_risk":
         query = query.where(Plan.id.in_(at_risk_plan_ids(db) or {0}))
     elif status != "all":
         query = query.where(Plan.status == status)
     rows = db.execute(query.order_by(Plan.id.desc()).limit(200)).all()
-    return [(_line(plan), name) for plan, name in rows]
+    return [(_line(plan), name, on_hold) for plan, name, on_hold in rows]

@@ -6,7 +6,10 @@ records the plan and the customer's agreement to those terms (who, when, IP, use
 words), active at once when inside the policy, otherwise waiting for staff. Staff side:
 `approve_plan`, `counter_plan`, `decline_plan`, `pause_plan`, `resume_plan`, `cancel_plan`
 (MANAGE_PLANS, checked by the route); the customer answers a counter-proposal with
-`answer_counter`. The collector (`jobs.collect_installments`) charges and settles.
+`answer_counter`. Staff may also propose a new schedule for what remains unpaid of a running
+plan (`amend_plan`); the old schedule stays in force until the customer accepts it (a new
+agreement) or declines it (`answer_amendment`), the same answer a counter-proposal gets.
+Admins edit the plan policy (`save_plan_policy`). The collector (`jobs.collect_installments`) charges and settles.
 
 A plan covers what is payable on each invoice when it is proposed (`Standing.payable`: open
 balance minus money in flight minus what disputes hold). An invoice is in at most one live plan
@@ -33,14 +36,17 @@ from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.queries import named_invoice_figures
 from portal.domain.methods.models import SavedMethod
 from portal.domain.payments.service import lock_customer
-from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanInvoice
+from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanAmendment, PlanInvoice, StoredPlanPolicy
 from portal.domain.plans.policy import (
-    MAX_REASON_LENGTH, PlanPolicy, PlanRefused, ScheduledPart, check_first_date, outside_policy, schedule, terms_digest,
-    terms_text,
+    MAX_INSTALLMENTS, MAX_REASON_LENGTH, PlanPolicy, PlanRefused, ScheduledPart, amended_schedule, amendment_terms_text, check_first_date,
+    checked_policy, outside_policy, policy_values, schedule, terms_digest, terms_text,
 )
-from portal.domain.plans.queries import defaulted_since, invoices_in_live_plans, plan_by_public_id
+from portal.domain.plans.queries import (
+    defaulted_since, invoices_in_live_plans, plan_by_public_id, plan_policy, proposed_amendment,
+)
 from portal.domain.plans.states import (
-    INSTALLMENT_TRANSITIONS, OWED, PLAN_TRANSITIONS, Cadence, InstallmentStatus, PayBy, PlanStatus,
+    AMENDABLE_PLAN, AMENDMENT_TRANSITIONS, INSTALLMENT_TRANSITIONS, OWED, PLAN_TRANSITIONS, AmendmentStatus, Cadence,
+    InstallmentStatus, PayBy, PlanStatus,
 )
 
 REQUEST_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -126,7 +132,7 @@ def preview_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
     lookback = ctx.clock.now().date().replace(day=1)
     since = _months_before(lookback, policy.default_lookback_months)
     reasons = outside_policy(policy, parts, defaulted_recently=defaulted_since(db, access.customer_id, since),
-                             on_hold=False)
+                             on_hold=customer.on_hold)
     return PlanPreview(currency, total, parts, covered, method, terms, reasons)
 
 
@@ -298,3 +304,150 @@ def answer_counter(ctx: Context, access: Access, supplier_name: str, public_id: 
     audit.record(db, ctx.clock, ctx.actor, "plan.counter_accepted" if accept else "plan.counter_declined", "plan",
                  plan.public_id, before={"status": before}, after={"status": plan.status})
     return plan
+
+
+# --- amending a running plan ---------------------------------------------------------------------
+
+
+def _invoice_numbers(db, plan: Plan) -> list[str]:
+    return list(db.scalars(
+        select(Invoice.number).join(PlanInvoice, PlanInvoice.invoice_id == Invoice.id)
+        .where(PlanInvoice.plan_id == plan.id).order_by(PlanInvoice.id)))
+
+
+def _remaining(plan: Plan) -> int:
+    if any(i.status == InstallmentStatus.CHARGING for i in plan.installments):
+        raise PlanRefused("An installment is being charged: change the schedule once that payment is settled.")
+    return sum(i.amount_minor for i in plan.installments if i.status in OWED)
+
+
+def amendment_parts(plan: Plan, amendment: PlanAmendment) -> list[ScheduledPart]:
+    """The new installments, numbered after the plan's existing ones."""
+    return amended_schedule(Money(amendment.remaining_minor, plan.currency),
+                            max((i.number for i in plan.installments), default=0), amendment.installment_count,
+                            amendment.cadence, amendment.first_due_on)
+
+
+def amendment_terms(db, supplier_name: str, plan: Plan, amendment: PlanAmendment) -> str:
+    """The words of a proposed new schedule, as the customer is shown them."""
+    method = db.get(SavedMethod, plan.saved_method_id) if plan.saved_method_id else None
+    customer = db.get(Customer, plan.customer_id)
+    card = f"{method.brand} ending {method.last4}".strip() if method is not None else None
+    return amendment_terms_text(supplier_name, customer.name, amendment_parts(plan, amendment),
+                                _invoice_numbers(db, plan), card)
+
+
+def amend_plan(ctx: Context, plan: Plan, *, count: int, cadence: str, first_due_on: date,
+               reason: str) -> PlanAmendment:
+    """Staff propose a new schedule (count, cadence, first date) for what remains unpaid of an
+    active or paused plan. Nothing about the plan changes until the customer accepts; a
+    proposal still waiting is superseded by this one."""
+    if plan.status not in AMENDABLE_PLAN:
+        raise PlanRefused("Only an active or paused plan can get a new schedule.")
+    lock_customer(ctx.db, plan.customer_id)  # two proposals at once: the second supersedes the first
+    try:
+        cadence = Cadence(cadence)
+    except ValueError:
+        raise PlanRefused("Choose how often.") from None
+    check_first_date(first_due_on, today_in(ctx.clock, ctx.db.get(Customer, plan.customer_id).timezone))
+    reason = _clean_reason(reason)
+    remaining = _remaining(plan)
+    if remaining <= 0:
+        raise PlanRefused("Nothing remains unpaid on this plan.")
+    paid = sum(1 for i in plan.installments if i.status == InstallmentStatus.PAID)
+    if paid + count > MAX_INSTALLMENTS:
+        raise PlanRefused(f"A plan has at most {MAX_INSTALLMENTS} installments in all and {paid} are paid: "
+                          f"propose at most {MAX_INSTALLMENTS - paid}.")
+    schedule(Money(remaining, plan.currency), count, cadence, first_due_on)  # refuses what cannot be split
+    now = ctx.clock.now()
+    waiting = proposed_amendment(ctx.db, plan.id)
+    if waiting is not None:
+        waiting.status = AMENDMENT_TRANSITIONS.check(waiting.status, AmendmentStatus.SUPERSEDED, waiting.public_id)
+        waiting.answered_at = now
+        ctx.db.flush()
+    amendment = PlanAmendment(plan_id=plan.id, status=AmendmentStatus.PROPOSED, installment_count=count,
+                              cadence=cadence, first_due_on=first_due_on, remaining_minor=remaining, reason=reason,
+                              proposed_by=ctx.actor.id[:64], created_at=now)
+    ctx.db.add(amendment)
+    ctx.db.flush()
+    audit.record(ctx.db, ctx.clock, ctx.actor, "plan.amendment_proposed", "plan", plan.public_id, after={
+        "amendment": amendment.public_id, "installments": count, "cadence": cadence,
+        "first_due_on": first_due_on.isoformat(), "remaining_minor": remaining, "reason": reason,
+    })
+    return amendment
+
+
+def answer_amendment(ctx: Context, access: Access, supplier_name: str, public_id: str, *, accept: bool,
+                     terms_shown: str, user_agent: str) -> Plan:
+    """The customer accepts the new schedule staff proposed (its terms' digest, `terms_shown`,
+    must be the terms now) or declines it. Accepting cancels the installments not yet paid and
+    schedules the new ones, their sum exactly what they replace; declining keeps the schedule."""
+    if not access.whole_account:
+        raise PlanRefused("Sign in to your account to answer this plan.")
+    db, now = ctx.db, ctx.clock.now()
+    plan = plan_by_public_id(db, public_id, access.customer_id)
+    # The collector locks an installment and then the customer: take the locks in that order,
+    # so an installment it is charging right now is seen as charging here (and refused).
+    db.scalars(select(Installment).where(Installment.plan_id == plan.id).order_by(Installment.id)
+               .with_for_update().execution_options(populate_existing=True)).all()
+    lock_customer(db, access.customer_id)
+    plan = db.get(Plan, plan.id, populate_existing=True)
+    amendment = proposed_amendment(db, plan.id)
+    if amendment is None:
+        raise PlanRefused("This plan is not waiting for your answer.")
+    if accept:
+        if plan.status not in AMENDABLE_PLAN or _remaining(plan) != amendment.remaining_minor:
+            raise PlanRefused("The plan changed since this schedule was proposed: it cannot be accepted now.")
+        terms = amendment_terms(db, supplier_name, plan, amendment)
+        if terms_shown != terms_digest(terms):
+            raise PlanRefused("The schedule changed since it was shown: look at it again before accepting.")
+        parts = amendment_parts(plan, amendment)
+        for installment in plan.installments:
+            if installment.status in OWED:
+                move_installment(installment, InstallmentStatus.CANCELLED, now)
+        plan.installments.extend(Installment(number=part.number, due_on=part.due_on, amount_minor=part.amount.minor,
+                                             status=InstallmentStatus.SCHEDULED, failure_code="", updated_at=now)
+                                 for part in parts)
+        plan.cadence = Cadence(amendment.cadence)
+        plan.installment_count = sum(1 for i in plan.installments if i.status != InstallmentStatus.CANCELLED)
+        plan.updated_at = now
+        db.add(PlanAgreement(plan_id=plan.id, contact_id=access.contact_id, terms_text=terms,
+                             ip=(ctx.actor.ip or "")[:64], user_agent=(user_agent or "")[:500], accepted_at=now))
+    target = AmendmentStatus.ACCEPTED if accept else AmendmentStatus.DECLINED
+    amendment.status = AMENDMENT_TRANSITIONS.check(amendment.status, target, amendment.public_id)
+    amendment.answered_at, amendment.answered_by_contact_id = now, access.contact_id
+    db.flush()
+    audit.record(db, ctx.clock, ctx.actor, "plan.amendment_accepted" if accept else "plan.amendment_declined",
+                 "plan", plan.public_id, after={"amendment": amendment.public_id, "status": plan.status})
+    return plan
+
+
+def answer_plan(ctx: Context, access: Access, supplier_name: str, public_id: str, *, accept: bool,
+                terms_shown: str, user_agent: str) -> Plan:
+    """The customer's answer on the plan page: to staff's counter-proposal when the plan waits
+    for it, otherwise to a proposed new schedule."""
+    if not access.whole_account:
+        raise PlanRefused("Sign in to your account to answer this plan.")
+    plan = plan_by_public_id(ctx.db, public_id, access.customer_id)
+    answer = answer_counter if plan.status == PlanStatus.COUNTERED else answer_amendment
+    return answer(ctx, access, supplier_name, public_id, accept=accept, terms_shown=terms_shown,
+                  user_agent=user_agent)
+
+
+# --- the policy ----------------------------------------------------------------------------------
+
+
+def save_plan_policy(ctx: Context, defaults: PlanPolicy, values: dict[str, int]) -> PlanPolicy:
+    """Store the plan policy admins set (every value checked first: a refusal changes nothing);
+    proposing and collecting use it instead of the settings' `defaults` from then on."""
+    policy = checked_policy(values)
+    before = policy_values(plan_policy(ctx.db, defaults))
+    stored = ctx.db.get(StoredPlanPolicy, 1) or StoredPlanPolicy(id=1)
+    for field, value in policy_values(policy).items():
+        setattr(stored, field, value)
+    stored.updated_by, stored.updated_at = ctx.actor.id[:64], ctx.clock.now()
+    ctx.db.add(stored)
+    ctx.db.flush()
+    audit.record(ctx.db, ctx.clock, ctx.actor, "plan_policy.updated", "plan_policy", "policy",
+                 before=before, after=policy_values(policy))
+    return policy

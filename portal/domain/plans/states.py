@@ -73,6 +73,27 @@ INSTALLMENT_TRANSITIONS = Transitions("installment", InstallmentStatus, {
 OWED = (InstallmentStatus.SCHEDULED, InstallmentStatus.FAILED, InstallmentStatus.ACTION_REQUIRED)
 
 
+class AmendmentStatus(StrEnum):
+    """A new schedule staff propose for a running plan: the customer accepts or declines it;
+    staff proposing another one first supersedes it."""
+
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    SUPERSEDED = "superseded"
+
+
+AMENDMENT_TRANSITIONS = Transitions("plan amendment", AmendmentStatus, {
+    AmendmentStatus.PROPOSED: {AmendmentStatus.ACCEPTED, AmendmentStatus.DECLINED, AmendmentStatus.SUPERSEDED},
+    AmendmentStatus.ACCEPTED: set(),
+    AmendmentStatus.DECLINED: set(),
+    AmendmentStatus.SUPERSEDED: set(),
+})
+
+# Plans whose schedule staff may amend (with the customer's agreement).
+AMENDABLE_PLAN = (PlanStatus.ACTIVE, PlanStatus.PAUSED)
+
+
 class Cadence(StrEnum):
     WEEKLY = "weekly"
     BIWEEKLY = "biweekly"

@@ -33,6 +33,8 @@ class Permission(StrEnum):
     VIEW_REPORTS = "view_reports"        # aging, DSO, dispute cycle times, SLA breaches
     REFUND_PAYMENTS = "refund_payments"  # refund a settled payment
     MANAGE_PLANS = "manage_plans"        # approve or change installment plans and promises
+    MANAGE_PLAN_POLICY = "manage_plan_policy"  # the installment-plan policy (limits, retries, reminders)
+    HOLD_CUSTOMERS = "hold_customers"    # put a customer on hold (its plans wait for staff) and clear it
     MANAGE_REMINDERS = "manage_reminders"  # the reminder policy's steps, templates and holidays
     PAUSE_REMINDERS = "pause_reminders"  # see the reminders sent; pause a customer's, set a minimum
 
@@ -48,6 +50,8 @@ ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyTyp
     Permission.VIEW_REPORTS: frozenset({ADMIN, SUPERVISOR}),
     Permission.REFUND_PAYMENTS: frozenset({ADMIN, SUPERVISOR}),
     Permission.MANAGE_PLANS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
+    Permission.MANAGE_PLAN_POLICY: frozenset({ADMIN}),
+    Permission.HOLD_CUSTOMERS: frozenset({ADMIN, SUPERVISOR}),
     Permission.MANAGE_REMINDERS: frozenset({ADMIN}),
     Permission.PAUSE_REMINDERS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
 })

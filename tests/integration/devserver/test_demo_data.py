@@ -272,3 +272,18 @@ def test_demo_plans_are_in_several_states(db, clock):
     [acme] = db.scalars(select(Plan).where(Plan.customer_id == clerk.customer_id)).all()
     assert acme.status == "active" and invoices_in_active_plans(db, clerk.customer_id)
     assert check_ledger(db).differences == []
+
+
+def test_demo_plans_show_a_customer_on_hold_and_a_new_schedule_waiting(db, clock):
+    from portal.domain.customers.models import Customer
+    from portal.domain.plans.models import Plan, PlanAmendment
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    [held] = db.scalars(select(Customer).where(Customer.on_hold.is_(True))).all()
+    assert held.hold_reason
+    held_plans = db.scalars(select(Plan).where(Plan.customer_id == held.id)).all()
+    assert [p.status for p in held_plans] == ["pending_approval"]
+    assert "the account is on hold" in held_plans[0].policy_reasons
+    [amendment] = db.scalars(select(PlanAmendment)).all()
+    assert amendment.status == "proposed" and db.get(Plan, amendment.plan_id).status == "active"

@@ -15,7 +15,7 @@ from portal.domain.disputes.states import DISPUTE_TRANSITIONS
 from portal.domain.followups.states import FOLLOWUP_TRANSITIONS
 from portal.domain.notifications.states import OUTBOX_TRANSITIONS
 from portal.domain.payments.states import PAYMENT_TRANSITIONS
-from portal.domain.plans.states import INSTALLMENT_TRANSITIONS, PLAN_TRANSITIONS
+from portal.domain.plans.states import AMENDMENT_TRANSITIONS, INSTALLMENT_TRANSITIONS, PLAN_TRANSITIONS
 from portal.domain.promises.states import PROMISE_TRANSITIONS
 from portal.domain.refunds.states import CHARGEBACK_TRANSITIONS, REFUND_TRANSITIONS
 from portal.domain.staff.states import STAFF_STATUS_TRANSITIONS
@@ -85,6 +85,11 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
     "follow-up": (FOLLOWUP_TRANSITIONS, {
         ("open", "waiting"), ("open", "resolved"), ("open", "dismissed"),
         ("waiting", "open"), ("waiting", "resolved"), ("waiting", "dismissed"),
+    }),
+    # A new schedule for a running plan: the customer accepts or declines it; staff proposing
+    # another one supersedes it. Each answer is final.
+    "plan amendment": (AMENDMENT_TRANSITIONS, {
+        ("proposed", "accepted"), ("proposed", "declined"), ("proposed", "superseded"),
     }),
 }
 

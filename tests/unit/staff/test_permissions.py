@@ -25,6 +25,9 @@ EXPECTED = {
     "view_reports": {A, S},
     "refund_payments": {A, S},
     "manage_plans": {A, S, C},
+    # The installment-plan policy is the admins'; holding a customer is a credit decision.
+    "manage_plan_policy": {A},
+    "hold_customers": {A, S},
     "manage_reminders": {A},
     "pause_reminders": {A, S, C},
 }
