@@ -91,10 +91,17 @@ class CashRow:
     document: str
 
     def cells(self) -> list[str]:
-        return [self.reference, str(self.cursor), self.kind, self.occurred_at.isoformat(), self.customer_account,
-                self.customer_erp_id, self.invoice_number, self.invoice_erp_id, self.amount.currency,
+        text = _spreadsheet_safe
+        return [self.reference, str(self.cursor), self.kind, self.occurred_at.isoformat(), text(self.customer_account),
+                text(self.customer_erp_id), text(self.invoice_number), text(self.invoice_erp_id), self.amount.currency,
                 self.amount.plain(), str(self.amount.minor), self.payment_reference, self.payment_method,
-                self.document]
+                text(self.document)]
+
+
+def _spreadsheet_safe(value: str) -> str:
+    """Text from the ERP or staff, made inert for a spreadsheet: a cell starting with = + - @
+    would be read as a formula, so it gets a leading apostrophe."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
 
 
 @dataclass(frozen=True)

@@ -366,6 +366,7 @@ def parse_import(data: bytes) -> ImportFile:
         return parsed
 
     line_rows: list[tuple[int, dict[str, str]]] = []
+    refused_invoices: set[str] = set()
     for line, row in _rows(text, errors):
         kind_text = (row.get("record") or "").strip().lower()
         try:
@@ -389,6 +390,11 @@ def parse_import(data: bytes) -> ImportFile:
                 parsed.voids.append(_void(line, row))
         except RowInvalid as invalid:
             errors.append(RowError(line, f"{kind.value}: {invalid}"))
+            if kind == RecordKind.INVOICE:
+                refused_invoices.add((row.get("erp_id") or "").strip())
+    # The lines of an invoice row already refused add nothing to its error.
+    line_rows = [(line, row) for line, row in line_rows
+                 if (row.get("invoice_erp_id") or "").strip() not in refused_invoices]
     _attach_lines(parsed, line_rows)
     _check_unique(parsed)
     return parsed
@@ -398,6 +404,7 @@ def _attach_lines(parsed: ImportFile, line_rows: list[tuple[int, dict[str, str]]
     """Give each invoice its lines (rows naming it by `invoice_erp_id`) and check its total."""
     by_erp_id = {invoice.erp_id: invoice for invoice in parsed.invoices}
     lines: dict[str, list[LineRecord]] = {}
+    with_bad_lines: set[str] = set()
     for line, row in line_rows:
         invoice_erp_id = (row.get("invoice_erp_id") or "").strip()
         invoice = by_erp_id.get(invoice_erp_id)
@@ -409,8 +416,11 @@ def _attach_lines(parsed: ImportFile, line_rows: list[tuple[int, dict[str, str]]
             lines.setdefault(invoice.erp_id, []).append(_line(line, row, invoice.currency))
         except RowInvalid as invalid:
             parsed.errors.append(RowError(line, f"line: {invalid}"))
+            with_bad_lines.add(invoice.erp_id)
     complete = []
     for invoice in parsed.invoices:
+        if invoice.erp_id in with_bad_lines:
+            continue  # its line's error says enough
         own = lines.get(invoice.erp_id, [])
         if not own:
             parsed.errors.append(RowError(invoice.line, f"invoice {invoice.number} has no line rows"))

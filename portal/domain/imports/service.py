@@ -109,7 +109,7 @@ def _taken_accounts(db: Session, accounts: list[str]) -> dict[str, int]:
     taken: dict[str, int] = {}
     for chunk in _chunks(accounts):
         taken.update(db.execute(select(Customer.account_number, Customer.id)
-                                .where(Customer.account_number.in_(chunk))).tuples().all())
+                                .where(Customer.account_number.in_(chunk))).all())
     return taken
 
 
@@ -237,13 +237,13 @@ def import_erp_file(ctx: Context, data: bytes, *, source: str) -> ImportReport:
     """Import the ERP file's customers, contacts, invoices, credit notes and voids, or refuse
     it whole (`ImportRefused`). `source` names the file in the audit log."""
     parsed = parse_import(data)
-    if parsed.errors:
-        raise ImportRefused(parsed.errors)
-    if not parsed.row_count:
+    if not parsed.errors and not parsed.row_count:
         raise ImportRefused([RowError(0, "The file has no rows to import")])
+    # The rows that parsed are checked against the database too, so one attempt lists every
+    # error of the file; nothing is written while there is any.
     plan = _check(ctx.db, parsed)
-    if plan.errors:
-        raise ImportRefused(plan.errors)
+    if parsed.errors or plan.errors:
+        raise ImportRefused(parsed.errors + plan.errors)
     writer = _Writer(ctx, plan.known)
     writer.write(parsed)
     if writer.errors:

@@ -35,6 +35,8 @@ class Permission(StrEnum):
     MANAGE_PLANS = "manage_plans"        # approve or change installment plans and promises
     MANAGE_REMINDERS = "manage_reminders"  # the reminder policy's steps, templates and holidays
     PAUSE_REMINDERS = "pause_reminders"  # see the reminders sent; pause a customer's, set a minimum
+    IMPORT_INVOICES = "import_invoices"  # upload the ERP's customers, invoices, credit notes and voids
+    EXPORT_CASH = "export_cash"          # download the cash rows (payments, credits, refunds) for the ERP
 
 
 ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
@@ -50,6 +52,8 @@ ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyTyp
     Permission.MANAGE_PLANS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
     Permission.MANAGE_REMINDERS: frozenset({ADMIN}),
     Permission.PAUSE_REMINDERS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
+    Permission.IMPORT_INVOICES: frozenset({ADMIN, SUPERVISOR}),
+    Permission.EXPORT_CASH: frozenset({ADMIN, SUPERVISOR}),
 })
 
 
