@@ -11,9 +11,9 @@ inserted, not when its transaction commits: a transaction that took id 41 may co
 one that took 42. A cursor "after id 42" would then skip 41 for ever. So each entry also
 records the id of the transaction that wrote it (`export_xid`, from `pg_current_xact_id()`),
 and the export reads in (transaction id, entry id) order and only entries whose transaction
-id is below the oldest transaction still running (`pg_snapshot_xmin` of the statement's
-snapshot). Those transactions have all ended, so no entry can ever appear behind the cursor;
-an entry of a still-running transaction waits for the next export. On SQLite every writer
+id is below the oldest transaction of this database still running (`_postgres_horizon`).
+Those transactions have all ended, so no entry can ever appear behind the cursor; an entry
+of a still-running transaction (and any after it) waits for the next export. On SQLite every writer
 holds the database's write lock (`BEGIN IMMEDIATE`) until it commits, so ids are handed out
 in commit order and the entry id alone is the cursor (its transaction part stays 0).
 
@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, literal_column, select, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from portal.domain.core.errors import DomainError
@@ -111,6 +111,39 @@ class CashPage:
     more: bool  # the page was full: ask again from next_cursor
 
 
+_XID_WRAP = 1 << 32
+
+
+def _postgres_horizon(db: Session) -> int:
+    """The lowest transaction id (64-bit, as `export_xid` holds it) that may still commit an
+    entry: the oldest transaction of this database running now, or the next id to be given.
+
+    Read in its own statement before the rows are: the statement's snapshot (its `xmax`, the
+    next transaction id) comes first, then the running transactions of this database
+    (`pg_stat_activity.backend_xid`, read fresh: `pg_stat_clear_snapshot`). Any transaction
+    below the horizon had ended before the rows are read (READ COMMITTED: the next statement
+    sees it); any that starts later gets an id at or above it. Other databases on the server
+    cannot write our entries, so their transactions do not hold the export back. (The portal
+    uses no prepared transactions, which `pg_stat_activity` would not list.)
+    """
+    db.execute(text("SELECT pg_stat_clear_snapshot()"))
+    xmax, running = db.execute(text(
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint, "
+        "ARRAY(SELECT backend_xid::text::bigint FROM pg_stat_activity "
+        "WHERE datname = current_database() AND backend_xid IS NOT NULL)"
+    )).one()
+    horizon = xmax
+    for short_xid in running:
+        # backend_xid is the 32-bit id: put it in the epoch of xmax (or the one before).
+        full = (xmax & ~(_XID_WRAP - 1)) | short_xid
+        if full >= xmax:
+            if full - xmax < _XID_WRAP // 2:
+                continue  # began after the snapshot: above the horizon anyway
+            full -= _XID_WRAP
+        horizon = min(horizon, full)
+    return horizon
+
+
 def entry_reference(entry_id: int) -> str:
     return f"LE{entry_id:010d}"
 
@@ -134,7 +167,7 @@ def cash_since(db: Session, cursor: CashCursor, *, limit: int = DEFAULT_PAGE) ->
         .outerjoin(customer_erp, (customer_erp.kind == "customer") & (customer_erp.customer_id == Customer.id))
     )
     if postgres:
-        horizon = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        horizon = _postgres_horizon(db)
         query = (query.where(tuple_(InvoiceEntry.export_xid, InvoiceEntry.id) > tuple_(cursor.xid, cursor.entry_id),
                              InvoiceEntry.export_xid < horizon)
                  .order_by(InvoiceEntry.export_xid, InvoiceEntry.id))
