@@ -144,11 +144,11 @@ def _check(db: Session, parsed: ImportFile) -> _Plan:
                 errors.append(RowError(invoice.line, f"invoice: number {invoice.number} is already used"))
             plan.balances[invoice.erp_id] = invoice.total_minor
             continue
+        if stored.fingerprint == invoice.fingerprint():
+            continue  # unchanged: not even loaded (a credit note reads its balance itself)
         current = db.get(Invoice, stored.invoice_id)
         assert current is not None
         plan.balances[invoice.erp_id] = current.balance_minor
-        if stored.fingerprint == invoice.fingerprint():
-            continue
         problem = _invoice_change_problem(db, current, invoice, known)
         if problem:
             errors.append(RowError(invoice.line, f"invoice {invoice.number}: {problem}"))
@@ -262,6 +262,10 @@ class _Writer:
         self.known = known
         self.report = ImportReport()
         self.errors: list[RowError] = []
+        # The session's identity map holds rows weakly: keeping the customers here lets each
+        # invoice find its customer without a query.
+        self._customers: dict[int, Customer] = {}
+        self.new_records: list[ErpRecord] = []
 
     def write(self, parsed: ImportFile) -> None:
         steps = ((parsed.customers, self._customer), (parsed.contacts, self._contact),
@@ -273,6 +277,8 @@ class _Writer:
                     write_one(item)
                 except DomainError as refused:
                     self.errors.append(RowError(item.line, refused.message))
+        self.db.add_all(self.new_records)
+        self.db.flush()
 
     def _seen(self, kind: RecordKind, erp_id: str, fingerprint: str) -> ErpRecord | None:
         """The stored record when it needs an update; None for a new one. Counts unchanged rows
@@ -287,7 +293,8 @@ class _Writer:
         if stored is None:
             stored = ErpRecord(kind=kind.value, erp_id=erp_id, fingerprint=fingerprint, created_at=self.now,
                                updated_at=self.now, **target)
-            self.db.add(stored)
+            # Added together at the end: one flush for all of them, not one per invoice.
+            self.new_records.append(stored)
             self.known[(kind.value, erp_id)] = stored
             self.report.created += 1
             self.report.by_kind[kind.value] = self.report.by_kind.get(kind.value, 0) + 1
@@ -308,11 +315,14 @@ class _Writer:
             assert stored.customer_id is not None
             customer = update_customer(self.db, customer_id=stored.customer_id, account_number=item.account_number,
                                        name=item.name, timezone=item.timezone)
+        self._customers[customer.id] = customer
         self._remember(RecordKind.CUSTOMER, item.erp_id, fingerprint, stored, customer_id=customer.id)
 
     def _customer_id(self, erp_id: str) -> int:
         customer_id = self.known[("customer", erp_id)].customer_id
         assert customer_id is not None
+        if customer_id not in self._customers:
+            self._customers[customer_id] = self.db.get(Customer, customer_id)
         return customer_id
 
     def _contact(self, item: ContactRecord) -> None:
