@@ -27,6 +27,8 @@ EXPECTED = {
     "manage_plans": {A, S, C},
     "manage_reminders": {A},
     "pause_reminders": {A, S, C},
+    "import_invoices": {A, S},
+    "export_cash": {A, S},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 
