@@ -186,3 +186,30 @@ def test_a_contact_for_a_customer_imported_earlier_is_added(db, clock):
     report = _import(db, clock, erp_csv(contact_row("P-3", email="Lee@Acme.example", name="Lee")))
     assert report.summary() == "1 created, 0 updated, 0 unchanged"
     assert table_counts(db)["contacts"] == 3
+
+
+def test_the_command_prints_each_error_with_its_line_and_exits_1(app, db, clock, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(erp_csv(customer_row(), *invoice_rows(due="2026-02-30")))
+    result = app.test_cli_runner().invoke(args=["import-invoices", str(bad)])
+    assert result.exit_code == 1
+    assert "The file was not imported: 1 row has errors. Nothing was changed." in result.stderr
+    assert "line 3: invoice: due_date '2026-02-30' is not a date (YYYY-MM-DD)" in result.stderr
+    assert table_counts(db)["customers"] == 0
+    good = tmp_path / "good.csv"
+    good.write_bytes(GOOD)
+    result = app.test_cli_runner().invoke(args=["import-invoices", str(good)])
+    assert (result.exit_code, result.stdout.strip()) == (0, "5 created, 0 updated, 0 unchanged")
+
+
+def test_after_a_large_import_the_command_tidies_the_tables(app, db, clock, tmp_path, monkeypatch):
+    monkeypatch.setattr("portal.cli.erp.TIDY_AFTER_ROWS", 5)  # this file counts as large
+    file = tmp_path / "erp.csv"
+    file.write_bytes(GOOD)
+    db.commit()
+    result = app.test_cli_runner().invoke(args=["import-invoices", str(file)])
+    assert result.exit_code == 0, result.output
+    vacuumed = " and dead row versions vacuumed" if db.get_bind().dialect.name == "postgresql" else ""
+    assert result.stdout.splitlines() == ["5 created, 0 updated, 0 unchanged", "planner statistics refreshed" + vacuumed]
+    assert app.test_cli_runner().invoke(args=["import-invoices", str(file)]).stdout.splitlines() == [
+        "0 created, 0 updated, 5 unchanged"]
