@@ -38,7 +38,10 @@ from portal.config import Settings
 from portal.domain.core.clock import SystemClock
 from portal.domain.core.database import make_engine, make_session_factory, writing_session
 from devserver.demo_data import DEMO_CLERK_EMAIL, DemoDataExists, seed_demo_data
+from portal.domain.core.audit import Actor
+from portal.domain.core.context import Context
 from portal.domain.customers.models import Contact
+from portal.domain.imports.service import import_erp_file
 
 from devserver.localstripe_server import LocalStripe
 from devserver.mail_catcher import MailCatcher, serve_mail_pages
@@ -46,6 +49,7 @@ from devserver.ports import LOOPBACK, preferred_or_free, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INSTANCE = ROOT / "instance"
+ERP_SAMPLE = ROOT / "docs" / "samples" / "erp-import.csv"
 
 
 @dataclass(frozen=True)
@@ -182,9 +186,14 @@ def seed(session_factory) -> str:
         except DemoDataExists as exists:
             return exists.message
         db.commit()
+        # The ERP's sample file, as `import-invoices docs/samples/erp-import.csv` would import it:
+        # a customer, contacts, invoices, a credit note and a void with their ERP ids.
+        erp = import_erp_file(Context(db=db, clock=SystemClock(), actor=Actor.system("seed-demo")),
+                              ERP_SAMPLE.read_bytes(), source=ERP_SAMPLE.name)
+        db.commit()
         db.connection().exec_driver_sql("ANALYZE")  # what `flask db analyze` does from cron
         db.commit()
-        return f"added {summary}"
+        return f"added {summary}; the ERP sample file: {erp.summary()}"
 
 
 def clerk_link(settings: Settings, session_factory) -> str:

@@ -14,6 +14,7 @@ from portal.domain.disputes.models import (
     DisputeSlaPause,
 )
 from portal.domain.followups.models import Followup, FollowupEvent, FollowupFile, FollowupInvoice
+from portal.domain.imports.models import ErpRecord
 from portal.domain.invoicing.models import Invoice, InvoiceLine
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.methods.models import MethodSetup, SavedMethod, StripeCustomer
@@ -28,7 +29,7 @@ from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMemb
 
 __all__ = [
     "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Dispute", "DisputeAttachment", "DisputeEvent",
-    "DisputeInvoice", "DisputeLine", "DisputeMessage", "DisputeReason", "DisputeSlaPause", "Invoice", "InvoiceEntry",
+    "DisputeInvoice", "DisputeLine", "ErpRecord", "DisputeMessage", "DisputeReason", "DisputeSlaPause", "Invoice", "InvoiceEntry",
     "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation",
     "PaymentReferenceCounter", "Promise", "PromiseInvoice", "RateLimitHit",
     "SignInLinkRequest",

@@ -138,3 +138,75 @@ def issue_credit_note(db: Session, *, invoice_id: int, amount: Money, at: dateti
         raise InvoiceRefused(f"A credit note of {amount} is more than the {balance} still open on invoice {number}")
     return post_entry(db, invoice_id=invoice_id, kind=EntryKind.CREDIT_NOTE, amount_minor=-amount.minor,
                       reference=reference, at=at)
+
+
+def invoice_activity(db: Session, invoice_id: int) -> list[str]:
+    """What has happened to an invoice since it was issued, in words: any entry after its
+    `issued` one (payments, credit notes, refunds...), payment attempts allocated to it,
+    disputes, plans and promises to pay. Empty means nobody has acted on it yet, so the ERP may
+    still correct its dates and terms; anything else means a change must be an explicit
+    document (a credit note), never an edit.
+    """
+    # Imported here: those areas' models import the invoice model from this package.
+    from portal.domain.disputes.models import DisputeInvoice
+    from portal.domain.payments.models import PaymentAllocation
+    from portal.domain.plans.models import PlanInvoice
+    from portal.domain.promises.models import PromiseInvoice
+
+    found = []
+    if db.scalar(select(InvoiceEntry.id).where(InvoiceEntry.invoice_id == invoice_id,
+                                               InvoiceEntry.kind != EntryKind.ISSUED).limit(1)) is not None:
+        found.append("payments or credits")
+    for label, model in (("payment attempts", PaymentAllocation), ("a dispute", DisputeInvoice),
+                         ("an installment plan", PlanInvoice), ("a promise to pay", PromiseInvoice)):
+        if db.scalar(select(model.invoice_id).where(model.invoice_id == invoice_id).limit(1)) is not None:
+            found.append(label)
+    return found
+
+
+def change_invoice_terms(db: Session, *, invoice_id: int, due_date: date, po_number: str | None,
+                         terms: str) -> Invoice:
+    """Correct an issued invoice's due date, PO number or terms, as the ERP re-sent it.
+
+    Only while nobody has acted on the invoice (`invoice_activity` is empty): a due date moved
+    under a payment, a dispute, a plan or a promise would change what was agreed. The amounts,
+    currency, customer and lines never change here: a reduction is a credit note, a
+    cancellation is `void_invoice`.
+    """
+    invoice = db.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound("Invoice not found")
+    activity = invoice_activity(db, invoice_id)
+    if activity:
+        raise InvoiceRefused(f"Invoice {invoice.number} already has {', '.join(activity)}: "
+                             "it cannot be changed; send a credit note instead")
+    if due_date < invoice.issue_date:
+        raise InvoiceRefused(f"Invoice {invoice.number} is due ({due_date}) before it was issued ({invoice.issue_date})")
+    invoice.due_date = due_date
+    invoice.po_number = po_number
+    invoice.terms = terms
+    db.flush()
+    return invoice
+
+
+def void_invoice(db: Session, *, invoice_id: int, at: datetime, reference: str) -> InvoiceEntry:
+    """Cancel an invoice the ERP voided: a credit note for its whole total, so it owes nothing.
+
+    Refused once anyone has acted on it (`invoice_activity`): money paid or promised on an
+    invoice is not wiped by a void; the ERP sends a credit note for what it takes back.
+    """
+    row = db.execute(
+        select(Invoice.number, Invoice.currency, Invoice.total_minor, Invoice.balance_minor)
+        .where(Invoice.id == invoice_id).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound("Invoice not found")
+    number, currency, total_minor, balance_minor = row
+    activity = invoice_activity(db, invoice_id)
+    if activity:
+        raise InvoiceRefused(f"Invoice {number} already has {', '.join(activity)}: it cannot be voided; "
+                             "send a credit note for what is taken back")
+    if balance_minor != total_minor:
+        raise InvoiceRefused(f"Invoice {number} no longer owes its whole total: it cannot be voided")
+    return issue_credit_note(db, invoice_id=invoice_id, amount=Money(total_minor, currency), at=at,
+                             reference=reference)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, FetchedValue, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.core.types import Base
@@ -32,6 +32,8 @@ class InvoiceEntry(Base):
         # guard behind the webhook deduplication.
         UniqueConstraint("payment_id", "invoice_id", "kind"),
         Index("ix_invoice_entries_invoice", "invoice_id"),
+        # The cash export reads entries in (writing transaction, id) order (exports.queries).
+        Index("ix_invoice_entries_export", "export_xid", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +43,11 @@ class InvoiceEntry(Base):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
     reference: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime]
+    # PostgreSQL: the id of the transaction that wrote the entry (`pg_current_xact_id()`, the
+    # column's server default from migration 0020), so the cash export can tell entries that
+    # are surely committed from ones a running transaction may still add below them. SQLite
+    # serialises writers, so there it stays NULL and the id order is the commit order.
+    export_xid: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
 
     invoice: Mapped[Invoice] = relationship()
 

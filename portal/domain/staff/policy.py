@@ -37,6 +37,8 @@ class Permission(StrEnum):
     HOLD_CUSTOMERS = "hold_customers"    # put a customer on hold (its plans wait for staff) and clear it
     MANAGE_REMINDERS = "manage_reminders"  # the reminder policy's steps, templates and holidays
     PAUSE_REMINDERS = "pause_reminders"  # see the reminders sent; pause a customer's, set a minimum
+    IMPORT_INVOICES = "import_invoices"  # upload the ERP's customers, invoices, credit notes and voids
+    EXPORT_CASH = "export_cash"          # download the cash rows (payments, credits, refunds) for the ERP
 
 
 ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
@@ -54,6 +56,8 @@ ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyTyp
     Permission.HOLD_CUSTOMERS: frozenset({ADMIN, SUPERVISOR}),
     Permission.MANAGE_REMINDERS: frozenset({ADMIN}),
     Permission.PAUSE_REMINDERS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
+    Permission.IMPORT_INVOICES: frozenset({ADMIN, SUPERVISOR}),
+    Permission.EXPORT_CASH: frozenset({ADMIN, SUPERVISOR}),
 })
 
 

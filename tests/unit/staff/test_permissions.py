@@ -30,6 +30,8 @@ EXPECTED = {
     "hold_customers": {A, S},
     "manage_reminders": {A},
     "pause_reminders": {A, S, C},
+    "import_invoices": {A, S},
+    "export_cash": {A, S},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 
