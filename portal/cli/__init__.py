@@ -45,8 +45,8 @@ def command_context(app: Flask, actor: Actor) -> Iterator[Context]:
 
 def register_commands(app: Flask) -> None:
     from . import attachments, database, demo, disputes, ledger, links, outbox, plans, promises, refunds, reminders
-    from . import staff, stripe_sync
+    from . import bounces, staff, stripe_sync
 
     for module in (attachments, database, demo, disputes, ledger, links, outbox, plans, promises, refunds, reminders,
-                   staff, stripe_sync):
+                   staff, stripe_sync, bounces):
         module.register(app)
