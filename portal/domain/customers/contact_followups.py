@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.domain.access.policy import Access
 from portal.domain.access.service import send_invoice_link, unpaid_invoices
@@ -30,7 +30,8 @@ from portal.domain.core.context import Context
 from portal.domain.core.errors import NotFound
 from portal.domain.customers.models import Contact
 from portal.domain.customers.policy import (
-    ContactRefused, NamedContact, clean_line, known_company_domain, parse_email, receives_email,
+    ContactRefused, NamedContact, clean_line, known_company_domain, parse_email, parse_named_contact,
+    receives_email,
 )
 from portal.domain.customers.queries import contacts_with_email
 from portal.domain.customers.service import (
@@ -119,6 +120,7 @@ def report_wrong_contact(
     """The clerk names the right person for the invoices (one report per form token)."""
     if not REQUEST_KEY_PATTERN.match(request_key or ""):
         raise ContactRefused("This form has expired. Reload the page and try again.")
+    named = parse_named_contact(named.name, named.email)  # checked again: the domain trusts no caller
     note = clean_line(note, what="The note", max_length=MAX_NOTE_LENGTH, required=False) if note else ""
     invoices = contact_form_invoices(ctx.db, access, invoice_public_ids)
     lock_customer(ctx.db, access.customer_id)
@@ -193,6 +195,14 @@ def _active_bounce(db, contact: Contact) -> Followup | None:
         Followup.dedupe_key.like(f"email_bounced:{contact.public_id}:%")))
 
 
+def _bounce_followups(db, contact: Contact) -> int:
+    """How many bounce follow-ups the contact had: the next one's key counts on from it (the
+    customer's lock is held, so two bounces at once cannot both take the same number)."""
+    return db.scalar(select(func.count()).select_from(Followup).where(
+        Followup.customer_id == contact.customer_id, Followup.kind == FollowupKind.EMAIL_BOUNCED.value,
+        Followup.dedupe_key.like(f"email_bounced:{contact.public_id}:%")))
+
+
 def record_bounce(ctx: Context, mail: ContactMail, address: str, *, reason: str = "") -> BounceReport:
     """A message to `address` bounced (`ContactRefused` for an address that is not one)."""
     address = parse_email(address)
@@ -209,7 +219,7 @@ def record_bounce(ctx: Context, mail: ContactMail, address: str, *, reason: str 
             ctx, kind=FollowupKind.EMAIL_BOUNCED, customer_id=contact.customer_id,
             invoice_ids=[invoice.id for invoice in invoices],
             details={"contact": contact.public_id, "email": address, "reason": reason},
-            dedupe_key=f"email_bounced:{contact.public_id}:{ctx.clock.now().isoformat()}",
+            dedupe_key=f"email_bounced:{contact.public_id}:{_bounce_followups(ctx.db, contact) + 1}",
         )
         notified = 0
         if invoices:
