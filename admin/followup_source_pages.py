@@ -12,21 +12,30 @@ Collections (MANAGE_PLANS: collectors, supervisors, admins) handles contacts:
 - `POST /admin/followups/<public_id>/contacts/<contact_public_id>/returned`     undo "has left"
 - `POST /admin/followups/<public_id>/contacts/<contact_public_id>/email-works`  clear a bounce
 
-Each answers with the follow-up's page (303), or the refusal's message (400, nothing changed).
-A contact is looked up only within the follow-up's company.
+- `GET  /admin/followups/<public_id>/actions`  (STAFF) the follow-up in short with these
+  actions, for working it on its own (the follow-up's page includes the same partials)
+
+Each answers with the follow-up's page (303; this one's actions page where the portal has no
+follow-up page), or the refusal's message (400, nothing changed). A contact is looked up only
+within the follow-up's company.
 """
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request
+from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from portal.domain.core.clock import today_in
 from portal.domain.core.errors import DomainError, NotFound
 from portal.domain.customers.contact_followups import approve_contact, reject_contact, resolve_bounce
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.customers.service import undo_contact_left
+from portal.domain.core.money import Money
+from portal.domain.followups.models import FollowupInvoice
 from portal.domain.followups.queries import followup_by_public_id
+from portal.domain.followups.states import STAFF_KIND_LABELS, STATUS_LABELS, FollowupKind, FollowupStatus
+from portal.domain.invoicing.models import Invoice
 from portal.domain.invoicing.po_followups import apply_po, decline_po
 from portal.domain.staff.policy import Permission
 from portal.forms.followup_sources import staff_po_number, staff_reason
@@ -44,7 +53,12 @@ def _followup_path(public_id: str) -> str:
 
 
 def _done(public_id: str):
-    return redirect(_followup_path(public_id), code=303)
+    path = _followup_path(public_id)
+    try:
+        current_app.url_map.bind("localhost").match(path, method="GET")
+    except HTTPException:
+        path = url_for("admin.followup_source_actions", public_id=public_id)
+    return redirect(path, code=303)
 
 
 def _refused(public_id: str, refused: DomainError):
@@ -62,6 +76,26 @@ def _followup(public_id: str):
     if found is None:
         raise NotFound("Follow-up not found")
     return found
+
+
+PARTIALS = {FollowupKind.NEEDS_PO: "admin/followups/actions_needs_po.html",
+            FollowupKind.WRONG_CONTACT: "admin/followups/actions_wrong_contact.html",
+            FollowupKind.EMAIL_BOUNCED: "admin/followups/actions_email_bounced.html"}
+
+
+@bp.get("/followups/<public_id>/actions")
+@requires(Permission.STAFF)
+def followup_source_actions(public_id: str):
+    followup = _followup(public_id)
+    kind = FollowupKind(followup.kind)
+    if kind not in PARTIALS:
+        raise NotFound("Follow-up not found")
+    invoices = db().scalars(select(Invoice).join(FollowupInvoice, FollowupInvoice.invoice_id == Invoice.id)
+                            .where(FollowupInvoice.followup_id == followup.id).order_by(Invoice.number)).all()
+    return render_template("admin/followups/source_actions.html", followup=followup, partial=PARTIALS[kind],
+                           customer=db().get(Customer, followup.customer_id), kind_label=STAFF_KIND_LABELS[kind],
+                           status_label=STATUS_LABELS[FollowupStatus(followup.status)],
+                           invoices=[(invoice, Money(invoice.balance_minor, invoice.currency)) for invoice in invoices])
 
 
 @bp.post("/followups/<public_id>/po/apply")

@@ -159,3 +159,32 @@ def test_a_bounce_for_an_unknown_address_changes_nothing_and_a_bad_one_is_refuse
     with pytest.raises(ContactRefused):
         record_bounce(_ctx(db, clock, "system"), mail, "not an address\r\nBcc: x@evil.example")
     assert db.scalar(select(func.count()).select_from(Followup)) == 0
+
+
+DSN = (b"From: MAILER-DAEMON@mx.northwind.example\nSubject: Undelivered\nMIME-Version: 1.0\n"
+       b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\n\n--B\nContent-Type: text/plain\n\n'
+       b"Returned.\n\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.northwind.example\n\n"
+       b"Final-Recipient: rfc822; clerk@acme.example\nAction: failed\nStatus: 5.1.1\n"
+       b"Diagnostic-Code: smtp; 550 no such user\n\n--B--\n")
+
+
+def test_the_record_bounce_command_takes_an_address_or_the_mail_servers_report(make_app, db, clock, acme):
+    customer, clerk, _ = acme
+    make_contact(db, clock, customer, email="sam@acme.example")
+    db.commit()
+    runner = make_app().test_cli_runner()
+    result = runner.invoke(args=["record-bounce", "--dsn", "-"], input=DSN)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == ("bounces: 1 address(es), 1 contact(s) marked failing, 1 follow-up(s) raised, "
+                                     "1 colleague(s) asked")
+    db.expire_all()
+    assert db.get(Contact, clerk.id).email_failure == "5.1.1 smtp; 550 no such user"
+    again = runner.invoke(args=["record-bounce", "clerk@acme.example", "--reason", "550 again"])
+    assert again.exit_code == 0 and "0 follow-up(s) raised" in again.output
+    unknown = runner.invoke(args=["record-bounce", "nobody@else.example"])
+    assert unknown.exit_code == 0 and "0 contact(s)" in unknown.output
+    bad = runner.invoke(args=["record-bounce", "not an address"])
+    assert bad.exit_code != 0 and "does not look like" in bad.output
+    assert runner.invoke(args=["record-bounce"]).exit_code != 0
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Followup)) == 1

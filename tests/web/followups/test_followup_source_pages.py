@@ -185,7 +185,10 @@ def test_billing_applies_the_po_and_the_invoice_carries_it(client, db, clock, ac
     token = _as(client, db, clock, StaffRole.ANALYST)
     response = client.post(f"/admin/followups/{po.public_id}/po/apply",
                            data={"csrf_token": token, "po_number": "PO-4471"})
-    assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/followups/{po.public_id}")
+    # To the follow-up's page, or this one's actions page where the portal has none.
+    assert response.status_code == 303 and response.headers["Location"].startswith(f"/admin/followups/{po.public_id}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Resolved" in page and "PO-4471" in page
     db.expire_all()
     assert db.get(Invoice, acme["first"].id).po_number == "PO-4471"
     assert db.get(Followup, po.id).status == "resolved"
@@ -251,3 +254,15 @@ def test_a_customer_cannot_reach_the_staff_actions(signed_in, db, reported):
     assert response.status_code in (302, 303, 400, 403)
     db.expire_all()
     assert db.get(Followup, po.id).status == "open"
+
+
+def test_the_actions_page_shows_the_follow_up_with_its_kinds_actions(client, db, clock, acme, reported):
+    po, contact = reported
+    _as(client, db, clock, StaffRole.COLLECTOR)
+    page = client.get(f"/admin/followups/{po.public_id}/actions")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "PO needed: re-issue the invoice" in html and "INV-100" in html
+    assert 'id="given-po">PO-4471<' in html and "Re-issue with this PO" not in html  # collectors do not re-issue
+    html = client.get(f"/admin/followups/{contact.public_id}/actions").get_data(as_text=True)
+    assert "robin@gmail.com" in html and "Add Robin and send the link" in html
+    assert client.get("/admin/followups/nosuchfollowup/actions").status_code == 404
