@@ -16,14 +16,17 @@ from portal.domain.account.policy import AGING_BUCKETS, aging_bucket
 from portal.domain.ledger.queries import standings_query, to_standings
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.disputes.models import DisputeInvoice
-from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.invoicing.models import Invoice, InvoiceLine, InvoiceReissue
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.payments.models import Payment, PaymentAllocation
 from tests.support.factories import make_customer
 
 TODAY = date(2026, 6, 15)
 # Invoices of the plan: all but the corrected invoices demo disputes were re-billed with.
-PLANNED = Invoice.id.not_in(select(DisputeInvoice.rebilled_invoice_id).where(DisputeInvoice.rebilled_invoice_id.is_not(None)))
+# The demo ledger's own invoices: not those that replaced one (a re-bill, a PO re-issue).
+PLANNED = Invoice.id.not_in(
+    select(DisputeInvoice.rebilled_invoice_id).where(DisputeInvoice.rebilled_invoice_id.is_not(None))
+    .union(select(InvoiceReissue.replacement_invoice_id).where(InvoiceReissue.replacement_invoice_id.is_not(None))))
 CURRENCIES = {"USD", "EUR", "GBP", "JPY"}
 
 
@@ -272,3 +275,19 @@ def test_demo_plans_are_in_several_states(db, clock):
     [acme] = db.scalars(select(Plan).where(Plan.customer_id == clerk.customer_id)).all()
     assert acme.status == "active" and invoices_in_active_plans(db, clerk.customer_id)
     assert check_ledger(db).differences == []
+
+
+def test_demo_po_and_contact_follow_ups_are_in_every_state_and_a_bounce_is_open(db, clock):
+    from devserver.demo_followup_sources import followup_source_counts
+    from portal.domain.customers.models import Contact
+    from portal.domain.ledger.jobs import check_ledger
+
+    seed_demo_data(db, clock, seed=7)
+    counts = followup_source_counts(db)
+    for kind in ("needs_po", "wrong_contact"):
+        assert {status for (k, status) in counts if k == kind} == {"open", "waiting", "resolved", "dismissed"}, kind
+    assert counts[("email_bounced", "open")] == 1
+    reissues = db.scalars(select(InvoiceReissue)).all()
+    assert sorted(r.replacement_invoice_id is None for r in reissues) == [False, True]  # replaced, in place
+    assert db.scalar(select(func.count()).select_from(Contact).where(Contact.email_failing_at.is_not(None))) == 1
+    assert check_ledger(db).is_consistent
