@@ -35,6 +35,7 @@ from tests.support.factories import (
 
 KEY = "k" * 24
 KEEP = PoSettings(DueDateRule.KEEP, auto_reissue=False)
+GIVEN_PO = PoRequest(po_number="PO-4471")
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def _access(acme, scope=ACCOUNT, invoices=()):
     return Access(customer_id=customer.id, contact_id=clerk.id, scope=scope, invoice_ids=frozenset(invoices))
 
 
-def _report(db, clock, acme, mail, settings=KEEP, request=PoRequest(po_number="PO-4471"), key=KEY):
+def _report(db, clock, acme, mail, settings=KEEP, request=GIVEN_PO, key=KEY):
     ctx = Context(db, clock, Actor("contact", acme[1].public_id))
     return report_needs_po(ctx, _access(acme), mail, settings, invoice_public_ids=[acme[2].public_id],
                            request=request, note="", request_key=key, today=clock.now().date())
