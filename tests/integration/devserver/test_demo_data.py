@@ -71,9 +71,10 @@ def test_seeded_ledger_is_consistent_and_covers_every_state(db, clock):
     today = clock.now().date()
 
     assert summary.customers == db.scalar(select(func.count()).select_from(Customer))
-    # The plan's invoices, and the one corrected invoice a demo dispute was re-billed with.
+    # The plan's invoices, the one corrected invoice a demo dispute was re-billed with, and the
+    # one that replaced an invoice re-issued with its PO.
     assert summary.invoices == db.scalar(select(func.count()).select_from(Invoice).where(PLANNED))
-    assert db.scalar(select(func.count()).select_from(Invoice).where(~PLANNED)) == 1
+    assert db.scalar(select(func.count()).select_from(Invoice).where(~PLANNED)) == 2
     assert 900 <= summary.invoices <= 1100
     assert set(db.scalars(select(Invoice.currency).distinct())) == CURRENCIES
 
@@ -101,7 +102,7 @@ def test_seeded_ledger_is_consistent_and_covers_every_state(db, clock):
                                          .where(InvoiceEntry.kind == "credit_note")):
         credited[invoice_id] -= amount
     standings = to_standings(db.execute(standings_query()).all(), today)
-    assert len(standings) == summary.invoices + 1
+    assert len(standings) == summary.invoices + 2  # with the re-billed and the PO replacement invoices
     for standing in standings:
         invoice = standing.invoice
         assert standing.balance.minor == invoice.total_minor - paid[invoice.id] - credited[invoice.id]
