@@ -28,6 +28,9 @@ from portal.domain.ledger.states import EntryKind
 from portal.domain.notifications.jobs import deliver_due
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.notifications.transport import SmtpTransport
+from portal.domain.reminders.jobs import send_reminders
+from portal.domain.reminders.models import ReminderSent
+from portal.domain.reminders.notifications import ReminderMail
 from portal.web.documents import invoice_pdf
 from tests.support.factories import (
     add_invoice_entry, make_allocated_payment, make_contact, make_customer, make_invoice, make_staff,
@@ -237,3 +240,16 @@ def test_staff_cannot_reissue_while_money_is_held_in_flight_or_nothing_is_open(
     with pytest.raises(PoRefused, match={"dispute": "disputed", "processing": "processing", "paid": "paid"}[held]):
         apply_po(_staff_ctx(db, clock, staff), mail, KEEP, followup.public_id, po_number="PO-1", staff_id=staff.id,
                  today=clock.now().date())
+
+
+def test_reminders_follow_the_replacement_and_leave_the_credited_invoice(app, db, clock, acme, mail, staff,
+                                                                         link_signer, supplier):
+    customer, clerk, invoice = acme
+    add_invoice_entry(db, clock, invoice, EntryKind.PAYMENT, -10_000)
+    followup = _report(db, clock, acme, mail)
+    [reissue] = apply_po(_staff_ctx(db, clock, staff), mail, KEEP, followup.public_id, po_number="PO-9",
+                         staff_id=staff.id, today=clock.now().date())
+    report = send_reminders(db, clock, ReminderMail(supplier, link_signer))
+    [reminder] = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "reminder")).all()
+    assert report.invoices == 1 and "INV-7-R1" in reminder.body_text and "INV-7," not in reminder.body_text
+    assert db.scalar(select(ReminderSent.invoice_id)) == reissue.invoice.id
