@@ -67,3 +67,4 @@ from . import (  # noqa: E402,F401  (they add routes to bp)
     routing_pages,
     staff_pages,
 )
+from . import followup_source_pages  # noqa: E402,F401

@@ -58,6 +58,12 @@ class CaughtMail:
     def html(self) -> str:
         return self._part("html")
 
+    @property
+    def attachments(self) -> list[tuple[str, str, bytes]]:
+        """(filename, MIME type, bytes) of each attached file (a re-issued invoice's PDF)."""
+        return [(part.get_filename() or "", part.get_content_type(), part.get_content())
+                for part in self.message.iter_attachments()]
+
 
 class _Handler:
     """aiosmtpd calls these coroutines for each SMTP command."""

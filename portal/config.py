@@ -14,6 +14,7 @@ from portal.domain.promises.policy import (
     DEFAULT_GRACE_DAYS, DEFAULT_MAX_DAYS, DEFAULT_MAX_MOVES, GRACE_DAYS_RANGE, MAX_DAYS_RANGE, MAX_MOVES_RANGE,
     PromisePolicy,
 )
+from portal.domain.invoicing.policy import DueDateRule, PoSettings
 from portal.domain.plans.policy import POLICY_BOUNDS, PlanPolicy
 
 # Installment plans: PLAN_* variables, their PlanPolicy field and the range allowed (the one
@@ -138,6 +139,16 @@ class Settings:
     # retries (PLAN_SETTINGS); the defaults are PlanPolicy's.
     plan_policy: PlanPolicy = PlanPolicy()
 
+    # An invoice given its PO number after issue: PO_REISSUE_DUE_DATE "keep" (the original due
+    # date) or "restart" (the payment terms run again from the re-issue date); PO_AUTO_REISSUE
+    # re-issues at once when the clerk gives the number, without staff (off by default).
+    po_reissue_due_date: str = DueDateRule.KEEP.value
+    po_auto_reissue: bool = False
+
+    @property
+    def po_settings(self) -> PoSettings:
+        return PoSettings(DueDateRule(self.po_reissue_due_date), self.po_auto_reissue)
+
     @property
     def statement_descriptor(self) -> str:
         """The words a card statement shows for a payment to us."""
@@ -195,6 +206,9 @@ class Settings:
             promise_grace_days=int(env.get("PROMISE_GRACE_DAYS", str(DEFAULT_GRACE_DAYS))),
             plan_policy=replace(PlanPolicy(), **{field: int(env[name]) for name, (field, _) in PLAN_SETTINGS.items()
                                                  if env.get(name, "").strip()}),
+            po_reissue_due_date=env.get("PO_REISSUE_DUE_DATE", DueDateRule.KEEP.value).strip().lower()
+            or DueDateRule.KEEP.value,
+            po_auto_reissue=_bool(env.get("PO_AUTO_REISSUE"), False),
         )
         settings.validate()
         return settings
@@ -234,6 +248,9 @@ class Settings:
         for name, (field, (low, high)) in PLAN_SETTINGS.items():
             if not low <= getattr(self.plan_policy, field) <= high:
                 raise ConfigError(f"{name} must be between {low} and {high}")
+        if self.po_reissue_due_date not in {rule.value for rule in DueDateRule}:
+            raise ConfigError(f"PO_REISSUE_DUE_DATE must be one of {', '.join(DueDateRule)}, "
+                              f"not {self.po_reissue_due_date!r}")
         if self.mode == "production":
             if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
                 raise ConfigError(

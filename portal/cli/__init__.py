@@ -44,9 +44,9 @@ def command_context(app: Flask, actor: Actor) -> Iterator[Context]:
 
 
 def register_commands(app: Flask) -> None:
-    from . import attachments, database, demo, disputes, erp, ledger, links, outbox, plans, promises, refunds, reminders
-    from . import staff, stripe_sync
+    from . import attachments, bounces, database, demo, disputes, erp, ledger, links, outbox, plans, promises, refunds
+    from . import reminders, staff, stripe_sync
 
-    for module in (attachments, database, demo, disputes, erp, ledger, links, outbox, plans, promises, refunds, reminders,
-                   staff, stripe_sync):
+    for module in (attachments, bounces, database, demo, disputes, erp, ledger, links, outbox, plans, promises, refunds,
+                   reminders, staff, stripe_sync):
         module.register(app)

@@ -15,10 +15,10 @@ from portal.domain.disputes.models import (
 )
 from portal.domain.followups.models import Followup, FollowupEvent, FollowupFile, FollowupInvoice
 from portal.domain.imports.models import ErpRecord
-from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.invoicing.models import Invoice, InvoiceLine, InvoiceReissue
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.methods.models import MethodSetup, SavedMethod, StripeCustomer
-from portal.domain.notifications.models import OutboxMessage
+from portal.domain.notifications.models import OutboxAttachment, OutboxMessage
 from portal.domain.payments.models import Payment, PaymentAllocation, PaymentReferenceCounter, StripeEvent
 from portal.domain.plans.models import Installment, InstallmentAttempt, Plan, PlanAgreement, PlanInvoice
 from portal.domain.promises.models import Promise, PromiseInvoice
@@ -40,4 +40,5 @@ __all__ = [
     "CustomerReminderSettings", "ReminderHoliday", "ReminderSent", "ReminderStep",
     "Installment", "InstallmentAttempt", "Plan", "PlanAgreement", "PlanInvoice",
     "Followup", "FollowupEvent", "FollowupFile", "FollowupInvoice",
+    "InvoiceReissue", "OutboxAttachment",
 ]

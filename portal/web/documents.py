@@ -14,6 +14,10 @@ from flask import Response, render_template
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from portal.domain.access.policy import ACCOUNT, Access
+from portal.domain.account.queries import invoice_detail
+from portal.domain.core.clock import today_in
+from portal.domain.customers.models import Customer
 from portal.web.context import services
 
 PDF_MIMETYPE = "application/pdf"
@@ -51,3 +55,12 @@ def pdf_download(pdf: bytes, stem: str) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{safe_filename(stem)}"'
     response.headers["Content-Length"] = str(len(pdf))
     return response
+
+
+def invoice_pdf(db, invoice) -> bytes:
+    """The invoice's PDF as its customer downloads it (the same template and figures), for an
+    email the domain sends (`invoicing.notifications.PoMail.render_pdf`)."""
+    customer = db.get(Customer, invoice.customer_id)
+    access = Access(customer_id=customer.id, contact_id=0, scope=ACCOUNT)
+    detail = invoice_detail(db, access, invoice.public_id, today_in(services().clock, customer.timezone))
+    return render_pdf("pdf/invoice.html", detail=detail, customer=customer)

@@ -33,6 +33,9 @@ from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
 from portal.domain.disputes.models import Dispute
 from portal.domain.payments.models import Payment
+from portal.domain.followups.models import Followup
+from portal.domain.followups.service import raise_followup
+from portal.domain.followups.states import FollowupKind
 from portal.domain.plans.models import Plan
 from tests.support import attachment_files as files
 from tests.support.disputes import raise_test_dispute, uploads
@@ -79,11 +82,13 @@ def world(db, clock, file_storage):
                        files=uploads(file_storage, ("delivery note.pdf", files.tiny_pdf())))
     make_allocated_payment(db, clock, customer, [(invoice, 1_000)], status="succeeded")
     make_test_plan(db, clock, contact, [make_invoice(db, clock, customer)])
+    raise_followup(ctx, kind=FollowupKind.NEEDS_PO, customer_id=customer.id, invoice_ids=[invoice.id],
+                   details={"po_number": "PO-1"}, contact_id=contact.id, request_key="sweep-po-followup")
     db.commit()
     return sorted({*db.scalars(select(StaffMember.public_id)), *db.scalars(select(Team.public_id)),
                    *db.scalars(select(RoutingRule.public_id)), *db.scalars(select(Dispute.public_id)),
                    *db.scalars(select(StoredFile.public_id)), *db.scalars(select(Payment.public_id)),
-                   *db.scalars(select(Plan.public_id))})
+                   *db.scalars(select(Plan.public_id)), *db.scalars(select(Followup.public_id))})
 
 
 def _guarded(app):

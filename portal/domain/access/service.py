@@ -186,7 +186,8 @@ def request_sign_in_links(
     address = normalize_email(email)
     if not address or len(address) > 254:
         return 0
-    contacts = contacts_with_email(db, address)
+    # A contact who left the company signs in no more (`customers.service.mark_contact_left`).
+    contacts = [contact for contact in contacts_with_email(db, address) if contact.left_at is None]
     for contact in contacts:
         send_sign_in_link(db, clock, signer, supplier, contact=contact, next_path=next_path)
     return len(contacts)
@@ -311,3 +312,17 @@ def unpaid_invoices(db: Session, customer_id: int) -> list[Invoice]:
         select(Invoice).where(Invoice.customer_id == customer_id, Invoice.balance_minor > 0)
         .order_by(Invoice.due_date, Invoice.id)
     ).all())
+
+
+def send_invoice_link(
+    db: Session, clock: Clock, signer: LinkSigner, supplier: SupplierDetails, *, contact: Contact,
+    invoices: Sequence[Invoice], next_path: str | None = None, reason: str = "", cc: Sequence[str] = (),
+    dedupe_key: str | None = None,
+) -> IssuedLink:
+    """Issue an invoice link for `contact` and queue the email carrying it (`reason` says why
+    they get it: "you were named as the right person", "a reminder to a colleague bounced")."""
+    issued = issue_invoice_link(db, clock, signer, contact=contact, invoices=invoices, next_path=next_path)
+    email = render_email("invoice_link", supplier=supplier, contact=contact, customer=contact.customer,
+                         invoices=issued.link.invoices, url=issued.url, reason=reason)
+    enqueue(db, clock, kind="invoice_link", to=contact.email, email=email, cc=list(cc), dedupe_key=dedupe_key)
+    return issued

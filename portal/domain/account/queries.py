@@ -34,7 +34,7 @@ from portal.domain.account.policy import AGING_BUCKETS, AgingBucket, aging_windo
 from portal.domain.core.database import read
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
-from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.invoicing.models import Invoice, InvoiceLine, InvoiceReissue
 from portal.domain.ledger.models import AccountDueDate, AccountTotal, InvoiceEntry
 from portal.domain.ledger.queries import InvoiceRow, Standing, standings_query, to_standings
 from portal.domain.ledger.states import ENTRY_LABELS
@@ -645,6 +645,43 @@ _PENDING = (
 )
 
 
+# PO numbers given after issue (`invoicing.service.reissue_with_po`): on the invoice itself, on
+# the invoice it replaced, and on its replacement.
+_OTHER = Invoice.__table__.alias("other_invoice")
+_REISSUES = (
+    select(InvoiceReissue.created_at, InvoiceReissue.invoice_id, InvoiceReissue.replacement_invoice_id,
+           InvoiceReissue.po_after, InvoiceReissue.due_before, InvoiceReissue.due_after, _OTHER.c.number)
+    .outerjoin(_OTHER, _OTHER.c.id == case(
+        (InvoiceReissue.invoice_id == bindparam("invoice_id"), InvoiceReissue.replacement_invoice_id),
+        else_=InvoiceReissue.invoice_id))
+    .where(or_(InvoiceReissue.invoice_id == bindparam("invoice_id"),
+               InvoiceReissue.replacement_invoice_id == bindparam("invoice_id")))
+    .order_by(InvoiceReissue.created_at, InvoiceReissue.id)
+)
+
+
+def with_reissues(history: list[HistoryRow], reissues, invoice_id: int, currency: str) -> list[HistoryRow]:
+    """The entries' history with a line for each PO given after issue, in time order: it moves
+    no money (its amount is zero, the balance after it is the running one)."""
+    if not reissues:
+        return history
+    rows = list(history)
+    for reissue in reissues:
+        if reissue.replacement_invoice_id is None:
+            kind, label = "po_updated", f"PO number set to {reissue.po_after}"
+            if reissue.due_after != reissue.due_before:
+                label += f", due {reissue.due_after:%d %b %Y}"
+        elif reissue.invoice_id == invoice_id:
+            kind, label = "reissued", f"Re-issued as {reissue.number} with PO {reissue.po_after}"
+        else:
+            kind, label = "replaces", f"Replaces invoice {reissue.number}, with PO {reissue.po_after}"
+        position = sum(1 for row in rows if row.at <= reissue.created_at)
+        balance = rows[position - 1].balance_after if position else Money.zero(currency)
+        rows.insert(position, HistoryRow(at=reissue.created_at, kind=kind, label=label, amount=Money.zero(currency),
+                                         balance_after=balance, reference=reissue.po_after, method=""))
+    return rows
+
+
 def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> InvoiceDetail:
     """The invoice with this public id, if this access may see it (four queries)."""
     row = read(db, _named_invoice_statement(access.whole_account),
@@ -676,6 +713,8 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
             reference=entry.payment_reference if entry.payment_id is not None else entry.reference,
             method=method_label(entry.method) if entry.method else "",
         ))
+
+    history = with_reissues(history, read(db, _REISSUES, by_invoice).all(), invoice.id, currency)
 
     pending = [
         PendingPayment(

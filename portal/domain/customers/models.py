@@ -58,5 +58,11 @@ class Contact(PublicIdMixin, Base):
     # Sessions remember the version they started with; staff revocation bumps it.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
+    # Set when the contact has left the company (they said so, or staff did): no reminders go
+    # to them and they cannot sign in; staff can undo it (migration 0023).
+    left_at: Mapped[datetime | None]
+    # Set when an email to the address bounced: reminders skip it until staff clear it.
+    email_failing_at: Mapped[datetime | None]
+    email_failure: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")

@@ -112,3 +112,29 @@ class InvoiceLine(Base):
     amount_minor: Mapped[int] = mapped_column(Integer)
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class InvoiceReissue(Base):
+    """An issued invoice given a PO number (migration 0023): updated in place when nothing was
+    paid, credited or disputed on it yet (`replacement_invoice_id` empty), otherwise credited
+    what was open (`credit_minor`) and replaced by a new invoice carrying the PO. The invoice's
+    history shows it; `followup_id` names the follow-up it answered, when there was one."""
+
+    __tablename__ = "invoice_reissues"
+    __table_args__ = (
+        CheckConstraint("credit_minor >= 0", name="credit_not_negative"),
+        CheckConstraint("replacement_invoice_id IS NOT NULL OR credit_minor = 0", name="in_place_credits_nothing"),
+        Index("ix_invoice_reissues_invoice", "invoice_id"),
+        UniqueConstraint("replacement_invoice_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    replacement_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    followup_id: Mapped[int | None] = mapped_column(ForeignKey("followups.id"))
+    po_before: Mapped[str | None] = mapped_column(String(60))
+    po_after: Mapped[str] = mapped_column(String(60))
+    due_before: Mapped[date] = mapped_column(Date)
+    due_after: Mapped[date] = mapped_column(Date)
+    credit_minor: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]

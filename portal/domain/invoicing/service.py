@@ -17,10 +17,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.domain.core import audit
+from portal.domain.core.context import Context
 from portal.domain.core.errors import DomainError, NotFound
 from portal.domain.core.money import Money, MoneyError, normalize_currency
 from portal.domain.customers.models import Customer
-from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.invoicing.models import Invoice, InvoiceLine, InvoiceReissue
+from portal.domain.invoicing.policy import (
+    DueDateRule, ReissueMode, parse_po_number, reissue_mode, reissued_due_date, replacement_split,
+)
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.ledger.service import post_entry
 from portal.domain.ledger.states import EntryKind
@@ -210,3 +215,91 @@ def void_invoice(db: Session, *, invoice_id: int, at: datetime, reference: str) 
         raise InvoiceRefused(f"Invoice {number} no longer owes its whole total: it cannot be voided")
     return issue_credit_note(db, invoice_id=invoice_id, amount=Money(total_minor, currency), at=at,
                              reference=reference)
+# ---------------------------------------------------------------------------------------------
+# Giving an issued invoice its PO number (the "we need a PO" follow-up, or staff typing it).
+
+
+@dataclass(frozen=True)
+class Reissue:
+    """What `reissue_with_po` did: `invoice` is the one that now carries the PO (the same
+    invoice, or its replacement when `replaced` names the old one)."""
+
+    invoice: Invoice
+    replaced: Invoice | None
+    record: InvoiceReissue
+    mode: ReissueMode
+
+    @property
+    def credit(self) -> Money:
+        return Money(self.record.credit_minor, self.invoice.currency)
+
+
+def reissue_with_po(
+    ctx: Context, *, invoice_id: int, po_number: str, rule: DueDateRule | str, today: date,
+    ever_disputed: bool, replacement_numbers: Sequence[str], followup_id: int | None = None,
+) -> Reissue:
+    """Give the invoice `po_number`, with the due date `rule` gives (`policy.reissued_due_date`).
+
+    Where nothing was paid, credited or disputed yet (`policy.reissue_mode`), the PO (and due
+    date) is written on the invoice itself. Otherwise the open balance is credited and a new
+    invoice for exactly that amount is issued with the PO, numbered with the first of
+    `replacement_numbers` no invoice has, linked to the old one: the customer owes exactly
+    what they owed before. Refused (nothing written) while a payment is processing or a
+    dispute holds part of it. The invoice row is locked first, so two re-issues at once cannot
+    both credit it. Audited; the caller commits.
+    """
+    db, now = ctx.db, ctx.clock.now()
+    po_number = parse_po_number(po_number)
+    invoice = db.scalar(select(Invoice).where(Invoice.id == invoice_id).with_for_update()
+                        .execution_options(populate_existing=True))
+    if invoice is None:
+        raise NotFound("Invoice not found")
+    entry_kinds = set(db.scalars(select(InvoiceEntry.kind).where(InvoiceEntry.invoice_id == invoice_id).distinct()))
+    mode = reissue_mode(entry_kinds=entry_kinds, balance_minor=invoice.balance_minor,
+                        in_flight_minor=invoice.in_flight_minor, held_minor=invoice.held_minor,
+                        ever_disputed=ever_disputed, number=invoice.number)
+    due_after = reissued_due_date(rule, issue_date=invoice.issue_date, due_date=invoice.due_date,
+                                  reissue_date=today, mode=mode)
+    before = {"po_number": invoice.po_number, "due_date": invoice.due_date.isoformat()}
+    record = InvoiceReissue(invoice_id=invoice.id, replacement_invoice_id=None, followup_id=followup_id,
+                            po_before=invoice.po_number, po_after=po_number, due_before=invoice.due_date,
+                            due_after=due_after, credit_minor=0, created_at=now)
+    if mode == ReissueMode.IN_PLACE:
+        invoice.po_number = po_number
+        invoice.due_date = due_after
+        db.add(record)
+        db.flush()
+        audit.record(db, ctx.clock, ctx.actor, "invoice.po_updated", "invoice", invoice.public_id, before=before,
+                     after={"po_number": po_number, "due_date": due_after.isoformat()})
+        return Reissue(invoice=invoice, replaced=None, record=record, mode=mode)
+
+    candidates = [number.strip() for number in replacement_numbers if number.strip()]
+    taken = set(db.scalars(select(Invoice.number).where(Invoice.number.in_(candidates))))
+    number = next((candidate for candidate in candidates if candidate not in taken), None)
+    if number is None:
+        raise InvoiceRefused(f"No free number for the invoice that replaces {invoice.number}.")
+    open_minor = invoice.balance_minor
+    if replacement_split(open_minor=open_minor, total_minor=invoice.total_minor):
+        lines = [NewLine(description=line.description, quantity=line.quantity,
+                         unit_price_minor=line.unit_price_minor, amount_minor=line.amount_minor, sku=line.sku)
+                 for line in invoice.lines]
+    else:
+        lines = [NewLine(description=f"Balance of invoice {invoice.number}", quantity=1,
+                         unit_price_minor=open_minor, amount_minor=open_minor)]
+    issue_credit_note(db, invoice_id=invoice.id, amount=Money(open_minor, invoice.currency), at=now,
+                      reference=f"Re-issued as {number} with PO {po_number}")
+    replacement = issue_invoice(
+        db, customer_id=invoice.customer_id, number=number, currency=invoice.currency, issue_date=today,
+        due_date=due_after, lines=lines, at=now, po_number=po_number, terms=invoice.terms,
+        sent_to_contact_id=invoice.sent_to_contact_id,
+        notes=f"Replaces invoice {invoice.number}, re-issued with PO {po_number}.",
+    )
+    record.replacement_invoice_id = replacement.id
+    record.credit_minor = open_minor
+    db.add(record)
+    db.flush()
+    audit.record(db, ctx.clock, ctx.actor, "invoice.reissued", "invoice", invoice.public_id, before=before, after={
+        "replacement": replacement.number, "po_number": po_number, "due_date": due_after.isoformat(),
+        "credit_minor": open_minor,
+    })
+    return Reissue(invoice=replacement, replaced=invoice, record=record, mode=mode)

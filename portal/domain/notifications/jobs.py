@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.domain.core.clock import Clock
 from portal.domain.core.database import commit_before_outside_call
@@ -161,6 +161,7 @@ def _claim_due(db: Session, now: datetime, policy: DeliveryPolicy, mail_from: st
         return []
     messages = db.scalars(
         select(OutboxMessage)
+        .options(selectinload(OutboxMessage.attachments))
         .where(OutboxMessage.id.in_(claimed_ids))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .execution_options(populate_existing=True)
@@ -173,6 +174,7 @@ def _claim_due(db: Session, now: datetime, policy: DeliveryPolicy, mail_from: st
                 message_id=message.id, created_at=message.created_at, to=message.to_address,
                 cc=message.cc_addresses, subject=message.subject, text=message.body_text,
                 html=message.body_html, mail_from=mail_from, date=now,
+                attachments=[(item.filename, item.content_type, item.content) for item in message.attachments],
             ),
         )
         for message in messages

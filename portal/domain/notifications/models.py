@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.domain.core.states import sql_in
 from portal.domain.core.types import Base
@@ -36,3 +36,20 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+    attachments: Mapped[list[OutboxAttachment]] = relationship(order_by="OutboxAttachment.id",
+                                                               cascade="all, delete-orphan")
+
+
+class OutboxAttachment(Base):
+    """A file sent with an outbox message (a re-issued invoice's PDF), stored with it so the
+    sender needs nothing but the row (migration 0023)."""
+
+    __tablename__ = "outbox_attachments"
+    __table_args__ = (Index("ix_outbox_attachments_message", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_messages.id"))
+    filename: Mapped[str] = mapped_column(String(120))
+    content_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)

@@ -4,13 +4,25 @@ rolled-back change never emails anyone. `notifications.jobs.deliver_due` sends i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain.core.clock import Clock
-from portal.domain.notifications.models import OutboxMessage
+from portal.domain.notifications.models import OutboxAttachment, OutboxMessage
 from portal.domain.notifications.rendering import RenderedEmail
 from portal.domain.notifications.states import OutboxStatus
+
+
+@dataclass(frozen=True)
+class FileToSend:
+    """A file attached to an email: its name (ASCII, no path), MIME type and bytes."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 def enqueue(
@@ -22,8 +34,10 @@ def enqueue(
     email: RenderedEmail,
     cc: list[str] | tuple[str, ...] = (),
     dedupe_key: str | None = None,
+    attachments: Sequence[FileToSend] = (),
 ) -> OutboxMessage:
-    """Queue one email. With a `dedupe_key`, queuing the same message twice is a no-op."""
+    """Queue one email (with `attachments`, stored beside it). With a `dedupe_key`, queuing the
+    same message twice is a no-op."""
     if dedupe_key is not None:
         existing = db.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
         if existing is not None:
@@ -35,5 +49,7 @@ def enqueue(
         subject=email.subject, body_text=email.text, body_html=email.html,
         status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now,
     )
+    message.attachments = [OutboxAttachment(filename=item.filename, content_type=item.content_type,
+                                            content=item.content) for item in attachments]
     db.add(message)
     return message

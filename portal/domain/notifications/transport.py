@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -55,8 +56,10 @@ def compose_email(
     html: str,
     mail_from: str,
     date: datetime,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> EmailMessage:
-    """A multipart/alternative message (plain text first, HTML second when there is one).
+    """A multipart/alternative message (plain text first, HTML second when there is one), with
+    any attachments after it (multipart/mixed).
 
     The Message-ID is derived from the outbox row, so a message delivered twice (the outbox
     promises at least once) carries the same id and mail clients can fold the copies together.
@@ -76,6 +79,9 @@ def compose_email(
     email.set_content(text)
     if html:
         email.add_alternative(html, subtype="html")
+    for filename, content_type, content in attachments:
+        maintype, _, subtype = content_type.partition("/")
+        email.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     return email
 
 

@@ -21,6 +21,7 @@ from portal.domain.access.tokens import LinkSigner
 from portal.domain.core.clock import Clock
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Contact, Customer
+from portal.domain.customers.policy import reachable
 from portal.domain.invoicing.models import Invoice
 from portal.domain.notifications.rendering import RenderedEmail, SupplierDetails, render_email
 from portal.domain.notifications.service import enqueue
@@ -83,7 +84,9 @@ def reminder_lines(invoices: Sequence[Invoice], remindable: dict[int, int]) -> l
 
 def recipients(contacts: Sequence[Contact]) -> tuple[Contact, list[str]] | None:
     """The addressee (the first AP contact, or the shared mailbox when there is no other) and
-    the CC list (the other AP contacts, then the shared AP mailboxes); None with no contact."""
+    the CC list (the other AP contacts, then the shared AP mailboxes); None with no contact.
+    Contacts who left and addresses that bounced are left out (`customers.policy.reachable`)."""
+    contacts = reachable(contacts)
     clerks = [contact for contact in contacts if not contact.is_ap_mailbox]
     mailboxes = [contact for contact in contacts if contact.is_ap_mailbox]
     ordered = clerks + mailboxes

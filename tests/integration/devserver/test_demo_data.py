@@ -16,14 +16,17 @@ from portal.domain.account.policy import AGING_BUCKETS, aging_bucket
 from portal.domain.ledger.queries import standings_query, to_standings
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.disputes.models import DisputeInvoice
-from portal.domain.invoicing.models import Invoice, InvoiceLine
+from portal.domain.invoicing.models import Invoice, InvoiceLine, InvoiceReissue
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.payments.models import Payment, PaymentAllocation
 from tests.support.factories import make_customer
 
 TODAY = date(2026, 6, 15)
 # Invoices of the plan: all but the corrected invoices demo disputes were re-billed with.
-PLANNED = Invoice.id.not_in(select(DisputeInvoice.rebilled_invoice_id).where(DisputeInvoice.rebilled_invoice_id.is_not(None)))
+# The demo ledger's own invoices: not those that replaced one (a re-bill, a PO re-issue).
+PLANNED = Invoice.id.not_in(
+    select(DisputeInvoice.rebilled_invoice_id).where(DisputeInvoice.rebilled_invoice_id.is_not(None))
+    .union(select(InvoiceReissue.replacement_invoice_id).where(InvoiceReissue.replacement_invoice_id.is_not(None))))
 CURRENCIES = {"USD", "EUR", "GBP", "JPY"}
 
 
@@ -68,9 +71,10 @@ def test_seeded_ledger_is_consistent_and_covers_every_state(db, clock):
     today = clock.now().date()
 
     assert summary.customers == db.scalar(select(func.count()).select_from(Customer))
-    # The plan's invoices, and the one corrected invoice a demo dispute was re-billed with.
+    # The plan's invoices, the one corrected invoice a demo dispute was re-billed with, and the
+    # one that replaced an invoice re-issued with its PO.
     assert summary.invoices == db.scalar(select(func.count()).select_from(Invoice).where(PLANNED))
-    assert db.scalar(select(func.count()).select_from(Invoice).where(~PLANNED)) == 1
+    assert db.scalar(select(func.count()).select_from(Invoice).where(~PLANNED)) == 2
     assert 900 <= summary.invoices <= 1100
     assert set(db.scalars(select(Invoice.currency).distinct())) == CURRENCIES
 
@@ -98,7 +102,7 @@ def test_seeded_ledger_is_consistent_and_covers_every_state(db, clock):
                                          .where(InvoiceEntry.kind == "credit_note")):
         credited[invoice_id] -= amount
     standings = to_standings(db.execute(standings_query()).all(), today)
-    assert len(standings) == summary.invoices + 1
+    assert len(standings) == summary.invoices + 2  # with the re-billed and the PO replacement invoices
     for standing in standings:
         invoice = standing.invoice
         assert standing.balance.minor == invoice.total_minor - paid[invoice.id] - credited[invoice.id]
@@ -287,3 +291,17 @@ def test_demo_plans_show_a_customer_on_hold_and_a_new_schedule_waiting(db, clock
     assert "the account is on hold" in held_plans[0].policy_reasons
     [amendment] = db.scalars(select(PlanAmendment)).all()
     assert amendment.status == "proposed" and db.get(Plan, amendment.plan_id).status == "active"
+def test_demo_po_and_contact_follow_ups_are_in_every_state_and_a_bounce_is_open(db, clock):
+    from devserver.demo_followup_sources import followup_source_counts
+    from portal.domain.customers.models import Contact
+    from portal.domain.ledger.jobs import check_ledger
+
+    seed_demo_data(db, clock, seed=7)
+    counts = followup_source_counts(db)
+    for kind in ("needs_po", "wrong_contact"):
+        assert {status for (k, status) in counts if k == kind} == {"open", "waiting", "resolved", "dismissed"}, kind
+    assert counts[("email_bounced", "open")] == 1
+    reissues = db.scalars(select(InvoiceReissue)).all()
+    assert sorted(r.replacement_invoice_id is None for r in reissues) == [False, True]  # replaced, in place
+    assert db.scalar(select(func.count()).select_from(Contact).where(Contact.email_failing_at.is_not(None))) == 1
+    assert check_ledger(db).is_consistent

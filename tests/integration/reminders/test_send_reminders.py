@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.domain.core.money import Money
+from portal.domain.customers.models import Contact
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.reminders.jobs import send_reminders
 from portal.domain.reminders.models import ReminderHoliday, ReminderSent
@@ -246,3 +247,25 @@ def test_invoices_another_run_claimed_between_read_and_claim_are_left_to_it(db, 
     keys = dict(db.execute(select(ReminderSent.invoice_id, ReminderSent.dedupe_key)).all())
     assert keys[taken.id] == "reminder:other-run"
     assert set(keys.values()) == {"reminder:other-run", email.dedupe_key}
+
+
+def test_contacts_who_left_and_addresses_that_bounce_get_no_reminder(db, clock, acme, run):
+    customer, clerk = acme
+    _invoice(db, clock, customer, "INV-LEFT", 8)
+    second = db.scalar(select(Contact).where(Contact.email == "second@acme.example"))
+    clerk.left_at = clock.now()
+    second.email_failing_at = clock.now()
+    db.flush()
+    run()
+    [email] = _emails(db)
+    assert (email.to_address, email.cc_addresses) == ("ap@acme.example", "")
+
+
+def test_a_company_whose_every_contact_left_gets_nothing(db, clock, run):
+    customer = make_customer(db, clock, name="Gone Corp")
+    only = make_contact(db, clock, customer, email="only@gone.example")
+    _invoice(db, clock, customer, "INV-GONE", 8)
+    only.left_at = clock.now()
+    db.flush()
+    assert run().emails == 0 and _emails(db) == []
+    assert db.scalar(select(func.count()).select_from(ReminderSent)) == 0

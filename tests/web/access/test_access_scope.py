@@ -24,8 +24,10 @@ REQUIRED_ENDPOINTS = (
 # those: tests/web/disputes/test_dispute_pages.py), and their promises to pay (the same:
 # tests/web/promises/test_promise_pages.py), and the reminder's page where the link lands (the
 # pay page's figures for the named invoices only: tests/web/reminders/test_reminder_journey.py).
+# The "we need a PO" and "I'm not the right person" forms take only the linked invoices too
+# (tests/web/followups/test_followup_source_pages.py).
 INVOICE_LINK_PAGES = {"account.invoices", "payments.pay", "disputes.index", "disputes.new", "promises.index",
-                      "promises.new", "reminders.act"}
+                      "promises.new", "reminders.act", "followup_sources.po_form", "followup_sources.contact_form"}
 # Blueprints that are not customer pages.
 NOT_CUSTOMER_PAGES = ("auth.", "webhooks.", "admin.")
 
