@@ -32,6 +32,8 @@ class InvoiceEntry(Base):
         # guard behind the webhook deduplication.
         UniqueConstraint("payment_id", "invoice_id", "kind"),
         Index("ix_invoice_entries_invoice", "invoice_id"),
+        # The AR dashboard reads the entries of the last two months (receivables back then).
+        Index("ix_invoice_entries_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

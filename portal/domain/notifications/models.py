@@ -17,6 +17,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         CheckConstraint(sql_in("status", OutboxStatus), name="status_known"),
         Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        # A customer's timeline lists the emails sent to its contacts' addresses.
+        Index("ix_outbox_messages_to_address", "to_address", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,3 +38,4 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    dead_at: Mapped[datetime | None]  # when the sender gave up on it (cleared by a retry)
