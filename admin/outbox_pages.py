@@ -16,8 +16,9 @@ from . import bp
 from .auth import staff_actor
 from .permissions import requires
 
-# Message ids are database integers; a longer path segment is not one of ours.
-MAX_MESSAGE_ID = 10**12
+# Message ids are database integers: a path segment of more digits, or anything else, is not
+# one of ours (404 before any query).
+MAX_MESSAGE_ID_DIGITS = 12
 
 
 @bp.get("/outbox/dead")
@@ -27,13 +28,13 @@ def dead_letters():
     return render_template("admin/dead_letters.html", listing=dead_letter_page(db(), page))
 
 
-@bp.post("/outbox/dead/<int:message_id>/retry")
+@bp.post("/outbox/dead/<message_id>/retry")
 @requires(Permission.MANAGE_OUTBOX)
-def dead_letter_retry(message_id: int):
-    if message_id > MAX_MESSAGE_ID:
+def dead_letter_retry(message_id: str):
+    if not (message_id.isascii() and message_id.isdigit() and len(message_id) <= MAX_MESSAGE_ID_DIGITS):
         abort(404)
     try:
-        retry_dead_message(request_context(staff_actor()), message_id)
+        retry_dead_message(request_context(staff_actor()), int(message_id))
     except NotFound:
         db().rollback()
         abort(404)
