@@ -27,6 +27,7 @@ EXPECTED = {
     "manage_plans": {A, S, C},
     "manage_reminders": {A},
     "pause_reminders": {A, S, C},
+    "manage_outbox": {A, S},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 
