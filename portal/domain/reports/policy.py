@@ -99,7 +99,7 @@ def best_possible_dso(current_minor: int, periods: Sequence[Period]) -> Fraction
     """Best possible DSO: what DSO would be if every overdue amount were paid, the receivables
     not yet due over the period's sales times its days. None without sales.
 
-    Example: 300 not yet due, sales 900 over 90 days: 300/900 × 90 = 30 days."""
+    Example: 300 not yet due, sales 900 over 74 days: 300/900 × 74 = 24.7 days."""
     sales = sum(period.sales_minor for period in periods)
     days = sum(period.days for period in periods)
     if sales <= 0:
