@@ -103,7 +103,7 @@ def _events(customer_id: int):
     emails = select(Contact.email).where(Contact.customer_id == customer_id)
     return [
         select(Invoice.created_at.label("at"), literal("invoice").label("kind"), _none_text().label("public_id"),
-               _text(Invoice.number).label("title"), _text(Invoice.due_date).label("detail"),
+               _text(Invoice.number).label("title"), (literal("due ") + _text(Invoice.due_date)).label("detail"),
                literal("").label("status"), Invoice.total_minor.label("amount_minor"),
                Invoice.currency.label("currency"))
         .where(Invoice.customer_id == customer_id),
@@ -117,26 +117,30 @@ def _events(customer_id: int):
                Chargeback.status, Chargeback.amount_minor, Chargeback.currency)
         .join(Payment, Payment.id == Chargeback.payment_id).where(Payment.customer_id == customer_id),
         select(Dispute.created_at, literal("dispute_raised"), Dispute.public_id, DisputeReason.label,
-               literal(""), Dispute.status, _none_int(), Dispute.currency)
+               literal(""), literal(""), _none_int(), Dispute.currency)
         .join(DisputeReason, DisputeReason.id == Dispute.reason_id).where(Dispute.customer_id == customer_id),
         select(Dispute.resolved_at, literal("dispute_decided"), Dispute.public_id, DisputeReason.label,
                literal(""), Dispute.status, _none_int(), Dispute.currency)
         .join(DisputeReason, DisputeReason.id == Dispute.reason_id)
         .where(Dispute.customer_id == customer_id, Dispute.resolved_at.is_not(None)),
-        select(Plan.created_at, literal("plan"), Plan.public_id, _text(Plan.installment_count), Plan.cadence,
+        select(Plan.created_at, literal("plan"), Plan.public_id,
+               _text(Plan.installment_count) + literal(" installments"), Plan.cadence,
                Plan.status, Plan.total_minor, Plan.currency)
         .where(Plan.customer_id == customer_id),
         select(case((Installment.paid_at.is_not(None), Installment.paid_at), else_=Installment.updated_at),
-               literal("installment"), Plan.public_id, _text(Installment.number), _text(Installment.due_on),
+               literal("installment"), Plan.public_id, literal("No. ") + _text(Installment.number),
+               literal("due ") + _text(Installment.due_on),
                Installment.status, Installment.amount_minor, Plan.currency)
         .join(Plan, Plan.id == Installment.plan_id)
         .where(Plan.customer_id == customer_id,
                Installment.status.in_([InstallmentStatus.PAID, InstallmentStatus.FAILED,
                                        InstallmentStatus.ACTION_REQUIRED])),
-        select(Promise.created_at, literal("promise_made"), Promise.public_id, _text(Promise.promised_date),
-               Promise.method, literal("open"), Promise.total_minor, Promise.currency)
+        select(Promise.created_at, literal("promise_made"), Promise.public_id,
+               literal("for ") + _text(Promise.promised_date), Promise.method, literal(""), Promise.total_minor,
+               Promise.currency)
         .where(Promise.customer_id == customer_id),
-        select(Promise.decided_at, literal("promise_decided"), Promise.public_id, _text(Promise.promised_date),
+        select(Promise.decided_at, literal("promise_decided"), Promise.public_id,
+               literal("for ") + _text(Promise.promised_date),
                Promise.method, Promise.status, Promise.total_minor, Promise.currency)
         .where(Promise.customer_id == customer_id, Promise.decided_at.is_not(None)),
         select(OutboxMessage.created_at, literal("email"), _none_text(), OutboxMessage.subject,
