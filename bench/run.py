@@ -344,18 +344,18 @@ def count_and_profile_staff(url: str, secret_key: str, staff: SeededStaff, dispu
     reports)."""
     members = {member: InProcess(url, secret_key, "/bench/staff-sign-in/" + member)
                for member in (staff.analyst_public_id, staff.supervisor_public_id)}
-    target = members[staff.analyst_public_id]
-    def sender(name: str, path: str):
-        member = members[staff_member_of(name, staff)]
-        return lambda: member.get(path)
-
-    sends = {name: sender(name, path) for name, path in staff_page_paths(disputes, staff).items()}
-    sends["hello"] = lambda: target.get("/bench/hello")
+    analyst = members[staff.analyst_public_id]
+    paths = staff_page_paths(disputes, staff)
+    sends = {name: (members[staff_member_of(name, staff)], path) for name, path in paths.items()}
+    sends["hello"] = (analyst, "/bench/hello")
     counts, medians = {}, {}
     try:
-        for name, send in sends.items():
+        for name, (member, path) in sends.items():
+            def send(member=member, path=path):
+                return member.get(path)
+
             send()
-            counts[name] = target.statements(send)
+            counts[name] = member.statements(send)
             if profile_seconds:
                 medians[name], shares, samples = profile.profile_requests(send, profile_seconds)
                 profiles[name] = (medians[name], shares, samples)
