@@ -15,13 +15,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Date, Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from portal.domain.account.policy import AGING_BUCKETS, AgingBucket
+from portal.domain.core.database import read
 from portal.domain.core.money import Money
+from portal.domain.core.types import UTCDateTime
 from portal.domain.disputes.models import Dispute
 from portal.domain.disputes.policy import percentile
 from portal.domain.disputes.states import DECIDED
@@ -37,7 +40,7 @@ from portal.domain.promises.models import Promise
 from portal.domain.promises.states import PromiseStatus
 from portal.domain.reminders.models import ReminderSent
 from portal.domain.reports.policy import (
-    BEST_DSO_MONTHS, FORECAST_WEEKS, PROMISE_WINDOW, REMINDER_EFFECT, REMINDER_WINDOW, CeiInputs, Dso, Period,
+    BEST_DSO_MONTHS, COUNTBACK_MONTHS, FORECAST_WEEKS, PROMISE_WINDOW, REMINDER_EFFECT, REMINDER_WINDOW, CeiInputs, Dso, Period,
     best_possible_dso, collection_effectiveness, countback_dso, countback_months, iso_week_label, iso_weeks,
     local_midnight, month_start, previous_month_start, share,
 )
@@ -140,107 +143,131 @@ def _money_by_week(rows, currency: str, weeks: int) -> tuple[Money, ...]:
     return tuple(Money(int(found[n]) if found else 0, currency) for n in range(weeks))
 
 
+def _p(name: str, type_=None):
+    return bindparam(name, type_=type_)
+
+
+@cache
+def _statements() -> dict[str, Select]:
+    """The dashboard's statements, built once: every date and moment is a bind parameter
+    (named after what it is), so a request neither builds nor compiles SQL."""
+    due = AccountDueDate.due_date
+    bucket_sums = []
+    for bucket in AGING_BUCKETS:
+        conditions = []
+        if bucket.max_days is not None:
+            conditions.append(due >= _p(f"{bucket.key}_earliest", Date))
+        if bucket.min_days is not None:
+            conditions.append(due <= _p(f"{bucket.key}_latest", Date))
+        bucket_sums.append(_sum_where(and_(*conditions), AccountDueDate.open_minor))
+    last_month_end = _p("last_month_end", Date)
+    this_month_at = _p("this_month_at", UTCDateTime())
+    since_this = InvoiceEntry.created_at >= this_month_at
+    issued = InvoiceEntry.kind == EntryKind.ISSUED
+    months = range(COUNTBACK_MONTHS)
+    weeks = range(FORECAST_WEEKS)
+
+    def in_week(column, n: int):
+        return column.between(_p(f"week_{n}_monday", Date), _p(f"week_{n}_sunday", Date))
+
+    return {
+        # 1. Aging and what is open, from the maintained per-due-date sums.
+        "open": select(AccountDueDate.currency, func.sum(AccountDueDate.open_minor), *bucket_sums,
+                       _sum_where(due >= last_month_end, AccountDueDate.open_minor))
+        .group_by(AccountDueDate.currency),
+        # 2. The ledger entries posted since last month began: receivables then, and sales.
+        "entries": select(
+            Invoice.currency, func.sum(InvoiceEntry.amount_minor), _sum_where(since_this, InvoiceEntry.amount_minor),
+            _sum_where(and_(issued, ~since_this), InvoiceEntry.amount_minor),
+            _sum_where(and_(issued, since_this), InvoiceEntry.amount_minor),
+            _sum_where(and_(since_this, Invoice.due_date >= last_month_end), InvoiceEntry.amount_minor),
+        ).join(Invoice, Invoice.id == InvoiceEntry.invoice_id)
+        .where(InvoiceEntry.created_at >= _p("last_month_at", UTCDateTime())).group_by(Invoice.currency),
+        # 3. Credit sales by month (invoice issue dates) for the countback.
+        "sales": select(Invoice.currency, *[
+            _sum_where(Invoice.issue_date.between(_p(f"month_{n}_first", Date), _p(f"month_{n}_last", Date)),
+                       Invoice.total_minor) for n in months])
+        .where(Invoice.issue_date.between(_p("sales_from", Date), _p("today", Date))).group_by(Invoice.currency),
+        # 4. Collected this month.
+        "collected": select(Payment.currency, func.sum(Payment.amount_minor))
+        .where(Payment.status == PaymentStatus.SUCCEEDED, Payment.settled_at >= this_month_at)
+        .group_by(Payment.currency),
+        # 5, 6. Cash expected by ISO week: installments still to come, open promises.
+        "plans": select(Plan.currency, *[_sum_where(in_week(Installment.due_on, n), Installment.amount_minor)
+                                         for n in weeks])
+        .join(Plan, Plan.id == Installment.plan_id)
+        .where(Installment.status.in_([str(s) for s in EXPECTED_INSTALLMENTS]),
+               Plan.status.in_([str(s) for s in RUNNING_PLANS]),
+               Installment.due_on.between(_p("weeks_from", Date), _p("weeks_to", Date)))
+        .group_by(Plan.currency),
+        "promises": select(Promise.currency, *[_sum_where(in_week(Promise.promised_date, n), Promise.total_minor)
+                                               for n in weeks])
+        .where(Promise.status == PromiseStatus.OPEN,
+               Promise.promised_date.between(_p("weeks_from", Date), _p("weeks_to", Date)))
+        .group_by(Promise.currency),
+        # 7. Dispute cycle time: raised to decided, over those decided in the last 90 days.
+        "cycle": select(Dispute.created_at, Dispute.resolved_at)
+        .where(Dispute.status.in_([str(s) for s in DECIDED]),
+               Dispute.resolved_at >= _p("disputes_since", UTCDateTime()))
+        .order_by(Dispute.resolved_at.desc(), Dispute.id.desc()).limit(MAX_SAMPLE),
+        # 8. Promises decided in the last 90 days.
+        "decided_promises": select(_count_where(Promise.status == PromiseStatus.KEPT),
+                                   _count_where(Promise.status == PromiseStatus.BROKEN))
+        .where(Promise.status.in_([PromiseStatus.KEPT, PromiseStatus.BROKEN]),
+               Promise.decided_at >= _p("promises_since", UTCDateTime())),
+        # 9, 10. Reminder emails of the last 30 days (one per customer and step) and the
+        # payments their customers settled since.
+        "reminders": select(ReminderSent.customer_id, ReminderSent.sent_at)
+        .where(ReminderSent.sent_at >= _p("reminders_since", UTCDateTime()))
+        .group_by(ReminderSent.customer_id, ReminderSent.offset_days, ReminderSent.sent_at)
+        .order_by(ReminderSent.sent_at.desc()).limit(MAX_SAMPLE),
+        "payments": select(Payment.customer_id, Payment.settled_at)
+        .where(Payment.status == PaymentStatus.SUCCEEDED, Payment.settled_at > _p("reminders_since", UTCDateTime()),
+               Payment.customer_id.in_(
+                   select(ReminderSent.customer_id)
+                   .where(ReminderSent.sent_at >= _p("reminders_since", UTCDateTime())).distinct()
+                   .scalar_subquery()))
+        .order_by(Payment.settled_at).limit(MAX_SAMPLE),
+    }
+
+
 def ar_dashboard(db: Session, now: datetime, tz_name: str) -> Dashboard:
     """The AR dashboard as of `now`, days and months counted in `tz_name`: eleven statements."""
     today = now.astimezone(ZoneInfo(tz_name)).date()
     this_month, last_month = month_start(today), previous_month_start(today)
-    this_month_at, last_month_at = local_midnight(this_month, tz_name), local_midnight(last_month, tz_name)
-    last_month_end = this_month - timedelta(days=1)
-
-    # 1. Aging and what is open, from the maintained per-due-date sums.
-    due = AccountDueDate.due_date
-    bucket_sums = []
+    months = countback_months(today)
+    weeks = iso_weeks(today)
+    params = {
+        "today": today, "last_month_end": this_month - timedelta(days=1),
+        "this_month_at": local_midnight(this_month, tz_name), "last_month_at": local_midnight(last_month, tz_name),
+        "sales_from": months[-1][0], "weeks_from": weeks[0][0], "weeks_to": weeks[-1][1],
+        "disputes_since": now - DISPUTE_WINDOW, "promises_since": now - PROMISE_WINDOW,
+        "reminders_since": now - REMINDER_WINDOW,
+    }
     for bucket in AGING_BUCKETS:
         earliest, latest = bucket.due_dates(today)
-        conditions = [c for c in ((due >= earliest) if earliest else None, (due <= latest) if latest else None)
-                      if c is not None]
-        bucket_sums.append(_sum_where(and_(*conditions), AccountDueDate.open_minor))
-    open_rows = {row[0]: row[1:] for row in db.execute(
-        select(AccountDueDate.currency, func.sum(AccountDueDate.open_minor), *bucket_sums,
-               _sum_where(due >= last_month_end, AccountDueDate.open_minor))
-        .group_by(AccountDueDate.currency)
-    )}
+        params.update({name: day for name, day in ((f"{bucket.key}_earliest", earliest),
+                                                   (f"{bucket.key}_latest", latest)) if day is not None})
+    for n, (first, last) in enumerate(months):
+        params.update({f"month_{n}_first": first, f"month_{n}_last": last})
+    for n, (monday, sunday) in enumerate(weeks):
+        params.update({f"week_{n}_monday": monday, f"week_{n}_sunday": sunday})
+    statements = _statements()
 
-    # 2. The ledger entries posted since last month began: receivables then, and sales.
-    since_this = InvoiceEntry.created_at >= this_month_at
-    issued = InvoiceEntry.kind == EntryKind.ISSUED
-    entry_rows = {row[0]: [int(v) for v in row[1:]] for row in db.execute(
-        select(Invoice.currency, func.sum(InvoiceEntry.amount_minor), _sum_where(since_this, InvoiceEntry.amount_minor),
-               _sum_where(and_(issued, ~since_this), InvoiceEntry.amount_minor),
-               _sum_where(and_(issued, since_this), InvoiceEntry.amount_minor),
-               _sum_where(and_(since_this, Invoice.due_date >= last_month_end), InvoiceEntry.amount_minor))
-        .join(Invoice, Invoice.id == InvoiceEntry.invoice_id)
-        .where(InvoiceEntry.created_at >= last_month_at)
-        .group_by(Invoice.currency)
-    )}
+    def rows(name: str):
+        return read(db, statements[name], params).all()
 
-    # 3. Credit sales by month (invoice issue dates) for the countback.
-    months = countback_months(today)
-    sales_rows = {row[0]: [int(v) for v in row[1:]] for row in db.execute(
-        select(Invoice.currency, *[_sum_where(Invoice.issue_date.between(first, last), Invoice.total_minor)
-                                   for first, last in months])
-        .where(Invoice.issue_date.between(months[-1][0], today))
-        .group_by(Invoice.currency)
-    )}
-
-    # 4. Collected this month.
-    collected = dict(db.execute(
-        select(Payment.currency, func.sum(Payment.amount_minor))
-        .where(Payment.status == PaymentStatus.SUCCEEDED, Payment.settled_at >= this_month_at)
-        .group_by(Payment.currency)
-    ).all())
-
-    # 5, 6. Cash expected by ISO week: installments still to come, open promises.
-    weeks = iso_weeks(today)
-    plan_rows = {row[0]: row[1:] for row in db.execute(
-        select(Plan.currency, *[_sum_where(Installment.due_on.between(monday, sunday), Installment.amount_minor)
-                                for monday, sunday in weeks])
-        .join(Plan, Plan.id == Installment.plan_id)
-        .where(Installment.status.in_([str(s) for s in EXPECTED_INSTALLMENTS]),
-               Plan.status.in_([str(s) for s in RUNNING_PLANS]),
-               Installment.due_on.between(weeks[0][0], weeks[-1][1]))
-        .group_by(Plan.currency)
-    )}
-    promise_rows = {row[0]: row[1:] for row in db.execute(
-        select(Promise.currency, *[_sum_where(Promise.promised_date.between(monday, sunday), Promise.total_minor)
-                                   for monday, sunday in weeks])
-        .where(Promise.status == PromiseStatus.OPEN, Promise.promised_date.between(weeks[0][0], weeks[-1][1]))
-        .group_by(Promise.currency)
-    )}
-
-    # 7. Dispute cycle time: raised to decided, over those decided in the last 90 days.
-    cycle = db.execute(
-        select(Dispute.created_at, Dispute.resolved_at)
-        .where(Dispute.status.in_([str(s) for s in DECIDED]), Dispute.resolved_at >= now - DISPUTE_WINDOW)
-        .order_by(Dispute.resolved_at.desc(), Dispute.id.desc()).limit(MAX_SAMPLE)
-    ).all()
-    durations = [resolved - raised for raised, resolved in cycle]
-
-    # 8. Promises decided in the last 90 days.
-    kept, broken = (int(v) for v in db.execute(
-        select(_count_where(Promise.status == PromiseStatus.KEPT), _count_where(Promise.status == PromiseStatus.BROKEN))
-        .where(Promise.status.in_([PromiseStatus.KEPT, PromiseStatus.BROKEN]),
-               Promise.decided_at >= now - PROMISE_WINDOW)
-    ).one())
-
-    # 9, 10. Reminder emails of the last 30 days (one per customer and step) and the payments
-    # their customers settled since.
-    since = now - REMINDER_WINDOW
-    reminders = db.execute(
-        select(ReminderSent.customer_id, ReminderSent.sent_at).where(ReminderSent.sent_at >= since)
-        .group_by(ReminderSent.customer_id, ReminderSent.offset_days, ReminderSent.sent_at)
-        .order_by(ReminderSent.sent_at.desc()).limit(MAX_SAMPLE)
-    ).all()
-    reminded = select(ReminderSent.customer_id).where(ReminderSent.sent_at >= since).distinct()
-    payments = db.execute(
-        select(Payment.customer_id, Payment.settled_at)
-        .where(Payment.status == PaymentStatus.SUCCEEDED, Payment.settled_at > since,
-               Payment.customer_id.in_(reminded.scalar_subquery()))
-        .order_by(Payment.settled_at).limit(MAX_SAMPLE)
-    ).all()
-
-    # 11. Messages the outbox gave up on.
-    dead = dead_message_count(db)
+    open_rows = {row[0]: row[1:] for row in rows("open")}
+    entry_rows = {row[0]: [int(v) for v in row[1:]] for row in rows("entries")}
+    sales_rows = {row[0]: [int(v) for v in row[1:]] for row in rows("sales")}
+    collected = {row[0]: row[1] for row in rows("collected")}
+    plan_rows = {row[0]: row[1:] for row in rows("plans")}
+    promise_rows = {row[0]: row[1:] for row in rows("promises")}
+    durations = [resolved - raised for raised, resolved in rows("cycle")]
+    kept, broken = (int(v) for v in rows("decided_promises")[0])
+    reminders = rows("reminders")
+    payments = rows("payments")
+    dead = dead_message_count(db)  # 11.
 
     currencies = sorted(set(open_rows) | set(entry_rows) | set(sales_rows) | set(collected)
                         | set(plan_rows) | set(promise_rows))

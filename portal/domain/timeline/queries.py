@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Integer, String, case, cast, literal, null, or_, select, union_all
+from sqlalchemy import Integer, String, bindparam, case, cast, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from portal.domain.access.models import AccessLink
+from portal.domain.core.database import read
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Contact, Customer
@@ -105,7 +107,7 @@ def _row(*columns):
     return select(*(column.label(name) for column, name in zip(columns, COLUMNS, strict=True)))
 
 
-def _events(customer_id: int):
+def _events(customer_id):
     """Every kind of event of one customer as (at, kind, public_id, title, detail, status,
     amount_minor, currency)."""
     emails = select(Contact.email).where(Contact.customer_id == customer_id)
@@ -163,35 +165,39 @@ def _events(customer_id: int):
     ]
 
 
+_CUSTOMER = (select(Customer.id, Customer.public_id, Customer.name, Customer.account_number, Customer.timezone)
+             .where(Customer.public_id == bindparam("public_id")))
+_TOTALS = (select(AccountTotal.currency, AccountTotal.open_minor, AccountTotal.open_count)
+           .where(AccountTotal.customer_id == bindparam("customer_id")).order_by(AccountTotal.currency))
+
+
+@cache
+def _timeline_statement():
+    """Built once; the customer and the page are bind parameters. Each kind reads only its
+    newest rows up to the page asked for (a top-N read on its customer index), so the union
+    never sorts more than `kinds x page x PAGE_SIZE` rows, however long the history is."""
+    newest = bindparam("newest", type_=Integer)
+    kinds = [select(kind.order_by(kind.selected_columns.at.desc()).limit(newest).subquery())
+             for kind in _events(bindparam("customer_id", type_=Integer))]
+    events = union_all(*kinds).subquery()
+    return (select(events).order_by(events.c.at.desc(), events.c.kind, events.c.title)
+            .limit(bindparam("page_rows", type_=Integer)).offset(bindparam("skip", type_=Integer)))
+
+
 def customer_timeline(db: Session, public_id: str, page: int = 1) -> CustomerTimeline:
     """One page of the customer's timeline, newest first; `CustomerNotFound` for an unknown id."""
     if not isinstance(public_id, str) or not 1 <= len(public_id) <= 22:
         raise CustomerNotFound()
-    customer = db.execute(
-        select(Customer.id, Customer.public_id, Customer.name, Customer.account_number, Customer.timezone)
-        .where(Customer.public_id == public_id)
-    ).one_or_none()
+    customer = read(db, _CUSTOMER, {"public_id": public_id}).one_or_none()
     if customer is None:
         raise CustomerNotFound()
     page = min(max(page, 1), MAX_PAGE)
-    totals = tuple(
-        (Money(int(open_minor), currency), int(open_count)) for currency, open_minor, open_count in db.execute(
-            select(AccountTotal.currency, AccountTotal.open_minor, AccountTotal.open_count)
-            .where(AccountTotal.customer_id == customer.id).order_by(AccountTotal.currency)
-        )
-    )
-    # Each kind reads only its newest rows up to this page (a top-N read on its customer index),
-    # so the union never sorts more than `len(kinds) x page x PAGE_SIZE` rows, however long the
-    # customer's history is.
-    newest = page * PAGE_SIZE + 1
-    kinds = []
-    for kind in _events(customer.id):
-        kinds.append(select(kind.order_by(kind.selected_columns.at.desc()).limit(newest).subquery()))
-    events = union_all(*kinds).subquery()
-    rows = db.execute(
-        select(events).order_by(events.c.at.desc(), events.c.kind, events.c.title)
-        .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
-    ).all()
+    totals = tuple((Money(int(row.open_minor), row.currency), int(row.open_count))
+                   for row in read(db, _TOTALS, {"customer_id": customer.id}))
+    rows = read(db, _timeline_statement(), {
+        "customer_id": customer.id, "newest": page * PAGE_SIZE + 1, "page_rows": PAGE_SIZE + 1,
+        "skip": (page - 1) * PAGE_SIZE,
+    }).all()
     entries = tuple(
         TimelineEntry(at=row.at, kind=row.kind, public_id=row.public_id, title=row.title or "",
                       detail=row.detail or "", status=row.status or "",
