@@ -73,7 +73,9 @@ MAX_SLOWDOWN_AT_LARGEST = 1.5
 
 PAGES = ("overview", "invoice list", "invoice", "pay", "payments", "payment", "payment status")
 WEBHOOKS = ("webhook: unknown intent", "webhook: settlement")
-STAFF_PAGES = ("staff queue", "staff dispute")
+STAFF_PAGES = ("staff queue", "staff dispute", "staff customer", "staff receivables")
+# Measured signed in as the supervisor (the analyst may not see them); the others as the analyst.
+SUPERVISOR_PAGES = frozenset({"staff receivables"})
 # What each side measures, and what its size counts.
 SIDES = {"customer": ((*PAGES, *WEBHOOKS), "invoices"), "staff": (STAFF_PAGES, "open disputes")}
 
@@ -91,11 +93,18 @@ def page_paths(account: SeededAccount) -> dict[str, str]:
     }
 
 
-def staff_page_paths(disputes: SeededDisputes) -> dict[str, str]:
+def staff_page_paths(disputes: SeededDisputes, staff: SeededStaff) -> dict[str, str]:
     return {
         "staff queue": "/admin/disputes",  # the "mine" tab: the analyst's active disputes, soonest due first
         "staff dispute": f"/admin/disputes/{disputes.page_dispute_public_id}",
+        # The largest account's timeline, first page; and the AR dashboard over the whole ledger.
+        "staff customer": f"/admin/customers/{staff.timeline_customer_public_id}",
+        "staff receivables": "/admin/ar",
     }
+
+
+def staff_member_of(page: str, staff: SeededStaff) -> str:
+    return staff.supervisor_public_id if page in SUPERVISOR_PAGES else staff.analyst_public_id
 
 
 @dataclass
@@ -182,7 +191,8 @@ def build_and_seed(url: str, sizes: list[int], others: int,
                 accounts.append(seed_account(conn, size, f"N{size}", now))
                 conn.commit()
         with Session(engine) as db:
-            staff = seed_staff(db, now)
+            largest = max(accounts, key=lambda account: account.invoice_count)
+            staff = seed_staff(db, now, largest.customer_id)
             db.commit()
         with engine.begin() as conn:  # committed: on SQLite an uncommitted ANALYZE leaves no statistics
             conn.execute(text("ANALYZE"))
@@ -330,20 +340,28 @@ def count_and_profile(url: str, secret_key: str, account: SeededAccount, profile
 
 def count_and_profile_staff(url: str, secret_key: str, staff: SeededStaff, disputes: SeededDisputes,
                             profile_seconds: float, profiles: dict) -> tuple[dict[str, int], dict[str, float]]:
-    """The same for the staff pages, signed in as the measured analyst."""
-    target = InProcess(url, secret_key, "/bench/staff-sign-in/" + staff.analyst_public_id)
-    sends = {name: (lambda path=path: target.get(path)) for name, path in staff_page_paths(disputes).items()}
-    sends["hello"] = lambda: target.get("/bench/hello")
+    """The same for the staff pages, signed in as the measured analyst (the supervisor for the
+    reports)."""
+    members = {member: InProcess(url, secret_key, "/bench/staff-sign-in/" + member)
+               for member in (staff.analyst_public_id, staff.supervisor_public_id)}
+    analyst = members[staff.analyst_public_id]
+    paths = staff_page_paths(disputes, staff)
+    sends = {name: (members[staff_member_of(name, staff)], path) for name, path in paths.items()}
+    sends["hello"] = (analyst, "/bench/hello")
     counts, medians = {}, {}
     try:
-        for name, send in sends.items():
+        for name, (member, path) in sends.items():
+            def send(member=member, path=path):
+                return member.get(path)
+
             send()
-            counts[name] = target.statements(send)
+            counts[name] = member.statements(send)
             if profile_seconds:
                 medians[name], shares, samples = profile.profile_requests(send, profile_seconds)
                 profiles[name] = (medians[name], shares, samples)
     finally:
-        target.close()
+        for member in members.values():
+            member.close()
     return counts, medians
 
 
@@ -601,11 +619,14 @@ def measure_staff_side(url: str, secret_key: str, base: str, kind: str, staff: S
     result.sql, result.in_process_ms = count_and_profile_staff(
         url, secret_key, staff, disputes, profile_here, profiles.setdefault((kind, "staff", total), {}))
     log(f"  {total} active disputes: SQL per request {result.sql}")
-    cookie = staff_cookie(base, staff.analyst_public_id)
-    paths = staff_page_paths(disputes)
-    for path in paths.values():
-        warm_up(base + path, cookie)
-    measure_pages(result, hello_meter(result, base, args.duration), base, paths, args.duration, cookie)
+    hello = hello_meter(result, base, args.duration)
+    paths = staff_page_paths(disputes, staff)
+    for member in dict.fromkeys(staff_member_of(name, staff) for name in paths):
+        cookie = staff_cookie(base, member)
+        mine = {name: path for name, path in paths.items() if staff_member_of(name, staff) == member}
+        for path in mine.values():
+            warm_up(base + path, cookie)
+        measure_pages(result, hello, base, mine, args.duration, cookie)
     log(f"  {kind} staff, {total} disputes: hello {result.hello_rps:,.0f} req/s; " + ", ".join(
         f"{name} {result.ratio(name):.1%}" for name in result.pages) + f" ({time.monotonic() - started:.0f} s)")
     return result
@@ -635,7 +656,8 @@ def markdown(results: list[SizeResult], profiles: dict, args) -> str:
         f"gunicorn {WORKERS} sync workers, `wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{args.duration}s --latency` per "
         f"page, hello world for {max(2, round(args.duration * 0.6))} s before and after each page (the page's % is "
         f"of the mean of those two), production mode; {args.others} other customers of {args.others_invoices} "
-        "invoices each in the database. Staff pages signed in as an analyst who owns 80 % of the active disputes.",
+        "invoices each in the database. Staff pages signed in as an analyst who owns 80 % of the active disputes "
+        "(the receivables as a supervisor; the customer page is the largest account's timeline).",
         "",
     ]
     for kind in dict.fromkeys(r.database for r in results):

@@ -286,6 +286,8 @@ class SeededStaff:
     colleague_id: int
     team_id: int
     other_customer_label_prefix: str = "O"
+    supervisor_public_id: str = ""  # the member the reports pages are measured as
+    timeline_customer_public_id: str = ""  # the customer whose timeline is measured (the largest account)
 
 
 @dataclass(frozen=True)
@@ -295,9 +297,9 @@ class SeededDisputes:
     page_dispute_public_id: str  # two invoices and a thread
 
 
-def seed_staff(db: Session, now: datetime) -> SeededStaff:
-    """Two analysts in one team, through the staff service (real ids, as routing makes them);
-    the caller commits."""
+def seed_staff(db: Session, now: datetime, timeline_customer_id: int | None = None) -> SeededStaff:
+    """Two analysts in one team and a supervisor (for the reports), through the staff service
+    (real ids, as routing makes them); the caller commits."""
     ctx = Context(db, FixedClock(now), Actor.system("bench"))
     hasher = PasswordHasher.cheapest()  # nobody signs in with these: the bench route starts the session
     analyst = create_staff(ctx, hasher, email="bench-analyst@bench.example", name="Bench Analyst",
@@ -306,7 +308,11 @@ def seed_staff(db: Session, now: datetime) -> SeededStaff:
                              role="analyst", password="bench-password-unused")
     team = create_team(ctx, TeamDetails("Bench disputes", "America/New_York", "12345", 9 * 60, 17 * 60,
                                         is_fallback=True), [analyst.id, colleague.id])
-    return SeededStaff(analyst.id, analyst.public_id, colleague.id, team.id)
+    supervisor = create_staff(ctx, hasher, email="bench-supervisor@bench.example", name="Bench Supervisor",
+                              role="supervisor", password="bench-password-unused")
+    timeline_customer = db.get(Customer, timeline_customer_id) if timeline_customer_id is not None else None
+    return SeededStaff(analyst.id, analyst.public_id, colleague.id, team.id, supervisor_public_id=supervisor.public_id,
+                       timeline_customer_public_id=timeline_customer.public_id if timeline_customer else "")
 
 
 def _disputable_invoices(conn: Connection, prefix: str) -> list:

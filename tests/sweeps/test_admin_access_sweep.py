@@ -31,6 +31,7 @@ from portal.domain.staff.states import StaffRole
 from portal.domain.attachments.models import StoredFile
 from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
+from portal.domain.customers.models import Customer
 from portal.domain.disputes.models import Dispute
 from portal.domain.payments.models import Payment
 from portal.domain.followups.models import Followup
@@ -88,7 +89,8 @@ def world(db, clock, file_storage):
     return sorted({*db.scalars(select(StaffMember.public_id)), *db.scalars(select(Team.public_id)),
                    *db.scalars(select(RoutingRule.public_id)), *db.scalars(select(Dispute.public_id)),
                    *db.scalars(select(StoredFile.public_id)), *db.scalars(select(Payment.public_id)),
-                   *db.scalars(select(Plan.public_id)), *db.scalars(select(Followup.public_id))})
+                   *db.scalars(select(Plan.public_id)), *db.scalars(select(Followup.public_id)),
+                   *db.scalars(select(Customer.public_id))})
 
 
 def _guarded(app):

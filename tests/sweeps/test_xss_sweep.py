@@ -76,7 +76,8 @@ def test_payloads_render_escaped_on_every_page(app, db, clock, link_signer, host
 
 def test_payloads_render_escaped_on_every_admin_page(app, db, clock, hostile):
     """The staff pages show the same text (and the dispute's own) to an admin, who may open
-    every one of them: the queue, the dispute page, the re-bill form's prefilled lines."""
+    every one of them: the queue, the dispute page, the re-bill form's prefilled lines, the
+    customer's timeline."""
     customer, contact, invoice = hostile
     dispute = raise_test_dispute(db, clock, contact, [invoice], description=f"Wrong price {SCRIPT}{ATTRIBUTE}")
     disputes.reply(staff_context(db, clock), None, dispute.public_id, f"Checking {ATTRIBUTE}", internal=True)
@@ -87,7 +88,8 @@ def test_payloads_render_escaped_on_every_admin_page(app, db, clock, hostile):
     for rule in swept_rules(app):
         if "GET" not in rule.methods or not rule.endpoint.startswith("admin."):
             continue
-        response = client.get(rule_path(rule, {name: dispute.public_id for name in rule.arguments
+        object_id = customer.public_id if rule.endpoint == "admin.customer" else dispute.public_id
+        response = client.get(rule_path(rule, {name: object_id for name in rule.arguments
                                                if is_id_argument(name)}), query_string={"tab": "all"})
         if response.mimetype == "text/html":
             pages.append((rule.endpoint, response.status_code, response.get_data(as_text=True)))
@@ -97,6 +99,9 @@ def test_payloads_render_escaped_on_every_admin_page(app, db, clock, hostile):
     assert str(escape(customer.name)) in shown["admin.disputes_all"]
     assert str(escape(dispute.description)) in shown["admin.dispute"]
     assert str(escape(invoice.lines[0].description)) in shown["admin.dispute_rebill_form"]
+    # The customers list and the customer's timeline (its name, the dispute's reason).
+    assert str(escape(customer.name)) in shown["admin.customers"]
+    assert str(escape(customer.name)) in shown["admin.customer"]
 
 
 def test_the_sign_in_email_escapes_the_company_name(db, clock, supplier, hostile):

@@ -59,7 +59,7 @@ class Contact(PublicIdMixin, Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     # Set when the contact has left the company (they said so, or staff did): no reminders go
-    # to them and they cannot sign in; staff can undo it (migration 0023).
+    # to them and they cannot sign in; staff can undo it (migration 0022).
     left_at: Mapped[datetime | None]
     # Set when an email to the address bounced: reminders skip it until staff clear it.
     email_failing_at: Mapped[datetime | None]

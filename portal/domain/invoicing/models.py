@@ -115,7 +115,7 @@ class InvoiceLine(Base):
 
 
 class InvoiceReissue(Base):
-    """An issued invoice given a PO number (migration 0023): updated in place when nothing was
+    """An issued invoice given a PO number (migration 0022): updated in place when nothing was
     paid, credited or disputed on it yet (`replacement_invoice_id` empty), otherwise credited
     what was open (`credit_minor`) and replaced by a new invoice carrying the PO. The invoice's
     history shows it; `followup_id` names the follow-up it answered, when there was one."""

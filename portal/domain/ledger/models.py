@@ -34,6 +34,8 @@ class InvoiceEntry(Base):
         Index("ix_invoice_entries_invoice", "invoice_id"),
         # The cash export reads entries in (writing transaction, id) order (exports.queries).
         Index("ix_invoice_entries_export", "export_xid", "id"),
+        # The AR dashboard reads the entries of the last two months (receivables back then).
+        Index("ix_invoice_entries_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,7 +46,7 @@ class InvoiceEntry(Base):
     reference: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime]
     # PostgreSQL: the id of the transaction that wrote the entry (`pg_current_xact_id()`, the
-    # column's server default from migration 0020), so the cash export can tell entries that
+    # column's server default from migration 0021), so the cash export can tell entries that
     # are surely committed from ones a running transaction may still add below them. SQLite
     # serialises writers, so there it stays NULL and the id order is the commit order.
     export_xid: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())

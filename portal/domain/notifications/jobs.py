@@ -129,7 +129,7 @@ def _bury_abandoned(db: Session, now: datetime, policy: DeliveryPolicy) -> int:
     result = db.execute(
         update(OutboxMessage)
         .where(_due(now), OutboxMessage.attempts >= policy.max_attempts)
-        .values(status=OutboxStatus.DEAD, lease_until=None,
+        .values(status=OutboxStatus.DEAD, lease_until=None, dead_at=now,
                 last_error=f"no outcome recorded after {policy.max_attempts} attempts")
         .execution_options(synchronize_session=False)
     )
@@ -211,4 +211,4 @@ def _record_retry(db: Session, next_attempt_at: datetime, message_id: int, error
 
 
 def _record_dead(db: Session, now: datetime, message_id: int, error: Exception) -> None:
-    _record(db, message_id, status=OutboxStatus.DEAD, lease_until=None, last_error=_describe(error))
+    _record(db, message_id, status=OutboxStatus.DEAD, lease_until=None, dead_at=now, last_error=_describe(error))

@@ -17,6 +17,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         CheckConstraint(sql_in("status", OutboxStatus), name="status_known"),
         Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        # A customer's timeline lists the emails sent to its contacts' addresses.
+        Index("ix_outbox_messages_to_address", "to_address", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,6 +38,7 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    dead_at: Mapped[datetime | None]  # when the sender gave up on it (cleared by a retry)
 
     attachments: Mapped[list[OutboxAttachment]] = relationship(order_by="OutboxAttachment.id",
                                                                cascade="all, delete-orphan")
@@ -43,7 +46,7 @@ class OutboxMessage(Base):
 
 class OutboxAttachment(Base):
     """A file sent with an outbox message (a re-issued invoice's PDF), stored with it so the
-    sender needs nothing but the row (migration 0023)."""
+    sender needs nothing but the row (migration 0022)."""
 
     __tablename__ = "outbox_attachments"
     __table_args__ = (Index("ix_outbox_attachments_message", "message_id"),)

@@ -1,5 +1,6 @@
 """The transactional outbox: `enqueue` writes a message in the caller's transaction, so a
 rolled-back change never emails anyone. `notifications.jobs.deliver_due` sends it after commit.
+`retry_dead_message` gives a message the sender gave up on another full set of attempts.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.domain.core import audit
 from portal.domain.core.clock import Clock
+from portal.domain.core.context import Context
+from portal.domain.core.errors import NotFound
 from portal.domain.notifications.models import OutboxAttachment, OutboxMessage
 from portal.domain.notifications.rendering import RenderedEmail
-from portal.domain.notifications.states import OutboxStatus
+from portal.domain.notifications.states import OUTBOX_TRANSITIONS, OutboxStatus
 
 
 @dataclass(frozen=True)
@@ -52,4 +56,23 @@ def enqueue(
     message.attachments = [OutboxAttachment(filename=item.filename, content_type=item.content_type,
                                             content=item.content) for item in attachments]
     db.add(message)
+    return message
+
+
+def retry_dead_message(ctx: Context, message_id: int) -> OutboxMessage:
+    """Staff send a dead message again: pending, due now, its attempts counted from zero, so
+    the sender tries it the full number of times. Audited with the error it died of."""
+    message = ctx.db.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update())
+    if message is None:
+        raise NotFound("No such message.")
+    OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.PENDING, str(message.id))
+    before = {"status": message.status, "attempts": message.attempts, "last_error": message.last_error[:200]}
+    message.status = OutboxStatus.PENDING
+    message.attempts = 0
+    message.next_attempt_at = ctx.clock.now()
+    message.lease_until = None
+    message.dead_at = None
+    message.last_error = ""
+    audit.record(ctx.db, ctx.clock, ctx.actor, "outbox.retried", "outbox_message", str(message.id),
+                 before=before, after={"status": message.status, "attempts": 0})
     return message

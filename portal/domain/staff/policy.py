@@ -39,6 +39,7 @@ class Permission(StrEnum):
     PAUSE_REMINDERS = "pause_reminders"  # see the reminders sent; pause a customer's, set a minimum
     IMPORT_INVOICES = "import_invoices"  # upload the ERP's customers, invoices, credit notes and voids
     EXPORT_CASH = "export_cash"          # download the cash rows (payments, credits, refunds) for the ERP
+    MANAGE_OUTBOX = "manage_outbox"      # see the emails the outbox gave up on and send them again
 
 
 ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
@@ -58,6 +59,7 @@ ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyTyp
     Permission.PAUSE_REMINDERS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
     Permission.IMPORT_INVOICES: frozenset({ADMIN, SUPERVISOR}),
     Permission.EXPORT_CASH: frozenset({ADMIN, SUPERVISOR}),
+    Permission.MANAGE_OUTBOX: frozenset({ADMIN, SUPERVISOR}),
 })
 
 

@@ -239,7 +239,32 @@ def test_demo_reminders_have_a_policy_a_paused_customer_and_reminders_sent(db, c
     assert db.scalar(select(func.count()).select_from(CustomerReminderSettings)
                      .where(CustomerReminderSettings.paused.is_(True))) == 1
     assert reminders_sent_count(db) >= 2
-    assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "reminder")) == 0
+    # None is waiting to be sent: `send-reminders` sends what is due (the dead letter is history).
+    assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "reminder",
+                                                                          OutboxMessage.status == "pending")) == 0
+
+
+def test_the_demo_has_a_dead_letter_and_a_dashboard_with_figures(db, clock):
+    from devserver.demo_outbox import DEAD_ADDRESS
+    from portal.domain.notifications.queries import dead_letters
+    from portal.domain.reports.queries import ar_dashboard
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    [dead] = dead_letters(db).items
+    assert (dead.kind, dead.to_address, dead.attempts) == ("reminder", DEAD_ADDRESS, 10)
+    assert dead.last_error and dead.dead_at < clock.now()
+    dashboard = ar_dashboard(db, clock.now(), "America/New_York")
+    assert dashboard.dead_messages == 1
+    assert {c.currency for c in dashboard.currencies} == {"USD", "EUR", "GBP", "JPY"}
+    for figures in dashboard.currencies:
+        assert figures.open_total.minor > 0 and figures.dso.days > 0 and figures.best_dso is not None
+        assert figures.cei_last_month is not None
+        assert all(amount.minor > 0 for _bucket, amount in figures.aging[1:])  # every overdue bucket
+    usd = [c for c in dashboard.currencies if c.currency == "USD"][0]
+    assert usd.has_forecast  # the demo's plans and promises
+    assert dashboard.disputes_decided > 0 and dashboard.promises_kept + dashboard.promises_broken > 0
+    assert dashboard.reminders_sent > 0
 
 
 def test_demo_has_a_bank_payment_processing_and_one_returned(db, clock):

@@ -172,6 +172,7 @@ def test_backoff_doubles_and_the_message_is_dead_after_max_attempts(db, clock):
     dead = reload(db, message)
     assert dead.status == "dead"
     assert dead.last_error
+    assert dead.dead_at == clock.now()
     clock.advance(days=1)
     assert deliver_due(db, clock, closed_port_transport(), mail_from=MAIL_FROM, policy=POLICY).handled == 0
 

@@ -30,7 +30,8 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
         # A declined intent stays open at Stripe; if money moves anyway it is recorded.
         ("failed", "processing"), ("failed", "succeeded"),
     }),
-    "outbox message": (OUTBOX_TRANSITIONS, {("pending", "sent"), ("pending", "dead")}),
+    # Staff retry a dead message (it is sent again from the start).
+    "outbox message": (OUTBOX_TRANSITIONS, {("pending", "sent"), ("pending", "dead"), ("dead", "pending")}),
     "link": (LINK_TRANSITIONS, {
         ("active", "used"), ("active", "expired"), ("active", "revoked"),
         # Revoking withdraws every link of a contact, whatever state it is in.

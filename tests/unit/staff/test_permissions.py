@@ -32,6 +32,7 @@ EXPECTED = {
     "pause_reminders": {A, S, C},
     "import_invoices": {A, S},
     "export_cash": {A, S},
+    "manage_outbox": {A, S},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 
