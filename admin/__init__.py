@@ -62,7 +62,7 @@ def init_staff_sign_in(app: Flask) -> None:
 
 
 from . import (  # noqa: E402,F401  (they add routes to bp)
-    account, auth, dashboard, dispute_pages, payment_pages, plan_pages, promise_pages, reminder_pages, report_pages,
+    account, auth, dashboard, dispute_pages, followup_pages, payment_pages, plan_pages, promise_pages, reminder_pages, report_pages,
     routing_pages,
     staff_pages,
 )

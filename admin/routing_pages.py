@@ -55,7 +55,7 @@ def _team_details(form: TeamForm) -> tuple[TeamDetails, list[int]]:
     by_public_id = {member.public_id: member.id for member in staff_list(db())}
     member_ids = [by_public_id[public_id] for public_id in form.members.data or [] if public_id in by_public_id]
     return TeamDetails(form.name.data, form.timezone.data, "".join(form.business_days.data or []), opens, closes,
-                       bool(form.is_fallback.data)), member_ids
+                       bool(form.is_fallback.data), tuple(form.followup_queues.data or ())), member_ids
 
 
 @bp.route("/teams/new", methods=["GET", "POST"])
@@ -81,7 +81,7 @@ def team_edit(public_id: str):
     if request.method == "GET":
         form = _team_form(name=current.name, timezone=current.timezone, business_days=list(current.business_days),
                           opens=clock_text(current.opens_minute), closes=clock_text(current.closes_minute),
-                          is_fallback=current.is_fallback,
+                          is_fallback=current.is_fallback, followup_queues=list(current.followup_queues or []),
                           members=[membership.staff.public_id for membership in current.memberships])
         return _team_page(form, current=current)
     form = _team_form(request.form)

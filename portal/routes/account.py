@@ -18,6 +18,7 @@ from portal.domain.account.queries import (
     AGING_BUCKETS, PER_PAGE_CHOICES, account_overview, invoice_detail, list_invoices, statement_of_account,
 )
 from portal.domain.core.money import exponent
+from portal.domain.followups.queries import payment_reported
 from portal.domain.payments.policy import MAX_INVOICES_PER_PAYMENT
 from portal.domain.promises.queries import promised_dates
 from portal.forms.account import invoice_list_query
@@ -45,9 +46,10 @@ def _customer_today() -> date:
 def overview():
     today = _customer_today()
     summary = account_overview(db(), g.access, today)
+    reported = payment_reported(db(), g.access.customer_id, [s.invoice.id for s in summary.most_overdue])
     return render_template(
         "account/overview.html", overview=summary, today=today, aging_buckets=AGING_BUCKETS,
-        max_invoices=MAX_INVOICES_PER_PAYMENT,
+        max_invoices=MAX_INVOICES_PER_PAYMENT, reported=reported,
     )
 
 
@@ -55,9 +57,11 @@ def overview():
 def invoices():
     query = invoice_list_query(request.args)
     page = list_invoices(db(), g.access, _customer_today(), query)
-    promised = promised_dates(db(), g.access.customer_id, [s.invoice.id for s in page.standings if not s.is_paid])
+    unpaid = [s.invoice.id for s in page.standings if not s.is_paid]
+    promised = promised_dates(db(), g.access.customer_id, unpaid)
     return render_template(
         "account/invoices.html", page=page, query=query, promised=promised,
+        reported=payment_reported(db(), g.access.customer_id, unpaid),
         per_page_choices=PER_PAGE_CHOICES, currency_exponent=exponent,
     )
 
@@ -66,7 +70,9 @@ def invoices():
 def invoice(public_id: str):
     detail = _detail(public_id)
     promised = promised_dates(db(), g.access.customer_id, [detail.invoice.id])
-    return render_template("account/invoice.html", detail=detail, promised_for=promised.get(detail.invoice.id))
+    reported = payment_reported(db(), g.access.customer_id, [detail.invoice.id])
+    return render_template("account/invoice.html", detail=detail, promised_for=promised.get(detail.invoice.id),
+                           payment_reported=detail.invoice.id in reported)
 
 
 @bp.get("/invoices/<public_id>/pdf")

@@ -556,7 +556,10 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
 # One invoice: lines, history of entries, payments still in flight.
 
 METHOD_LABELS = {"card": "card", "us_bank_account": "bank transfer (ACH)", "ach": "bank transfer (ACH)",
-                 "sepa_debit": "SEPA debit"}
+                 "sepa_debit": "SEPA debit",
+                 # Money received outside the portal, recorded by staff (`payments.service.record_offline_payment`).
+                 "offline_wire": "wire transfer", "offline_ach": "ACH transfer", "offline_check": "check",
+                 "offline_card": "card, outside the portal"}
 
 
 @dataclass(frozen=True)

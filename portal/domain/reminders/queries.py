@@ -16,6 +16,7 @@ from portal.domain.customers.models import Customer
 from portal.domain.customers.queries import customer_by_account_number
 from portal.domain.notifications.rendering import RenderedEmail, SupplierDetails
 from portal.domain.invoicing.models import Invoice
+from portal.domain.followups.queries import reported_paid_invoice_ids
 from portal.domain.plans.queries import invoices_in_active_plans
 from portal.domain.promises.queries import promised_invoice_ids
 from portal.domain.reminders.models import (
@@ -29,10 +30,12 @@ RECENT_REMINDERS = 20
 PREVIEW_INVOICES = 20
 
 def excluded_invoice_ids(db: Session, customer_id: int, today: date) -> set[int]:
-    """The customer's invoices no reminder may chase: under an open promise to pay, or in a
-    running installment plan (`plans.queries.invoices_in_active_plans`). (Disputed, in-flight
-    and paid amounts are left out by `policy.steps_to_send` from the invoices' own figures.)"""
-    return promised_invoice_ids(db, customer_id, today) | invoices_in_active_plans(db, customer_id)
+    """The customer's invoices no reminder may chase: under an open promise to pay, in a
+    running installment plan (`plans.queries.invoices_in_active_plans`), or reported paid and
+    being matched (`followups.queries.reported_paid_invoice_ids`). (Disputed, in-flight and
+    paid amounts are left out by `policy.steps_to_send` from the invoices' own figures.)"""
+    return (promised_invoice_ids(db, customer_id, today) | invoices_in_active_plans(db, customer_id)
+            | reported_paid_invoice_ids(db, customer_id))
 
 
 def policy_steps(db: Session) -> list[StepSpec]:

@@ -35,6 +35,7 @@ class Permission(StrEnum):
     MANAGE_PLANS = "manage_plans"        # approve or change installment plans and promises
     MANAGE_REMINDERS = "manage_reminders"  # the reminder policy's steps, templates and holidays
     PAUSE_REMINDERS = "pause_reminders"  # see the reminders sent; pause a customer's, set a minimum
+    WORK_FOLLOWUPS = "work_followups"    # the follow-up queues: match reported payments, ask, assign, dismiss
 
 
 ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
@@ -50,6 +51,8 @@ ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyTyp
     Permission.MANAGE_PLANS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
     Permission.MANAGE_REMINDERS: frozenset({ADMIN}),
     Permission.PAUSE_REMINDERS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
+    # Cash application and collections are collectors' work; billing (a PO) analysts'.
+    Permission.WORK_FOLLOWUPS: frozenset({ADMIN, SUPERVISOR, ANALYST, COLLECTOR}),
 })
 
 
