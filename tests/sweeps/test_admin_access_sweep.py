@@ -33,12 +33,14 @@ from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
 from portal.domain.disputes.models import Dispute
 from portal.domain.payments.models import Payment
+from portal.domain.followups.models import Followup
 from portal.domain.plans.models import Plan
 from tests.support import attachment_files as files
 from tests.support.disputes import raise_test_dispute, uploads
 from tests.support.factories import (
     make_allocated_payment, make_contact, make_customer, make_invoice, make_staff, sign_in, staff_sign_in,
 )
+from tests.support.followups import report_test_payment
 from tests.support.plans import make_test_plan
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
 
@@ -79,11 +81,13 @@ def world(db, clock, file_storage):
                        files=uploads(file_storage, ("delivery note.pdf", files.tiny_pdf())))
     make_allocated_payment(db, clock, customer, [(invoice, 1_000)], status="succeeded")
     make_test_plan(db, clock, contact, [make_invoice(db, clock, customer)])
+    report_test_payment(db, clock, contact, [make_invoice(db, clock, customer)],
+                        files=uploads(file_storage, ("remittance.pdf", files.tiny_pdf())))
     db.commit()
     return sorted({*db.scalars(select(StaffMember.public_id)), *db.scalars(select(Team.public_id)),
                    *db.scalars(select(RoutingRule.public_id)), *db.scalars(select(Dispute.public_id)),
                    *db.scalars(select(StoredFile.public_id)), *db.scalars(select(Payment.public_id)),
-                   *db.scalars(select(Plan.public_id))})
+                   *db.scalars(select(Plan.public_id)), *db.scalars(select(Followup.public_id))})
 
 
 def _guarded(app):

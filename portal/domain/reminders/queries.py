@@ -22,7 +22,7 @@ from portal.domain.promises.queries import promised_invoice_ids
 from portal.domain.reminders.models import (
     MAX_OFFSET_DAYS, CustomerReminderSettings, ReminderHoliday, ReminderSent, ReminderStep,
 )
-from portal.domain.reminders.notifications import PREVIEW_LINK, reminder_email, reminder_lines
+from portal.domain.reminders.notifications import PREVIEW_LINK, PROBLEM_REASONS, reminder_email, reminder_lines
 from portal.domain.reminders.policy import DEFAULT_STEPS, InvoiceToRemind, StepSpec, remindable
 from portal.domain.reminders.states import Tone
 
@@ -161,5 +161,6 @@ def preview_reminder(db: Session, clock: Clock, supplier: SupplierDetails, *, ac
     invoices = db.scalars(select(Invoice).where(Invoice.id.in_([i.invoice_id for i in picked]))
                           .order_by(Invoice.due_date, Invoice.number)).all()
     lines = reminder_lines(invoices, {i.invoice_id: i.remindable_minor for i in picked})
-    email = reminder_email(supplier, customer_name=customer.name, step=step, lines=lines, url=PREVIEW_LINK)
+    email = reminder_email(supplier, customer_name=customer.name, step=step, lines=lines, url=PREVIEW_LINK,
+                           problem_links=[(label, PREVIEW_LINK) for label, _ in PROBLEM_REASONS])
     return ReminderPreview(customer.name, step, email)

@@ -27,6 +27,7 @@ EXPECTED = {
     "manage_plans": {A, S, C},
     "manage_reminders": {A},
     "pause_reminders": {A, S, C},
+    "work_followups": {A, S, N, C},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 
