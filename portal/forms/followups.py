@@ -44,10 +44,18 @@ class AlreadyPaidInput:
 
 
 def report_invoice_ids(values: list[str]) -> list[str]:
+    """The invoices' public ids the form or the URL names, at most `MAX_INVOICES_PER_REPORT`."""
+    if len(values) > MAX_INVOICES_PER_REPORT:
+        raise InvalidInput(f"A report covers at most {MAX_INVOICES_PER_REPORT} invoices.")
+    return invoice_ids(values, MAX_INVOICES_PER_REPORT)
+
+
+def report_invoice_ids_again(values: list[str]) -> list[str]:
+    """For showing a refused form again: the ids that were valid, nothing when they were not."""
     try:
-        return invoice_ids(values, MAX_INVOICES_PER_REPORT)
+        return report_invoice_ids(values)
     except InvalidInput:
-        raise InvalidInput(f"A report covers at most {MAX_INVOICES_PER_REPORT} invoices of your account.") from None
+        return []
 
 
 def _chosen(data: MultiDict) -> list[str]:

@@ -35,7 +35,9 @@ from portal.domain.followups.states import KIND_SLUGS, OFFLINE_METHOD_LABELS, RE
 from portal.domain.promises.queries import METHOD_CHOICES
 from portal.forms import InvalidInput
 from portal.forms.fields import shown_again
-from portal.forms.followups import already_paid_form, approval_form, paragraph, report_invoice_ids
+from portal.forms.followups import (
+    already_paid_form, approval_form, paragraph, report_invoice_ids, report_invoice_ids_again,
+)
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import require_customer
 from portal.web.downloads import download_response
@@ -117,7 +119,8 @@ def create_paid():
         )
     except (FollowupRefused, UploadRefused, InvalidInput) as error:
         db().rollback()
-        return _paid_page(_chosen_ids(request.form), error=error.message, values=request.form, status=400)
+        return _paid_page(report_invoice_ids_again(request.form.getlist("invoice")), error=error.message,
+                          values=request.form, status=400)
     return redirect(url_for(".followup", public_id=followup.public_id), code=303)
 
 
@@ -150,7 +153,8 @@ def create_approval():
         )
     except (FollowupRefused, InvalidInput) as error:
         db().rollback()
-        return _approval_page(_chosen_ids(request.form), error=error.message, values=request.form, status=400)
+        return _approval_page(report_invoice_ids_again(request.form.getlist("invoice")), error=error.message,
+                              values=request.form, status=400)
     return redirect(url_for(".followup", public_id=followup.public_id), code=303)
 
 
