@@ -654,6 +654,7 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
         raise DemoDataExists(f"The database already has {existing} customers; demo data was not added.")
     from devserver.demo_ach import write_demo_ach
     from devserver.demo_disputes import write_demo_disputes
+    from devserver.demo_followups import write_demo_followups
     from devserver.demo_plans import write_demo_plans
     from devserver.demo_promises import write_demo_promises
     from devserver.demo_reminders import write_demo_reminders
@@ -668,4 +669,5 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     write_demo_ach(db, clock)
     write_demo_reminders(db, clock)
     write_demo_plans(db, clock)
+    write_demo_followups(db, clock)
     return summary

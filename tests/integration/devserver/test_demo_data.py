@@ -272,3 +272,27 @@ def test_demo_plans_are_in_several_states(db, clock):
     [acme] = db.scalars(select(Plan).where(Plan.customer_id == clerk.customer_id)).all()
     assert acme.status == "active" and invoices_in_active_plans(db, clerk.customer_id)
     assert check_ledger(db).differences == []
+
+
+def test_demo_follow_ups_are_in_every_state_and_a_team_works_the_queues(db, clock):
+    from devserver.demo_followups import followup_counts
+    from portal.domain.followups.models import Followup
+    from portal.domain.notifications.models import OutboxMessage
+    from portal.domain.staff.models import Team
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    assert set(followup_counts(db)) == {"open", "waiting", "resolved", "dismissed"}
+    kinds = {(f.kind, f.status) for f in db.scalars(select(Followup))}
+    assert {("already_paid", "open"), ("already_paid", "waiting"), ("already_paid", "resolved"),
+            ("already_paid", "dismissed"), ("awaiting_approval", "open"), ("awaiting_approval", "dismissed"),
+            ("promise_broken", "open"), ("promise_broken", "dismissed")} <= kinds, kinds
+    receivables = db.scalar(select(Team).where(Team.name == "Receivables"))
+    assert sorted(receivables.followup_queues) == ["cash_application", "collections"]
+    clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
+    acme = db.scalar(select(Followup).where(Followup.customer_id == clerk.customer_id,
+                                            Followup.kind == "already_paid"))
+    assert acme.team_id == receivables.id and acme.status == "open"
+    assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind.like("followup_%"))) == 0
+    from portal.domain.ledger.jobs import check_ledger
+    assert check_ledger(db).is_consistent
