@@ -128,6 +128,8 @@ def test_report_a_payment_from_a_reminder_staff_match_it_and_no_reminder_follows
     db.commit()
     payment = db.scalar(select(Payment))
     assert (payment.method, payment.amount_minor, payment.status) == ("offline_wire", 125_000, "succeeded")
+    db.refresh(invoice)
+    assert invoice.balance_minor == 0
     expect(page.get_by_text(payment.reference)).to_be_visible()
     check_at_both_widths(page, "already-paid-7-invoice-paid")
 
