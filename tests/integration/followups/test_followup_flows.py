@@ -16,12 +16,16 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from portal.domain.access.policy import ACCOUNT, Access
+from portal.domain.core.audit import Actor
 from portal.domain.core.clock import today_in
+from portal.domain.core.context import Context
 from portal.domain.followups.models import Followup
 from portal.domain.followups.notifications import FollowupMail
 from portal.domain.followups.policy import FollowupRefused
 from portal.domain.followups.service import (
-    answer_followup, dismiss_followup, match_reported_payment, payment_not_found, report_awaiting_approval,
+    answer_followup, dismiss_followup, match_reported_payment, payment_not_found, report_already_paid,
+    report_awaiting_approval,
 )
 from portal.domain.followups.states import FollowupKind, FollowupStatus
 from portal.domain.ledger.jobs import check_account_figures, check_ledger
@@ -33,6 +37,7 @@ from portal.domain.promises.states import PromiseStatus
 from portal.domain.reminders.jobs import send_reminders
 from portal.domain.reminders.notifications import ReminderMail
 from portal.domain.reminders.queries import excluded_invoice_ids
+from tests.support.concurrency import run_at_once
 from tests.support.disputes import contact_access, contact_context, staff_context
 from tests.support.factories import add_invoice_entry, make_contact, make_customer, make_invoice, make_staff
 from tests.support.followups import report_test_payment
@@ -194,3 +199,42 @@ def test_the_same_approval_form_twice_makes_one_promise_and_one_follow_up(db, cl
         report_awaiting_approval(contact_context(db, clock, clerk), contact_access(clerk), POLICY,
                                  **{**arguments, "request_key": secrets.token_urlsafe(24),
                                     "expected_date": today + timedelta(days=400)})
+
+
+@pytest.mark.postgres_only
+def test_two_clerks_reporting_at_once_and_two_staff_matching_at_once_each_happen_once(
+        session_factory, db, clock, acme, mail):
+    """The customer's lock serializes reports (one per form token) and matches (one payment)."""
+    customer, clerk, (first, _) = acme
+    member = make_staff(db, clock, role="collector")
+    db.commit()
+    key = secrets.token_urlsafe(24)
+    today = today_in(clock, customer.timezone)
+
+    def report() -> None:
+        with session_factory() as session:
+            report_already_paid(
+                Context(session, clock, Actor("contact", clerk.public_id)), Access(customer.id, clerk.id, ACCOUNT),
+                invoice_public_ids=[first.public_id], paid_on=today, amount_text="100.00", method="wire",
+                reference="W-1", note="", request_key=key, today=today)
+            session.commit()
+
+    run_at_once(report, times=4)
+    db.rollback()
+    [followup] = db.scalars(select(Followup)).all()
+
+    def match() -> None:
+        with session_factory() as session:
+            found = session.get(Followup, followup.id)
+            try:
+                match_reported_payment(Context(session, clock, Actor("staff", member.public_id)), found, member.id,
+                                       amount_text="100.00", bank_reference="", mail=mail)
+                session.commit()
+            except FollowupRefused:
+                session.rollback()
+
+    run_at_once(match, times=3)
+    db.rollback()
+    assert len(db.scalars(select(Payment)).all()) == 1
+    assert _balances(db, [first]) == [0]
+    _totals_agree(db)

@@ -13,8 +13,13 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from portal.domain.attachments.models import StoredFile
 from portal.domain.core.clock import today_in
+from markupsafe import escape
+
 from portal.domain.followups.models import Followup, FollowupFile
+from portal.domain.followups.notifications import FollowupMail
+from portal.domain.followups.service import answer_followup, ask_customer
 from portal.domain.followups.states import FollowupStatus
 from portal.domain.ledger.jobs import check_ledger
 from portal.domain.notifications.models import OutboxMessage
@@ -22,6 +27,7 @@ from portal.domain.payments.models import Payment
 from portal.domain.staff.states import StaffRole
 from tests.support import attachment_files as files
 from tests.support.attachment_files import multipart
+from tests.support.disputes import contact_access, contact_context, staff_context
 from tests.support.factories import (
     make_contact, make_customer, make_invoice, make_invoice_link, make_staff, sign_in, staff_sign_in,
 )
@@ -244,9 +250,7 @@ def test_not_found_asks_the_clerk_whose_answer_with_a_file_reopens_it(db, clock,
     assert db.get(Followup, followup.id).status == FollowupStatus.OPEN
     staff_page = staff_client.get(f"/admin/followups/{followup.public_id}").get_data(as_text=True)
     assert "confirmation.pdf" in staff_page
-    file_id = db.scalar(select(FollowupFile.file_id))
-    from portal.domain.attachments.models import StoredFile
-    stored = db.get(StoredFile, file_id)
+    stored = db.get(StoredFile, db.scalar(select(FollowupFile.file_id)))
     download = staff_client.get(f"/admin/followups/{followup.public_id}/files/{stored.public_id}")
     assert download.status_code == 200 and download.headers["Content-Disposition"].startswith("attachment")
     assert download.get_data() == files.tiny_pdf()
@@ -263,3 +267,24 @@ def test_staff_without_the_permission_and_customers_do_not_reach_the_queues(db, 
     assert staff_client.get("/admin/followups/report").status_code == 403  # VIEW_REPORTS: supervisors
     assert staff_client.get(f"/admin/followups/{followup.public_id}").status_code == 200
     assert staff_client.get("/admin/followups/nope").status_code == 404
+
+
+def test_what_clerks_and_staff_type_renders_escaped_on_both_sides(db, clock, app, supplier, signed_in, acme):
+    """A12 for follow-ups: the reference, the clerk's answer and staff's question."""
+    script, attribute = "<script>alert(1)</script>", '"><img src=x onerror=alert(2)>'
+    _, clerk, first, _ = acme
+    followup = report_test_payment(db, clock, clerk, [first], reference=f"W {script}")
+    member = make_staff(db, clock, role=StaffRole.COLLECTOR)
+    ask_customer(staff_context(db, clock, member), followup, member.id, f"Send {attribute}",
+                 FollowupMail(supplier))
+    answer_followup(contact_context(db, clock, clerk), contact_access(clerk), followup.public_id,
+                    text=f"Here {script}")
+    db.commit()
+    staff_client = app.test_client()
+    staff_sign_in(staff_client, member, clock)
+    for body in (signed_in.get(f"/problems/{followup.public_id}").get_data(as_text=True),
+                 staff_client.get(f"/admin/followups/{followup.public_id}").get_data(as_text=True)):
+        assert script not in body and attribute not in body
+        assert str(escape(f"W {script}")) in body and str(escape(f"Here {script}")) in body
+        assert str(escape(f"Send {attribute}")) in body
+
