@@ -1,7 +1,20 @@
-"""Writing follow-ups: raising one (routed, idempotent), its thread, and moving its status.
+"""Writing follow-ups: raising one (routed, idempotent), its thread, and moving its status;
+the clerk's reports this area resolves itself, and the staff steps every kind shares.
 
-Every kind's own flow (the clerk's form, what resolving it does at the source) lives beside
-this, in the area that owns the source, and calls these functions; they audit each step.
+- `raise_followup`, `add_event`, `attach_file`, `move_followup`, `assign_followup`: the core,
+  called by every kind's flow (the system-raised ones from their own areas: a bank debit in
+  `payments.notifications`, a broken promise in `promises.jobs`, a defaulted plan in
+  `plans.jobs`); each step is audited.
+- "We already paid it": `report_already_paid` (the clerk), `match_reported_payment` (staff found
+  it: recorded through `payments.service.record_offline_payment`), `payment_not_found`
+  (the clerk is asked), `answer_followup` (the clerk answers, which reopens it).
+- "Waiting for approval on our side": `report_awaiting_approval` (a promise to pay through
+  `promises.service.make_promise`), `settle_from_promise` (`check-promises` decided it).
+- Any kind: `add_note`, `ask_customer`, `dismiss_followup`, `reassign_followup`.
+
+Every input is checked before the customer's lock is taken (`payments.service.lock_customer`,
+the lock payments, disputes and promises take), and the follow-up re-read under it, so a double
+submit or two staff at once do a step once. The caller commits.
 """
 
 from __future__ import annotations

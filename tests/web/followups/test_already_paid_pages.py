@@ -202,6 +202,13 @@ def test_staff_match_records_the_payment_through_the_ledger_and_the_clerk_is_tol
     # The payment is on the clerk's pages like any other; a second match is refused.
     history = signed_in.get("/payments").get_data(as_text=True)
     assert payment.reference in history
+    assert payment.reference in signed_in.get(f"/payments/{payment.public_id}").get_data(as_text=True)
+    receipt = signed_in.get(f"/payments/{payment.public_id}/receipt.pdf")
+    assert receipt.status_code == 200 and receipt.mimetype == "application/pdf"
+    assert "wire transfer" in signed_in.get(f"/invoices/{first.public_id}").get_data(as_text=True)
+    supervisor = app.test_client()
+    staff_sign_in(supervisor, make_staff(db, clock, role=StaffRole.SUPERVISOR), clock)
+    assert payment.reference in supervisor.get(f"/admin/payments/{payment.public_id}").get_data(as_text=True)
     again = staff_client.post(f"/admin/followups/{followup.public_id}/match",
                               data={"csrf_token": token, "amount": "1.00"})
     assert again.status_code == 400 and "already closed" in again.get_data(as_text=True)
