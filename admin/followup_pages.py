@@ -32,6 +32,7 @@ from portal.domain.staff.policy import Permission
 from portal.forms.account import MAX_PAGE
 from portal.forms.fields import first_value, small_number
 from portal.forms.followups import paragraph, single_line
+from portal.forms.payments import PUBLIC_ID
 from portal.web.context import db, request_context, services
 from portal.web.downloads import download_response
 
@@ -48,7 +49,7 @@ def _queue_query(args) -> QueueQuery:
     """The queue's arguments, bounded; anything unknown is the default (URLs are shared)."""
     scope = first_value(args, "scope", 40).strip() or "mine"
     if not (scope in ("mine", "all")
-            or (scope.startswith("team:") and 0 < len(scope) - 5 <= _PUBLIC_ID_LENGTH and scope[5:].isalnum())
+            or (scope.startswith("team:") and PUBLIC_ID.fullmatch(scope[5:]))
             or (scope.startswith("queue:") and scope[6:] in {queue.value for queue in FollowupQueue})):
         scope = "mine"
     status = first_value(args, "status", 20).strip()
@@ -89,7 +90,7 @@ def _page(public_id: str, *, error: str = "", status: int = 200):
 
 
 def _loaded(public_id: str):
-    followup = followup_by_public_id(db(), public_id) if 0 < len(public_id) <= _PUBLIC_ID_LENGTH else None
+    followup = followup_by_public_id(db(), public_id) if PUBLIC_ID.fullmatch(public_id) else None
     if followup is None:
         raise NotFound("Follow-up not found")
     return followup
