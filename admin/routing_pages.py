@@ -11,6 +11,7 @@ from portal.domain.routing.service import (
     RuleDetails, create_rule, delete_rule, move_rule, rule_by_public_id, rules_in_order, update_rule,
 )
 from portal.domain.routing.states import STRATEGY_LABELS
+from portal.domain.followups.states import QUEUE_LABELS
 from portal.domain.staff.policy import Permission
 from portal.domain.staff.queries import staff_list, team, team_list
 from portal.domain.staff.service import TeamDetails, create_team, update_team
@@ -33,7 +34,7 @@ WEEKDAY_NAMES = dict(zip("1234567", ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "
 @requires(Permission.MANAGE_ROUTING)
 def teams():
     return render_template("admin/teams.html", teams=team_list(db()), weekday_names=WEEKDAY_NAMES,
-                           clock_text=clock_text)
+                           clock_text=clock_text, queue_labels={q.value: label for q, label in QUEUE_LABELS.items()})
 
 
 def _team_form(formdata=None, **data) -> TeamForm:

@@ -195,7 +195,7 @@ def test_admins_choose_the_queues_a_team_works_on_the_team_page(app, db, clock):
     form = {"csrf_token": csrf_from(page), "name": "Collections", "timezone": "UTC", "business_days": ["1", "2"],
             "opens": "09:00", "closes": "17:00", "followup_queues": ["collections", "billing"]}
     assert client.post("/admin/teams/new", data=form).status_code == 302
-    assert "Collections" in client.get("/admin/teams").get_data(as_text=True)
+    assert "Billing, Collections" in client.get("/admin/teams").get_data(as_text=True)
     db.expire_all()
     team = db.scalar(select(Team).where(Team.name == "Collections"))
     assert sorted(team.followup_queues) == ["billing", "collections"]
