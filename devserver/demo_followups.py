@@ -8,9 +8,9 @@ the rest). Then, through the product's own services, as clerks and staff would:
   customer's was not found and waits for the clerk's answer; one was matched (a payment
   recorded through the ledger, the invoice paid) and one dismissed as a duplicate.
 - Waiting for approval: two open (each a promise to pay), one dismissed.
-- System-raised: a promise-broken follow-up for each broken demo promise (one of them already
-  resolved by a note and a dismissal), a plan-defaulted one for each defaulted demo plan. A
-  returned bank debit raised its own when the demo's ACH history was written.
+- System-raised, as the jobs and webhooks raise them: a promise-broken follow-up for each broken
+  demo promise (one of them already dismissed after a note), a plan-defaulted one for each
+  defaulted demo plan, a bank-debit one for Acme's returned ACH debit.
 
 No email stays queued: the demo's outbox only holds what the demo sends live.
 """
@@ -38,6 +38,7 @@ from portal.domain.followups.states import FollowupKind
 from portal.domain.invoicing.models import Invoice
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.notifications.rendering import SupplierDetails
+from portal.domain.payments.models import BankDebit, Payment
 from portal.domain.plans.models import Plan, PlanInvoice
 from portal.domain.plans.states import PlanStatus
 from portal.domain.promises.models import Promise, PromiseInvoice
@@ -165,6 +166,17 @@ def write_demo_followups(db: Session, clock: Clock) -> dict[str, int]:
                                         .order_by(PlanInvoice.invoice_id))),
             details={"plan": plan.public_id, "currency": plan.currency, "failures": plan.failures},
             dedupe_key=f"plan_defaulted:{plan.public_id}",
+        )
+    returned = db.scalars(select(Payment).join(BankDebit, BankDebit.payment_id == Payment.id)
+                          .where(BankDebit.returned_at.is_not(None)).order_by(Payment.id))
+    for payment in returned:
+        raise_followup(
+            system, kind=FollowupKind.BANK_DEBIT_FAILED, customer_id=payment.customer_id,
+            invoice_ids=sorted({allocation.invoice_id for allocation in payment.allocations}),
+            details={"payment": payment.public_id, "reference": payment.reference,
+                     "amount_minor": payment.amount_minor, "currency": payment.currency, "code": "R01",
+                     "returned": True},
+            dedupe_key=f"bank_debit_failed:{payment.public_id}",
         )
     # History, not news: the emails these steps queued are not sent.
     db.execute(delete(OutboxMessage).where(OutboxMessage.id > outbox_before,

@@ -286,7 +286,8 @@ def test_demo_follow_ups_are_in_every_state_and_a_team_works_the_queues(db, cloc
     kinds = {(f.kind, f.status) for f in db.scalars(select(Followup))}
     assert {("already_paid", "open"), ("already_paid", "waiting"), ("already_paid", "resolved"),
             ("already_paid", "dismissed"), ("awaiting_approval", "open"), ("awaiting_approval", "dismissed"),
-            ("promise_broken", "open"), ("promise_broken", "dismissed")} <= kinds, kinds
+            ("promise_broken", "open"), ("promise_broken", "dismissed"), ("bank_debit_failed", "open"),
+            ("plan_defaulted", "open")} <= kinds, kinds
     receivables = db.scalar(select(Team).where(Team.name == "Receivables"))
     assert sorted(receivables.followup_queues) == ["cash_application", "collections"]
     clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))

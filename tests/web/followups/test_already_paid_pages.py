@@ -103,6 +103,17 @@ def test_reporting_a_payment_with_its_remittance_shows_it_being_matched(db, cloc
     assert (_count(db), _count(db, FollowupFile)) == (1, 1)
 
 
+def test_the_overview_shows_an_overdue_invoice_being_matched(db, clock, signed_in, acme):
+    customer, clerk, _, _ = acme
+    today = _today(clock, clerk)
+    late = make_invoice(db, clock, customer, number="INV-LATE", due_date=today - timedelta(days=20),
+                        issue_date=today - timedelta(days=50))
+    report_test_payment(db, clock, clerk, [late])
+    db.commit()
+    overview = signed_in.get("/account").get_data(as_text=True)
+    assert "INV-LATE" in overview and "Payment reported, being matched" in overview
+
+
 @pytest.mark.parametrize(("fields", "message"), [
     ({"amount": "165.001"}, "USD amounts have 2 decimal places"),
     ({"amount": "-5"}, "Enter the amount as digits"),
@@ -248,8 +259,9 @@ def test_not_found_asks_the_clerk_whose_answer_with_a_file_reopens_it(db, clock,
     assert "bank's confirmation" in mail.body_text and f"/problems/{followup.public_id}" in mail.body_text
     page = signed_in.get(f"/problems/{followup.public_id}")
     assert "Please send your bank&#39;s confirmation." in page.get_data(as_text=True)
-    assert signed_in.post(f"/problems/{followup.public_id}/answer",
-                          data={"csrf_token": csrf_from(page), "text": ""}).status_code == 400
+    for bad in ("", "x" * 2001):
+        assert signed_in.post(f"/problems/{followup.public_id}/answer",
+                              data={"csrf_token": csrf_from(page), "text": bad}).status_code == 400
     answered = signed_in.post(f"/problems/{followup.public_id}/answer", **multipart(
         [("csrf_token", csrf_from(page)), ("text", "Attached.")], [("confirmation.pdf", files.tiny_pdf())]))
     assert answered.status_code == 303
