@@ -7,7 +7,8 @@ the rest). Then, through the product's own services, as clerks and staff would:
 - We already paid it: Acme's clerk reports a wire (open, in the collector's queue); another
   customer's was not found and waits for the clerk's answer; one was matched (a payment
   recorded through the ledger, the invoice paid) and one dismissed as a duplicate.
-- Waiting for approval: two open (each a promise to pay), one dismissed.
+- Waiting for approval: one open (a promise to pay), one dismissed, at other customers (Acme's
+  own promises are the promises demo's).
 - System-raised, as the jobs and webhooks raise them: a promise-broken follow-up for each broken
   demo promise (one of them already dismissed after a note), a plan-defaulted one for each
   defaulted demo plan, a bank-debit one for Acme's returned ACH debit.
@@ -119,11 +120,9 @@ def write_demo_followups(db: Session, clock: Clock) -> dict[str, int]:
     others = [c for c in customers if c.name != ACME]
     two_days_ago = FixedClock(now - timedelta(days=2))
     if acme is not None:
-        invoices = _free_invoices(db, acme.id, 2)
+        invoices = _free_invoices(db, acme.id, 1)
         if invoices:
-            _paid(db, clock, acme, invoices[:1], method="wire", reference="FW-2026-0412", days_ago=3)
-        if len(invoices) > 1:
-            _approval(db, clock, acme, invoices[1:], 12, "The AP manager approves on Fridays")
+            _paid(db, clock, acme, invoices, method="wire", reference="FW-2026-0412", days_ago=3)
     fates = ["not_found", "matched", "dismissed", "approval", "approval_dismissed"]
     for customer in others[6:]:
         invoices = _free_invoices(db, customer.id, 1) if fates else []
