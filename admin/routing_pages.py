@@ -11,6 +11,7 @@ from portal.domain.routing.service import (
     RuleDetails, create_rule, delete_rule, move_rule, rule_by_public_id, rules_in_order, update_rule,
 )
 from portal.domain.routing.states import STRATEGY_LABELS
+from portal.domain.followups.states import QUEUE_LABELS
 from portal.domain.staff.policy import Permission
 from portal.domain.staff.queries import staff_list, team, team_list
 from portal.domain.staff.service import TeamDetails, create_team, update_team
@@ -33,7 +34,7 @@ WEEKDAY_NAMES = dict(zip("1234567", ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "
 @requires(Permission.MANAGE_ROUTING)
 def teams():
     return render_template("admin/teams.html", teams=team_list(db()), weekday_names=WEEKDAY_NAMES,
-                           clock_text=clock_text)
+                           clock_text=clock_text, queue_labels={q.value: label for q, label in QUEUE_LABELS.items()})
 
 
 def _team_form(formdata=None, **data) -> TeamForm:
@@ -55,7 +56,7 @@ def _team_details(form: TeamForm) -> tuple[TeamDetails, list[int]]:
     by_public_id = {member.public_id: member.id for member in staff_list(db())}
     member_ids = [by_public_id[public_id] for public_id in form.members.data or [] if public_id in by_public_id]
     return TeamDetails(form.name.data, form.timezone.data, "".join(form.business_days.data or []), opens, closes,
-                       bool(form.is_fallback.data)), member_ids
+                       bool(form.is_fallback.data), tuple(form.followup_queues.data or ())), member_ids
 
 
 @bp.route("/teams/new", methods=["GET", "POST"])
@@ -81,7 +82,7 @@ def team_edit(public_id: str):
     if request.method == "GET":
         form = _team_form(name=current.name, timezone=current.timezone, business_days=list(current.business_days),
                           opens=clock_text(current.opens_minute), closes=clock_text(current.closes_minute),
-                          is_fallback=current.is_fallback,
+                          is_fallback=current.is_fallback, followup_queues=list(current.followup_queues or []),
                           members=[membership.staff.public_id for membership in current.memberships])
         return _team_page(form, current=current)
     form = _team_form(request.form)

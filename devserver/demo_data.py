@@ -656,6 +656,7 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     from devserver.demo_disputes import write_demo_disputes
     from devserver.demo_followup_sources import write_demo_followup_sources
     from devserver.demo_outbox import write_demo_dead_letters
+    from devserver.demo_followups import write_demo_followups
     from devserver.demo_plans import write_demo_plans
     from devserver.demo_promises import write_demo_promises
     from devserver.demo_reminders import write_demo_reminders
@@ -672,4 +673,5 @@ def seed_demo_data(db: Session, clock: Clock, seed: int = DEFAULT_SEED) -> DemoS
     write_demo_plans(db, clock)
     write_demo_followup_sources(db, clock)
     write_demo_dead_letters(db, clock)
+    write_demo_followups(db, clock)
     return summary

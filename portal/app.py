@@ -112,7 +112,7 @@ def create_app(
 def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp, init_staff_sign_in
     from portal.routes import (
-        account, auth, disputes, followup_sources, methods, payments, plans, promises, reminders, webhooks,
+        account, auth, disputes, followup_sources, followups, methods, payments, plans, promises, reminders, webhooks,
     )
 
     app.register_blueprint(auth.bp)
@@ -122,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(promises.bp)
     app.register_blueprint(reminders.bp)
     app.register_blueprint(plans.bp)
+    app.register_blueprint(followups.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(methods.bp)
     app.register_blueprint(followup_sources.bp)

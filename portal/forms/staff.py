@@ -12,6 +12,7 @@ import re
 from wtforms import BooleanField, IntegerField, PasswordField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from portal.domain.followups.states import QUEUE_LABELS
 from portal.domain.routing.policy import DEFAULT_DISPUTE_REASONS
 from portal.domain.routing.states import STRATEGY_LABELS, Priority
 from portal.domain.staff.policy import MAX_PASSWORD_LENGTH
@@ -88,6 +89,7 @@ class StaffForm(AdminForm):
     password = PasswordField("Password", validators=[Optional(), Length(max=MAX_PASSWORD_LENGTH), SingleLine("Password")])
 
 
+FOLLOWUP_QUEUE_CHOICES = [(queue.value, label) for queue, label in QUEUE_LABELS.items()]
 WEEKDAY_CHOICES = [("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("7", "Sun")]
 _CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])|24:00", re.ASCII)
 
@@ -112,6 +114,7 @@ class TeamForm(AdminForm):
     opens = line_field("Opening time", 5)
     closes = line_field("Closing time", 5)
     is_fallback = BooleanField("Fallback team")
+    followup_queues = SelectMultipleField("Follow-up queues", choices=choices(FOLLOWUP_QUEUE_CHOICES))
     members = SelectMultipleField("Members", choices=[])  # choices set by the view
 
 

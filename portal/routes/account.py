@@ -15,11 +15,11 @@ from flask import Blueprint, g, render_template, request
 
 from portal.domain.core.clock import today_in
 from portal.domain.account.queries import (
-    AGING_BUCKETS, PER_PAGE_CHOICES, account_overview, invoice_detail, list_invoices, statement_of_account,
+    AGING_BUCKETS, PER_PAGE_CHOICES, account_overview, invoice_detail, invoice_notes, list_invoices,
+    statement_of_account,
 )
 from portal.domain.core.money import exponent
 from portal.domain.payments.policy import MAX_INVOICES_PER_PAYMENT
-from portal.domain.promises.queries import promised_dates
 from portal.forms.account import invoice_list_query
 from portal.web.context import db, services
 from portal.web.customer_session import require_customer, require_whole_account
@@ -45,9 +45,10 @@ def _customer_today() -> date:
 def overview():
     today = _customer_today()
     summary = account_overview(db(), g.access, today)
+    reported = invoice_notes(db(), g.access.customer_id, [s.invoice.id for s in summary.most_overdue]).reported
     return render_template(
         "account/overview.html", overview=summary, today=today, aging_buckets=AGING_BUCKETS,
-        max_invoices=MAX_INVOICES_PER_PAYMENT,
+        max_invoices=MAX_INVOICES_PER_PAYMENT, reported=reported,
     )
 
 
@@ -55,9 +56,10 @@ def overview():
 def invoices():
     query = invoice_list_query(request.args)
     page = list_invoices(db(), g.access, _customer_today(), query)
-    promised = promised_dates(db(), g.access.customer_id, [s.invoice.id for s in page.standings if not s.is_paid])
+    unpaid = [s.invoice.id for s in page.standings if not s.is_paid]
+    notes = invoice_notes(db(), g.access.customer_id, unpaid)
     return render_template(
-        "account/invoices.html", page=page, query=query, promised=promised,
+        "account/invoices.html", page=page, query=query, promised=notes.promised, reported=notes.reported,
         per_page_choices=PER_PAGE_CHOICES, currency_exponent=exponent,
     )
 
@@ -65,8 +67,9 @@ def invoices():
 @bp.get("/invoices/<public_id>")
 def invoice(public_id: str):
     detail = _detail(public_id)
-    promised = promised_dates(db(), g.access.customer_id, [detail.invoice.id])
-    return render_template("account/invoice.html", detail=detail, promised_for=promised.get(detail.invoice.id))
+    notes = invoice_notes(db(), g.access.customer_id, [detail.invoice.id])
+    return render_template("account/invoice.html", detail=detail, promised_for=notes.promised.get(detail.invoice.id),
+                           payment_reported=detail.invoice.id in notes.reported)
 
 
 @bp.get("/invoices/<public_id>/pdf")

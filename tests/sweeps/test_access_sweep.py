@@ -19,6 +19,7 @@ from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
 from tests.support import attachment_files as files
 from tests.support.disputes import raise_test_dispute, uploads
 from portal.domain.core.types import Base
+from tests.support.followups import report_test_payment
 from tests.support.factories import make_allocated_payment, make_contact, make_customer, make_invoice, sign_in
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
 from tests.support.fixtures.stripe import FakeGateway
@@ -58,6 +59,8 @@ def _build_company(db, clock, signer, storage, name: str, prefix: str) -> World:
                        files=uploads(storage, (f"{prefix} delivery note.pdf", files.tiny_pdf(name))))
     save_card(db, clock, FakeGateway(), contact)  # a saved method and the setup it came from
     make_test_plan(db, clock, contact, [invoices[0]])  # a plan, its installments and agreement
+    report_test_payment(db, clock, contact, [invoices[1]], amount_text="10.00",  # a follow-up with a file
+                        files=uploads(storage, (f"{prefix} remittance.pdf", files.tiny_pdf(name))))
     db.commit()
     return World(contact, [name, f"{prefix} payment run", *(invoice.number for invoice in invoices)])
 

@@ -43,6 +43,7 @@ from tests.support.disputes import raise_test_dispute, uploads
 from tests.support.factories import (
     make_allocated_payment, make_contact, make_customer, make_invoice, make_staff, sign_in, staff_sign_in,
 )
+from tests.support.followups import report_test_payment
 from tests.support.plans import make_test_plan
 from tests.support.fixtures.links import is_id_argument, methods_of, rule_path, swept_rules
 
@@ -85,6 +86,8 @@ def world(db, clock, file_storage):
     make_test_plan(db, clock, contact, [make_invoice(db, clock, customer)])
     raise_followup(ctx, kind=FollowupKind.NEEDS_PO, customer_id=customer.id, invoice_ids=[invoice.id],
                    details={"po_number": "PO-1"}, contact_id=contact.id, request_key="sweep-po-followup")
+    report_test_payment(db, clock, contact, [make_invoice(db, clock, customer)],
+                        files=uploads(file_storage, ("remittance.pdf", files.tiny_pdf())))
     db.commit()
     return sorted({*db.scalars(select(StaffMember.public_id)), *db.scalars(select(Team.public_id)),
                    *db.scalars(select(RoutingRule.public_id)), *db.scalars(select(Dispute.public_id)),

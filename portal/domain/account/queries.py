@@ -34,6 +34,8 @@ from portal.domain.account.policy import AGING_BUCKETS, AgingBucket, aging_windo
 from portal.domain.core.database import read
 from portal.domain.core.errors import NotFound
 from portal.domain.core.money import Money
+from portal.domain.followups.models import Followup, FollowupInvoice
+from portal.domain.followups.states import ACTIVE as FOLLOWUP_ACTIVE, FollowupKind
 from portal.domain.invoicing.models import Invoice, InvoiceLine, InvoiceReissue
 from portal.domain.ledger.models import AccountDueDate, AccountTotal, InvoiceEntry
 from portal.domain.ledger.queries import InvoiceRow, Standing, standings_query, to_standings
@@ -42,6 +44,8 @@ from portal.domain.payments.policy import in_flight_label
 from portal.domain.payments.states import IN_FLIGHT_LABELS, PaymentStatus
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
 from portal.domain.payments.queries import payment_scope
+from portal.domain.promises.models import Promise, PromiseInvoice
+from portal.domain.promises.states import PromiseStatus
 
 BALANCE = Invoice.balance_minor
 IN_FLIGHT = Invoice.in_flight_minor
@@ -556,7 +560,10 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
 # One invoice: lines, history of entries, payments still in flight.
 
 METHOD_LABELS = {"card": "card", "us_bank_account": "bank transfer (ACH)", "ach": "bank transfer (ACH)",
-                 "sepa_debit": "SEPA debit"}
+                 "sepa_debit": "SEPA debit",
+                 # Money received outside the portal, recorded by staff (`payments.service.record_offline_payment`).
+                 "offline_wire": "wire transfer", "offline_ach": "ACH transfer", "offline_check": "check",
+                 "offline_card": "card, outside the portal"}
 
 
 @dataclass(frozen=True)
@@ -810,3 +817,52 @@ def statement_of_account(db: Session, access: Access, today: date) -> Statement:
         for totals in open_totals(db, access, today)
     ]
     return Statement(today=today, sections=sections, payments=_statement_payments(db, access, today))
+
+
+# --- what else is going on with the invoices a page shows -------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceNotes:
+    """What a page says beside some of its invoices: the date an open promise names
+    ("Promised for 15 Dec") and whether a payment the clerk reported is being matched."""
+
+    promised: Mapping[int, date]
+    reported: frozenset[int]
+
+
+@cache
+def _notes_statement():
+    ids = bindparam("invoice_ids", expanding=True)
+    customer = bindparam("customer_id", type_=Integer)
+    promised = (
+        select(PromiseInvoice.invoice_id.label("invoice_id"), Promise.promised_date.label("promised_date"))
+        .join(Promise, Promise.id == PromiseInvoice.promise_id)
+        .where(Promise.customer_id == customer, Promise.status == PromiseStatus.OPEN.value,
+               PromiseInvoice.invoice_id.in_(ids))
+    )
+    reported = (
+        select(FollowupInvoice.invoice_id.label("invoice_id"), literal_column("NULL").label("promised_date"))
+        .join(Followup, Followup.id == FollowupInvoice.followup_id)
+        .where(Followup.customer_id == customer, Followup.kind == FollowupKind.ALREADY_PAID.value,
+               Followup.status.in_([status.value for status in FOLLOWUP_ACTIVE]), FollowupInvoice.invoice_id.in_(ids))
+    )
+    return union_all(promised, reported)
+
+
+def invoice_notes(db: Session, customer_id: int, invoice_ids: list[int]) -> InvoiceNotes:
+    """The notes of these invoices of the customer, in one statement (also for no invoices, so
+    a page's statement count never depends on its rows)."""
+    promised: dict[int, date] = {}
+    reported: set[int] = set()
+    for row in read(db, _notes_statement(), {"customer_id": customer_id, "invoice_ids": sorted(set(invoice_ids))}):
+        if row.promised_date is None:
+            reported.add(row.invoice_id)
+        else:
+            promised[row.invoice_id] = _as_date(row.promised_date)
+    return InvoiceNotes(promised, frozenset(reported))
+
+
+def _as_date(value) -> date:
+    # A UNION's column has no declared type: SQLite hands the date back as its ISO text.
+    return value if isinstance(value, date) else date.fromisoformat(value)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from portal.domain.followups.states import FollowupQueue
+from portal.domain.core.errors import DomainError
+from portal.domain.followups.states import FollowupQueue, OfflineMethod
 from portal.domain.routing.policy import (
     DEFAULT_CALENDAR, AssignmentStrategy, BusinessCalendar, Member, add_business_time, choose_assignee,
 )
@@ -60,3 +61,71 @@ def route_followup(queue: FollowupQueue, teams: Sequence[QueueTeam], now: dateti
 def parse_queues(values: Iterable[str]) -> frozenset[FollowupQueue]:
     """A team's stored queue names as members; an unknown name is a programming error."""
     return frozenset(FollowupQueue(value) for value in values)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the clerk reports, and what staff answer: checked before anything is locked or written.
+
+MAX_INVOICES_PER_REPORT = 20
+MAX_REFERENCE_LENGTH = 100
+MAX_ANSWER_LENGTH = 2000
+# How far back a reported payment may be dated: older than this is a statement question.
+MAX_PAID_DAYS_AGO = 365
+
+
+class FollowupRefused(DomainError):
+    """A report or a step on a follow-up that cannot be accepted, with the reason to show."""
+
+
+def check_paid_on(paid_on: date, today: date) -> date:
+    """The day the clerk says they paid: not after `today` (their own date), not more than
+    `MAX_PAID_DAYS_AGO` days before it."""
+    if paid_on > today:
+        raise FollowupRefused("The payment date cannot be in the future.")
+    if paid_on < today - timedelta(days=MAX_PAID_DAYS_AGO):
+        raise FollowupRefused(f"The payment date must be within the last {MAX_PAID_DAYS_AGO} days.")
+    return paid_on
+
+
+def check_offline_method(value: str) -> OfflineMethod:
+    try:
+        return OfflineMethod(value)
+    except ValueError:
+        raise FollowupRefused("Choose how you paid.") from None
+
+
+def check_reference(value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise FollowupRefused("Enter the payment's reference (the wire or check number, or your payment run's id).")
+    if len(value) > MAX_REFERENCE_LENGTH:
+        raise FollowupRefused(f"The reference can be at most {MAX_REFERENCE_LENGTH} characters.")
+    return value
+
+
+def check_text(value: str, what: str, *, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise FollowupRefused(f"Write {what}.")
+    if len(value) > MAX_ANSWER_LENGTH:
+        raise FollowupRefused(f"{what[0].upper()}{what[1:]} can be at most {MAX_ANSWER_LENGTH} characters.")
+    return value
+
+
+def allocate_received(amount_minor: int, payable: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spread money received over invoices `(invoice id, payable minor)` in the order given,
+    each up to what is payable on it: `[(invoice id, amount)]` for the invoices it reaches.
+    More than all of them together is refused (staff record the rest as it is explained)."""
+    if amount_minor <= 0:
+        raise FollowupRefused("The amount received must be more than zero.")
+    if amount_minor > sum(max(minor, 0) for _, minor in payable):
+        raise FollowupRefused("That is more than is open on these invoices.")
+    allocations, left = [], amount_minor
+    for invoice_id, minor in payable:
+        if left == 0:
+            break
+        share = min(max(minor, 0), left)
+        if share > 0:
+            allocations.append((invoice_id, share))
+            left -= share
+    return allocations

@@ -1,28 +1,61 @@
-"""Writing follow-ups: raising one (routed, idempotent), its thread, and moving its status.
+"""Writing follow-ups: raising one (routed, idempotent), its thread, and moving its status;
+the clerk's reports this area resolves itself, and the staff steps every kind shares.
 
-Every kind's own flow (the clerk's form, what resolving it does at the source) lives beside
-this, in the area that owns the source, and calls these functions; they audit each step.
+- `raise_followup`, `add_event`, `attach_file`, `move_followup`, `assign_followup`: the core,
+  called by every kind's flow (the system-raised ones from their own areas: a bank debit in
+  `payments.notifications`, a broken promise in `promises.jobs`, a defaulted plan in
+  `plans.jobs`); each step is audited.
+- "We already paid it": `report_already_paid` (the clerk), `match_reported_payment` (staff found
+  it: recorded through `payments.service.record_offline_payment`), `payment_not_found`
+  (the clerk is asked), `answer_followup` (the clerk answers, which reopens it).
+- "Waiting for approval on our side": `report_awaiting_approval` (a promise to pay through
+  `promises.service.make_promise`), `settle_from_promise` (`check-promises` decided it).
+- Any kind: `add_note`, `ask_customer`, `dismiss_followup`, `reassign_followup`.
+
+Every input is checked before the customer's lock is taken (`payments.service.lock_customer`,
+the lock payments, disputes and promises take), and the follow-up re-read under it, so a double
+submit or two staff at once do a step once. The caller commits.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from portal.domain.access.policy import Access
+from portal.domain.attachments.service import Uploads
 from portal.domain.core import audit
 from portal.domain.core.context import Context
+from portal.domain.core.money import Money, MoneyError
 from portal.domain.followups.models import MAX_TEXT_LENGTH, Followup, FollowupEvent, FollowupFile, FollowupInvoice
-from portal.domain.followups.policy import QueueTeam, parse_queues, route_followup
-from portal.domain.followups.states import (
-    ACTIVE, FOLLOWUP_TRANSITIONS, KIND_QUEUES, KIND_SOURCES, FollowupKind, FollowupSource, FollowupStatus,
+from portal.domain.followups.notifications import FollowupMail, queue_customer_update, queue_staff_answer
+from portal.domain.followups.policy import (
+    MAX_INVOICES_PER_REPORT, MAX_REFERENCE_LENGTH, FollowupRefused, QueueTeam, allocate_received, check_offline_method,
+    check_paid_on, check_reference, check_text, parse_queues, route_followup,
 )
-from portal.domain.payments.service import lock_customer
+from portal.domain.followups.queries import invoices_with_active_followups, visible_followup
+from portal.domain.followups.states import (
+    ACTIVE, FOLLOWUP_TRANSITIONS, KIND_QUEUES, KIND_SOURCES, OFFLINE_PAYMENT_METHODS, FollowupKind, FollowupSource,
+    FollowupStatus, OfflineMethod, Outcome,
+)
+from portal.domain.invoicing.models import Invoice
+from portal.domain.ledger.queries import named_invoice_figures
+# The module, not its names: payments' own emails raise follow-ups (a bank debit failed), so
+# either area may be the first one imported.
+from portal.domain.payments import service as payments
+from portal.domain.payments.models import Payment
+from portal.domain.promises.policy import PromisePolicy, PromiseRefused
+from portal.domain.promises.service import make_promise
 from portal.domain.routing.policy import Member
 from portal.domain.routing.service import team_calendar
-from portal.domain.staff.models import Team, TeamMembership
+from portal.domain.staff.models import StaffMember, Team, TeamMembership
 from portal.domain.staff.states import StaffStatus
+
+REQUEST_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def _clean_text(value: str) -> str:
@@ -76,7 +109,7 @@ def raise_followup(
     if len(set(invoice_ids)) != len(invoice_ids):
         raise ValueError("an invoice appears twice")
     note = _clean_text(note)
-    lock_customer(db, customer_id)
+    payments.lock_customer(db, customer_id)
     existing = None
     if request_key is not None:
         existing = db.scalar(select(Followup).where(Followup.customer_id == customer_id,
@@ -156,3 +189,254 @@ def assign_followup(ctx: Context, followup: Followup, assignee_id: int | None) -
     audit.record(ctx.db, ctx.clock, ctx.actor, "followup.assigned", "followup", followup.public_id,
                  before={"assignee_id": before}, after={"assignee_id": assignee_id})
     return followup
+
+
+# ---------------------------------------------------------------------------------------------
+# The clerk's reports: "we already paid it", "it's waiting for approval on our side".
+
+
+def _check_report_shape(request_key: str, public_ids: Sequence[str]) -> list[str]:
+    if not REQUEST_KEY_PATTERN.match(request_key or ""):
+        raise FollowupRefused("This form has expired. Reload the page and try again.")
+    ids = list(public_ids)
+    if not ids:
+        raise FollowupRefused("Choose at least one invoice.")
+    if len(ids) > MAX_INVOICES_PER_REPORT:
+        raise FollowupRefused(f"A report covers at most {MAX_INVOICES_PER_REPORT} invoices.")
+    if len(set(ids)) != len(ids):
+        raise FollowupRefused("An invoice appears twice in this report.")
+    return ids
+
+
+def _existing_report(db: Session, customer_id: int, request_key: str) -> Followup | None:
+    return db.scalar(select(Followup).where(Followup.customer_id == customer_id, Followup.request_key == request_key))
+
+
+def report_already_paid(
+    ctx: Context, access: Access, *, invoice_public_ids: Sequence[str], paid_on: date, amount_text: str,
+    method: str, reference: str, note: str, request_key: str, today: date, files: Uploads | None = None,
+) -> Followup:
+    """"We already paid it": the clerk says when, how much (in the invoices' currency, parsed
+    with its decimals), how and with what reference, optionally with the remittance advice.
+
+    Raises an ALREADY_PAID follow-up in the cash-application queue; while it is active the
+    invoices show "payment reported, being matched" and reminders leave them out. The same
+    `request_key` twice returns the first report (and stores its files once). Nothing is
+    written when anything is refused; the files are stored last.
+    """
+    db = ctx.db
+    ids = _check_report_shape(request_key, invoice_public_ids)
+    chosen = check_offline_method(method)
+    reference = check_reference(reference)
+    note = check_text(note, "the note")
+    check_paid_on(paid_on, today)
+    payments.lock_customer(db, access.customer_id)
+    existing = _existing_report(db, access.customer_id, request_key)
+    if existing is not None:
+        return existing
+    rows = named_invoice_figures(db, access, ids)
+    currencies = {row.currency for row in rows}
+    if len(currencies) != 1:
+        raise FollowupRefused("Invoices in different currencies need separate reports.")
+    currency = currencies.pop()
+    try:
+        amount = Money.parse(amount_text, currency)
+    except MoneyError as error:
+        raise FollowupRefused(f"{error}.") from None
+    if amount.minor <= 0:
+        raise FollowupRefused("Enter the amount you paid.")
+    for row in rows:
+        if row.balance_minor <= 0:
+            raise FollowupRefused(f"Invoice {row.number} already shows as paid.")
+    if amount.minor > sum(row.balance_minor for row in rows):
+        raise FollowupRefused("That is more than these invoices' balance: name every invoice the payment was for.")
+    reported = invoices_with_active_followups(db, [row.id for row in rows], kinds=[FollowupKind.ALREADY_PAID])
+    if reported:
+        number = next(row.number for row in rows if row.id in reported)
+        raise FollowupRefused(f"A payment of invoice {number} was already reported and is being matched.")
+    stored = files.save(ctx) if files is not None and files.count else []
+    followup, _ = raise_followup(
+        ctx, kind=FollowupKind.ALREADY_PAID, customer_id=access.customer_id, invoice_ids=[row.id for row in rows],
+        details={"paid_on": paid_on.isoformat(), "amount_minor": amount.minor, "currency": currency,
+                 "method": chosen.value, "reference": reference},
+        note=note, contact_id=access.contact_id, link_id=access.link_id, request_key=request_key,
+    )
+    for row in stored:
+        attach_file(ctx, followup, row.id)  # sent with the report itself
+    return followup
+
+
+def report_awaiting_approval(
+    ctx: Context, access: Access, policy: PromisePolicy, *, invoice_public_ids: Sequence[str],
+    expected_date: date, method: str, note: str, request_key: str, today: date,
+) -> Followup:
+    """"It's waiting for approval on our side": the date the clerk expects to pay becomes a
+    promise to pay (`promises.service.make_promise`: its limits, reminders paused until then,
+    escalated by `check-promises` when broken), and an AWAITING_APPROVAL follow-up records it
+    for collections. The follow-up is keyed by the promise, so a double submit (which finds
+    the same promise by the form's token) raises it once; it is resolved when the promise is
+    kept (`settle_from_promise`)."""
+    ids = _check_report_shape(request_key, invoice_public_ids)
+    note = check_text(note, "the note")
+    try:
+        promise = make_promise(ctx, access, policy, invoice_public_ids=ids, promised_date=expected_date,
+                               method=method, note=note, request_key=request_key, today=today)
+    except PromiseRefused as error:
+        raise FollowupRefused(error.message) from None
+    followup, _ = raise_followup(
+        ctx, kind=FollowupKind.AWAITING_APPROVAL, customer_id=access.customer_id,
+        invoice_ids=[line.invoice_id for line in promise.invoices],
+        details={"expected_date": expected_date.isoformat(), "promise": promise.public_id, "method": promise.method},
+        note=note, contact_id=access.contact_id, link_id=access.link_id, request_key=request_key,
+        dedupe_key=approval_key(promise.public_id),
+    )
+    return followup
+
+
+def approval_key(promise_public_id: str) -> str:
+    return f"awaiting_approval:{promise_public_id}"
+
+
+def settle_from_promise(ctx: Context, promise_public_id: str, kept: bool) -> Followup | None:
+    """The promise an approval report made was decided: kept resolves the follow-up; broken
+    resolves it too (the promise-broken follow-up the job raises takes over the chasing)."""
+    followup = ctx.db.scalar(select(Followup).where(Followup.dedupe_key == approval_key(promise_public_id)))
+    if followup is None or followup.status not in ACTIVE:
+        return None
+    outcome = Outcome.PROMISE_KEPT if kept else Outcome.PROMISE_BROKEN
+    text = "The payment arrived: the promise was kept." if kept else "The promised date passed without the payment."
+    return move_followup(ctx, followup, FollowupStatus.RESOLVED, outcome=outcome.value, text=text)
+
+
+def answer_followup(ctx: Context, access: Access, public_id: str, *, text: str,
+                    files: Uploads | None = None, mail: FollowupMail | None = None) -> Followup:
+    """The clerk answers on an active follow-up they may see (text, files or both); an answer
+    to our question ("not found: please send ...") reopens it for staff."""
+    file_count = files.count if files is not None else 0
+    text = check_text(text, "your answer")
+    if not text and not file_count:
+        raise FollowupRefused("Write your answer or attach a file.")
+    followup = visible_followup(ctx.db, access, public_id)
+    payments.lock_customer(ctx.db, access.customer_id)
+    ctx.db.refresh(followup)
+    if followup.status not in ACTIVE:
+        raise FollowupRefused("This report is closed: start a new one from the invoice.")
+    stored = files.save(ctx) if file_count else []
+    event = add_event(ctx, followup, "answered", text=text, contact_id=access.contact_id, for_customer=True)
+    for row in stored:
+        attach_file(ctx, followup, row.id, event)
+    if followup.status == FollowupStatus.WAITING:
+        move_followup(ctx, followup, FollowupStatus.OPEN, contact_id=access.contact_id,
+                      text="The customer answered.")
+    if mail is not None:
+        queue_staff_answer(ctx.db, ctx.clock, mail, followup)
+    return followup
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff steps: note, ask, dismiss, assign, and for a reported payment: match or not found.
+
+
+def _locked_active(ctx: Context, followup: Followup) -> Followup:
+    payments.lock_customer(ctx.db, followup.customer_id)
+    ctx.db.refresh(followup)
+    if followup.status not in ACTIVE:
+        raise FollowupRefused("This follow-up is already closed.")
+    return followup
+
+
+def add_note(ctx: Context, followup: Followup, staff_id: int, text: str) -> FollowupEvent:
+    """An internal note (never shown to the customer)."""
+    return add_event(ctx, followup, "note", text=check_text(text, "the note", required=True), staff_id=staff_id)
+
+
+def ask_customer(ctx: Context, followup: Followup, staff_id: int, text: str, mail: FollowupMail) -> Followup:
+    """Ask the customer for something (for a reported payment: "not found, please send ...");
+    the follow-up waits for the answer, the clerk who reported it is emailed and sees the
+    question on the follow-up's page. Only customer reports have someone to ask."""
+    text = check_text(text, "what the customer should send", required=True)
+    _locked_active(ctx, followup)
+    if followup.reported_by_contact_id is None:
+        raise FollowupRefused("The system raised this follow-up: there is no clerk to ask. Add a note instead.")
+    if followup.status == FollowupStatus.WAITING:
+        add_event(ctx, followup, "asked", text=text, staff_id=staff_id, for_customer=True)
+    else:
+        move_followup(ctx, followup, FollowupStatus.WAITING, text=text, staff_id=staff_id, for_customer=True)
+    queue_customer_update(ctx.db, ctx.clock, mail, followup, "question", text=text)
+    return followup
+
+
+def dismiss_followup(ctx: Context, followup: Followup, staff_id: int, reason: str,
+                     mail: FollowupMail | None = None) -> Followup:
+    """Close it with nothing done at the source (a duplicate, the reason went away), saying why."""
+    reason = check_text(reason, "the reason", required=True)
+    _locked_active(ctx, followup)
+    move_followup(ctx, followup, FollowupStatus.DISMISSED, outcome=Outcome.DISMISSED.value, text=reason,
+                  staff_id=staff_id, for_customer=followup.reported_by_contact_id is not None)
+    if mail is not None and followup.reported_by_contact_id is not None:
+        queue_customer_update(ctx.db, ctx.clock, mail, followup, "dismissed", text=reason)
+    return followup
+
+
+def reassign_followup(ctx: Context, followup: Followup, assignee_id: int | None) -> Followup:
+    """Give it to an active staff member (or nobody)."""
+    if assignee_id is not None:
+        member = ctx.db.get(StaffMember, assignee_id)
+        if member is None or member.status != StaffStatus.ACTIVE:
+            raise FollowupRefused("Choose an active staff member.")
+    _locked_active(ctx, followup)
+    return assign_followup(ctx, followup, assignee_id)
+
+
+def offline_request_key(followup: Followup) -> str:
+    """What the payment recorded for a reported payment is keyed by (`payments.request_key`)."""
+    return f"followup:{followup.public_id}"
+
+
+def match_reported_payment(ctx: Context, followup: Followup, staff_id: int, *, amount_text: str,
+                           bank_reference: str, mail: FollowupMail) -> Payment:
+    """Staff found the reported payment: record it as money received outside Stripe through
+    the ledger (`payments.service.record_offline_payment`: a payment with its reference,
+    allocations and entries, in the reported method), spread over the follow-up's invoices in
+    order up to what is payable on each, which closes them (or reduces them, for less); the
+    follow-up is resolved and the clerk emailed. A second match finds it closed and is refused.
+    """
+    if followup.kind != FollowupKind.ALREADY_PAID:
+        raise FollowupRefused("Only a reported payment can be matched.")
+    bank_reference = (bank_reference or "").strip() or str(followup.details.get("reference", ""))
+    if len(bank_reference) > MAX_REFERENCE_LENGTH:
+        raise FollowupRefused(f"The bank reference can be at most {MAX_REFERENCE_LENGTH} characters.")
+    currency = str(followup.details["currency"])
+    try:
+        amount = Money.parse(amount_text, currency)
+    except MoneyError as error:
+        raise FollowupRefused(f"{error}.") from None
+    _locked_active(ctx, followup)
+    invoice_ids = sorted(link.invoice_id for link in followup.invoices)
+    figures = ctx.db.execute(
+        select(Invoice.id, Invoice.balance_minor, Invoice.in_flight_minor, Invoice.held_minor)
+        .where(Invoice.id.in_(invoice_ids)).order_by(Invoice.id)
+    ).all()
+    payable = [(row.id, row.balance_minor - row.in_flight_minor - max(row.held_minor, 0)) for row in figures]
+    allocations = allocate_received(amount.minor, payable)
+    method = OFFLINE_PAYMENT_METHODS[OfflineMethod(followup.details["method"])]
+    payment = payments.record_offline_payment(
+        ctx, customer_id=followup.customer_id, currency=currency, method=method, allocations=allocations,
+        bank_reference=bank_reference, contact_id=followup.reported_by_contact_id,
+        memo=f"Reported {followup.details.get('paid_on', '')}: {followup.details.get('reference', '')}",
+        request_key=offline_request_key(followup),
+    )
+    text = f"We found your payment of {amount.format()} and recorded it as {payment.reference}."
+    move_followup(ctx, followup, FollowupStatus.RESOLVED, outcome=Outcome.MATCHED.value, text=text,
+                  staff_id=staff_id, for_customer=True)
+    queue_customer_update(ctx.db, ctx.clock, mail, followup, "matched", text=text)
+    return payment
+
+
+def payment_not_found(ctx: Context, followup: Followup, staff_id: int, what_to_send: str,
+                      mail: FollowupMail) -> Followup:
+    """Staff could not find the reported payment: the clerk is asked for what would find it
+    (the remittance advice, the bank's confirmation); their answer reopens the follow-up."""
+    if followup.kind != FollowupKind.ALREADY_PAID:
+        raise FollowupRefused("Only a reported payment can be not found.")
+    return ask_customer(ctx, followup, staff_id, what_to_send, mail)

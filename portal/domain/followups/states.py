@@ -142,3 +142,43 @@ KIND_SLUGS: dict[FollowupKind, str] = {
     K.WRONG_CONTACT: "contact",
 }
 REPORT_PATH = "problems/new/{slug}"
+
+
+class OfflineMethod(StrEnum):
+    """How the clerk says they paid outside the portal (what they told us, to be matched)."""
+
+    WIRE = "wire"
+    ACH = "ach"
+    CHECK = "check"
+    CARD_ELSEWHERE = "card_elsewhere"
+
+
+OFFLINE_METHOD_LABELS: dict[OfflineMethod, str] = {
+    OfflineMethod.WIRE: "Wire transfer",
+    OfflineMethod.ACH: "ACH bank transfer",
+    OfflineMethod.CHECK: "Check",
+    OfflineMethod.CARD_ELSEWHERE: "Card, outside this portal",
+}
+
+# The `payments.method` a matched report is recorded with: received outside Stripe, never
+# confused with the portal's own card and bank-debit payments (refunds, returns and
+# reconciliation only ever touch those).
+OFFLINE_PAYMENT_METHODS: dict[OfflineMethod, str] = {
+    OfflineMethod.WIRE: "offline_wire",
+    OfflineMethod.ACH: "offline_ach",
+    OfflineMethod.CHECK: "offline_check",
+    OfflineMethod.CARD_ELSEWHERE: "offline_card",
+}
+
+
+class Outcome(StrEnum):
+    """How a follow-up of these kinds ended (`Followup.outcome`)."""
+
+    MATCHED = "matched"              # the reported payment was found and recorded
+    PROMISE_KEPT = "promise_kept"    # the approval came through and the promise was paid
+    PROMISE_BROKEN = "promise_broken"  # the promise made from it was broken (a new follow-up chases)
+    DISMISSED = "dismissed"          # staff closed it, with a reason
+
+
+# What the invoice shows while a payment report waits to be matched.
+PAYMENT_REPORTED_LABEL = "Payment reported, being matched"

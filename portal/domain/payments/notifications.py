@@ -48,6 +48,7 @@ def queue_bank_debit_failed(ctx: Context, supplier: SupplierDetails, payment: Pa
         )
         enqueue(db, ctx.clock, kind="bank_debit_failed", to=to, email=email, cc=cc,
                 dedupe_key=f"bank_debit_{kind}:{payment.public_id}")
+    _raise_followup(ctx, payment, reason, returned=returned)
     supervisors = db.scalars(select(StaffMember).where(
         StaffMember.status == StaffStatus.ACTIVE, StaffMember.role == StaffRole.SUPERVISOR,
     ).order_by(StaffMember.id)).all()
@@ -59,6 +60,24 @@ def queue_bank_debit_failed(ctx: Context, supplier: SupplierDetails, payment: Pa
         )
         enqueue(db, ctx.clock, kind="bank_debit_staff", to=member.email, email=email,
                 dedupe_key=f"bank_debit_{kind}:{payment.public_id}:{member.public_id}")
+
+
+def _raise_followup(ctx: Context, payment: Payment, reason: str, *, returned: bool) -> None:
+    """A BANK_DEBIT_FAILED follow-up in the cash-application queue, once per payment (a debit
+    that failed and one returned later are the same work: get the money another way)."""
+    # Imported here: follow-ups lock the customer through this area's service, which imports
+    # this module, so a top-level import would be circular.
+    from portal.domain.followups.service import raise_followup
+    from portal.domain.followups.states import FollowupKind
+
+    raise_followup(
+        ctx, kind=FollowupKind.BANK_DEBIT_FAILED, customer_id=payment.customer_id,
+        invoice_ids=sorted({allocation.invoice_id for allocation in payment.allocations}),
+        details={"payment": payment.public_id, "reference": payment.reference, "amount_minor": payment.amount_minor,
+                 "currency": payment.currency, "code": payment.failure_code, "returned": returned,
+                 "reason": reason[:300]},
+        dedupe_key=f"bank_debit_failed:{payment.public_id}",
+    )
 
 
 def queue_receipt(ctx: Context, supplier: SupplierDetails, payment: Payment) -> None:

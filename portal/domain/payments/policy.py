@@ -208,6 +208,14 @@ def parse_payment_reference(text: str) -> tuple[int, int] | None:
 CARD = "card"
 BANK_ACCOUNT = "us_bank_account"
 PAYMENT_METHODS = (CARD, BANK_ACCOUNT)
+# Money received outside Stripe and recorded by staff (`service.record_offline_payment`), as
+# receipts name it.
+OFFLINE_METHOD_LABELS = {
+    "offline_wire": "Wire transfer, received outside the portal",
+    "offline_ach": "ACH transfer, received outside the portal",
+    "offline_check": "Check, received outside the portal",
+    "offline_card": "Card payment made outside the portal",
+}
 BANK_ACCOUNT_CURRENCIES = ("USD",)
 # Stripe: an ACH debit takes up to 4 business days to succeed or fail.
 ACH_BUSINESS_DAYS = 4

@@ -24,7 +24,7 @@ from portal.domain.gateway.amounts import stripe_minimum
 from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.queries import InvoiceRow, Standing, standings_for
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, BankDebit, Payment, PaymentAllocation
-from portal.domain.payments.policy import BANK_ACCOUNT, MAX_INVOICES_PER_PAYMENT, ach_expected_by
+from portal.domain.payments.policy import BANK_ACCOUNT, MAX_INVOICES_PER_PAYMENT, OFFLINE_METHOD_LABELS, ach_expected_by
 from portal.domain.payments.states import PaymentStatus
 
 
@@ -281,7 +281,7 @@ class Receipt:
     summary: PaymentSummary
     customer: Customer
     paid_at: str  # the moment it settled, in the customer's time zone
-    card: str  # "Visa ending in 4242", or "" when the processor did not say
+    card: str  # "Visa ending in 4242", how money received outside Stripe came, or "" when the processor did not say
 
     @property
     def payment(self) -> Payment:
@@ -299,7 +299,7 @@ def receipt_of(db: Session, clock: Clock, payment: Payment) -> Receipt:
     return Receipt(
         summary=describe_payments(db, [payment], clock)[0], customer=customer,
         paid_at=local_time(payment.settled_at, customer.timezone),
-        card=card_label(payment.card_brand, payment.card_last4),
+        card=card_label(payment.card_brand, payment.card_last4) or OFFLINE_METHOD_LABELS.get(payment.method, ""),
     )
 
 

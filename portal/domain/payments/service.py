@@ -621,3 +621,50 @@ def record_charge_answer(
     """Record what Stripe answered to a charge of a (locked, `new`) attempt, as for a card
     payment started on the pay page: never `succeeded` here (that waits for the webhook)."""
     return _record_create_answer(ctx, gateway, payment, answer)
+
+
+# --- money received outside Stripe ------------------------------------------------------------
+
+
+def record_offline_payment(
+    ctx: Context, *, customer_id: int, currency: str, method: str, allocations: list[tuple[int, int]],
+    bank_reference: str, contact_id: int | None = None, memo: str = "", request_key: str,
+) -> Payment:
+    """Record money received outside Stripe (a wire, a check, an ACH credit the customer sent)
+    as a settled payment: the attempt row with its `PAY-YYYY-NNNNNN` reference, its allocations
+    and one `payment` ledger entry each, so it is a payment like any other on every page, in
+    the history, the exports and the maintained balances.
+
+    `allocations` are `(invoice id, amount minor)` the caller checked against what is payable
+    under the customer's lock (`lock_customer`, taken here again). The row is written already
+    `succeeded`: nothing is in flight, so the in-flight triggers leave it alone. `request_key`
+    names what it was recorded for ("followup:<public id>"); the caller makes sure it records
+    it once (a follow-up is resolved in the same transaction). The caller commits.
+    """
+    if not allocations or any(amount <= 0 for _, amount in allocations):
+        raise PaymentRefused("A payment received needs a positive amount on at least one invoice.")
+    if not method.startswith("offline_"):
+        raise ValueError("money received outside Stripe has an offline_ method")
+    db, now = ctx.db, ctx.clock.now()
+    lock_customer(db, customer_id)
+    total = sum(amount for _, amount in allocations)
+    payment = Payment(
+        reference=next_payment_reference(db, now.year), customer_id=customer_id, contact_id=contact_id, link_id=None,
+        currency=currency, amount_minor=total, method=method, status=PaymentStatus.SUCCEEDED, request_key=request_key,
+        idempotency_key=secrets.token_hex(32), po_number="", memo=memo[:500], failure_code="", failure_message="",
+        created_at=now, updated_at=now, settled_at=now,
+    )
+    db.add(payment)
+    db.flush()
+    for invoice_id, amount in sorted(allocations):
+        db.add(PaymentAllocation(payment_id=payment.id, invoice_id=invoice_id, amount_minor=amount,
+                                 short_pay_reason=""))
+    db.flush()
+    for invoice_id, amount in sorted(allocations):
+        post_entry(db, invoice_id=invoice_id, kind=EntryKind.PAYMENT, amount_minor=-amount, payment_id=payment.id,
+                   reference=bank_reference[:120], at=now)
+    audit.record(db, ctx.clock, ctx.actor, "payment.recorded_offline", "payment", payment.public_id, after={
+        "amount_minor": total, "currency": currency, "method": method, "bank_reference": bank_reference[:120],
+        "allocations": dict((str(invoice_id), amount) for invoice_id, amount in sorted(allocations)),
+    })
+    return payment

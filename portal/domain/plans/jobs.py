@@ -35,6 +35,8 @@ from portal.domain.core.context import Context
 from portal.domain.core.database import commit_before_outside_call
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Customer
+from portal.domain.followups.service import raise_followup
+from portal.domain.followups.states import FollowupKind
 from portal.domain.gateway.amounts import stripe_minimum
 from portal.domain.gateway.protocol import (
     AUTHENTICATION_REQUIRED, GatewayRejected, GatewayUnavailable, GatewayUnusable, IntentSnapshot,
@@ -170,6 +172,15 @@ def _default(ctx: Context, supplier: SupplierDetails, plan: Plan, report: Collec
         select(Invoice.balance_minor).join(PlanInvoice, PlanInvoice.invoice_id == Invoice.id)
         .where(PlanInvoice.plan_id == plan.id))), plan.currency)
     queue_defaulted(ctx.db, ctx.clock, supplier, plan, remaining)
+    # Collections chase what is left (the plan's invoices, reminders chasing them again).
+    raise_followup(
+        ctx, kind=FollowupKind.PLAN_DEFAULTED, customer_id=plan.customer_id,
+        invoice_ids=list(ctx.db.scalars(select(PlanInvoice.invoice_id).where(PlanInvoice.plan_id == plan.id)
+                                        .order_by(PlanInvoice.invoice_id))),
+        details={"plan": plan.public_id, "remaining_minor": remaining.minor, "currency": plan.currency,
+                 "failures": plan.failures},
+        dedupe_key=f"plan_defaulted:{plan.public_id}",
+    )
     report.defaulted += 1
     log.info("plan %s defaulted after %s failed collections", plan.public_id, plan.failures)
 

@@ -18,6 +18,8 @@ from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock, today_in
 from portal.domain.core.context import Context
 from portal.domain.customers.models import Customer
+from portal.domain.followups.service import raise_followup, settle_from_promise
+from portal.domain.followups.states import FollowupKind
 from portal.domain.invoicing.models import Invoice
 from portal.domain.promises.models import Promise, PromiseInvoice
 from portal.domain.promises.notifications import PromiseMail, queue_broken_notice
@@ -86,10 +88,20 @@ def check_promises(db: Session, clock: Clock, mail: PromiseMail, policy: Promise
                 report.batch_full = True
                 break
             settle_promise(ctx, promise, outcome)
+            # An approval the clerk reported ("waiting for approval on our side") became this
+            # promise: it ends with it.
+            settle_from_promise(ctx, promise.public_id, kept=outcome == PromiseStatus.KEPT)
             if outcome == PromiseStatus.KEPT:
                 report.kept += 1
             else:
                 report.broken += 1
+                raise_followup(
+                    ctx, kind=FollowupKind.PROMISE_BROKEN, customer_id=promise.customer_id,
+                    invoice_ids=[line.invoice_id for line in promise.invoices],
+                    details={"promise": promise.public_id, "promised_date": promise.promised_date.isoformat(),
+                             "total_minor": promise.total_minor, "currency": promise.currency},
+                    dedupe_key=f"promise_broken:{promise.public_id}",
+                )
                 if queue_broken_notice(db, clock, mail, promise):
                     report.emails += 1
         if len(page) < batch_size:

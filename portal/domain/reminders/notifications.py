@@ -4,7 +4,9 @@ It goes to the company's AP contacts (the first one as the addressee; the link i
 that contact) with the shared AP mailboxes on CC, and carries ONE invoice-scoped link
 (`access.service.issue_invoice_link`) to all of its invoices that lands on the reminder page
 (`reminder_path`): those invoices selected, with "Pay <total>", "Dispute" and "Promise to pay"
-side by side. The step's subject and text are the admins' plain-text templates
+side by side; and one more link per reason they may not be paid ("There's a problem": we
+already paid, a PO, an approval, the wrong person, something wrong, can't pay it all), the same
+token landing on that reason's form with the invoices chosen. The step's subject and text are the admins' plain-text templates
 (`policy.fill_placeholders`); customer data is made one line and the HTML layout escapes it all.
 """
 
@@ -22,6 +24,7 @@ from portal.domain.core.clock import Clock
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.customers.policy import reachable
+from portal.domain.followups.states import KIND_SLUGS, REPORT_PATH, FollowupKind
 from portal.domain.invoicing.models import Invoice
 from portal.domain.notifications.rendering import RenderedEmail, SupplierDetails, render_email
 from portal.domain.notifications.service import enqueue
@@ -51,6 +54,25 @@ def reminder_path(invoice_public_ids: Sequence[str]) -> str:
     return f"{REMINDER_PAGE}?{urlencode([('invoice', public_id) for public_id in invoice_public_ids])}"
 
 
+# "There's a problem": one link per reason, each landing on its form with the reminder's
+# invoices chosen (the same invoice-scoped link as the main one, another landing page).
+PROBLEM_REASONS: tuple[tuple[str, str], ...] = (
+    ("We already paid it", "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.ALREADY_PAID])),
+    ("We need a PO number, or the PO is wrong", "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.NEEDS_PO])),
+    ("It's waiting for approval on our side",
+     "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.AWAITING_APPROVAL])),
+    ("I'm not the right person", "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.WRONG_CONTACT])),
+    ("Something is wrong with the invoice", "/disputes/new"),
+    ("We can't pay it all now", "/plans/new"),
+)
+
+
+def problem_paths(invoice_public_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(label, path) of each reason's form with exactly these invoices chosen."""
+    query = urlencode([("invoice", public_id) for public_id in invoice_public_ids])
+    return [(label, f"{path}?{query}") for label, path in PROBLEM_REASONS]
+
+
 def totals_text(lines: Sequence[ReminderLine]) -> str:
     """What is asked for, one sum per currency ("$1,250.00", or "$100.00 + €20.00")."""
     sums: dict[str, int] = {}
@@ -60,8 +82,10 @@ def totals_text(lines: Sequence[ReminderLine]) -> str:
 
 
 def reminder_email(supplier: SupplierDetails, *, customer_name: str, step: StepSpec,
-                   lines: Sequence[ReminderLine], url: str) -> RenderedEmail:
-    """The email of `step` for these invoice lines (also the admin page's preview)."""
+                   lines: Sequence[ReminderLine], url: str,
+                   problem_links: Sequence[tuple[str, str]] = ()) -> RenderedEmail:
+    """The email of `step` for these invoice lines (also the admin page's preview), with one
+    (label, url) per reason the invoices may not be paid yet."""
     values = {
         "customer_name": one_line(customer_name),
         "invoice_list": "\n".join(f"- {one_line(line.number)}, due {line.due_date_text}: {line.amount.format()}"
@@ -73,7 +97,8 @@ def reminder_email(supplier: SupplierDetails, *, customer_name: str, step: StepS
     return render_email(
         "reminder", supplier=supplier, subject=one_line(fill_placeholders(step.subject, subject_values)),
         paragraphs=[part.splitlines() for part in fill_placeholders(step.body, values).split("\n\n")],
-        total=values["total"], url=url, tone=step.tone.value,
+        total=values["total"], url=url, tone=step.tone.value, problem_links=list(problem_links),
+        invoice_numbers=", ".join(one_line(line.number) for line in lines),
     )
 
 
@@ -104,9 +129,12 @@ def queue_reminder(db: Session, clock: Clock, mail: ReminderMail, *, customer: C
     if found is None:
         return False
     to, cc = found
+    public_ids = [invoice.public_id for invoice in invoices]
     issued = issue_invoice_link(db, clock, mail.signer, contact=to, invoices=invoices,
-                                next_path=reminder_path([invoice.public_id for invoice in invoices]))
+                                next_path=reminder_path(public_ids))
+    problem_links = [(label, mail.signer.url_for(issued.link.purpose, issued.token, path))
+                     for label, path in problem_paths(public_ids)]
     email = reminder_email(mail.supplier, customer_name=customer.name, step=step,
-                           lines=reminder_lines(invoices, remindable), url=issued.url)
+                           lines=reminder_lines(invoices, remindable), url=issued.url, problem_links=problem_links)
     enqueue(db, clock, kind="reminder", to=to.email, email=email, cc=cc, dedupe_key=dedupe_key)
     return True

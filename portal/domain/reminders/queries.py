@@ -16,12 +16,13 @@ from portal.domain.customers.models import Customer
 from portal.domain.customers.queries import customer_by_account_number
 from portal.domain.notifications.rendering import RenderedEmail, SupplierDetails
 from portal.domain.invoicing.models import Invoice
+from portal.domain.followups.queries import reported_paid_invoice_ids
 from portal.domain.plans.queries import invoices_in_active_plans
 from portal.domain.promises.queries import promised_invoice_ids
 from portal.domain.reminders.models import (
     MAX_OFFSET_DAYS, CustomerReminderSettings, ReminderHoliday, ReminderSent, ReminderStep,
 )
-from portal.domain.reminders.notifications import PREVIEW_LINK, reminder_email, reminder_lines
+from portal.domain.reminders.notifications import PREVIEW_LINK, PROBLEM_REASONS, reminder_email, reminder_lines
 from portal.domain.reminders.policy import DEFAULT_STEPS, InvoiceToRemind, StepSpec, remindable
 from portal.domain.reminders.states import Tone
 
@@ -29,10 +30,12 @@ RECENT_REMINDERS = 20
 PREVIEW_INVOICES = 20
 
 def excluded_invoice_ids(db: Session, customer_id: int, today: date) -> set[int]:
-    """The customer's invoices no reminder may chase: under an open promise to pay, or in a
-    running installment plan (`plans.queries.invoices_in_active_plans`). (Disputed, in-flight
-    and paid amounts are left out by `policy.steps_to_send` from the invoices' own figures.)"""
-    return promised_invoice_ids(db, customer_id, today) | invoices_in_active_plans(db, customer_id)
+    """The customer's invoices no reminder may chase: under an open promise to pay, in a
+    running installment plan (`plans.queries.invoices_in_active_plans`), or reported paid and
+    being matched (`followups.queries.reported_paid_invoice_ids`). (Disputed, in-flight and
+    paid amounts are left out by `policy.steps_to_send` from the invoices' own figures.)"""
+    return (promised_invoice_ids(db, customer_id, today) | invoices_in_active_plans(db, customer_id)
+            | reported_paid_invoice_ids(db, customer_id))
 
 
 def policy_steps(db: Session) -> list[StepSpec]:
@@ -158,5 +161,6 @@ def preview_reminder(db: Session, clock: Clock, supplier: SupplierDetails, *, ac
     invoices = db.scalars(select(Invoice).where(Invoice.id.in_([i.invoice_id for i in picked]))
                           .order_by(Invoice.due_date, Invoice.number)).all()
     lines = reminder_lines(invoices, {i.invoice_id: i.remindable_minor for i in picked})
-    email = reminder_email(supplier, customer_name=customer.name, step=step, lines=lines, url=PREVIEW_LINK)
+    email = reminder_email(supplier, customer_name=customer.name, step=step, lines=lines, url=PREVIEW_LINK,
+                           problem_links=[(label, PREVIEW_LINK) for label, _ in PROBLEM_REASONS])
     return ReminderPreview(customer.name, step, email)

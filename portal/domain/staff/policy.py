@@ -40,6 +40,7 @@ class Permission(StrEnum):
     IMPORT_INVOICES = "import_invoices"  # upload the ERP's customers, invoices, credit notes and voids
     EXPORT_CASH = "export_cash"          # download the cash rows (payments, credits, refunds) for the ERP
     MANAGE_OUTBOX = "manage_outbox"      # see the emails the outbox gave up on and send them again
+    WORK_FOLLOWUPS = "work_followups"    # the follow-up queues: match reported payments, ask, assign, dismiss
 
 
 ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
@@ -60,6 +61,8 @@ ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyTyp
     Permission.IMPORT_INVOICES: frozenset({ADMIN, SUPERVISOR}),
     Permission.EXPORT_CASH: frozenset({ADMIN, SUPERVISOR}),
     Permission.MANAGE_OUTBOX: frozenset({ADMIN, SUPERVISOR}),
+    # Cash application and collections are collectors' work; billing (a PO) analysts'.
+    Permission.WORK_FOLLOWUPS: frozenset({ADMIN, SUPERVISOR, ANALYST, COLLECTOR}),
 })
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.errors import DomainError, NotFound
+from portal.domain.followups.states import FollowupQueue
 from portal.domain.staff.credentials import PasswordHasher, is_totp_secret, matching_totp_step, new_totp_secret
 from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMembership
 from portal.domain.staff.policy import (
@@ -289,6 +290,7 @@ def enrol_totp(ctx: Context, staff: StaffMember, secret: str, code: str) -> None
 # Teams
 
 WEEKDAYS = "1234567"
+FOLLOWUP_QUEUE_NAMES = frozenset(queue.value for queue in FollowupQueue)
 
 
 @dataclass(frozen=True)
@@ -299,6 +301,8 @@ class TeamDetails:
     opens_minute: int
     closes_minute: int
     is_fallback: bool = False
+    # The follow-up queues the team works (`followups.states.FollowupQueue` values).
+    followup_queues: tuple[str, ...] = ()
 
 
 def _checked_team(details: TeamDetails) -> TeamDetails:
@@ -310,14 +314,17 @@ def _checked_team(details: TeamDetails) -> TeamDetails:
         raise DomainError("Choose at least one business day.")
     if not 0 <= details.opens_minute < details.closes_minute <= 24 * 60:
         raise DomainError("Business hours must open before they close, within one day.")
+    queues = tuple(sorted(set(details.followup_queues)))
+    if any(queue not in FOLLOWUP_QUEUE_NAMES for queue in queues):
+        raise DomainError("Choose follow-up queues from the list.")
     return TeamDetails(name, _checked_timezone(details.timezone), days, details.opens_minute,
-                       details.closes_minute, bool(details.is_fallback))
+                       details.closes_minute, bool(details.is_fallback), queues)
 
 
 def _team_snapshot(team: Team) -> dict:
     return {"name": team.name, "timezone": team.timezone, "business_days": team.business_days,
             "opens_minute": team.opens_minute, "closes_minute": team.closes_minute,
-            "is_fallback": team.is_fallback,
+            "is_fallback": team.is_fallback, "followup_queues": sorted(team.followup_queues or []),
             "members": sorted(membership.staff_id for membership in team.memberships)}
 
 
@@ -341,7 +348,7 @@ def create_team(ctx: Context, details: TeamDetails, member_ids: list[int] = ()) 
         raise DomainError(f"A team called {details.name} exists already.")
     team = Team(name=details.name, timezone=details.timezone, business_days=details.business_days,
                 opens_minute=details.opens_minute, closes_minute=details.closes_minute, is_fallback=False,
-                created_at=ctx.clock.now())
+                followup_queues=list(details.followup_queues), created_at=ctx.clock.now())
     ctx.db.add(team)
     ctx.db.flush()
     if details.is_fallback:
@@ -363,6 +370,7 @@ def update_team(ctx: Context, team: Team, details: TeamDetails, member_ids: list
     team.name, team.timezone, team.business_days = details.name, details.timezone, details.business_days
     team.opens_minute, team.closes_minute, team.is_fallback = (details.opens_minute, details.closes_minute,
                                                                details.is_fallback)
+    team.followup_queues = list(details.followup_queues)
     _set_members(ctx, team, member_ids)
     ctx.db.flush()
     after = _team_snapshot(team)

@@ -316,6 +316,8 @@ def test_demo_plans_show_a_customer_on_hold_and_a_new_schedule_waiting(db, clock
     assert "the account is on hold" in held_plans[0].policy_reasons
     [amendment] = db.scalars(select(PlanAmendment)).all()
     assert amendment.status == "proposed" and db.get(Plan, amendment.plan_id).status == "active"
+
+
 def test_demo_po_and_contact_follow_ups_are_in_every_state_and_a_bounce_is_open(db, clock):
     from devserver.demo_followup_sources import followup_source_counts
     from portal.domain.customers.models import Contact
@@ -329,4 +331,30 @@ def test_demo_po_and_contact_follow_ups_are_in_every_state_and_a_bounce_is_open(
     reissues = db.scalars(select(InvoiceReissue)).all()
     assert sorted(r.replacement_invoice_id is None for r in reissues) == [False, True]  # replaced, in place
     assert db.scalar(select(func.count()).select_from(Contact).where(Contact.email_failing_at.is_not(None))) == 1
+    assert check_ledger(db).is_consistent
+
+
+def test_demo_follow_ups_are_in_every_state_and_a_team_works_the_queues(db, clock):
+    from devserver.demo_followups import followup_counts
+    from portal.domain.followups.models import Followup
+    from portal.domain.notifications.models import OutboxMessage
+    from portal.domain.staff.models import Team
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    assert set(followup_counts(db)) == {"open", "waiting", "resolved", "dismissed"}
+    kinds = {(f.kind, f.status) for f in db.scalars(select(Followup))}
+    assert {("already_paid", "open"), ("already_paid", "waiting"), ("already_paid", "resolved"),
+            ("already_paid", "dismissed"), ("awaiting_approval", "open"), ("awaiting_approval", "dismissed"),
+            ("promise_broken", "open"), ("promise_broken", "dismissed"), ("bank_debit_failed", "open"),
+            ("plan_defaulted", "open")} <= kinds, kinds
+    receivables = db.scalar(select(Team).where(Team.name == "Receivables"))
+    assert sorted(receivables.followup_queues) == ["cash_application", "collections"]
+    clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
+    acme = db.scalar(select(Followup).where(Followup.customer_id == clerk.customer_id,
+                                            Followup.kind == "already_paid"))
+    assert acme.team_id == receivables.id and acme.status == "open"
+    assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind.like("followup_%"))) == 0
+    from portal.domain.ledger.jobs import check_ledger
+
     assert check_ledger(db).is_consistent

@@ -14,6 +14,8 @@ from datetime import date, datetime, timedelta, UTC
 import pytest
 from sqlalchemy import func, select
 
+from portal.domain.followups.models import Followup
+from portal.domain.followups.states import FollowupKind
 from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
 from portal.domain.core.database import writing_session
@@ -407,3 +409,19 @@ def test_two_collectors_at_once_charge_each_due_installment_once(db, clock, supp
     assert sorted(count for _, count in attempts) == [1, 1]
     assert {p.id for p in plans} == set(db.scalars(select(Installment.plan_id).where(
         Installment.status == "charging")).all())
+
+
+def test_a_defaulted_plan_raises_one_collections_follow_up(db, clock, fake_gateway, acme, card, collect):
+    _, clerk, first, _ = acme
+    fake_gateway.off_session.outcomes[card.stripe_payment_method_id] = "insufficient_funds"
+    plan = make_test_plan(db, clock, clerk, [first], count=4, cadence="weekly", card=card)
+    policy = PlanPolicy(retry_after_days=3, max_failures=3)
+    for _ in range(8):
+        collect(policy)
+        clock.advance(days=3)
+    assert plan.status == PlanStatus.DEFAULTED
+    [followup] = db.scalars(select(Followup)).all()
+    assert (followup.kind, followup.queue, followup.dedupe_key) == (
+        FollowupKind.PLAN_DEFAULTED, "collections", f"plan_defaulted:{plan.public_id}")
+    assert [link.invoice_id for link in followup.invoices] == [first.id]
+    assert followup.details["remaining_minor"] == 60_000

@@ -10,6 +10,8 @@ import re
 import pytest
 from sqlalchemy import select
 
+from portal.domain.followups.models import Followup
+from portal.domain.followups.states import FollowupKind, FollowupStatus
 from portal.domain.core.models import AuditEntry
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.promises.jobs import check_promises
@@ -168,3 +170,17 @@ def test_two_runs_at_once_decide_each_promise_once(session_factory, db, clock, a
     decided = db.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "promise.broken")).all()
     assert len(decided) == len(set(decided)) and 5 <= len(decided) <= 10  # each run decided at most 5
     assert len(_emails(db)) == len(decided)
+
+
+def test_a_broken_promise_raises_one_collections_follow_up_for_the_collector(db, clock, acme, run):
+    customer, clerk, first, second = acme
+    promise = make_test_promise(db, clock, clerk, [first, second])
+    _past_the_deadline(clock, promise)
+    run()
+    run()  # a second run decides nothing more
+    [followup] = db.scalars(select(Followup)).all()
+    assert (followup.kind, followup.queue, followup.status, followup.customer_id) == (
+        FollowupKind.PROMISE_BROKEN, "collections", FollowupStatus.OPEN, customer.id)
+    assert followup.dedupe_key == f"promise_broken:{promise.public_id}"
+    assert sorted(link.invoice_id for link in followup.invoices) == sorted([first.id, second.id])
+    assert followup.details["promise"] == promise.public_id

@@ -72,8 +72,9 @@ def test_one_email_per_customer_per_step_listing_every_invoice_at_that_step(db, 
     assert "- INV-7B, due 08 Jun 2026: $25.50" in overdue.body_text
     assert "INV-SOON" not in overdue.body_text
     assert "INV-SOON" in soon.body_text and soon.subject == "Invoices due soon"
-    # ONE link for them all (in the text and again under it), and in the HTML's button.
-    [link] = set(re.findall(r"https?://\S+", overdue.body_text))
+    # ONE link for them all (in the text and again under it), and in the HTML's button; the
+    # "There's a problem" links beside it land elsewhere (see the test of those below).
+    [link] = {url for url in re.findall(r"https?://\S+", overdue.body_text) if "reminders%2Fact" in url}
     assert f'href="{link}"' in overdue.body_html.replace("&amp;", "&") and "Pay $150.50, dispute" in overdue.body_html
 
 
@@ -269,3 +270,28 @@ def test_a_company_whose_every_contact_left_gets_nothing(db, clock, run):
     db.flush()
     assert run().emails == 0 and _emails(db) == []
     assert db.scalar(select(func.count()).select_from(ReminderSent)) == 0
+
+
+def test_each_reason_has_its_own_link_to_its_form_with_the_reminders_invoices(db, clock, acme, run, client):
+    """One link per reason ("There's a problem"), the same invoice-scoped token landing on
+    that reason's form with the reminder's invoices chosen: safe to forward like the main one."""
+    customer, _ = acme
+    first = _invoice(db, clock, customer, "INV-7A", 8)
+    second = _invoice(db, clock, customer, "INV-7B", 7)
+    run()
+    [email] = _emails(db)
+    assert "Tell us about INV-7A, INV-7B in one click" in email.body_text
+    links = dict(re.findall(r"^- (.+?): (https?://\S+)$", email.body_text, re.M))
+    query = f"invoice%3D{first.public_id}%26invoice%3D{second.public_id}"
+    assert set(links) == {"We already paid it", "We need a PO number, or the PO is wrong",
+                          "It's waiting for approval on our side", "I'm not the right person",
+                          "Something is wrong with the invoice", "We can't pay it all now"}
+    for label, path in [("We already paid it", "problems/new/already-paid"), ("We need a PO number, or the PO is wrong",
+                        "problems/new/po"), ("It's waiting for approval on our side", "problems/new/approval"),
+                        ("I'm not the right person", "problems/new/contact"),
+                        ("Something is wrong with the invoice", "disputes/new"), ("We can't pay it all now", "plans/new")]:
+        assert links[label].endswith(f"?next=%2F{path.replace('/', '%2F')}%3F{query}"), links[label]
+    tokens = {link.split("/link/")[1].split("?")[0] for link in links.values()}
+    assert len(tokens) == 1 and tokens.pop() in email.body_text.split("promise a date: ")[1].split("\n")[0]
+    for label in links:
+        assert links[label] in email.body_html.replace("&amp;", "&")

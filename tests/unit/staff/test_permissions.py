@@ -33,6 +33,7 @@ EXPECTED = {
     "import_invoices": {A, S},
     "export_cash": {A, S},
     "manage_outbox": {A, S},
+    "work_followups": {A, S, N, C},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 

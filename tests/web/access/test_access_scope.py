@@ -25,9 +25,11 @@ REQUIRED_ENDPOINTS = (
 # tests/web/promises/test_promise_pages.py), and the reminder's page where the link lands (the
 # pay page's figures for the named invoices only: tests/web/reminders/test_reminder_journey.py).
 # The "we need a PO" and "I'm not the right person" forms take only the linked invoices too
-# (tests/web/followups/test_followup_source_pages.py).
+# (tests/web/followups/test_followup_source_pages.py), and so do "There's a problem" and its
+# "we already paid it" and "waiting for approval" forms (tests/web/followups/).
 INVOICE_LINK_PAGES = {"account.invoices", "payments.pay", "disputes.index", "disputes.new", "promises.index",
-                      "promises.new", "reminders.act", "followup_sources.po_form", "followup_sources.contact_form"}
+                      "promises.new", "reminders.act", "followup_sources.po_form", "followup_sources.contact_form",
+                      "followups.menu", "followups.new_paid", "followups.new_approval"}
 # Blueprints that are not customer pages.
 NOT_CUSTOMER_PAGES = ("auth.", "webhooks.", "admin.")
 

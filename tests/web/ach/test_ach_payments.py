@@ -12,6 +12,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from portal.domain.followups.models import Followup
+from portal.domain.followups.states import FollowupKind
 from portal.domain.core.context import Context
 from portal.domain.ledger.jobs import check_ledger
 from portal.domain.ledger.models import InvoiceEntry
@@ -307,3 +309,18 @@ def test_pay_page_offers_a_bank_account_with_its_mandate_for_usd_in_the_real_dia
 def test_localstripe_pay_page_says_card_only(signed_in, company):
     page = signed_in.get("/pay", query_string={"invoice": company.invoices[0].public_id}).get_data(as_text=True)
     assert 'id="card-only"' in page and 'id="bank-mandate"' not in page
+
+
+def test_a_failed_bank_debit_raises_one_cash_application_follow_up(signed_in, db, clock, company, supervisor):
+    public_id = _pay_by_bank(signed_in, company)
+    payment = payment_by_public_id(db, public_id)
+    clock.advance(days=2)
+    for _ in range(2):  # Stripe delivers the failure twice: one follow-up
+        _intent_event(signed_in, clock, payment, "payment_intent.payment_failed", "requires_payment_method",
+                      failure_code="insufficient_funds", failure_message="The bank returned the debit.")
+    db.expire_all()
+    [followup] = db.scalars(select(Followup)).all()
+    assert (followup.kind, followup.queue, followup.dedupe_key) == (
+        FollowupKind.BANK_DEBIT_FAILED, "cash_application", f"bank_debit_failed:{public_id}")
+    assert followup.details["reference"] == payment.reference and followup.details["returned"] is False
+    assert len(followup.invoices) == 2
