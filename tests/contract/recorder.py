@@ -130,6 +130,25 @@ class StripeRecorder:
         setup.update(status="succeeded", payment_method=method_id)
         return method_id
 
+    def confirm_bank_setup(self, setup_id: str, microdeposits: bool = False) -> str:
+        """Stripe.js confirming a SetupIntent with a US bank account (Financial Connections, or
+        microdeposits to confirm later: `finish_setup`)."""
+        method_id = f"pm_{secrets.token_hex(12)}"
+        setup = self.setups[setup_id]
+        self.methods[method_id] = {"id": method_id, "object": "payment_method", "type": "us_bank_account",
+                                   "customer": setup["customer"], "livemode": False,
+                                   "us_bank_account": {"bank_name": "STRIPE TEST BANK", "last4": "6789",
+                                                       "account_type": "checking", "routing_number": "110000000"}}
+        setup.update(payment_method=method_id, mandate=f"mandate_{secrets.token_hex(8)}",
+                     status="requires_action" if microdeposits else "succeeded",
+                     next_action={"type": "verify_with_microdeposits", "verify_with_microdeposits": {
+                         "hosted_verification_url": f"https://payments.stripe.com/microdeposit/{setup_id}"}}
+                     if microdeposits else None)
+        return method_id
+
+    def finish_setup(self, setup_id: str) -> None:
+        self.setups[setup_id].update(status="succeeded", next_action=None)
+
     def _create(self, params: dict) -> tuple[int, dict]:
         token = params.get("confirmation_token", "")
         if params.get("off_session") == "true" and params.get("payment_method") in self.methods:
