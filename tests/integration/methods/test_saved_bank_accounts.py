@@ -15,12 +15,14 @@ from portal.domain.core.models import AuditEntry
 from portal.domain.methods import queries, service
 from portal.domain.methods.models import SavedMethod
 from portal.domain.methods.policy import MethodRefused, bank_mandate_text, consent_text
+from portal.domain.payments.models import Payment
+from portal.domain.plans.jobs import JOB_ACTOR, collect_installments
 from portal.domain.plans.service import PlanRefused
 from tests.support.factories import make_contact, make_customer, make_invoice
 from tests.support.methods import (
     TEST_USER_AGENT, account_access, contact_context, save_bank_account, save_card, start_bank_setup,
 )
-from tests.support.plans import make_test_plan
+from tests.support.plans import POLICY, make_test_plan
 
 
 @pytest.fixture
@@ -132,3 +134,18 @@ def test_autopay_refuses_a_saved_bank_account_with_a_clear_message(db, clock, fa
     bank = save_bank_account(db, clock, fake_gateway, company)
     with pytest.raises(PlanRefused, match="saved bank account cannot be used for it yet"):
         make_test_plan(db, clock, company, [invoice], card=bank, days=3)
+
+
+def test_the_collector_never_charges_a_bank_account_waiting_for_microdeposits(db, clock, fake_gateway, company, supplier):
+    """SECURITY.md P12: even a plan pointing at a pending bank account (written past the
+    service's refusal) gets no charge scheduled."""
+    invoice = make_invoice(db, clock, company.customer, currency="USD", total_minor=90_000)
+    card = save_card(db, clock, fake_gateway, company)
+    plan = make_test_plan(db, clock, company, [invoice], card=card, days=0)
+    bank = save_bank_account(db, clock, fake_gateway, company, microdeposits=True)
+    plan.saved_method_id = bank.id
+    db.commit()
+    report = collect_installments(Context(db, clock, JOB_ACTOR), fake_gateway, supplier, POLICY)
+    db.commit()
+    assert (report.charged, report.skipped) == (0, 1)
+    assert fake_gateway.off_session.calls == 0 and db.scalars(select(Payment)).all() == []
