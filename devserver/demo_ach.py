@@ -3,6 +3,11 @@ still processing (started yesterday: the invoice, the payments list and the stat
 "processing, expected by ..."), and one returned by the bank after it had settled (R01,
 insufficient funds: the settlement reversed, the invoice open again, the account marked
 unusable). Written as history, as Stripe's events would have left them; no email is queued.
+
+Acme Corp also has two saved US bank accounts on its payment methods page: one verified (the
+default: saved a week ago through Financial Connections) and one saved yesterday, waiting for
+its microdeposits (shown "Waiting for verification"; it cannot be made the default or charged).
+Their Stripe ids are made up: the demo's localstripe knows neither (it has no bank accounts).
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from sqlalchemy.orm import Session
 from portal.domain.core.clock import Clock
 from portal.domain.customers.models import Customer
 from portal.domain.ledger.service import post_entry
+from portal.domain.methods.models import MethodSetup, SavedMethod
+from portal.domain.methods.policy import bank_mandate_text, consent_text
+from portal.domain.methods.states import Verification
 from portal.domain.ledger.states import EntryKind
 from portal.domain.payments.models import BankDebit, Payment, PaymentAllocation
 from portal.domain.payments.policy import BANK_ACCOUNT, ach_return_reason, mandate_text
@@ -46,6 +54,42 @@ def _bank_payment(db: Session, customer: Customer, invoice, status: str, started
     return payment
 
 
+def _saved_bank_account(db: Session, customer: Customer, saved: datetime, last4: str, bank_name: str,
+                        verification: Verification, default: bool) -> SavedMethod:
+    contact = _contact(db, customer.id)
+    mandate = bank_mandate_text(DEMO_SUPPLIER, customer.name)
+    setup = MethodSetup(customer_id=customer.id, contact_id=contact.id, idempotency_key=secrets.token_hex(32),
+                        stripe_setup_intent_id=f"seti_demo_{secrets.token_hex(6)}",
+                        consent_text=consent_text(DEMO_SUPPLIER, customer.name), mandate_text=mandate,
+                        ip="203.0.113.24", user_agent=DEMO_USER_AGENT, created_at=saved, completed_at=saved)
+    db.add(setup)
+    db.flush()
+    method = SavedMethod(
+        customer_id=customer.id, setup_id=setup.id, stripe_payment_method_id=f"pm_demo_bank_{secrets.token_hex(6)}",
+        method_type=BANK_ACCOUNT, bank_name=bank_name, account_type="checking", last4=last4,
+        verification_status=verification, verified_at=saved if verification == Verification.VERIFIED else None,
+        stripe_mandate_id=f"mandate_demo_{secrets.token_hex(6)}", mandate_accepted_at=saved,
+        is_default=default, consent_text=mandate, saved_by_contact_id=contact.id, saved_at=saved,
+        ip=setup.ip, user_agent=setup.user_agent,
+    )
+    db.add(method)
+    db.flush()
+    return method
+
+
+def write_demo_bank_methods(db: Session, clock: Clock, customer: Customer) -> list[str]:
+    """A verified saved bank account (the default when the customer has none) and one waiting
+    for microdeposits."""
+    now = clock.now()
+    has_default = db.scalar(select(SavedMethod.id).where(
+        SavedMethod.customer_id == customer.id, SavedMethod.is_default.is_(True))) is not None
+    _saved_bank_account(db, customer, now - timedelta(days=7), "6789", "STRIPE TEST BANK", Verification.VERIFIED,
+                        default=not has_default)
+    _saved_bank_account(db, customer, now - timedelta(days=1), "1116", "FIRST DEMO CREDIT UNION",
+                        Verification.PENDING, default=False)
+    return ["bank account verified", "bank account pending verification"]
+
+
 def write_demo_ach(db: Session, clock: Clock) -> list[str]:
     """Make the demo's bank payments (the caller commits). Returns what was made."""
     now = clock.now()
@@ -73,4 +117,5 @@ def write_demo_ach(db: Session, clock: Clock) -> list[str]:
         debit.return_code, debit.returned_at, debit.unusable_at = "R01", returned, returned
         db.flush()
         made.append("returned")
+    made += write_demo_bank_methods(db, clock, acme)
     return made

@@ -1,4 +1,5 @@
-"""Saved payment methods: the list, saving a card for off-session use, the default, removal.
+"""Saved payment methods: the list, saving a card or (real dialect, USD) a US bank account for
+off-session use, the default, removal.
 
 Only a contact signed in to the whole account reaches these pages (`require_whole_account` on
 every view; the domain refuses anyone else as "not found" too): an invoice-link holder can
@@ -22,7 +23,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 
 from portal.domain.methods import queries, service
-from portal.domain.methods.policy import consent_text, describe_card
+from portal.domain.methods.policy import bank_mandate_text, consent_text, describe_method, offers_bank_accounts
 from portal.forms.methods import consenting_user_agent
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
@@ -40,18 +41,28 @@ def _consent() -> str:
     return consent_text(services().supplier.name, g.customer.name)
 
 
+def _mandate(currency: str) -> str | None:
+    """The ACH mandate shown (and stored) when a bank account may be saved too, else None."""
+    if not offers_bank_accounts(currency, not services().settings.uses_local_stripe):
+        return None
+    return bank_mandate_text(services().supplier.name, g.customer.name)
+
+
 @bp.get("/payment-methods")
 @require_whole_account
 def index():
-    return render_template("methods/index.html", methods=queries.saved_methods(db(), current_access()))
+    offers = _mandate(queries.setup_currency(db(), current_access())) is not None
+    return render_template("methods/index.html", methods=queries.saved_methods(db(), current_access()),
+                           offers_bank_accounts=offers)
 
 
 @bp.get("/payment-methods/new")
 @require_whole_account
 def new():
     settings = services().settings
+    currency = queries.setup_currency(db(), current_access())
     return render_template(
-        "methods/new.html", consent=_consent(), currency=queries.setup_currency(db(), current_access()),
+        "methods/new.html", consent=_consent(), mandate=_mandate(currency), currency=currency,
         publishable_key=settings.stripe_publishable_key, stripe_js_url=settings.stripe_js_url,
         stripe_dialect=settings.stripe_dialect,
     )
@@ -61,7 +72,8 @@ def new():
 @require_whole_account
 def start():
     user_agent = consenting_user_agent(request.headers.get("User-Agent"))
-    setup = service.start_setup(_context(), services().gateway, current_access(), _consent(), user_agent)
+    mandate = _mandate(queries.setup_currency(db(), current_access()))
+    setup = service.start_setup(_context(), services().gateway, current_access(), _consent(), user_agent, mandate)
     return jsonify(
         client_secret=setup.client_secret,
         complete_url=url_for(".complete", public_id=setup.public_id),
@@ -76,16 +88,27 @@ def start():
 def complete(public_id: str):
     method = service.complete_setup(_context(), services().gateway, current_access(), public_id)
     if wants_json():
-        return jsonify(methods_url=url_for(".index"), method=method.public_id)
-    flash(f"{describe_card(method.brand, method.last4)} is saved.", "success")
+        if method.verification_status != "verified":
+            flash(_saved_message(method), "success")  # the page the browser moves to says so
+        return jsonify(methods_url=url_for(".index"), method=method.public_id,
+                       verification=method.verification_status)
+    flash(_saved_message(method), "success")
     return redirect(url_for(".index"))
+
+
+def _saved_message(method) -> str:
+    if method.verification_status == "pending_verification":
+        return (f"{describe_method(method)} is saved and waiting for verification: Stripe sends two small deposits "
+                "to it within two business days, with an email saying how to confirm them. It can be used once "
+                "they are confirmed.")
+    return f"{describe_method(method)} is saved."
 
 
 @bp.post("/payment-methods/<public_id>/default")
 @require_whole_account
 def make_default(public_id: str):
     method = service.set_default_method(_context(), services().gateway, current_access(), public_id)
-    flash(f"{describe_card(method.brand, method.last4)} is now the default card.", "success")
+    flash(f"{describe_method(method)} is now the default payment method.", "success")
     return redirect(url_for(".index"))
 
 
@@ -93,12 +116,12 @@ def make_default(public_id: str):
 @require_whole_account
 def confirm_remove(public_id: str):
     method = queries.method_for_access(db(), current_access(), public_id)
-    return render_template("methods/remove.html", method=method, label=describe_card(method.brand, method.last4))
+    return render_template("methods/remove.html", method=method, label=describe_method(method))
 
 
 @bp.post("/payment-methods/<public_id>/remove")
 @require_whole_account
 def remove(public_id: str):
     method = service.remove_method(_context(), services().gateway, current_access(), public_id)
-    flash(f"{describe_card(method.brand, method.last4)} is removed.", "success")
+    flash(f"{describe_method(method)} is removed.", "success")
     return redirect(url_for(".index"))

@@ -23,6 +23,8 @@
  *                     (offered for USD) fires the documented change event with value.type.
  * - "setup_ok":       confirmSetup answers {setupIntent} succeeded (no redirect for a card)
  * - "setup_declined": confirmSetup answers a card_error
+ * - "setup_microdeposits": confirmSetup answers {setupIntent} requires_action, a US bank account
+ *                     waiting for its microdeposits (next_action verify_with_microdeposits)
  * What the page called and the misuses found are kept in the tab's sessionStorage ("stripeStandIn":
  * {calls, problems}), so a test reads them after the page has moved on to the status page.
  */
@@ -231,6 +233,15 @@
         if (options.redirect !== "if_required") { integrationError("confirmSetup: a card would redirect to return_url here"); }
         return later({setupIntent: {id: id, object: "setup_intent", client_secret: options.clientSecret, status: "succeeded",
                                     payment_method: "pm_standin_" + Math.random().toString(36).slice(2, 10)}});
+      }
+      if (state.attempt === "setup_microdeposits") {
+        var types = options.elements.options.paymentMethodTypes || [];
+        if (types.indexOf("us_bank_account") < 0) { integrationError("confirmSetup: us_bank_account is not offered"); }
+        return later({setupIntent: {id: id, object: "setup_intent", client_secret: options.clientSecret,
+                                    status: "requires_action", payment_method: "pm_standin_bank",
+                                    next_action: {type: "verify_with_microdeposits", verify_with_microdeposits: {
+                                      hosted_verification_url: "https://payments.stripe.com/microdeposit/standin",
+                                      microdeposit_type: "amounts"}}}});
       }
       if (state.attempt === "setup_declined") {
         return later({error: {type: "card_error", code: "card_declined", decline_code: "generic_decline",

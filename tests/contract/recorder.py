@@ -20,6 +20,10 @@ from urllib.parse import urlsplit
 
 from tests.contract.sdk_params import decode_form
 
+# `RecordingStripe.setups_confirmed_in_browser` set to this: the browser saved a US bank account
+# that waits for its microdeposits.
+BANK_MICRODEPOSITS = "bank_microdeposits"
+
 
 @dataclass
 class Recorded:
@@ -39,7 +43,8 @@ class StripeRecorder:
     methods: dict[str, dict] = field(default_factory=dict)
     # For pages driven by the Stripe.js stand-in (which calls no server): a SetupIntent read
     # back is taken as confirmed with a test card, as Stripe.js would have done.
-    setups_confirmed_in_browser: bool = False
+    # BANK_MICRODEPOSITS: with a US bank account waiting for its microdeposits instead.
+    setups_confirmed_in_browser: bool | str = False
     _keys: dict[str, tuple[dict, int, dict]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -109,7 +114,10 @@ class StripeRecorder:
             return 200, self.setups[setup_id]
         if method == "GET" and kind == "setup_intents" and len(rest) == 1 and rest[0] in self.setups:
             if self.setups_confirmed_in_browser and self.setups[rest[0]]["status"] == "requires_payment_method":
-                self.confirm_setup(rest[0])
+                if self.setups_confirmed_in_browser == BANK_MICRODEPOSITS:
+                    self.confirm_bank_setup(rest[0], microdeposits=True)
+                else:
+                    self.confirm_setup(rest[0])
             setup = dict(self.setups[rest[0]])
             if setup["payment_method"] and "payment_method" in params.get("expand", {}).values():
                 setup["payment_method"] = self.methods[setup["payment_method"]]
@@ -129,6 +137,25 @@ class StripeRecorder:
                                    "card": {"brand": "visa", "last4": last4, "exp_month": 12, "exp_year": 2034}}
         setup.update(status="succeeded", payment_method=method_id)
         return method_id
+
+    def confirm_bank_setup(self, setup_id: str, microdeposits: bool = False) -> str:
+        """Stripe.js confirming a SetupIntent with a US bank account (Financial Connections, or
+        microdeposits to confirm later: `finish_setup`)."""
+        method_id = f"pm_{secrets.token_hex(12)}"
+        setup = self.setups[setup_id]
+        self.methods[method_id] = {"id": method_id, "object": "payment_method", "type": "us_bank_account",
+                                   "customer": setup["customer"], "livemode": False,
+                                   "us_bank_account": {"bank_name": "STRIPE TEST BANK", "last4": "6789",
+                                                       "account_type": "checking", "routing_number": "110000000"}}
+        setup.update(payment_method=method_id, mandate=f"mandate_{secrets.token_hex(8)}",
+                     status="requires_action" if microdeposits else "succeeded",
+                     next_action={"type": "verify_with_microdeposits", "verify_with_microdeposits": {
+                         "hosted_verification_url": f"https://payments.stripe.com/microdeposit/{setup_id}"}}
+                     if microdeposits else None)
+        return method_id
+
+    def finish_setup(self, setup_id: str) -> None:
+        self.setups[setup_id].update(status="succeeded", next_action=None)
 
     def _create(self, params: dict) -> tuple[int, dict]:
         token = params.get("confirmation_token", "")

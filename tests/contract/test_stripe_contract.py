@@ -9,10 +9,14 @@ import pytest
 from portal.domain.core.context import Context
 from portal.domain.gateway.stripe_adapter import STRIPE_API_VERSION
 from portal.domain.payments.jobs import RECONCILER, reconcile_payments
+from sqlalchemy import select
+
+from portal.domain.methods.models import SavedMethod
 from tests.contract.sdk_params import check_request
+from tests.support.fixtures.stripe import stripe_event
 from tests.support.paying import make_company
 from tests.support.factories import sign_in
-from tests.support.paying import open_pay_page, pay, pay_form, payment_by_public_id, post_payment
+from tests.support.paying import open_pay_page, pay, pay_form, payment_by_public_id, post_event, post_payment
 
 pytestmark = pytest.mark.stripe_contract
 
@@ -177,6 +181,33 @@ def test_save_a_card_set_another_default_and_remove_one(clerk, company, stripe_r
     updates = [r for r in recorder.requests if r.method == "POST" and r.path.startswith("/v1/customers/")]
     assert [u.params["invoice_settings"]["default_payment_method"] for u in updates] == [
         next(iter(recorder.methods)), list(recorder.methods)[1]]
+
+
+def test_save_a_bank_account_verified_later_by_a_webhook(clerk, company, stripe_recorder, db, clock):
+    """A USD customer: the SetupIntent allows a US bank account with its verification options;
+    the bank account waits for microdeposits, and setup_intent.succeeded is read back."""
+    recorder = stripe_recorder.recorder
+    token = clerk.get("/payment-methods/new").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    headers = {"Accept": "application/json", "X-CSRFToken": token}
+    body = clerk.post("/payment-methods/new", headers=headers).get_json()
+    setup_id = body["client_secret"].split("_secret_")[0]
+    recorder.confirm_bank_setup(setup_id, microdeposits=True)
+    done = clerk.post(body["complete_url"], headers=headers)
+    assert done.status_code == 200 and done.get_json()["verification"] == "pending_verification"
+    [create] = [r for r in recorder.requests if (r.method, r.path) == ("POST", "/v1/setup_intents")]
+    assert list(create.params["allowed_payment_method_types"].values()) == ["card", "us_bank_account"]
+    assert create.params["payment_method_options"]["us_bank_account"]["verification_method"] == "automatic"
+    assert create.params["automatic_payment_methods"] == {"enabled": "true", "allow_redirects": "never"}
+    assert "payment_method_types" not in create.params
+
+    recorder.finish_setup(setup_id)
+    now = int(clock.now().timestamp())
+    event = stripe_event("setup_intent.succeeded", {**recorder.setups[setup_id], "payment_method": "pm_x"}, created=now)
+    answer = post_event(clerk, event, now)
+    assert answer.status_code == 200 and answer.get_json()["outcome"].endswith("-> verified")
+    reads = [r for r in recorder.requests if (r.method, r.path) == ("GET", f"/v1/setup_intents/{setup_id}")]
+    assert len(reads) == 2  # the browser's report, then the webhook's: each read back from Stripe
+    assert db.scalar(select(SavedMethod.verification_status)) == "verified"
 
 
 def test_a_staff_refund(clerk, company, stripe_recorder, db, clock, gateway):

@@ -109,6 +109,7 @@ class WebhookEvent:
     intent: IntentSnapshot | None  # set when data.object is a PaymentIntent
     refund: RefundSnapshot | None = None  # set when data.object is a Refund
     dispute: DisputeSnapshot | None = None  # set when data.object is a Dispute
+    setup: SetupSnapshot | None = None  # set when data.object is a SetupIntent
 
 
 # Refund statuses as Stripe names them (the Refund object, API version pinned in the adapter).
@@ -280,6 +281,8 @@ class SetupRequest:
     stripe_customer_id: str
     idempotency_key: str  # saved in our database before the call, reused on every retry
     reference: str  # our setup's public id, stored in the SetupIntent's metadata
+    # Offer a US bank account as well as a card (the contact was shown the ACH mandate).
+    bank_accounts: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,8 +296,19 @@ class CardDetails:
 
 
 @dataclass(frozen=True)
+class BankAccountDetails:
+    """What a saved US bank account may show: the bank's name, the last four digits of the
+    account and its type (never the account or routing number)."""
+
+    bank_name: str
+    last4: str
+    account_type: str  # "checking" or "savings"
+
+
+@dataclass(frozen=True)
 class SetupSnapshot:
-    """A SetupIntent as Stripe reported it; `card` set once a card PaymentMethod is on it."""
+    """A SetupIntent as Stripe reported it; `card` (or `bank_account`) set once a card (or a
+    US bank account) PaymentMethod is on it."""
 
     id: str
     status: str
@@ -305,6 +319,11 @@ class SetupSnapshot:
     reference: str | None = None  # our setup's public id, from the metadata
     card: CardDetails | None = None
     failure_message: str = ""
+    bank_account: BankAccountDetails | None = None
+    # "verify_with_microdeposits" while Stripe waits for the amounts, and its hosted page.
+    next_action: str = ""
+    verification_url: str = ""
+    mandate_id: str | None = None  # the ACH mandate Stripe made from the customer's acceptance
 
 
 class SetupNotFound(GatewayError):

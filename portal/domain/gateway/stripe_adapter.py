@@ -26,7 +26,8 @@ import stripe
 from portal.domain.core.money import MoneyError
 from portal.domain.gateway.amounts import stripe_maximum, stripe_minimum, to_stripe_amount
 from portal.domain.gateway.protocol import (
-    CARD_TOKEN_PREFIX, CONFIRMATION_TOKEN_PREFIX, REFUND_REQUESTED_BY_CUSTOMER, CardDetails, CardPaymentRequest,
+    CARD_TOKEN_PREFIX, CONFIRMATION_TOKEN_PREFIX, REFUND_REQUESTED_BY_CUSTOMER, BankAccountDetails, CardDetails,
+    CardPaymentRequest,
     CustomerRequest, DisputeSnapshot, GatewayRejected, GatewayUnavailable, GatewayUnusable, IntentNotFound,
     IntentSnapshot, MandateAcceptance, METHOD_US_BANK_ACCOUNT, NEXT_ACTION_MICRODEPOSITS, OffSessionChargeRequest,
     PaymentDeclined, RefundNotFound, RefundRequest, RefundSnapshot, SetupNotFound, SetupRequest,
@@ -56,6 +57,8 @@ US_BANK_ACCOUNT_OPTIONS = {
     "verification_method": "automatic",
     "financial_connections": {"permissions": ["payment_method"]},
 }
+# What a setup may save besides a bank account (which the real dialect adds when offered).
+SETUP_METHOD_TYPES = ("card",)
 # Asked for on every intent we create or read: the payment method as an object rather than an
 # id, so the answer names the card (brand and last four) for the receipt.
 EXPAND_INTENT = ["payment_method"]
@@ -88,6 +91,7 @@ class RealStripe:
     """
 
     name = "real"
+    saves_bank_accounts = True
     calls_per_payment = 1
     network_retries = MAX_NETWORK_RETRIES
 
@@ -114,10 +118,18 @@ class RealStripe:
     def cancel_params(self, reason: str) -> dict:
         return {"cancellation_reason": reason}
 
-    def setup_params(self) -> dict:
+    def setup_params(self, request: SetupRequest) -> dict:
         # Dynamic payment methods, none that redirects: the page confirms in place
-        # (stripe.confirmSetup with redirect "if_required") and reports back itself.
-        return {"automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}
+        # (stripe.confirmSetup with redirect "if_required") and reports back itself. When a
+        # bank account is offered, only the types we can charge later are allowed
+        # (`payment_method_types` is not writable on this API version); the account is
+        # verified through Financial Connections where the bank allows it, by microdeposits
+        # otherwise.
+        params: dict = {"automatic_payment_methods": {"enabled": True, "allow_redirects": "never"}}
+        if request.bank_accounts:
+            params["allowed_payment_method_types"] = [*SETUP_METHOD_TYPES, METHOD_US_BANK_ACCOUNT]
+            params["payment_method_options"] = {METHOD_US_BANK_ACCOUNT: US_BANK_ACCOUNT_OPTIONS}
+        return params
 
     def attach_after_setup(self, client: stripe.StripeClient, setup: dict) -> None:
         """Stripe attaches a SetupIntent's PaymentMethod to its Customer on success."""
@@ -139,6 +151,7 @@ class LocalStripe:
     `cancellation_reason`."""
 
     name = "localstripe"
+    saves_bank_accounts = False
     calls_per_payment = 2
     network_retries = 0
 
@@ -154,8 +167,9 @@ class LocalStripe:
     def cancel_params(self, reason: str) -> dict:
         return {}  # "Unexpected cancellation_reason"
 
-    def setup_params(self) -> dict:
-        return {"payment_method_types": ["card"]}  # it refuses automatic_payment_methods
+    def setup_params(self, request: SetupRequest) -> dict:
+        # It refuses automatic_payment_methods, and has no us_bank_account: cards only.
+        return {"payment_method_types": list(SETUP_METHOD_TYPES)}
 
     def attach_after_setup(self, client: stripe.StripeClient, setup: dict) -> None:
         """localstripe's SetupIntent confirm leaves the method unattached (TOOLING.md)."""
@@ -269,7 +283,7 @@ class StripeGateway:
         with _translated_errors():
             setup = self._client.v1.setup_intents.create(
                 params={"customer": request.stripe_customer_id, "usage": "off_session",
-                        "metadata": {SETUP_KEY: request.reference}, **self.dialect.setup_params()},
+                        "metadata": {SETUP_KEY: request.reference}, **self.dialect.setup_params(request)},
                 options={"idempotency_key": request.idempotency_key},
             )
         return snapshot_from_setup(setup.to_dict())
@@ -415,6 +429,7 @@ def parse_webhook_event(payload: bytes) -> WebhookEvent:
             created=int(data["created"]),
             intent=snapshot_from_intent(obj) if obj.get("object") == "payment_intent" else None,
             refund=snapshot_from_refund(obj) if obj.get("object") == "refund" else None,
+            setup=snapshot_from_setup(obj) if obj.get("object") == "setup_intent" else None,
             dispute=snapshot_from_dispute(obj, bool(data["livemode"])) if obj.get("object") == "dispute" else None,
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -483,7 +498,7 @@ def snapshot_from_intent(data: dict) -> IntentSnapshot:
 def snapshot_from_setup(data: dict) -> SetupSnapshot:
     """A SetupIntent dict (its payment method expanded or an id) as a SetupSnapshot."""
     method = data.get("payment_method")
-    card = None
+    card = bank = None
     if isinstance(method, dict):
         raw = method.get("card") if isinstance(method.get("card"), dict) else None
         if raw is not None:
@@ -493,7 +508,17 @@ def snapshot_from_setup(data: dict) -> SetupSnapshot:
                 last4=last4 if len(last4) == 4 and last4.isdigit() else "",
                 exp_month=int(raw.get("exp_month") or 0), exp_year=int(raw.get("exp_year") or 0),
             )
+        raw = method.get(METHOD_US_BANK_ACCOUNT) if isinstance(method.get(METHOD_US_BANK_ACCOUNT), dict) else None
+        if raw is not None:
+            last4 = str(raw.get("last4") or "")
+            bank = BankAccountDetails(
+                bank_name=str(raw.get("bank_name") or "").strip()[:100],
+                last4=last4 if len(last4) == 4 and last4.isdigit() else "",
+                account_type=str(raw.get("account_type") or "").strip().lower()[:20],
+            )
         method = method.get("id")
+    next_action = data.get("next_action") or {}
+    verification = next_action.get(NEXT_ACTION_MICRODEPOSITS) or {}
     customer = data.get("customer")
     if isinstance(customer, dict):
         customer = customer.get("id")
@@ -504,7 +529,10 @@ def snapshot_from_setup(data: dict) -> SetupSnapshot:
         stripe_customer_id=str(customer) if customer else None, livemode=bool(data.get("livemode", False)),
         client_secret=data.get("client_secret"), payment_method_id=str(method) if method else None,
         reference=str(metadata[SETUP_KEY]) if SETUP_KEY in metadata else None,
-        card=card, failure_message=str(error.get("message") or ""),
+        card=card, failure_message=str(error.get("message") or ""), bank_account=bank,
+        next_action=str(next_action.get("type") or ""),
+        verification_url=str(verification.get("hosted_verification_url") or "")[:500],
+        mandate_id=_id_of(data.get("mandate")),
     )
 
 

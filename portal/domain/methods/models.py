@@ -1,5 +1,5 @@
 """Saved payment methods: the Stripe Customer each portal customer has, the setups a contact
-started (a SetupIntent for off-session use), and the cards they saved."""
+started (a SetupIntent for off-session use), and the cards and US bank accounts they saved."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ class MethodSetup(PublicIdMixin, Base):
     stripe_setup_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     client_secret: Mapped[str | None] = mapped_column(String(255))
     consent_text: Mapped[str] = mapped_column(Text)
+    # The ACH debit mandate shown beside the card words when a bank account may be saved too
+    # (the real dialect's Payment Element); kept with a bank account saved from this setup.
+    mandate_text: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime]
@@ -44,12 +47,22 @@ class MethodSetup(PublicIdMixin, Base):
 
 
 class SavedMethod(PublicIdMixin, Base):
-    """A card saved for later off-session charges. Removing one detaches it at Stripe and
-    stamps `removed_at`; the row stays (the consent it was saved with is evidence)."""
+    """A card or US bank account saved for later off-session charges. Removing one detaches it
+    at Stripe and stamps `removed_at`; the row stays (the consent it was saved with is evidence).
+
+    A bank account Stripe verifies by microdeposits is kept as `pending_verification` and can
+    be neither the default nor charged until Stripe reports the SetupIntent succeeded
+    (SECURITY.md P12); `states.VERIFICATION_TRANSITIONS` says how it may move."""
 
     __tablename__ = "saved_methods"
     __table_args__ = (
         CheckConstraint("exp_month BETWEEN 1 AND 12", name="exp_month_valid"),
+        CheckConstraint("method_type IN ('card', 'us_bank_account')", name="method_type_valid"),
+        CheckConstraint("method_type <> 'card' OR (exp_month IS NOT NULL AND exp_year IS NOT NULL)",
+                        name="card_has_expiry"),
+        CheckConstraint("verification_status IN ('verified', 'pending_verification', 'failed')",
+                        name="verification_status_valid"),
+        CheckConstraint("verification_status = 'verified' OR NOT is_default", name="default_is_verified"),
         # At most one default among a customer's methods still saved.
         Index("uq_saved_methods_default", "customer_id", unique=True,
               postgresql_where=text("is_default AND removed_at IS NULL"),
@@ -62,10 +75,19 @@ class SavedMethod(PublicIdMixin, Base):
     setup_id: Mapped[int] = mapped_column(ForeignKey("method_setups.id"), unique=True)
     # One row per Stripe PaymentMethod, whoever saved it and however often the page was reloaded.
     stripe_payment_method_id: Mapped[str] = mapped_column(String(255), unique=True)
+    method_type: Mapped[str] = mapped_column(String(30), default="card", server_default="card")
     brand: Mapped[str] = mapped_column(String(20), default="")
     last4: Mapped[str] = mapped_column(String(4))
-    exp_month: Mapped[int] = mapped_column(Integer)
-    exp_year: Mapped[int] = mapped_column(Integer)
+    exp_month: Mapped[int | None] = mapped_column(Integer)  # cards only
+    exp_year: Mapped[int | None] = mapped_column(Integer)
+    # US bank accounts only: what Stripe tells us (never the account or routing number).
+    bank_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    account_type: Mapped[str] = mapped_column(String(20), default="", server_default="")  # checking, savings
+    verification_status: Mapped[str] = mapped_column(String(30), default="verified", server_default="verified")
+    verified_at: Mapped[datetime | None]
+    # The ACH mandate Stripe made from the acceptance we recorded (who, when, IP, user agent below).
+    stripe_mandate_id: Mapped[str | None] = mapped_column(String(255))
+    mandate_accepted_at: Mapped[datetime | None]
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     # The consent, copied from the setup: the exact words shown, who, when, from where.
     consent_text: Mapped[str] = mapped_column(Text)

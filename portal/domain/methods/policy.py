@@ -26,7 +26,8 @@ class MethodRefused(DomainError):
 
 def refuse_too_many_setups(started_in_window: int) -> None:
     if started_in_window >= SETUPS_PER_WINDOW:
-        raise MethodRefused("Too many cards were tried in the last hour. Please try again later, or write to us.")
+        raise MethodRefused("Too many payment methods were tried in the last hour. Please try again later, "
+                            "or write to us.")
 
 
 def require_whole_account(access: Access | None) -> Access:
@@ -45,10 +46,58 @@ def consent_text(supplier_name: str, customer_name: str) -> str:
     )
 
 
+# A US bank account is saved only for a customer invoiced in US dollars (ACH Direct Debit).
+BANK_ACCOUNT_CURRENCIES = ("USD",)
+
+
+def offers_bank_accounts(currency: str, dialect_saves_bank_accounts: bool) -> bool:
+    """Whether the setup form offers a US bank account beside a card."""
+    return dialect_saves_bank_accounts and currency in BANK_ACCOUNT_CURRENCIES
+
+
+def bank_mandate_text(supplier_name: str, customer_name: str) -> str:
+    """The ACH debit mandate a contact accepts when saving a bank account (stored with it)."""
+    return (
+        f"By saving a bank account, I authorize {supplier_name} to debit it through the ACH network for "
+        f"invoices of {customer_name}, each time someone at {customer_name} asks for it, including "
+        "installments debited automatically on their due dates, and, if a debit is returned, to debit it "
+        f"again or otherwise collect the amount as the invoices allow. The account stays saved until someone "
+        f"at {customer_name} removes it here; removing it revokes this authorization for later debits."
+    )
+
+
 def customer_key(customer_public_id: str) -> str:
     """The idempotency key of the one Stripe Customer of a portal customer: derived from our
     customer's id, so concurrent and repeated first uses name the same Customer."""
     return hashlib.sha256(f"portal-stripe-customer|{customer_public_id}".encode()).hexdigest()
+
+
+def describe_bank_account(bank_name: str, account_type: str, last4: str) -> str:
+    """"STRIPE TEST BANK checking account ending 6789"."""
+    kind = f"{account_type} account" if account_type in ("checking", "savings") else "account"
+    return f"{bank_name or 'Bank'} {kind} ending {last4}"
+
+
+def describe_method(method) -> str:
+    """A saved method's label: a card's or a bank account's."""
+    if method.method_type == BANK_METHOD:
+        return describe_bank_account(method.bank_name, method.account_type, method.last4)
+    return describe_card(method.brand, method.last4)
+
+
+BANK_METHOD = "us_bank_account"
+CARD_METHOD = "card"
+
+
+def refuse_unverified(verification_status: str, what: str) -> None:
+    """A bank account waiting for its microdeposits (or that failed them) is never charged nor
+    made the default (SECURITY.md P12)."""
+    if verification_status == "pending_verification":
+        raise MethodRefused(f"This bank account is waiting for verification: it cannot be {what} until "
+                            "the two small deposits Stripe sends are confirmed.")
+    if verification_status != "verified":
+        raise MethodRefused(f"This bank account could not be verified: it cannot be {what}. Remove it and "
+                            "add it again, or use a card.")
 
 
 def describe_card(brand: str, last4: str) -> str:

@@ -12,7 +12,8 @@ from portal.domain.access.policy import Access
 from portal.domain.core.errors import NotFound
 from portal.domain.invoicing.models import Invoice
 from portal.domain.methods.models import MethodSetup, SavedMethod
-from portal.domain.methods.policy import describe_card, require_whole_account
+from portal.domain.methods.policy import BANK_METHOD, describe_method, require_whole_account
+from portal.domain.methods.states import VERIFICATION_LABELS, Verification
 
 # The currency the Payment Element's setup mode is told when the customer has no invoice yet.
 DEFAULT_SETUP_CURRENCY = "USD"
@@ -21,21 +22,31 @@ DEFAULT_SETUP_CURRENCY = "USD"
 @dataclass(frozen=True)
 class MethodLine:
     public_id: str
-    label: str  # "Visa ending 4242"
-    expiry: str  # "12/2034"
+    label: str  # "Visa ending 4242", "STRIPE TEST BANK checking account ending 6789"
+    expiry: str  # "12/2034"; "" for a bank account
     is_default: bool
     saved_at: object
+    is_bank_account: bool = False
+    verification: str = Verification.VERIFIED
+    verification_label: str = VERIFICATION_LABELS[Verification.VERIFIED]
+
+    @property
+    def verified(self) -> bool:
+        """Only a verified method can be the default or be charged (SECURITY.md P12)."""
+        return self.verification == Verification.VERIFIED
 
 
 def saved_methods(db: Session, access: Access | None) -> list[MethodLine]:
-    """The company's saved cards, newest first (removed ones are not listed)."""
+    """The company's saved cards and bank accounts, newest first (removed ones are not listed)."""
     access = require_whole_account(access)
     rows = db.scalars(
         select(SavedMethod).where(SavedMethod.customer_id == access.customer_id, SavedMethod.removed_at.is_(None))
         .order_by(SavedMethod.saved_at.desc(), SavedMethod.id.desc())
     ).all()
-    return [MethodLine(m.public_id, describe_card(m.brand, m.last4), f"{m.exp_month:02d}/{m.exp_year}",
-                       m.is_default, m.saved_at) for m in rows]
+    return [MethodLine(m.public_id, describe_method(m),
+                       f"{m.exp_month:02d}/{m.exp_year}" if m.exp_month and m.exp_year else "",
+                       m.is_default, m.saved_at, m.method_type == BANK_METHOD, m.verification_status,
+                       VERIFICATION_LABELS.get(m.verification_status, m.verification_status)) for m in rows]
 
 
 def method_for_access(db: Session, access: Access | None, public_id: str) -> SavedMethod:

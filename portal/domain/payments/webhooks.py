@@ -24,7 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from portal.domain.core.context import Context
 from portal.domain.core.money import Money
 from portal.domain.gateway.amounts import to_stripe_amount
-from portal.domain.gateway.protocol import METHOD_US_BANK_ACCOUNT, DisputeSnapshot, IntentSnapshot, PaymentGateway, WebhookEvent, WebhookVerifier
+from portal.domain.gateway.protocol import (
+    METHOD_US_BANK_ACCOUNT, DisputeSnapshot, GatewayError, IntentSnapshot, MethodGateway, PaymentGateway, SetupNotFound,
+    WebhookEvent, WebhookVerifier,
+)
+from portal.domain.methods.service import SETUP_EVENT_TYPES, apply_setup_event, setup_id_for_intent
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import Payment, StripeEvent
 from portal.domain.payments.service import apply_gateway_status, intent_mismatch, lock_payment, record_bank_return
@@ -103,6 +107,8 @@ def receive_stripe_webhook(
         return _record_unprocessed(ctx, event, payload)
     if is_refund_or_dispute_event(event.type):
         return _record_and_apply_refund_or_dispute(ctx, gateway, supplier, event)
+    if event.type in SETUP_EVENT_TYPES:
+        return _record_and_apply_setup(ctx, gateway, event)
     result = _record_and_apply(ctx, gateway, supplier, event, current=None)
     if isinstance(result, _NeedsStripesView):
         ctx.db.rollback()  # keep nothing open while Stripe answers; the event is recorded below
@@ -110,6 +116,46 @@ def receive_stripe_webhook(
         result = _record_and_apply(ctx, gateway, supplier, event, current=current)
     assert isinstance(result, EventResult)
     return result
+
+
+def _record_and_apply_setup(ctx: Context, gateway: MethodGateway, event: WebhookEvent) -> EventResult:
+    """A `setup_intent.*` event (saved payment methods): the SetupIntent is read back from
+    Stripe with no transaction open (the event names its payment method by id only, and
+    Stripe's current view is the one to apply, whatever order events arrive in), then the event
+    id is recorded and the methods area applies that view, in one transaction."""
+    setup_id = None
+    if event.setup is not None and event.livemode == gateway.livemode:
+        setup_id = setup_id_for_intent(ctx, event.setup.id)
+    current = None
+    if setup_id is not None:
+        ctx.db.rollback()  # nothing open while Stripe answers
+        try:
+            current = gateway.read_completed_setup(event.setup.id)
+        except SetupNotFound:
+            current = None
+        except GatewayError as exc:
+            raise EventNotReady(f"SetupIntent {event.setup.id} not read back: {exc.message}") from None
+    record = StripeEvent(id=event.id, type=event.type[:100], outcome="", received_at=ctx.clock.now())
+    ctx.db.add(record)
+    try:
+        ctx.db.flush()
+    except IntegrityError:
+        ctx.db.rollback()
+        return EventResult(event.id, "duplicate", duplicate=True)
+    if event.setup is None:
+        outcome = "ignored: event carries no SetupIntent"
+    elif event.livemode != gateway.livemode:
+        outcome = "ignored: livemode mismatch"
+    elif setup_id is None:
+        outcome = "ignored: not one of our SetupIntents"
+    elif current is None:
+        outcome = "ignored: Stripe knows no such SetupIntent"
+    else:
+        outcome = apply_setup_event(ctx, gateway.livemode, setup_id, current)
+    record.outcome = outcome[:200]
+    if outcome.startswith("ignored"):
+        log.info("stripe event %s (%s) %s", event.id, event.type, outcome)
+    return EventResult(event.id, outcome)
 
 
 def _record_unprocessed(ctx: Context, event: WebhookEvent, payload: bytes) -> EventResult:

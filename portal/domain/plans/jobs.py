@@ -44,6 +44,8 @@ from portal.domain.gateway.protocol import (
 )
 from portal.domain.invoicing.models import Invoice
 from portal.domain.methods.models import SavedMethod, StripeCustomer
+from portal.domain.methods.policy import CARD_METHOD
+from portal.domain.methods.states import Verification
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import Payment
 from portal.domain.payments.service import (
@@ -290,10 +292,13 @@ def _new_attempt(ctx: Context, plan: Plan, installment: Installment, today: date
     lock_customer(db, plan.customer_id)
     pieces = _pieces(ctx, plan, installment.amount_minor)
     amount = sum(minor for _, minor in pieces)
-    if method is None or method.removed_at is not None or amount < stripe_minimum(plan.currency).minor:
-        # Nothing to charge to (card removed) or nothing payable (a dispute holds it): wait
-        # for staff or the customer; this is not a decline and does not count.
-        log.warning("plan %s installment %s: not charged (card removed or nothing payable)",
+    chargeable = (method is not None and method.removed_at is None and method.method_type == CARD_METHOD
+                  and method.verification_status == Verification.VERIFIED)
+    if not chargeable or amount < stripe_minimum(plan.currency).minor:
+        # Nothing to charge to (card removed; never a bank account, least of all one still
+        # waiting for verification, SECURITY.md P12) or nothing payable (a dispute holds it):
+        # wait for staff or the customer; this is not a decline and does not count.
+        log.warning("plan %s installment %s: not charged (no verified saved card, or nothing payable)",
                     plan.public_id, installment.number)
         report.skipped += 1
         return None

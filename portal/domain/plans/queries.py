@@ -165,7 +165,9 @@ def plan_form(db: Session, access, chosen_ids: list[str], today: date) -> PlanFo
         if payable > 0 and row.id not in in_plans:
             invoices.append(ChoosableInvoice(row.public_id, row.number, row.due_date, Money(payable, row.currency),
                                              row.public_id in chosen_ids))
-    return PlanFormPage(invoices, saved_methods(db, access), today, today + timedelta(days=MAX_FIRST_DATE_DAYS))
+    # Autopay charges saved cards only: a saved bank account is not offered for it (yet).
+    cards = [line for line in saved_methods(db, access) if not line.is_bank_account]
+    return PlanFormPage(invoices, cards, today, today + timedelta(days=MAX_FIRST_DATE_DAYS))
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from portal.domain.customers.models import Customer
 from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.queries import named_invoice_figures
 from portal.domain.methods.models import SavedMethod
+from portal.domain.methods.policy import CARD_METHOD
 from portal.domain.payments.service import lock_customer
 from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanAmendment, PlanInvoice, StoredPlanPolicy
 from portal.domain.plans.policy import (
@@ -126,6 +127,9 @@ def preview_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
             SavedMethod.removed_at.is_(None)))
         if method is None:
             raise PlanRefused("Choose one of your saved cards for autopay, or pay each installment yourself.")
+        if method.method_type != CARD_METHOD:
+            raise PlanRefused("Autopay charges a saved card: a saved bank account cannot be used for it yet. "
+                              "Choose a card, or pay each installment yourself (by bank account on the portal).")
     customer = db.get(Customer, access.customer_id)
     card = f"{method.brand} ending {method.last4}".strip() if method is not None else None
     terms = terms_text(supplier_name, customer.name, parts, [number for _, number, _ in covered], card)

@@ -8,7 +8,10 @@
  * How Stripe.js is driven depends on the server's STRIPE_DIALECT (data-stripe-dialect):
  * - "real": the Payment Element in setup mode, deferred (elements({mode: "setup", currency})),
  *   elements.submit() before the server is asked, then stripe.confirmSetup({elements,
- *   clientSecret, confirmParams: {return_url}, redirect: "if_required"}).
+ *   clientSecret, confirmParams: {return_url}, redirect: "if_required"}). Where the server offers
+ *   a US bank account (data-bank-accounts), the Payment Element offers it beside a card; one
+ *   waiting for microdeposits comes back requires_action (no error) and the server records it
+ *   as pending verification.
  * - "localstripe": its fake Stripe.js has only the card element:
  *   stripe.confirmCardSetup(clientSecret, {payment_method: {card}}).
  */
@@ -17,7 +20,10 @@
 
   var DIALECTS = {
     real: function (stripe, form) {
-      var elements = stripe.elements({mode: "setup", currency: form.dataset.currency.toLowerCase()});
+      var options = {mode: "setup", currency: form.dataset.currency.toLowerCase()};
+      // The types the server's SetupIntent allows (a bank account only where it offers one).
+      if (form.dataset.bankAccounts === "true") { options.paymentMethodTypes = ["card", "us_bank_account"]; }
+      var elements = stripe.elements(options);
       elements.create("payment").mount("#card-element");
       return {
         check: async function () {

@@ -286,6 +286,20 @@ def test_demo_has_a_bank_payment_processing_and_one_returned(db, clock):
     assert check_ledger(db).is_consistent
 
 
+def test_demo_has_a_saved_bank_account_verified_and_one_pending(db, clock):
+    from portal.domain.methods.models import SavedMethod
+
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    clerk = db.scalar(select(Contact).where(Contact.email == DEMO_CLERK_EMAIL))
+    banks = db.scalars(select(SavedMethod).where(SavedMethod.method_type == "us_bank_account")
+                       .order_by(SavedMethod.saved_at)).all()
+    assert [(m.verification_status, m.is_default) for m in banks] == [
+        ("verified", True), ("pending_verification", False)]
+    assert {m.customer_id for m in banks} == {clerk.customer_id}
+    assert all("ACH" in m.consent_text and m.stripe_mandate_id and m.mandate_accepted_at for m in banks)
+
+
 def test_demo_plans_are_in_several_states(db, clock):
     from devserver.demo_plans import plan_counts
     from portal.domain.ledger.jobs import check_ledger

@@ -219,7 +219,7 @@ def test_card_setups_are_limited_per_company_and_hour(db, clock, fake_gateway, c
     ctx, access = contact_context(db, clock, company), account_access(company)
     for _ in range(SETUPS_PER_WINDOW):
         service.start_setup(ctx, fake_gateway, access, "words", "")
-    with pytest.raises(MethodRefused, match="Too many cards"):
+    with pytest.raises(MethodRefused, match="Too many payment methods"):
         service.start_setup(ctx, fake_gateway, access, "words", "")
     db.rollback()
     assert len(fake_gateway.saved.setups) == SETUPS_PER_WINDOW

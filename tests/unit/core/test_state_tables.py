@@ -12,6 +12,7 @@ from portal.domain.access.states import LINK_TRANSITIONS
 from portal.domain.core.errors import InvalidTransition
 from portal.domain.core.states import Transitions, sql_in
 from portal.domain.disputes.states import DISPUTE_TRANSITIONS
+from portal.domain.methods.states import VERIFICATION_TRANSITIONS
 from portal.domain.followups.states import FOLLOWUP_TRANSITIONS
 from portal.domain.notifications.states import OUTBOX_TRANSITIONS
 from portal.domain.payments.states import PAYMENT_TRANSITIONS
@@ -91,6 +92,10 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
     # another one supersedes it. Each answer is final.
     "plan amendment": (AMENDMENT_TRANSITIONS, {
         ("proposed", "accepted"), ("proposed", "declined"), ("proposed", "superseded"),
+    }),
+    # A bank account waiting for microdeposits is verified or fails, once; nothing moves back.
+    "saved method verification": (VERIFICATION_TRANSITIONS, {
+        ("pending_verification", "verified"), ("pending_verification", "failed"),
     }),
 }
 

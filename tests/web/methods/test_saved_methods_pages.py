@@ -86,7 +86,7 @@ def test_default_and_removal(signed_in, db, clock, fake_gateway, clerk):
     token = csrf_for(signed_in, "/payment-methods")
     response = signed_in.post(f"/payment-methods/{second.public_id}/default", data={"csrf_token": token})
     assert response.status_code == 302 and response.headers["Location"] == "/payment-methods"
-    assert "Mastercard ending 5556 is now the default card." in signed_in.get("/payment-methods").get_data(as_text=True)
+    assert "Mastercard ending 5556 is now the default payment method." in signed_in.get("/payment-methods").get_data(as_text=True)
 
     confirm = signed_in.get(f"/payment-methods/{first.public_id}/remove")
     assert confirm.status_code == 200 and "Remove Visa ending 4242?" in confirm.get_data(as_text=True)

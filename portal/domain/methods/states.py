@@ -1,0 +1,49 @@
+"""The verification status of a saved method and its transition table, named once.
+
+A card, or a bank account Stripe verified instantly (Financial Connections), is `verified` as
+soon as it is saved. A bank account Stripe verifies by microdeposits is saved as
+`pending_verification`: it is shown, but it cannot be the default nor be charged (SECURITY.md
+P12) until Stripe reports the SetupIntent succeeded (`verified`) or failed (`failed`: the
+amounts were wrong too often, or the account could not be used). Nothing moves back.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from portal.domain.core.states import Transitions
+from portal.domain.gateway.protocol import NEXT_ACTION_MICRODEPOSITS, SetupSnapshot
+
+
+class Verification(StrEnum):
+    VERIFIED = "verified"
+    PENDING = "pending_verification"
+    FAILED = "failed"
+
+
+VERIFICATION_TRANSITIONS = Transitions("saved method verification", Verification, {
+    Verification.PENDING: {Verification.VERIFIED, Verification.FAILED},
+    Verification.VERIFIED: set(),
+    Verification.FAILED: set(),
+})
+
+# What a person reads for each status.
+VERIFICATION_LABELS = {
+    Verification.VERIFIED: "Verified",
+    Verification.PENDING: "Waiting for verification",
+    Verification.FAILED: "Verification failed",
+}
+
+
+def verification_for_setup(snapshot: SetupSnapshot) -> Verification | None:
+    """What a SetupIntent's status means for the method on it: verified once it succeeded,
+    pending while Stripe waits for the customer's microdeposit amounts, failed when Stripe
+    gave up on it (it wants another payment method, or it was canceled); None for a SetupIntent
+    still being confirmed in the browser, which says nothing yet."""
+    if snapshot.status == "succeeded":
+        return Verification.VERIFIED
+    if snapshot.status == "requires_action" and snapshot.next_action == NEXT_ACTION_MICRODEPOSITS:
+        return Verification.PENDING
+    if snapshot.status == "canceled" or (snapshot.status == "requires_payment_method" and snapshot.failure_message):
+        return Verification.FAILED
+    return None
