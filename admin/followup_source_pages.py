@@ -2,11 +2,11 @@
 follow-up's page (the partials `admin/followups/actions_needs_po.html`,
 `actions_wrong_contact.html` and `actions_email_bounced.html`).
 
-Billing (WORK_DISPUTES: analysts, supervisors, admins) re-issues invoices:
+Billing (REISSUE_INVOICES: analysts, supervisors, admins) re-issues invoices:
 - `POST /admin/followups/<public_id>/po/apply`      the clerk's PO, or one typed (`po_number`)
 - `POST /admin/followups/<public_id>/po/decline`    with a reason the clerk reads
 
-Collections (MANAGE_PLANS: collectors, supervisors, admins) handles contacts:
+Collections (MANAGE_CONTACTS: collectors, supervisors, admins) handles contacts:
 - `POST /admin/followups/<public_id>/contact/approve`  add the named contact, send them the link
 - `POST /admin/followups/<public_id>/contact/reject`   with a reason the clerk reads
 - `POST /admin/followups/<public_id>/contacts/<contact_public_id>/returned`     undo "has left"
@@ -99,7 +99,7 @@ def followup_source_actions(public_id: str):
 
 
 @bp.post("/followups/<public_id>/po/apply")
-@requires(Permission.WORK_DISPUTES)
+@requires(Permission.REISSUE_INVOICES)
 def followup_po_apply(public_id: str):
     followup = _followup(public_id)
     customer = db().get(Customer, followup.customer_id)
@@ -115,7 +115,7 @@ def followup_po_apply(public_id: str):
 
 
 @bp.post("/followups/<public_id>/po/decline")
-@requires(Permission.WORK_DISPUTES)
+@requires(Permission.REISSUE_INVOICES)
 def followup_po_decline(public_id: str):
     try:
         decline_po(request_context(staff_actor()), po_mail(), public_id, reason=staff_reason(request.form),
@@ -128,7 +128,7 @@ def followup_po_decline(public_id: str):
 
 
 @bp.post("/followups/<public_id>/contact/approve")
-@requires(Permission.MANAGE_PLANS)
+@requires(Permission.MANAGE_CONTACTS)
 def followup_contact_approve(public_id: str):
     try:
         approve_contact(request_context(staff_actor()), contact_mail(), public_id, staff_id=_staff_id())
@@ -140,7 +140,7 @@ def followup_contact_approve(public_id: str):
 
 
 @bp.post("/followups/<public_id>/contact/reject")
-@requires(Permission.MANAGE_PLANS)
+@requires(Permission.MANAGE_CONTACTS)
 def followup_contact_reject(public_id: str):
     try:
         reject_contact(request_context(staff_actor()), contact_mail(), public_id, reason=staff_reason(request.form),
@@ -162,14 +162,14 @@ def _company_contact(public_id: str, contact_public_id: str) -> Contact:
 
 
 @bp.post("/followups/<public_id>/contacts/<contact_public_id>/returned")
-@requires(Permission.MANAGE_PLANS)
+@requires(Permission.MANAGE_CONTACTS)
 def followup_contact_returned(public_id: str, contact_public_id: str):
     undo_contact_left(request_context(staff_actor()), _company_contact(public_id, contact_public_id))
     return _done(public_id)
 
 
 @bp.post("/followups/<public_id>/contacts/<contact_public_id>/email-works")
-@requires(Permission.MANAGE_PLANS)
+@requires(Permission.MANAGE_CONTACTS)
 def followup_contact_email_works(public_id: str, contact_public_id: str):
     contact = _company_contact(public_id, contact_public_id)
     try:

@@ -41,6 +41,8 @@ class Permission(StrEnum):
     EXPORT_CASH = "export_cash"          # download the cash rows (payments, credits, refunds) for the ERP
     MANAGE_OUTBOX = "manage_outbox"      # see the emails the outbox gave up on and send them again
     WORK_FOLLOWUPS = "work_followups"    # the follow-up queues: match reported payments, ask, assign, dismiss
+    REISSUE_INVOICES = "reissue_invoices"  # give an invoice the PO a clerk reported (in place, or credited and replaced)
+    MANAGE_CONTACTS = "manage_contacts"  # approve a contact a clerk named; undo "has left" or a failing address
 
 
 ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
@@ -63,6 +65,8 @@ ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyTyp
     Permission.MANAGE_OUTBOX: frozenset({ADMIN, SUPERVISOR}),
     # Cash application and collections are collectors' work; billing (a PO) analysts'.
     Permission.WORK_FOLLOWUPS: frozenset({ADMIN, SUPERVISOR, ANALYST, COLLECTOR}),
+    Permission.REISSUE_INVOICES: frozenset({ADMIN, SUPERVISOR, ANALYST}),
+    Permission.MANAGE_CONTACTS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
 })
 
 

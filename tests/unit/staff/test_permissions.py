@@ -34,6 +34,8 @@ EXPECTED = {
     "export_cash": {A, S},
     "manage_outbox": {A, S},
     "work_followups": {A, S, N, C},
+    "reissue_invoices": {A, S, N},
+    "manage_contacts": {A, S, C},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 
