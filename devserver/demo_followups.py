@@ -32,18 +32,20 @@ from portal.domain.customers.models import Contact, Customer
 from portal.domain.followups.models import Followup, FollowupInvoice
 from portal.domain.followups.notifications import FollowupMail
 from portal.domain.followups.service import (
-    add_note, dismiss_followup, match_reported_payment, payment_not_found, raise_followup, report_already_paid,
-    report_awaiting_approval,
+    add_note, ask_customer, dismiss_followup, match_reported_payment, payment_not_found, raise_followup,
+    report_already_paid, report_awaiting_approval, settle_from_promise,
 )
 from portal.domain.followups.states import FollowupKind
 from portal.domain.invoicing.models import Invoice
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.payments.models import BankDebit, Payment
+from portal.domain.payments.service import record_offline_payment
 from portal.domain.plans.models import Plan, PlanInvoice
 from portal.domain.plans.states import PlanStatus
 from portal.domain.promises.models import Promise, PromiseInvoice
 from portal.domain.promises.policy import PromisePolicy
+from portal.domain.promises.service import settle_promise
 from portal.domain.promises.states import PromiseStatus
 from portal.domain.staff.models import StaffMember
 from portal.domain.staff.service import TeamDetails, create_team
@@ -99,6 +101,20 @@ def _approval(db: Session, clock: Clock, customer: Customer, invoices: list[Invo
     )
 
 
+def _keep_the_promise(db: Session, clock: Clock, followup: Followup) -> None:
+    """The approved invoice paid by wire, as check-promises then finds it: the promise kept, and
+    with it the approval follow-up resolved."""
+    promise = db.scalar(select(Promise).where(Promise.public_id == followup.details["promise"]))
+    ctx = Context(db, clock, Actor.system("demo"))
+    record_offline_payment(
+        ctx, customer_id=promise.customer_id, currency=promise.currency, method="offline_wire",
+        allocations=[(line.invoice_id, line.promised_minor) for line in promise.invoices],
+        bank_reference="Wire 2291", request_key=f"demo-approval:{promise.public_id}",
+    )
+    settle_promise(ctx, promise, PromiseStatus.KEPT)
+    settle_from_promise(ctx, promise.public_id, kept=True)
+
+
 def write_demo_followups(db: Session, clock: Clock) -> dict[str, int]:
     """Add the team and the follow-ups (the caller commits). Returns the count per status."""
     now = clock.now()
@@ -123,7 +139,8 @@ def write_demo_followups(db: Session, clock: Clock) -> dict[str, int]:
         invoices = _free_invoices(db, acme.id, 1)
         if invoices:
             _paid(db, clock, acme, invoices, method="wire", reference="FW-2026-0412", days_ago=3)
-    fates = ["not_found", "matched", "dismissed", "approval", "approval_dismissed"]
+    fates = ["not_found", "matched", "dismissed", "approval", "approval_dismissed", "approval_asked",
+             "approval_kept"]
     for customer in others[6:]:
         invoices = _free_invoices(db, customer.id, 1) if fates else []
         if not invoices:
@@ -133,6 +150,10 @@ def write_demo_followups(db: Session, clock: Clock) -> dict[str, int]:
             followup = _approval(db, two_days_ago, customer, invoices, 9, "Waiting for the budget holder")
             if fate == "approval_dismissed":
                 dismiss_followup(staff, followup, staff_id, "Paid the same day: nothing to chase.", mail)
+            elif fate == "approval_asked":
+                ask_customer(staff, followup, staff_id, "Who approves it on your side, and by when?", mail)
+            elif fate == "approval_kept":
+                _keep_the_promise(db, clock, followup)
             continue
         followup = _paid(db, two_days_ago, customer, invoices, method="check" if fate == "matched" else "ach",
                          reference=f"CHK-{customer.account_number[-4:]}", days_ago=5)

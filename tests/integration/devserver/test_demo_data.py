@@ -359,7 +359,8 @@ def test_demo_follow_ups_are_in_every_state_and_a_team_works_the_queues(db, cloc
     assert set(followup_counts(db)) == {"open", "waiting", "resolved", "dismissed"}
     kinds = {(f.kind, f.status) for f in db.scalars(select(Followup))}
     assert {("already_paid", "open"), ("already_paid", "waiting"), ("already_paid", "resolved"),
-            ("already_paid", "dismissed"), ("awaiting_approval", "open"), ("awaiting_approval", "dismissed"),
+            ("already_paid", "dismissed"), ("awaiting_approval", "open"), ("awaiting_approval", "waiting"),
+            ("awaiting_approval", "resolved"), ("awaiting_approval", "dismissed"),
             ("promise_broken", "open"), ("promise_broken", "dismissed"), ("bank_debit_failed", "open"),
             ("plan_defaulted", "open")} <= kinds, kinds
     receivables = db.scalar(select(Team).where(Team.name == "Receivables"))
