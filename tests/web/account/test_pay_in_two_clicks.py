@@ -152,6 +152,8 @@ def test_every_invoice_page_has_a_problem_mailto_with_the_invoice_and_po(client,
     sign_in(client, contact, clock)
     html = _text(client.get(f"/invoices/{overdue[0].public_id}"))
     assert "Problem with this invoice?" in html
+    section = html.split('id="problem-title"')[1]
+    assert f'href="/problems?invoice={overdue[0].public_id}">Tell us what' in section
     [mailto] = re.findall(r'href="(mailto:[^"]+)"[^>]*>Email Northwind Supplies', html)
     parts = urlsplit(mailto)
     assert parts.path == "billing@northwind.example"
