@@ -22,6 +22,8 @@ within the follow-up's company.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -103,51 +105,44 @@ def followup_source_actions(public_id: str):
 def followup_po_apply(public_id: str):
     followup = _followup(public_id)
     customer = db().get(Customer, followup.customer_id)
-    try:
-        apply_po(request_context(staff_actor()), po_mail(), services().settings.po_settings, public_id,
-                 po_number=staff_po_number(request.form), staff_id=_staff_id(),
-                 today=today_in(services().clock, customer.timezone))
-    except DomainError as refused:
-        if isinstance(refused, NotFound):
-            raise
-        return _refused(public_id, refused)
-    return _done(public_id)
+    return _act(public_id, lambda: apply_po(
+        request_context(staff_actor()), po_mail(), services().settings.po_settings, public_id,
+        po_number=staff_po_number(request.form), staff_id=_staff_id(), today=today_in(services().clock, customer.timezone),
+    ))
 
 
 @bp.post("/followups/<public_id>/po/decline")
 @requires(Permission.REISSUE_INVOICES)
 def followup_po_decline(public_id: str):
-    try:
-        decline_po(request_context(staff_actor()), po_mail(), public_id, reason=staff_reason(request.form),
-                   staff_id=_staff_id())
-    except DomainError as refused:
-        if isinstance(refused, NotFound):
-            raise
-        return _refused(public_id, refused)
-    return _done(public_id)
+    return _act(public_id, lambda: decline_po(
+        request_context(staff_actor()), po_mail(), public_id, reason=staff_reason(request.form), staff_id=_staff_id(),
+    ))
 
 
 @bp.post("/followups/<public_id>/contact/approve")
 @requires(Permission.MANAGE_CONTACTS)
 def followup_contact_approve(public_id: str):
-    try:
-        approve_contact(request_context(staff_actor()), contact_mail(), public_id, staff_id=_staff_id())
-    except DomainError as refused:
-        if isinstance(refused, NotFound):
-            raise
-        return _refused(public_id, refused)
-    return _done(public_id)
+    return _act(public_id, lambda: approve_contact(
+        request_context(staff_actor()), contact_mail(), public_id, staff_id=_staff_id(),
+    ))
 
 
 @bp.post("/followups/<public_id>/contact/reject")
 @requires(Permission.MANAGE_CONTACTS)
 def followup_contact_reject(public_id: str):
+    return _act(public_id, lambda: reject_contact(
+        request_context(staff_actor()), contact_mail(), public_id, reason=staff_reason(request.form), staff_id=_staff_id(),
+    ))
+
+
+def _act(public_id: str, step: Callable[[], object]):
+    """Run one staff step on the follow-up: done, back to its page; refused, its page says why
+    (a follow-up or contact that is not there stays a 404)."""
     try:
-        reject_contact(request_context(staff_actor()), contact_mail(), public_id, reason=staff_reason(request.form),
-                       staff_id=_staff_id())
+        step()
+    except NotFound:
+        raise
     except DomainError as refused:
-        if isinstance(refused, NotFound):
-            raise
         return _refused(public_id, refused)
     return _done(public_id)
 
@@ -172,10 +167,6 @@ def followup_contact_returned(public_id: str, contact_public_id: str):
 @requires(Permission.MANAGE_CONTACTS)
 def followup_contact_email_works(public_id: str, contact_public_id: str):
     contact = _company_contact(public_id, contact_public_id)
-    try:
-        resolve_bounce(request_context(staff_actor()), public_id, contact, staff_id=_staff_id())
-    except DomainError as refused:
-        if isinstance(refused, NotFound):
-            raise
-        return _refused(public_id, refused)
-    return _done(public_id)
+    return _act(public_id, lambda: resolve_bounce(
+        request_context(staff_actor()), public_id, contact, staff_id=_staff_id(),
+    ))
