@@ -39,7 +39,9 @@ def test_every_setup_intent_status_is_in_the_table():
 
 
 def test_only_a_pending_method_moves_and_only_forward():
-    assert VERIFICATION_TRANSITIONS.final == {Verification.VERIFIED, Verification.FAILED}
+    # A verified one moves once more: to failed, when its bank refuses a debit (P11).
+    assert VERIFICATION_TRANSITIONS.final == {Verification.FAILED}
+    assert VERIFICATION_TRANSITIONS.can_move(Verification.VERIFIED, Verification.FAILED)
     assert not any(VERIFICATION_TRANSITIONS.can_move(status, Verification.PENDING) for status in Verification)
 
 

@@ -76,7 +76,7 @@ def test_a_new_schedule_splits_what_remains_exactly_after_the_plans_installments
 
 def test_the_new_schedules_terms_name_what_remains_and_each_new_installment():
     parts = amended_schedule(Money(50_001, "USD"), 2, 3, Cadence.MONTHLY, date(2026, 8, 31))
-    terms = amendment_terms_text("Northwind", "Acme", parts, ["INV-1"], "visa ending 4242")
+    terms = amendment_terms_text("Northwind", "Acme", parts, ["INV-1"], "card visa ending 4242")
     assert "what remains unpaid, $500.01, is paid in 3 installments" in terms
     assert "  3. 2026-08-31: $166.67" in terms and "  5. 2026-10-31: $166.67" in terms
     assert "4. 2026-09-30: $166.67" in terms
