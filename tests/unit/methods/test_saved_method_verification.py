@@ -85,3 +85,13 @@ def test_a_setup_intent_event_carries_its_setup():
                                 b' "data": {"object": {"id": "seti_1", "object": "setup_intent", "status": "succeeded",'
                                 b' "customer": "cus_1", "payment_method": "pm_1", "livemode": false}}}')
     assert event.intent is None and event.setup.id == "seti_1" and event.setup.payment_method_id == "pm_1"
+
+
+def test_a_bank_account_refused_after_verification_reads_as_refused_by_the_bank():
+    from datetime import datetime, UTC
+
+    from portal.domain.methods.states import REFUSED_BY_BANK_LABEL, verification_label
+
+    assert verification_label("failed", datetime(2026, 6, 1, tzinfo=UTC)) == REFUSED_BY_BANK_LABEL
+    assert verification_label("failed", None) == "Verification failed"  # it never verified
+    assert verification_label("verified", datetime(2026, 6, 1, tzinfo=UTC)) == "Verified"
