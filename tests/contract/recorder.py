@@ -161,6 +161,8 @@ class StripeRecorder:
         token = params.get("confirmation_token", "")
         if params.get("off_session") == "true" and params.get("payment_method") in self.methods:
             token = "ctoken_off_session"  # a saved card, charged with the customer away: it succeeds
+            if self.methods[params["payment_method"]]["type"] == "us_bank_account":
+                token = "ctoken_bank_off_session"  # a saved bank account under its mandate: processing
         if not token.startswith("ctoken_"):
             return 400, _error("parameter_missing", "This test server only confirms with a ConfirmationToken.")
         intent_id = f"pi_{secrets.token_hex(12)}"

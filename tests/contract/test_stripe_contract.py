@@ -265,3 +265,40 @@ def test_an_installment_charged_off_session(clerk, company, stripe_recorder, db,
     assert create.params["amount"] == str(payment.amount_minor) and "confirmation_token" not in create.params
     assert create.headers["Idempotency-Key"] == payment.idempotency_key
     assert payment.status == "processing"  # succeeded only from the webhook
+
+
+def test_an_installment_debited_off_session_from_a_saved_bank_account(clerk, company, stripe_recorder, db, clock,
+                                                                      gateway, supplier):
+    """The collector's debit of a verified saved bank account: off-session on its Customer,
+    confirmed at once under the mandate Stripe made when it was saved, no redirecting methods;
+    the debit is processing (succeeded only from the webhook)."""
+    from portal.domain.payments.models import BankDebit, Payment
+    from portal.domain.plans.jobs import JOB_ACTOR, collect_installments
+    from tests.support.plans import POLICY, make_test_plan
+
+    recorder = stripe_recorder.recorder
+    token = clerk.get("/payment-methods/new").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    headers = {"Accept": "application/json", "X-CSRFToken": token}
+    body = clerk.post("/payment-methods/new", headers=headers).get_json()
+    setup_id = body["client_secret"].split("_secret_")[0]
+    recorder.confirm_bank_setup(setup_id)
+    assert clerk.post(body["complete_url"], headers=headers).get_json()["verification"] == "verified"
+    db.expire_all()
+    bank = db.query(SavedMethod).one()
+    assert bank.method_type == "us_bank_account" and bank.stripe_mandate_id == recorder.setups[setup_id]["mandate"]
+    plan = make_test_plan(db, clock, company.clerk, company.invoices[:1], count=2, card=bank)
+    db.commit()
+    report = collect_installments(Context(db, clock, JOB_ACTOR), gateway, supplier, POLICY)
+    db.commit()
+    assert report.charged == 1
+    [create] = _creates(stripe_recorder)
+    payment = db.get(Payment, plan.installments[0].payment_id)
+    assert create.params["off_session"] == "true" and create.params["confirm"] == "true"
+    assert create.params["payment_method"] == bank.stripe_payment_method_id
+    assert create.params["mandate"] == bank.stripe_mandate_id
+    assert create.params["customer"] == next(iter(recorder.customers))
+    assert create.params["automatic_payment_methods"] == {"enabled": "true", "allow_redirects": "never"}
+    assert "mandate_data" not in create.params and "confirmation_token" not in create.params
+    assert create.headers["Idempotency-Key"] == payment.idempotency_key
+    assert (payment.status, payment.method) == ("processing", "us_bank_account")
+    assert db.get(BankDebit, payment.id).mandate_text == bank.consent_text

@@ -363,7 +363,7 @@ AUTHENTICATION_REQUIRED = "authentication_required"
 
 @dataclass(frozen=True)
 class OffSessionChargeRequest:
-    """Create and confirm a PaymentIntent on a saved card, with the customer not present
+    """Create and confirm a PaymentIntent on a saved card or bank account, with the customer not present
     (`off_session=true`): a charge the customer agreed to in advance (an installment)."""
 
     amount: Money
@@ -372,6 +372,8 @@ class OffSessionChargeRequest:
     idempotency_key: str  # one per attempt, saved in our database before the call
     reference: str  # our payment's public id, stored in the intent's metadata
     metadata: dict[str, str] = field(default_factory=dict)
+    # A saved US bank account: the ACH mandate Stripe made when it was saved (debited under it).
+    mandate_id: str = ""
 
 
 class OffSessionGateway(Protocol):

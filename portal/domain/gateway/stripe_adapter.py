@@ -338,7 +338,8 @@ class StripeGateway:
     # --- off-session charges (installment plans) ----------------------------------------------
 
     def create_off_session_intent(self, request: OffSessionChargeRequest) -> IntentSnapshot:
-        """Charge a saved card with the customer not present. A decline, or the bank asking
+        """Charge a saved card, or a saved bank account under its mandate (the debit is then
+        `processing` for days), with the customer not present. A decline, or the bank asking
         for authentication, raises PaymentDeclined (code `authentication_required` or the
         decline code); the intent it names stays at Stripe, unconfirmed."""
         try:
@@ -357,6 +358,7 @@ class StripeGateway:
                     "metadata": {**request.metadata, REFERENCE_KEY: request.reference},
                     "expand": EXPAND_INTENT,
                     **self.dialect.off_session_params(),
+                    **({"mandate": request.mandate_id} if request.mandate_id else {}),
                 },
                 options={"idempotency_key": request.idempotency_key},
             )

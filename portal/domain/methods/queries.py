@@ -13,7 +13,7 @@ from portal.domain.core.errors import NotFound
 from portal.domain.invoicing.models import Invoice
 from portal.domain.methods.models import MethodSetup, SavedMethod
 from portal.domain.methods.policy import BANK_METHOD, describe_method, require_whole_account
-from portal.domain.methods.states import VERIFICATION_LABELS, Verification
+from portal.domain.methods.states import VERIFICATION_LABELS, Verification, verification_label
 
 # The currency the Payment Element's setup mode is told when the customer has no invoice yet.
 DEFAULT_SETUP_CURRENCY = "USD"
@@ -46,7 +46,7 @@ def saved_methods(db: Session, access: Access | None) -> list[MethodLine]:
     return [MethodLine(m.public_id, describe_method(m),
                        f"{m.exp_month:02d}/{m.exp_year}" if m.exp_month and m.exp_year else "",
                        m.is_default, m.saved_at, m.method_type == BANK_METHOD, m.verification_status,
-                       VERIFICATION_LABELS.get(m.verification_status, m.verification_status)) for m in rows]
+                       verification_label(m.verification_status, m.verified_at)) for m in rows]
 
 
 def method_for_access(db: Session, access: Access | None, public_id: str) -> SavedMethod:

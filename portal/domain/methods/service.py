@@ -258,6 +258,24 @@ def apply_setup_event(ctx: Context, livemode: bool, setup_id: int, current: Setu
     return f"method {method.public_id} {before} -> {method.verification_status}"
 
 
+def mark_refused_by_bank(ctx: Context, method_id: int, code: str) -> bool:
+    """A debit on this verified bank account failed or was returned: its mandate is unusable
+    (SECURITY.md P11). It stops being the default and is never charged again; the customer
+    saves another method. Returns True when it changed (once)."""
+    db = ctx.db
+    method = db.get(SavedMethod, method_id)
+    if method is None or not VERIFICATION_TRANSITIONS.can_move(method.verification_status, Verification.FAILED):
+        return False
+    before, was_default = method.verification_status, method.is_default
+    method.is_default = False
+    method.verification_status = str(Verification.FAILED)
+    db.flush()
+    audit.record(db, ctx.clock, ctx.actor, "method.refused_by_bank", "saved_method", method.public_id,
+                 before={"verification": before, "default": was_default},
+                 after={"verification": method.verification_status, "code": (code or "")[:80]})
+    return True
+
+
 def _default_method(db: Session, customer_id: int) -> SavedMethod | None:
     return db.scalar(select(SavedMethod).where(
         SavedMethod.customer_id == customer_id, SavedMethod.is_default.is_(True), SavedMethod.removed_at.is_(None),

@@ -4,7 +4,9 @@ A card, or a bank account Stripe verified instantly (Financial Connections), is 
 soon as it is saved. A bank account Stripe verifies by microdeposits is saved as
 `pending_verification`: it is shown, but it cannot be the default nor be charged (SECURITY.md
 P12) until Stripe reports the SetupIntent succeeded (`verified`) or failed (`failed`: the
-amounts were wrong too often, or the account could not be used). Nothing moves back.
+amounts were wrong too often, or the account could not be used). A verified bank account whose
+debit the bank failed or returned becomes `failed` too: its mandate is unusable (SECURITY.md
+P11), it is no longer the default and is never charged again. Nothing moves back.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class Verification(StrEnum):
 
 VERIFICATION_TRANSITIONS = Transitions("saved method verification", Verification, {
     Verification.PENDING: {Verification.VERIFIED, Verification.FAILED},
-    Verification.VERIFIED: set(),
+    Verification.VERIFIED: {Verification.FAILED},  # the bank failed or returned a debit on it
     Verification.FAILED: set(),
 })
 
@@ -33,6 +35,16 @@ VERIFICATION_LABELS = {
     Verification.PENDING: "Waiting for verification",
     Verification.FAILED: "Verification failed",
 }
+
+# What a person reads for a bank account that was verified and then refused by its bank (a
+# debit failed or came back): `failed` with a `verified_at`.
+REFUSED_BY_BANK_LABEL = "Refused by the bank: cannot be used"
+
+
+def verification_label(status: str, verified_at) -> str:
+    if status == Verification.FAILED and verified_at is not None:
+        return REFUSED_BY_BANK_LABEL
+    return VERIFICATION_LABELS.get(status, status)
 
 
 def verification_for_setup(snapshot: SetupSnapshot) -> Verification | None:

@@ -239,6 +239,17 @@ class BankConsent:
     supplier_name: str = ""
 
 
+@dataclass(frozen=True)
+class StoredMandate:
+    """The ACH mandate a customer accepted when saving a bank account (the words shown, when,
+    from where), which an off-session debit of that account is made under."""
+
+    text: str
+    accepted_at: datetime
+    ip: str = ""
+    user_agent: str = ""
+
+
 def mandate_text(supplier_name: str) -> str:
     return ACH_MANDATE_TEXT.format(supplier=supplier_name or "the supplier")
 

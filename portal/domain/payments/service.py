@@ -54,6 +54,7 @@ from portal.domain.payments.models import IN_FLIGHT_STATUSES, BankDebit, Payment
 from portal.domain.payments.notifications import queue_bank_debit_failed, queue_receipt
 from portal.domain.payments.policy import (
     BANK_ACCOUNT, BANK_ACCOUNT_CURRENCIES, DECLINE_WINDOW, DECLINES_BEFORE_PAUSE, PAYMENT_METHODS, BankConsent,
+    StoredMandate,
     ach_return_reason, mandate_text, NOT_A_DECLINE_PREFIX, CardPaymentForm, PaymentConflict, PaymentRefused, check_form_shape,
     check_payable, payment_reference, refuse_while_declines_pile_up, request_key,
 )
@@ -590,22 +591,31 @@ def cancel_card_payment(
 
 def create_scheduled_payment(
     ctx: Context, *, customer_id: int, contact_id: int | None, currency: str,
-    pieces: list[tuple[int, int]], request_key: str, memo: str,
+    pieces: list[tuple[int, int]], request_key: str, memo: str, mandate: StoredMandate | None = None,
 ) -> Payment:
     """A card payment attempt (status `new`, a fresh idempotency key) that another area
     charges off-session: `pieces` are (invoice id, minor units). The caller has checked the
     amounts against what is payable, under `lock_customer`. It settles like every payment,
-    from the webhook or reconciliation (`apply_gateway_status`)."""
+    from the webhook or reconciliation (`apply_gateway_status`).
+
+    With `mandate` it is a US bank account debit under the mandate the customer accepted when
+    the account was saved: its `BankDebit` keeps those words, and it follows the ACH path
+    (processing until Stripe says succeeded; a failure or a return reverses and tells)."""
     now = ctx.clock.now()
     amount = sum(minor for _, minor in pieces)
     payment = Payment(
         reference=next_payment_reference(ctx.db, now.year), customer_id=customer_id, contact_id=contact_id,
-        link_id=None, currency=currency, amount_minor=amount, method="card", status=PaymentStatus.NEW,
+        link_id=None, currency=currency, amount_minor=amount,
+        method=BANK_ACCOUNT if mandate is not None else "card", status=PaymentStatus.NEW,
         request_key=request_key, idempotency_key=secrets.token_hex(32), po_number="", memo=memo[:500],
         failure_code="", failure_message="", created_at=now, updated_at=now,
     )
     ctx.db.add(payment)
     ctx.db.flush()
+    if mandate is not None:
+        ctx.db.add(BankDebit(payment_id=payment.id, contact_id=contact_id, mandate_text=mandate.text,
+                             accepted_at=mandate.accepted_at, ip=mandate.ip[:64], user_agent=mandate.user_agent[:500],
+                             return_code=""))
     for invoice_id, minor in pieces:
         ctx.db.add(PaymentAllocation(payment_id=payment.id, invoice_id=invoice_id, amount_minor=minor,
                                      short_pay_reason="installment"))

@@ -9,12 +9,16 @@ scheduled work of installment plans, in three steps, each safe to run twice at o
    on-session, never retried off-session. Every failed collection counts; at the policy's
    number the plan defaults (remaining balance due, customer and staff emailed). Money paid on
    the plan's invoices by other means (early, on-session, paying the plan off) pays the owed
-   installments in order. A failed installment never moves or skips the next one.
+   installments in order. A failed installment never moves or skips the next one. A debit of a
+   saved US bank account stays `charging` while it is processing (up to 4 business days) and is
+   paid only on Stripe's succeeded; one that fails, or is returned after it settled, is owed
+   again with no retry date, the account is marked refused and the plan pauses (P11).
 2. Charge: autopay installments due today *in the customer's time zone* (a date, so a DST
    change cannot make one due twice or never) are charged off-session, one at a time: the
    installment is locked (`FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the writing
    session holds the database's write lock), attempt N is inserted (unique per installment) with
-   a card payment carrying a fresh idempotency key, the installment moves to `charging`, and
+   a payment (a card, or a bank debit under the account's stored mandate) carrying a fresh
+   idempotency key, the installment moves to `charging`, and
    all of it is committed before Stripe is called (`commit_before_outside_call`); no
    transaction is open while Stripe answers. A call that timed out is sent again with the same
    key once its claim lapses.
@@ -29,6 +33,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
 
+from portal.domain.core import audit
 from portal.domain.core.audit import Actor
 from portal.domain.core.clock import today_in
 from portal.domain.core.context import Context
@@ -44,10 +49,12 @@ from portal.domain.gateway.protocol import (
 )
 from portal.domain.invoicing.models import Invoice
 from portal.domain.methods.models import SavedMethod, StripeCustomer
-from portal.domain.methods.policy import CARD_METHOD
+from portal.domain.methods.policy import BANK_METHOD, CARD_METHOD
+from portal.domain.methods.service import mark_refused_by_bank
 from portal.domain.methods.states import Verification
 from portal.domain.notifications.rendering import SupplierDetails
-from portal.domain.payments.models import Payment
+from portal.domain.payments.models import BankDebit, Payment
+from portal.domain.payments.policy import StoredMandate
 from portal.domain.payments.service import (
     GATEWAY_CALL_LEASE, create_scheduled_payment, lock_customer, lock_payment, record_charge_answer,
 )
@@ -115,11 +122,24 @@ def follow_up_plan(ctx: Context, supplier: SupplierDetails, policy: PlanPolicy, 
                    report: CollectReport) -> None:
     db, now = ctx.db, ctx.clock.now()
     today = today_in(ctx.clock, db.scalar(select(Customer.timezone).where(Customer.id == plan.customer_id)) or "UTC")
+    paid_by_debit = [i.payment_id for i in plan.installments if i.status == IS.PAID and i.payment_id is not None]
+    returned = dict(db.execute(select(BankDebit.payment_id, BankDebit.return_code).where(
+        BankDebit.payment_id.in_(paid_by_debit), BankDebit.returned_at.is_not(None))).all()) if paid_by_debit else {}
     for installment in plan.installments:
+        if installment.status == IS.PAID and installment.payment_id in returned:
+            # The bank returned a debit after it had settled: the installment is owed again.
+            _refused_by_bank(ctx, supplier, policy, plan, installment, returned[installment.payment_id] or "returned",
+                             report, returned=True)
+            if plan.status == PlanStatus.DEFAULTED:
+                return
+            continue
         if installment.status != IS.CHARGING or installment.payment_id is None:
             continue
         payment = db.get(Payment, installment.payment_id)
-        if payment.status == PaymentStatus.SUCCEEDED:
+        if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED) and payment.method == BANK_METHOD:
+            _refused_by_bank(ctx, supplier, policy, plan, installment, payment.failure_code or "debit_failed",
+                             report, returned=False)
+        elif payment.status == PaymentStatus.SUCCEEDED:
             move_installment(installment, IS.PAID, now)
             installment.paid_at = payment.settled_at or now
             report.paid += 1
@@ -142,11 +162,7 @@ def _failed(ctx: Context, supplier: SupplierDetails, policy: PlanPolicy, plan: P
     now = ctx.clock.now()
     plan.failures += 1
     installment.failure_code = code[:80]
-    attempt = ctx.db.scalar(select(func.max(InstallmentAttempt.attempt))
-                            .where(InstallmentAttempt.installment_id == installment.id)) or 0
-    ctx.db.execute(InstallmentAttempt.__table__.update()
-                   .where(InstallmentAttempt.installment_id == installment.id, InstallmentAttempt.attempt == attempt)
-                   .values(outcome=code[:80]))
+    attempt = _record_outcome(ctx, installment, code)
     if after_decline(code) == AUTHENTICATE:
         move_installment(installment, IS.ACTION_REQUIRED, now)
         installment.retry_on = None
@@ -161,6 +177,58 @@ def _failed(ctx: Context, supplier: SupplierDetails, policy: PlanPolicy, plan: P
     queue_needs_customer(ctx.db, ctx.clock, supplier, plan, installment, attempt=attempt,
                          authenticate=installment.status == IS.ACTION_REQUIRED,
                          reason=code.replace("_", " "), retry_on=installment.retry_on)
+
+
+def _refused_by_bank(ctx: Context, supplier: SupplierDetails, policy: PlanPolicy, plan: Plan,
+                     installment: Installment, code: str, report: CollectReport, *, returned: bool) -> None:
+    """A bank debit of this installment failed, or came back after it had settled (SECURITY.md
+    P11). The payments area has already reversed any settlement, reopened the balance, told the
+    customer what the bank said and raised the staff follow-up; here the installment is owed
+    again with no retry date (its mandate is unusable: no blind retry), the bank account is
+    marked refused (not the default, never charged again) and the plan pauses (every running
+    plan on that account) until the customer chooses another way to pay with staff. The failure
+    counts toward the policy's default like any other."""
+    now = ctx.clock.now()
+    plan.failures += 1
+    installment.failure_code = code[:80]
+    _record_outcome(ctx, installment, code)
+    move_installment(installment, IS.FAILED, now)
+    installment.retry_on = None
+    if returned:
+        installment.paid_at = None
+        installment.payment_id = None  # the attempt row keeps it; paying again is a new payment
+    report.failed += 1
+    if plan.saved_method_id is not None:
+        mark_refused_by_bank(ctx, plan.saved_method_id, code)
+    if defaults_after(policy, plan.failures):
+        _default(ctx, supplier, plan, report)
+        return
+    _pause_on_refused_account(ctx, plan, code)
+    if plan.saved_method_id is not None:
+        others = ctx.db.scalars(select(Plan).where(
+            Plan.saved_method_id == plan.saved_method_id, Plan.id != plan.id, Plan.status == PlanStatus.ACTIVE,
+            Plan.pay_by == PayBy.AUTOPAY).with_for_update(skip_locked=True)).all()
+        for other in others:  # one another collector holds is never charged: its account is refused
+            _pause_on_refused_account(ctx, other, code)
+
+
+def _pause_on_refused_account(ctx: Context, plan: Plan, code: str) -> None:
+    if plan.status != PlanStatus.ACTIVE:
+        return
+    move_plan(plan, PlanStatus.PAUSED, ctx.clock.now())
+    audit.record(ctx.db, ctx.clock, ctx.actor, "plan.paused", "plan", plan.public_id,
+                 before={"status": "active"}, after={"status": "paused", "reason": f"bank refused a debit ({code[:80]})"})
+    log.info("plan %s paused: its bank account was refused (%s)", plan.public_id, code)
+
+
+def _record_outcome(ctx: Context, installment: Installment, code: str) -> int:
+    """Write the outcome on the installment's latest attempt; returns that attempt's number."""
+    attempt = ctx.db.scalar(select(func.max(InstallmentAttempt.attempt))
+                            .where(InstallmentAttempt.installment_id == installment.id)) or 0
+    ctx.db.execute(InstallmentAttempt.__table__.update()
+                   .where(InstallmentAttempt.installment_id == installment.id, InstallmentAttempt.attempt == attempt)
+                   .values(outcome=code[:80]))
+    return attempt
 
 
 def _default(ctx: Context, supplier: SupplierDetails, plan: Plan, report: CollectReport) -> None:
@@ -269,6 +337,7 @@ def _charge_one(ctx: Context, gateway, supplier: SupplierDetails, policy: PlanPo
         reference=payment.public_id,
         metadata={"payment_reference": payment.reference, "plan": plan.public_id,
                   "installment": str(installment.number)},
+        mandate_id=(method.stripe_mandate_id or "") if method.method_type == BANK_METHOD else "",
     )
     commit_before_outside_call(db)
 
@@ -292,13 +361,13 @@ def _new_attempt(ctx: Context, plan: Plan, installment: Installment, today: date
     lock_customer(db, plan.customer_id)
     pieces = _pieces(ctx, plan, installment.amount_minor)
     amount = sum(minor for _, minor in pieces)
-    chargeable = (method is not None and method.removed_at is None and method.method_type == CARD_METHOD
+    chargeable = (method is not None and method.removed_at is None and method.method_type in (CARD_METHOD, BANK_METHOD)
                   and method.verification_status == Verification.VERIFIED)
     if not chargeable or amount < stripe_minimum(plan.currency).minor:
-        # Nothing to charge to (card removed; never a bank account, least of all one still
-        # waiting for verification, SECURITY.md P12) or nothing payable (a dispute holds it):
-        # wait for staff or the customer; this is not a decline and does not count.
-        log.warning("plan %s installment %s: not charged (no verified saved card, or nothing payable)",
+        # Nothing to charge to (method removed; never a bank account waiting for verification,
+        # SECURITY.md P12, nor one its bank refused, P11) or nothing payable (a dispute holds
+        # it): wait for staff or the customer; this is not a decline and does not count.
+        log.warning("plan %s installment %s: not charged (no verified saved method, or nothing payable)",
                     plan.public_id, installment.number)
         report.skipped += 1
         return None
@@ -308,6 +377,9 @@ def _new_attempt(ctx: Context, plan: Plan, installment: Installment, today: date
         ctx, customer_id=plan.customer_id, contact_id=plan.proposed_by_contact_id, currency=plan.currency,
         pieces=pieces, request_key=f"plan-installment:{installment.id}:{attempt}",
         memo=f"Installment {installment.number} of {plan.installment_count}",
+        # A bank account is debited under the mandate accepted when it was saved (ACH path).
+        mandate=StoredMandate(method.consent_text, method.mandate_accepted_at or method.saved_at, method.ip,
+                              method.user_agent) if method.method_type == BANK_METHOD else None,
     )
     db.add(InstallmentAttempt(installment_id=installment.id, attempt=attempt, payment_id=payment.id,
                               outcome="", created_at=now))

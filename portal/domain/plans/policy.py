@@ -168,6 +168,14 @@ def outside_policy(policy: PlanPolicy, parts: list[ScheduledPart], *, defaulted_
     return reasons
 
 
+def autopay_label(method_type: str, brand: str, last4: str, bank_label: str = "") -> str:
+    """What the terms call the saved method autopay charges: "card visa ending 4242", or
+    "bank account STRIPE TEST BANK checking account ending 6789" (debited under its mandate)."""
+    if method_type == "us_bank_account":
+        return f"bank account {bank_label}".strip()
+    return f"card {brand} ending {last4}".strip()
+
+
 def terms_text(supplier_name: str, customer_name: str, parts: list[ScheduledPart], invoice_numbers: list[str],
                autopay_card: str | None) -> str:
     """The exact words the customer agrees to, kept with the agreement."""
@@ -177,7 +185,7 @@ def terms_text(supplier_name: str, customer_name: str, parts: list[ScheduledPart
         *(f"  {part.number}. {part.due_on.isoformat()}: {part.amount.format()}" for part in parts),
     ]
     if autopay_card:
-        lines.append(f"Each installment will be charged on its date to the saved card {autopay_card}, "
+        lines.append(f"Each installment will be charged on its date to the saved {autopay_card}, "
                      "without further confirmation.")
     else:
         lines.append("Each installment will be paid by us on the portal by its date.")
@@ -198,7 +206,7 @@ def amendment_terms_text(supplier_name: str, customer_name: str, parts: list[Sch
         "This schedule replaces the installments not yet paid; installments already paid stay paid.",
     ]
     if autopay_card:
-        lines.append(f"Each installment will be charged on its date to the saved card {autopay_card}, "
+        lines.append(f"Each installment will be charged on its date to the saved {autopay_card}, "
                      "without further confirmation.")
     else:
         lines.append("Each installment will be paid by us on the portal by its date.")

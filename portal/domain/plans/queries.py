@@ -19,8 +19,10 @@ from portal.domain.core.money import Money
 from portal.domain.customers.models import Customer
 from portal.domain.invoicing.models import Invoice
 from portal.domain.methods.models import SavedMethod
+from portal.domain.methods.policy import BANK_METHOD, describe_method
 from portal.domain.methods.queries import saved_methods
-from portal.domain.payments.models import Payment
+from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment
+from portal.domain.payments.policy import ach_expected_by
 from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanAmendment, PlanInvoice, StoredPlanPolicy
 from portal.domain.plans.policy import MAX_FIRST_DATE_DAYS, POLICY_BOUNDS, PlanPolicy
 from portal.domain.plans.states import LIVE_PLAN, OWED, AmendmentStatus, InstallmentStatus, PlanStatus
@@ -144,14 +146,15 @@ class ChoosableInvoice:
 @dataclass(frozen=True)
 class PlanFormPage:
     invoices: list[ChoosableInvoice]
-    cards: list  # methods.queries.MethodLine
+    cards: list  # methods.queries.MethodLine: saved cards and verified bank accounts
     earliest: date
     latest: date
 
 
 def plan_form(db: Session, access, chosen_ids: list[str], today: date) -> PlanFormPage:
     """The invoices a plan may cover (payable now, in no other live plan), the chosen ones
-    ticked, and the company's saved cards for autopay."""
+    ticked, and the company's saved methods autopay can charge: cards, and bank accounts
+    verified (never one waiting for its microdeposits or refused by its bank, SECURITY.md P12)."""
     in_plans = invoices_in_live_plans(db, access.customer_id)
     rows = db.execute(
         select(Invoice.id, Invoice.public_id, Invoice.number, Invoice.due_date, Invoice.currency,
@@ -165,8 +168,7 @@ def plan_form(db: Session, access, chosen_ids: list[str], today: date) -> PlanFo
         if payable > 0 and row.id not in in_plans:
             invoices.append(ChoosableInvoice(row.public_id, row.number, row.due_date, Money(payable, row.currency),
                                              row.public_id in chosen_ids))
-    # Autopay charges saved cards only: a saved bank account is not offered for it (yet).
-    cards = [line for line in saved_methods(db, access) if not line.is_bank_account]
+    cards = [line for line in saved_methods(db, access) if line.verified]
     return PlanFormPage(invoices, cards, today, today + timedelta(days=MAX_FIRST_DATE_DAYS))
 
 
@@ -204,6 +206,7 @@ class InstallmentLine:
     status: str
     retry_on: date | None
     failure_code: str
+    expected_by: date | None = None  # a bank debit in flight: Stripe's latest settlement date
 
 
 @dataclass(frozen=True)
@@ -233,12 +236,20 @@ def plan_page(db: Session, plan: Plan) -> PlanPage:
     # A charge the webhook has settled shows as paid before the collector's next run records it.
     charging = [i.payment_id for i in plan.installments if i.status == InstallmentStatus.CHARGING and i.payment_id]
     settled = set(db.scalars(select(Payment.id).where(Payment.id.in_(charging), Payment.status == "succeeded")))
+    # A bank debit on its way is "processing, expected by <date>" until Stripe says succeeded.
+    debits = {payment_id: ach_expected_by(created_at.date()) for payment_id, created_at in db.execute(
+        select(Payment.id, Payment.created_at).where(Payment.id.in_(charging), Payment.method == BANK_METHOD,
+                                                     Payment.status.in_(IN_FLIGHT_STATUSES)))}
     lines = [InstallmentLine(i.number, i.due_on, Money(i.amount_minor, plan.currency),
                              InstallmentStatus.PAID if i.payment_id in settled and i.status == InstallmentStatus.CHARGING
-                             else i.status, i.retry_on, i.failure_code) for i in plan.installments]
+                             else i.status, i.retry_on, i.failure_code,
+                             debits.get(i.payment_id) if i.status == InstallmentStatus.CHARGING else None)
+             for i in plan.installments]
     owed = Money(sum(i.amount_minor for i in plan.installments if i.status in OWED), plan.currency)
     customer = db.get(Customer, plan.customer_id)
-    return PlanPage(plan, lines, invoices, f"{method.brand} ending {method.last4}".strip() if method else "",
+    label = "" if method is None else (describe_method(method) if method.method_type == BANK_METHOD
+                                         else f"{method.brand} ending {method.last4}".strip())
+    return PlanPage(plan, lines, invoices, label,
                     agreement.terms_text if agreement else "", agreement.accepted_at if agreement else None, owed,
                     customer.name if customer else "", bool(customer and customer.on_hold),
                     customer.hold_reason if customer and customer.on_hold else "", proposed_amendment(db, plan.id))

@@ -35,11 +35,13 @@ from portal.domain.customers.models import Customer
 from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.queries import named_invoice_figures
 from portal.domain.methods.models import SavedMethod
-from portal.domain.methods.policy import CARD_METHOD
+from portal.domain.methods.policy import describe_method
+from portal.domain.methods.states import Verification
 from portal.domain.payments.service import lock_customer
 from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanAmendment, PlanInvoice, StoredPlanPolicy
 from portal.domain.plans.policy import (
-    MAX_INSTALLMENTS, MAX_REASON_LENGTH, PlanPolicy, PlanRefused, ScheduledPart, amended_schedule, amendment_terms_text, check_first_date,
+    MAX_INSTALLMENTS, MAX_REASON_LENGTH, PlanPolicy, PlanRefused, ScheduledPart, amended_schedule, amendment_terms_text,
+    autopay_label, check_first_date,
     checked_policy, outside_policy, policy_values, schedule, terms_digest, terms_text,
 )
 from portal.domain.plans.queries import (
@@ -126,12 +128,15 @@ def preview_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
             SavedMethod.public_id == request.saved_method_public_id, SavedMethod.customer_id == access.customer_id,
             SavedMethod.removed_at.is_(None)))
         if method is None:
-            raise PlanRefused("Choose one of your saved cards for autopay, or pay each installment yourself.")
-        if method.method_type != CARD_METHOD:
-            raise PlanRefused("Autopay charges a saved card: a saved bank account cannot be used for it yet. "
-                              "Choose a card, or pay each installment yourself (by bank account on the portal).")
+            raise PlanRefused("Choose one of your saved cards or bank accounts for autopay, "
+                              "or pay each installment yourself.")
+        if method.verification_status != Verification.VERIFIED:
+            # Never a bank account still waiting for its microdeposits, nor one the bank
+            # refused (SECURITY.md P11, P12).
+            raise PlanRefused("This bank account cannot be charged: it is not verified, or its bank refused a "
+                              "debit. Choose another saved method, or pay each installment yourself.")
     customer = db.get(Customer, access.customer_id)
-    card = f"{method.brand} ending {method.last4}".strip() if method is not None else None
+    card = _autopay_label(method)
     terms = terms_text(supplier_name, customer.name, parts, [number for _, number, _ in covered], card)
     lookback = ctx.clock.now().date().replace(day=1)
     since = _months_before(lookback, policy.default_lookback_months)
@@ -254,7 +259,7 @@ def counter_terms(db, supplier_name: str, plan: Plan) -> str:
     method = db.get(SavedMethod, plan.saved_method_id) if plan.saved_method_id else None
     parts = [ScheduledPart(i.number, i.due_on, Money(i.amount_minor, plan.currency)) for i in plan.installments]
     customer = db.get(Customer, plan.customer_id)
-    card = f"{method.brand} ending {method.last4}".strip() if method is not None else None
+    card = _autopay_label(method)
     return terms_text(supplier_name, customer.name, parts, invoice_numbers, card)
 
 
@@ -336,7 +341,7 @@ def amendment_terms(db, supplier_name: str, plan: Plan, amendment: PlanAmendment
     """The words of a proposed new schedule, as the customer is shown them."""
     method = db.get(SavedMethod, plan.saved_method_id) if plan.saved_method_id else None
     customer = db.get(Customer, plan.customer_id)
-    card = f"{method.brand} ending {method.last4}".strip() if method is not None else None
+    card = _autopay_label(method)
     return amendment_terms_text(supplier_name, customer.name, amendment_parts(plan, amendment),
                                 _invoice_numbers(db, plan), card)
 
@@ -455,3 +460,10 @@ def save_plan_policy(ctx: Context, defaults: PlanPolicy, values: dict[str, int])
     audit.record(ctx.db, ctx.clock, ctx.actor, "plan_policy.updated", "plan_policy", "policy",
                  before=before, after=policy_values(policy))
     return policy
+
+
+def _autopay_label(method: SavedMethod | None) -> str | None:
+    """The saved method the terms name, or None for a plan the customer pays themselves."""
+    if method is None:
+        return None
+    return autopay_label(method.method_type, method.brand, method.last4, describe_method(method))

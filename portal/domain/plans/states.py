@@ -12,7 +12,10 @@ off-session payment is in flight; the payment's outcome makes it `paid`, `failed
 when the decline policy retries it, it keeps a `retry_on` date and the collector charges it
 again then), `action_required` (the bank asks
 the customer to authenticate: never retried off-session, the customer pays it on-session) or
-`cancelled` with its plan.
+`cancelled` with its plan. An installment debited from a saved US bank account stays `charging`
+while the debit is processing (days); a debit that fails, or is returned after it had settled
+(`paid` back to `failed`), leaves it `failed` with no retry date and pauses the plan (SECURITY.md
+P11).
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ INSTALLMENT_TRANSITIONS = Transitions("installment", InstallmentStatus, {
     # the customer; the plan's default or cancellation closes it.
     InstallmentStatus.FAILED: {InstallmentStatus.CHARGING, InstallmentStatus.PAID, InstallmentStatus.CANCELLED},
     InstallmentStatus.ACTION_REQUIRED: {InstallmentStatus.PAID, InstallmentStatus.CANCELLED},
-    InstallmentStatus.PAID: set(),
+    # A bank debit the bank returned after it had settled: the installment is owed again.
+    InstallmentStatus.PAID: {InstallmentStatus.FAILED},
     InstallmentStatus.CANCELLED: set(),
 })
 
@@ -101,5 +105,5 @@ class Cadence(StrEnum):
 
 
 class PayBy(StrEnum):
-    AUTOPAY = "autopay"  # charged off-session to a saved card by the collector
+    AUTOPAY = "autopay"  # charged off-session to a saved card or verified bank account by the collector
     MYSELF = "myself"  # the customer pays each installment on the pay page

@@ -1,7 +1,8 @@
 """Saving a US bank account through the service, with the in-process fake gateway (its
 `confirm_bank_setup` plays the Payment Element confirming the SetupIntent in the browser):
 the mandate kept with who, when and from where; one waiting for microdeposits kept pending and
-unusable (SECURITY.md P12) until Stripe verifies it; autopay keeps to cards. Both databases."""
+unusable (SECURITY.md P12) until Stripe verifies it; autopay takes a verified one, never a
+pending one. Both databases (the collectors' race on PostgreSQL only)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from portal.domain.core.models import AuditEntry
 from portal.domain.methods import queries, service
 from portal.domain.methods.models import SavedMethod
 from portal.domain.methods.policy import MethodRefused, bank_mandate_text, consent_text
-from portal.domain.payments.models import Payment
+from portal.domain.core.database import writing_session
+from portal.domain.payments.models import BankDebit, Payment
 from portal.domain.plans.jobs import JOB_ACTOR, collect_installments
+from portal.domain.plans.models import Installment, InstallmentAttempt, PlanAgreement
 from portal.domain.plans.service import PlanRefused
+from tests.support.concurrency import run_at_once
 from tests.support.factories import make_contact, make_customer, make_invoice
 from tests.support.methods import (
     TEST_USER_AGENT, account_access, contact_context, save_bank_account, save_card, start_bank_setup,
@@ -129,11 +133,45 @@ def test_a_bank_account_on_a_setup_that_showed_no_mandate_is_refused(db, clock, 
     assert db.scalars(select(SavedMethod)).all() == []
 
 
-def test_autopay_refuses_a_saved_bank_account_with_a_clear_message(db, clock, fake_gateway, company):
+def test_autopay_accepts_a_verified_bank_account_and_refuses_a_pending_one(db, clock, fake_gateway, company):
+    invoice = make_invoice(db, clock, company.customer, currency="USD", total_minor=90_000)
+    pending = save_bank_account(db, clock, fake_gateway, company, microdeposits=True, last4="1111")
+    with pytest.raises(PlanRefused, match="cannot be charged: it is not verified"):
+        make_test_plan(db, clock, company, [invoice], card=pending, days=3)
+    db.rollback()
+    bank = save_bank_account(db, clock, fake_gateway, company)
+    plan = make_test_plan(db, clock, company, [invoice], card=bank, days=3)
+    assert plan.saved_method_id == bank.id and plan.status == "active"
+    agreement = db.scalars(select(PlanAgreement).where(PlanAgreement.plan_id == plan.id)).one()
+    assert "to the saved bank account STRIPE TEST BANK checking account ending 6789" in agreement.terms_text
+
+
+@pytest.mark.postgres_only
+def test_two_collectors_at_once_debit_a_bank_installment_once_and_never_while_processing(
+        db, clock, fake_gateway, company, supplier, session_factory):
     invoice = make_invoice(db, clock, company.customer, currency="USD", total_minor=90_000)
     bank = save_bank_account(db, clock, fake_gateway, company)
-    with pytest.raises(PlanRefused, match="saved bank account cannot be used for it yet"):
-        make_test_plan(db, clock, company, [invoice], card=bank, days=3)
+    plan = make_test_plan(db, clock, company, [invoice], card=bank, count=2)
+    db.commit()
+    fake_gateway.off_session.delay = 0.2
+
+    def run() -> None:
+        with writing_session(session_factory) as session:
+            collect_installments(Context(session, clock, JOB_ACTOR), fake_gateway, supplier, POLICY)
+            session.commit()
+
+    run_at_once(run)  # both find the installment due
+    run_at_once(run)  # both find it processing
+    db.rollback()
+    [request] = fake_gateway.off_session.requests
+    assert request.mandate_id == bank.stripe_mandate_id
+    [attempt] = db.scalars(select(InstallmentAttempt)).all()
+    payment = db.get(Payment, attempt.payment_id)
+    assert (payment.status, payment.method) == ("processing", "us_bank_account")
+    assert db.scalars(select(BankDebit)).all() == [db.get(BankDebit, payment.id)]
+    db.expire_all()
+    assert [i.status for i in db.scalars(select(Installment).where(Installment.plan_id == plan.id)
+                                         .order_by(Installment.number))] == ["charging", "scheduled"]
 
 
 def test_the_collector_never_charges_a_bank_account_waiting_for_microdeposits(db, clock, fake_gateway, company, supplier):

@@ -81,6 +81,8 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
         ("charging", "paid"), ("charging", "failed"), ("charging", "action_required"),
         ("failed", "charging"), ("failed", "paid"), ("failed", "cancelled"),
         ("action_required", "paid"), ("action_required", "cancelled"),
+        # A bank debit returned after it had settled: the installment is owed again.
+        ("paid", "failed"),
     }),
     # Staff handle it (resolved) or find nothing to do (dismissed); asking the customer waits
     # for their answer, which reopens it.
@@ -93,9 +95,10 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
     "plan amendment": (AMENDMENT_TRANSITIONS, {
         ("proposed", "accepted"), ("proposed", "declined"), ("proposed", "superseded"),
     }),
-    # A bank account waiting for microdeposits is verified or fails, once; nothing moves back.
+    # A bank account waiting for microdeposits is verified or fails, once; a verified one whose
+    # bank failed or returned a debit fails too (its mandate is unusable); nothing moves back.
     "saved method verification": (VERIFICATION_TRANSITIONS, {
-        ("pending_verification", "verified"), ("pending_verification", "failed"),
+        ("pending_verification", "verified"), ("pending_verification", "failed"), ("verified", "failed"),
     }),
 }
 

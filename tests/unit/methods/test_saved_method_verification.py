@@ -39,7 +39,9 @@ def test_every_setup_intent_status_is_in_the_table():
 
 
 def test_only_a_pending_method_moves_and_only_forward():
-    assert VERIFICATION_TRANSITIONS.final == {Verification.VERIFIED, Verification.FAILED}
+    # A verified one moves once more: to failed, when its bank refuses a debit (P11).
+    assert VERIFICATION_TRANSITIONS.final == {Verification.FAILED}
+    assert VERIFICATION_TRANSITIONS.can_move(Verification.VERIFIED, Verification.FAILED)
     assert not any(VERIFICATION_TRANSITIONS.can_move(status, Verification.PENDING) for status in Verification)
 
 
@@ -83,3 +85,13 @@ def test_a_setup_intent_event_carries_its_setup():
                                 b' "data": {"object": {"id": "seti_1", "object": "setup_intent", "status": "succeeded",'
                                 b' "customer": "cus_1", "payment_method": "pm_1", "livemode": false}}}')
     assert event.intent is None and event.setup.id == "seti_1" and event.setup.payment_method_id == "pm_1"
+
+
+def test_a_bank_account_refused_after_verification_reads_as_refused_by_the_bank():
+    from datetime import datetime, UTC
+
+    from portal.domain.methods.states import REFUSED_BY_BANK_LABEL, verification_label
+
+    assert verification_label("failed", datetime(2026, 6, 1, tzinfo=UTC)) == REFUSED_BY_BANK_LABEL
+    assert verification_label("failed", None) == "Verification failed"  # it never verified
+    assert verification_label("verified", datetime(2026, 6, 1, tzinfo=UTC)) == "Verified"

@@ -76,7 +76,7 @@ def test_a_new_schedule_splits_what_remains_exactly_after_the_plans_installments
 
 def test_the_new_schedules_terms_name_what_remains_and_each_new_installment():
     parts = amended_schedule(Money(50_001, "USD"), 2, 3, Cadence.MONTHLY, date(2026, 8, 31))
-    terms = amendment_terms_text("Northwind", "Acme", parts, ["INV-1"], "visa ending 4242")
+    terms = amendment_terms_text("Northwind", "Acme", parts, ["INV-1"], "card visa ending 4242")
     assert "what remains unpaid, $500.01, is paid in 3 installments" in terms
     assert "  3. 2026-08-31: $166.67" in terms and "  5. 2026-10-31: $166.67" in terms
     assert "4. 2026-09-30: $166.67" in terms
@@ -94,3 +94,14 @@ def test_the_plan_settings_are_the_defaults_and_use_the_same_bounds_as_the_admin
         for value in (low - 1, high + 1):
             with pytest.raises(ConfigError, match=name):
                 Settings.from_env({**base, name: str(value)})
+
+
+def test_the_terms_name_the_saved_bank_account_autopay_debits():
+    from portal.domain.plans.policy import autopay_label, terms_text
+
+    parts = amended_schedule(Money(20_000, "USD"), 0, 2, Cadence.MONTHLY, date(2026, 8, 31))
+    bank = autopay_label("us_bank_account", "", "6789", "STRIPE TEST BANK checking account ending 6789")
+    card = autopay_label("card", "visa", "4242")
+    assert "to the saved bank account STRIPE TEST BANK checking account ending 6789" in terms_text(
+        "Northwind", "Acme", parts, ["INV-1"], bank)
+    assert "to the saved card visa ending 4242" in terms_text("Northwind", "Acme", parts, ["INV-1"], card)

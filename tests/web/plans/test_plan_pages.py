@@ -158,3 +158,27 @@ def test_a_counter_proposal_is_sent_by_staff_and_accepted_on_the_plan_page(clien
     assert accepted.status_code == 303
     db.expire_all()
     assert db.get(Plan, waiting.id).status == "active"
+
+
+def test_the_form_offers_a_verified_bank_account_never_a_pending_one(signed_in, db, clock, acme, fake_gateway):
+    """SECURITY.md P12: a bank account waiting for its microdeposits is not offered for
+    autopay, and choosing it anyway (a crafted form) is refused with nothing changed."""
+    from tests.support.methods import save_bank_account
+
+    _, clerk, first, _ = acme
+    verified = save_bank_account(db, clock, fake_gateway, clerk, last4="6789")
+    pending = save_bank_account(db, clock, fake_gateway, clerk, microdeposits=True, last4="1111")
+    db.commit()
+    form = signed_in.get("/plans/new", query_string={"invoice": first.public_id}).get_data(as_text=True)
+    assert f'value="{verified.public_id}"' in form and "ending 6789" in form
+    assert pending.public_id not in form and "ending 1111" not in form
+
+    refused = _preview(signed_in, db, clock, clerk, [first], pay_by="autopay", card=pending.public_id)
+    assert refused.status_code == 400 and "it is not verified" in refused.get_data(as_text=True)
+    assert _count(db) == 0
+
+    shown = _preview(signed_in, db, clock, clerk, [first], pay_by="autopay", card=verified.public_id)
+    assert shown.status_code == 200
+    assert "saved bank account STRIPE TEST BANK checking account ending 6789" in shown.get_data(as_text=True)
+    assert signed_in.post("/plans", data=MultiDict(_HIDDEN.findall(shown.get_data(as_text=True)))).status_code == 303
+    assert db.scalar(select(Plan)).saved_method_id == verified.id
