@@ -60,7 +60,7 @@ def invoices():
     notes = invoice_notes(db(), g.access.customer_id, unpaid)
     return render_template(
         "account/invoices.html", page=page, query=query, promised=notes.promised, reported=notes.reported,
-        per_page_choices=PER_PAGE_CHOICES, currency_exponent=exponent,
+        per_page_choices=PER_PAGE_CHOICES, exponents={code: exponent(code) for code in page.currencies},
     )
 
 

@@ -144,6 +144,6 @@ def cancel(public_id: str):
 @require_whole_account
 def history():
     page = small_number(request.args.get("page"), 1, MAX_PAGE)
-    history = queries.payment_history(db(), current_access(), services().clock, page=page)
+    history = queries.payment_history(db(), current_access(), page=page)
     return render_template("payments/history.html", history=history, rows=queries.grouped_attempts(history.summaries),
                            zone=_customer_zone())

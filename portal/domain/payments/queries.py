@@ -46,7 +46,9 @@ class AllocationLine:
     invoice: InvoiceRow
     amount: Money
     short_pay_reason: str
-    balance_after: Money
+    # The invoice's open balance now; None where the page shows no balance (the history's lines
+    # carry only the invoice's id, public id and number).
+    balance_after: Money | None
 
 
 @dataclass(frozen=True)
@@ -168,13 +170,45 @@ def _history_statement(whole_account: bool) -> Select:
     )
 
 
-def payment_history(db: Session, access: Access, clock: Clock, page: int = 1,
+def payment_history(db: Session, access: Access, page: int = 1,
                     per_page: int = HISTORY_PER_PAGE) -> PaymentHistory:
     """The company's payments, newest first, a page at a time (one more row is read to know
     whether an older page exists), with what each paid."""
     payments = read(db, _history_statement(access.whole_account), {
         **scope_params(access), "limit": per_page + 1, "offset": (page - 1) * per_page}).all()
-    return PaymentHistory(describe_payments(db, payments[:per_page], clock), page, len(payments) > per_page)
+    return PaymentHistory(_history_summaries(db, payments[:per_page]), page, len(payments) > per_page)
+
+
+# The history names each payment's invoices and nothing else of them: one statement with the
+# invoice numbers, instead of the invoices' whole rows and balances that a receipt needs.
+_HISTORY_LINES = (
+    select(PaymentAllocation.payment_id, PaymentAllocation.amount_minor, PaymentAllocation.short_pay_reason,
+           Invoice.id, Invoice.public_id, Invoice.number)
+    .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+    .where(PaymentAllocation.payment_id.in_(bindparam("payment_ids", expanding=True)))
+    .order_by(PaymentAllocation.id)
+)
+
+
+def _history_summaries(db: Session, payments: list[PaymentRow]) -> list[PaymentSummary]:
+    if not payments:
+        return []
+    lines: dict[int, list[AllocationLine]] = {payment.id: [] for payment in payments}
+    currency = {payment.id: payment.currency for payment in payments}
+    for row in read(db, _HISTORY_LINES, {"payment_ids": list(lines)}).all():
+        lines[row.payment_id].append(
+            AllocationLine(row, Money(row.amount_minor, currency[row.payment_id]), row.short_pay_reason, None))
+    banks = _bank_debits(db, payments)
+    return [PaymentSummary(payment, Money(payment.amount_minor, payment.currency), tuple(lines[payment.id]),
+                           bank=banks.get(payment.id)) for payment in payments]
+
+
+def _bank_debits(db: Session, payments: list[PaymentRow]) -> dict[int, BankDebit]:
+    """The US bank account payments' mandates and returns, by payment id (no query without one)."""
+    bank_ids = [payment.id for payment in payments if payment.method == BANK_ACCOUNT]
+    if not bank_ids:
+        return {}
+    return {debit.payment_id: debit for debit in db.scalars(select(BankDebit).where(BankDebit.payment_id.in_(bank_ids)))}
 
 
 @dataclass(frozen=True)
@@ -228,9 +262,7 @@ def describe_payments(db: Session, payments: list[PaymentRow], clock: Clock) -> 
         allocations[allocation.payment_id].append(allocation)
     invoice_ids = sorted({a.invoice_id for rows in allocations.values() for a in rows})
     standings = standings_for(db, invoice_ids, clock.now().date())
-    bank_ids = [payment.id for payment in payments if payment.method == BANK_ACCOUNT]
-    banks = {debit.payment_id: debit for debit in db.scalars(
-        select(BankDebit).where(BankDebit.payment_id.in_(bank_ids)))} if bank_ids else {}
+    banks = _bank_debits(db, payments)
     summaries = []
     for payment in payments:
         lines = tuple(
