@@ -54,7 +54,9 @@ def staff_navigation():
     signed_in = current_staff()
     role = signed_in.staff.role if signed_in else None
     return {"signed_in_staff": signed_in, "Permission": Permission,
-            "may": (lambda permission: role is not None and allows(role, permission))}
+            "may": (lambda permission: role is not None and allows(role, permission)),
+            "has_settings": role is not None and bool(settings_for(role)),
+            "on_settings_page": is_settings_endpoint(request.endpoint or "")}
 
 
 def init_staff_sign_in(app: Flask) -> None:
@@ -67,4 +69,5 @@ from . import (  # noqa: E402,F401  (they add routes to bp)
     routing_pages,
     staff_pages,
 )
-from . import followup_source_pages  # noqa: E402,F401
+from . import followup_source_pages, settings_pages  # noqa: E402,F401
+from .settings_pages import is_settings_endpoint, settings_for  # noqa: E402

@@ -49,6 +49,7 @@ def test_a_supervisor_reads_the_dashboard_a_timeline_and_the_dead_letters(page: 
     expect(page.locator("#timeline")).to_contain_text("PAY-ACME")
     check_at_both_widths(page, "staff-customer")
 
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Settings").click()
     page.get_by_role("link", name="Dead letters").click()
     expect(page.locator("#dead-letters")).to_contain_text(dead.to_address)
     check_at_both_widths(page, "staff-dead-letters")

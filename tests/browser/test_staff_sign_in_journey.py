@@ -62,12 +62,14 @@ def test_a_new_admin_enrols_a_second_factor_then_manages_routing(page: Page, db,
     expect(page.get_by_role("heading", name="Hello, Ada Admin")).to_be_visible()
     if width == 1280:
         _shot(page, "dashboard")
-    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Routing").click()
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Routing rules").click()
     expect(page.get_by_role("link", name="Large USD disputes")).to_be_visible()
     expect(page.get_by_text("$10,000.00")).to_be_visible()
     if width == 1280:
         _shot(page, "routing")
-    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Teams").click()
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Teams", exact=True).click()
     expect(page.get_by_text("Ana Analyst")).to_be_visible()
     if width == 1280:
         _shot(page, "teams")
