@@ -386,7 +386,17 @@ def lock_customer(db: Session, customer_id: int) -> None:
 
 
 def lock_payment(db: Session, clock, payment_id: int) -> Payment:
-    """Lock one payment row (portably, by writing it) and load its committed state."""
+    """Lock one payment row (portably, by writing it) and load its committed state.
+
+    Its customer's lock comes first: every path that writes money takes the customer, then a
+    payment, then (through the triggers) invoices, so a webhook settling or failing a payment
+    and a clerk starting another on the same invoices queue one behind the other instead of
+    each holding what the other waits for (a deadlock on PostgreSQL). A payment's customer never
+    changes, so reading it before the lock is safe; taking the customer's lock again in the
+    same transaction costs nothing."""
+    customer_id = db.scalar(select(Payment.customer_id).where(Payment.id == payment_id))
+    if customer_id is not None:
+        lock_customer(db, customer_id)
     db.execute(
         update(Payment).where(Payment.id == payment_id).values(updated_at=clock.now())
         .execution_options(synchronize_session=False)
