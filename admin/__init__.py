@@ -67,7 +67,7 @@ from . import (  # noqa: E402,F401  (they add routes to bp)
     account, ar_pages, auth, customer_pages, dashboard, dispute_pages, erp_pages, followup_pages, outbox_pages,
     payment_pages, plan_pages, promise_pages, reminder_pages, report_pages,
     routing_pages,
-    staff_pages,
+    staff_pages, webhook_pages,
 )
 from . import followup_source_pages, settings_pages  # noqa: E402,F401
 from .settings_pages import is_settings_endpoint, settings_for  # noqa: E402

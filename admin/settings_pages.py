@@ -38,6 +38,9 @@ SETTINGS: tuple[Setting, ...] = (
             "What a customer may set up alone: installments, length, minimum amount.", ("admin.plan_policy",)),
     Setting("ERP import and cash export", "admin.erp", Permission.IMPORT_INVOICES,
             "Upload the ERP's CSV of customers and invoices; download the cash since a cursor.", ("admin.erp",)),
+    Setting("Webhooks to the ERP", "admin.webhooks", Permission.MANAGE_WEBHOOKS,
+            "Signed notices of every payment, refund, credit note and chargeback, sent to the ERP.",
+            ("admin.webhook",)),
     Setting("Dead letters", "admin.dead_letters", Permission.MANAGE_OUTBOX,
             "Emails the outbox gave up on, to read and send again.", ("admin.dead_letter",)),
 )

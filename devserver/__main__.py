@@ -2,7 +2,7 @@
 
 It builds a fresh SQLite database under instance/ (the Alembic migrations, then the demo
 ledger), starts localstripe (offline Stripe) with the portal's webhook registered, a mail
-catcher, the portal under gunicorn, the outbox sender, and `reconcile-stripe`,
+catcher, the portal under gunicorn, the outbox and webhook senders, and `reconcile-stripe`,
 `warn-sla-at-risk`, `check-promises`, `send-reminders` and `collect-installments` every minute, all on
 127.0.0.1. Then it prints:
 
@@ -271,6 +271,7 @@ def child_commands(app_port: int) -> dict[str, list[str]]:
         "app": [sys.executable, "-m", "gunicorn", "--bind", f"{LOOPBACK}:{app_port}", "--workers", "2",
                 "--chdir", str(ROOT), "wsgi:app"],
         "outbox": [*flask, "send-outbox", "--loop", "--interval", "1"],
+        "webhooks": [*flask, "send-webhooks", "--loop", "--interval", "1"],
         "reconcile": [sys.executable, "-m", "devserver.schedule", str(RECONCILE_EVERY_SECONDS), "--",
                       *flask, "reconcile-stripe"],
         "sla-warnings": [sys.executable, "-m", "devserver.schedule", str(SLA_WARNINGS_EVERY_SECONDS), "--",
@@ -320,7 +321,7 @@ def run(args: argparse.Namespace) -> int:
         demo.stripe.register_webhook(f"{app_url}/stripe/webhook", webhook_secret)
         commands = child_commands(ports.app)
         app_child = demo.spawn("app", commands["app"], env)
-        for name in ("outbox", "reconcile", "sla-warnings"):
+        for name in ("outbox", "webhooks", "reconcile", "sla-warnings"):
             demo.spawn(name, commands[name], env)
         if not wait_for_http(f"{app_url}/", watch=demo):
             failed = demo.exited_child() or app_child

@@ -131,6 +131,11 @@ class Settings:
     promise_max_moves: int = DEFAULT_MAX_MOVES
     promise_grace_days: int = DEFAULT_GRACE_DAYS
 
+    # Outgoing webhooks to the ERP (docs/erp-webhooks.md): the deadline of one POST, and whether
+    # an endpoint may be on a private, loopback or link-local address in production.
+    webhook_timeout_seconds: float = 10.0
+    webhook_allow_private_addresses: bool = False
+
     @property
     def promise_policy(self) -> PromisePolicy:
         return PromisePolicy(self.promise_max_days, self.promise_max_moves, self.promise_grace_days)
@@ -209,6 +214,8 @@ class Settings:
             po_reissue_due_date=env.get("PO_REISSUE_DUE_DATE", DueDateRule.KEEP.value).strip().lower()
             or DueDateRule.KEEP.value,
             po_auto_reissue=_bool(env.get("PO_AUTO_REISSUE"), False),
+            webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT", "10")),
+            webhook_allow_private_addresses=_bool(env.get("WEBHOOK_ALLOW_PRIVATE_ADDRESSES"), False),
         )
         settings.validate()
         return settings
@@ -251,6 +258,8 @@ class Settings:
         if self.po_reissue_due_date not in {rule.value for rule in DueDateRule}:
             raise ConfigError(f"PO_REISSUE_DUE_DATE must be one of {', '.join(DueDateRule)}, "
                               f"not {self.po_reissue_due_date!r}")
+        if not 0 < self.webhook_timeout_seconds <= 60:
+            raise ConfigError("WEBHOOK_TIMEOUT must be between 0 and 60 seconds")
         if self.mode == "production":
             if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
                 raise ConfigError(

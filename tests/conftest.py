@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.support.fixtures.browser",
     "tests.support.fixtures.links",
     "tests.support.fixtures.redis",
+    "tests.support.fixtures.webhooks",
 ]

@@ -45,8 +45,8 @@ def command_context(app: Flask, actor: Actor) -> Iterator[Context]:
 
 def register_commands(app: Flask) -> None:
     from . import attachments, bounces, database, demo, disputes, erp, ledger, links, outbox, plans, promises, refunds
-    from . import reminders, staff, stripe_sync
+    from . import reminders, staff, stripe_sync, webhooks
 
     for module in (attachments, bounces, database, demo, disputes, erp, ledger, links, outbox, plans, promises, refunds,
-                   reminders, staff, stripe_sync):
+                   reminders, staff, stripe_sync, webhooks):
         module.register(app)

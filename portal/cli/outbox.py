@@ -33,7 +33,7 @@ def register(app: Flask) -> None:
         settings = services.settings
         policy = DeliveryPolicy(batch_size=batch_size)
         transport = SmtpTransport.from_settings(settings)
-        stopping = _StopFlag()
+        stopping = StopFlag()
 
         def run_once():
             with command_session(app) as db:
@@ -63,7 +63,7 @@ def register(app: Flask) -> None:
         click.echo("outbox: stopped")
 
 
-class _StopFlag:
+class StopFlag:
     """SIGTERM/SIGINT end the loop between batches, so no claimed message is left mid-send."""
 
     def __init__(self) -> None:

@@ -26,6 +26,7 @@ from portal.domain.refunds.models import Chargeback, Refund, RefundAllocation
 from portal.domain.reminders.models import CustomerReminderSettings, ReminderHoliday, ReminderSent, ReminderStep
 from portal.domain.routing.models import RoutingRule
 from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMembership
+from portal.domain.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Dispute", "DisputeAttachment", "DisputeEvent",
@@ -41,4 +42,5 @@ __all__ = [
     "Installment", "InstallmentAttempt", "Plan", "PlanAgreement", "PlanInvoice",
     "Followup", "FollowupEvent", "FollowupFile", "FollowupInvoice",
     "InvoiceReissue", "OutboxAttachment",
+    "WebhookDelivery", "WebhookEndpoint",
 ]

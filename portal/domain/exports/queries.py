@@ -23,7 +23,7 @@ The cursor's text is `<transaction id>-<entry id>`; `0-0` (or nothing) is the be
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -148,15 +148,12 @@ def entry_reference(entry_id: int) -> str:
     return f"LE{entry_id:010d}"
 
 
-def cash_since(db: Session, cursor: CashCursor, *, limit: int = DEFAULT_PAGE) -> CashPage:
-    """The cash rows after `cursor`, at most `limit` entries read (issued entries are read to
-    move the cursor past them, and left out)."""
-    limit = max(1, min(limit, MAX_PAGE))
-    postgres = db.get_bind().dialect.name == "postgresql"
+def _cash_query():
+    """Every entry with what a cash row shows of it, unfiltered and unordered."""
     invoice_erp = aliased(ErpRecord)
     customer_erp = aliased(ErpRecord)
     xid = func.coalesce(InvoiceEntry.export_xid, 0)
-    query = (
+    return (
         select(InvoiceEntry.id, xid, InvoiceEntry.kind, InvoiceEntry.created_at, InvoiceEntry.amount_minor,
                InvoiceEntry.reference, Invoice.number, Invoice.currency, Customer.account_number,
                invoice_erp.erp_id, customer_erp.erp_id, Payment.reference, Payment.method)
@@ -166,6 +163,25 @@ def cash_since(db: Session, cursor: CashCursor, *, limit: int = DEFAULT_PAGE) ->
         .outerjoin(invoice_erp, (invoice_erp.kind == "invoice") & (invoice_erp.invoice_id == Invoice.id))
         .outerjoin(customer_erp, (customer_erp.kind == "customer") & (customer_erp.customer_id == Customer.id))
     )
+
+
+def _cash_row(found) -> CashRow:
+    (entry_id, entry_xid, kind, at, amount_minor, document, number, currency, account, invoice_erp_id,
+     customer_erp_id, payment_reference, method) = found
+    return CashRow(
+        reference=entry_reference(entry_id), cursor=CashCursor(int(entry_xid), entry_id), kind=kind, occurred_at=at,
+        customer_account=account, customer_erp_id=customer_erp_id or "", invoice_number=number,
+        invoice_erp_id=invoice_erp_id or "", amount=Money(amount_minor, currency),
+        payment_reference=payment_reference or "", payment_method=method or "", document=document or "",
+    )
+
+
+def cash_since(db: Session, cursor: CashCursor, *, limit: int = DEFAULT_PAGE) -> CashPage:
+    """The cash rows after `cursor`, at most `limit` entries read (issued entries are read to
+    move the cursor past them, and left out)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    postgres = db.get_bind().dialect.name == "postgresql"
+    query = _cash_query()
     if postgres:
         horizon = _postgres_horizon(db)
         query = (query.where(tuple_(InvoiceEntry.export_xid, InvoiceEntry.id) > tuple_(cursor.xid, cursor.entry_id),
@@ -176,18 +192,22 @@ def cash_since(db: Session, cursor: CashCursor, *, limit: int = DEFAULT_PAGE) ->
     found = db.execute(query.limit(limit)).all()
     rows = []
     next_cursor = cursor
-    for (entry_id, entry_xid, kind, at, amount_minor, document, number, currency, account, invoice_erp_id,
-         customer_erp_id, payment_reference, method) in found:
-        next_cursor = CashCursor(int(entry_xid), entry_id)
-        if kind == EntryKind.ISSUED:
+    for row in found:
+        next_cursor = CashCursor(int(row[1]), row[0])
+        if row[2] == EntryKind.ISSUED:
             continue
-        rows.append(CashRow(
-            reference=entry_reference(entry_id), cursor=next_cursor, kind=kind, occurred_at=at,
-            customer_account=account, customer_erp_id=customer_erp_id or "", invoice_number=number,
-            invoice_erp_id=invoice_erp_id or "", amount=Money(amount_minor, currency),
-            payment_reference=payment_reference or "", payment_method=method or "", document=document or "",
-        ))
+        rows.append(_cash_row(row))
     return CashPage(rows=rows, next_cursor=next_cursor, more=len(found) == limit)
+
+
+def cash_rows_of_entries(db: Session, entry_ids: Collection[int]) -> dict[int, CashRow]:
+    """The rows the export lists for these entries, by entry id, in one statement (`issued`
+    entries and unknown ids left out). The outgoing webhooks send exactly these rows, read
+    once the entries' transactions have committed (an import writes its ERP ids last)."""
+    if not entry_ids:
+        return {}
+    found = db.execute(_cash_query().where(InvoiceEntry.id.in_(sorted(set(entry_ids))))).all()
+    return {row[0]: _cash_row(row) for row in found if row[2] != EntryKind.ISSUED}
 
 
 def all_cash_since(db: Session, cursor: CashCursor, *, page: int = DEFAULT_PAGE,

@@ -4,6 +4,9 @@ Every entry passes the same checks (a known kind, an integer amount with that ki
 reference that fits) before it is added, so a wrong sign is refused with a message instead of
 surfacing as a constraint violation at commit. The database keeps the invoice's maintained
 balance in the same transaction (trigger on insert); the caller commits.
+
+Every entry but `issued` is a cash row of the ERP export, so this is also where its outgoing
+webhook deliveries are queued, in the same transaction (`webhooks.service.enqueue_cash_event`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy.orm import Session
 from portal.domain.core.errors import DomainError
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.ledger.states import EntryKind
+from portal.domain.webhooks.service import enqueue_cash_event
 
 MAX_REFERENCE_LENGTH = 120
 
@@ -48,4 +52,5 @@ def post_entry(db: Session, *, invoice_id: int, kind: EntryKind | str, amount_mi
                          payment_id=payment_id, reference=reference, created_at=at)
     db.add(entry)
     db.flush()
+    enqueue_cash_event(db, entry_id=entry.id, kind=kind, at=at)
     return entry

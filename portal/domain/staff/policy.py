@@ -43,6 +43,7 @@ class Permission(StrEnum):
     WORK_FOLLOWUPS = "work_followups"    # the follow-up queues: match reported payments, ask, assign, dismiss
     REISSUE_INVOICES = "reissue_invoices"  # give an invoice the PO a clerk reported (in place, or credited and replaced)
     MANAGE_CONTACTS = "manage_contacts"  # approve a contact a clerk named; undo "has left" or a failing address
+    MANAGE_WEBHOOKS = "manage_webhooks"  # the ERP's webhook endpoints, their secrets and deliveries
 
 
 ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
@@ -67,6 +68,8 @@ ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyTyp
     Permission.WORK_FOLLOWUPS: frozenset({ADMIN, SUPERVISOR, ANALYST, COLLECTOR}),
     Permission.REISSUE_INVOICES: frozenset({ADMIN, SUPERVISOR, ANALYST}),
     Permission.MANAGE_CONTACTS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
+    # Where the portal sends cash data, with which secret: an integration setting, like staff.
+    Permission.MANAGE_WEBHOOKS: frozenset({ADMIN}),
 })
 
 

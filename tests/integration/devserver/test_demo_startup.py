@@ -126,6 +126,7 @@ def test_the_demo_runs_no_raw_access_log_and_its_scheduled_commands():
     assert commands["reminders"][-1] == "send-reminders"
     assert commands["reminders"][:4] == [sys.executable, "-m", "devserver.schedule", str(REMINDERS_EVERY_SECONDS)]
     assert commands["installments"][-1] == "collect-installments"
+    assert commands["webhooks"][-4:] == ["send-webhooks", "--loop", "--interval", "1"]
 
 
 def _eventually(check, timeout: float = 30.0) -> bool:

@@ -20,6 +20,7 @@ from portal.domain.plans.states import AMENDMENT_TRANSITIONS, INSTALLMENT_TRANSI
 from portal.domain.promises.states import PROMISE_TRANSITIONS
 from portal.domain.refunds.states import CHARGEBACK_TRANSITIONS, REFUND_TRANSITIONS
 from portal.domain.staff.states import STAFF_STATUS_TRANSITIONS
+from portal.domain.webhooks.states import DELIVERY_TRANSITIONS
 
 TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
     "payment": (PAYMENT_TRANSITIONS, {
@@ -33,6 +34,8 @@ TABLES: dict[str, tuple[Transitions, set[tuple[str, str]]]] = {
     }),
     # Staff retry a dead message (it is sent again from the start).
     "outbox message": (OUTBOX_TRANSITIONS, {("pending", "sent"), ("pending", "dead"), ("dead", "pending")}),
+    # The same for a webhook delivery the sender gave up on.
+    "webhook delivery": (DELIVERY_TRANSITIONS, {("pending", "delivered"), ("pending", "dead"), ("dead", "pending")}),
     "link": (LINK_TRANSITIONS, {
         ("active", "used"), ("active", "expired"), ("active", "revoked"),
         # Revoking withdraws every link of a contact, whatever state it is in.

@@ -36,6 +36,8 @@ EXPECTED = {
     "work_followups": {A, S, N, C},
     "reissue_invoices": {A, S, N},
     "manage_contacts": {A, S, C},
+    # Where cash data is sent and with which secret: admins only.
+    "manage_webhooks": {A},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 
