@@ -275,7 +275,7 @@ def _most_overdue_statement(whole_account: bool) -> Select:
 def account_overview(db: Session, access: Access, today: date, most_overdue_limit: int = 5) -> Overview:
     """Totals per currency and the few invoices most past due (two queries)."""
     oldest = read(db, _most_overdue_statement(access.whole_account),
-                  {**scope_params(access), "today": today, "limit": most_overdue_limit})
+                  {**scope_params(access), "today": today, "limit": most_overdue_limit}).all()
     return Overview(totals=open_totals(db, access, today), most_overdue=to_standings(oldest, today))
 
 
@@ -549,7 +549,7 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
         params["search_pattern"] = _like_pattern(query.q)
     if query.currency:
         params["currency"] = query.currency
-    rows = read(db, _list_page_statement(shape), params)
+    rows = read(db, _list_page_statement(shape), params).all()
     return InvoicePage(
         query=query, standings=to_standings(rows, today), counts=counts,
         currencies=[row["currency"] for row in count_rows], total=total, page=page, pages=pages,
@@ -807,7 +807,7 @@ def _statement_payments(db: Session, access: Access, today: date) -> list[Statem
 def statement_of_account(db: Session, access: Access, today: date) -> Statement:
     """Every open invoice with its aging, grouped by currency, with totals, and the recent
     payments (three queries)."""
-    rows = read(db, _statement_rows_statement(access.whole_account), scope_params(access))
+    rows = read(db, _statement_rows_statement(access.whole_account), scope_params(access)).all()
     by_currency: dict[str, list[Standing]] = {}
     for standing in to_standings(rows, today):
         by_currency.setdefault(standing.invoice.currency, []).append(standing)
