@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite on SQLite, then on PostgreSQL. Arguments go to pytest:
+# The test suite on SQLite and on PostgreSQL, the two at once (one process per database, a core
+# each), each writing its own log (test-artifacts/logs/pytest-DB.log). Arguments go to pytest:
 #   ./scripts/test.sh                    everything
 #   ./scripts/test.sh tests/unit -x      a part, stop at the first failure
 #
@@ -65,21 +66,52 @@ PY
 }
 
 declare -A RESULT
-run_suite() {  # run_suite DB [pytest args...]
+LOG_DIR="$ROOT/test-artifacts/logs"
+declare -A SUITE_PID
+
+# start_suite DB [pytest args...]: pytest on DB in the background, its output in
+# $LOG_DIR/pytest-DB.log. Each run has its own
+# temporary directory and coverage data file; ports (SMTP sinks, localstripe, Redis, the live
+# servers) are free ones picked by each run, and the PostgreSQL database is the run's own.
+start_suite() {
   local db=$1; shift
-  local log rc last
-  log=$(mktemp)
-  note "pytest on $db"
+  local log="$LOG_DIR/pytest-$db.log"
+  local -a pytest=(-m pytest --db "$db" --basetemp="$SCRATCH/pytest-$db" -p randomly
+                   --randomly-seed="$TEST_SEED" --hypothesis-seed="$TEST_SEED" "$@")
   if [ "$COVERAGE" = 1 ]; then
-    "$VENV/bin/python" -m coverage run --source=portal,admin --data-file="$COVERAGE_DIR/data.$db" \
-      -m pytest --db "$db" -p randomly --randomly-seed="$TEST_SEED" --hypothesis-seed="$TEST_SEED" "$@" 2>&1 | tee "$log"
-  else
-    "$VENV/bin/python" -m pytest --db "$db" -p randomly --randomly-seed="$TEST_SEED" --hypothesis-seed="$TEST_SEED" "$@" 2>&1 | tee "$log"
+    pytest=(-m coverage run --source=portal,admin --data-file="$COVERAGE_DIR/data.$db" "${pytest[@]}")
   fi
-  rc=${PIPESTATUS[0]}
+  # A process group of its own (job control on for the start): a background job of a script
+  # would otherwise ignore SIGINT, and Ctrl-C could not stop it cleanly (stop_suites).
+  set -m
+  "$VENV/bin/python" "${pytest[@]}" >"$log" 2>&1 &
+  SUITE_PID[$db]=$!
+  set +m
+}
+
+# finish_suite DB: wait for DB's run, print its summary (or, when it failed, the end of its
+# log) and set RESULT[DB]. Returns non-zero when the run failed or collected no test.
+finish_suite() {
+  local db=$1
+  local log="$LOG_DIR/pytest-$db.log" rc last
+  wait "${SUITE_PID[$db]}"
+  rc=$?
+  unset "SUITE_PID[$db]"
   # pytest's closing line, with or without -q: "=== 12 passed, 1 skipped in 3.4s ===".
   last=$(grep -E '(passed|failed|errors?|skipped|deselected|no tests ran).* in [0-9.]+s' "$log" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')
-  rm -f "$log"
+  echo
+  if [ "$rc" = 0 ]; then
+    note "pytest on $db: ${last} (log: ${log#"$ROOT"/})"
+    # pytest's short summary (-ra: skips, xfails), when there is one.
+    sed -n '/short test summary info/,$p' "$log" | sed "s/^/  [$db] /"
+  else
+    note "pytest on $db FAILED (exit code $rc); the end of its log (${log#"$ROOT"/}):"
+    if grep -qE '^=+ (FAILURES|ERRORS) =+$' "$log"; then
+      sed -n '/^=* \(FAILURES\|ERRORS\) =*$/,$p' "$log" | tail -n 400 | sed "s/^/  [$db] /"
+    else
+      tail -n 120 "$log" | sed "s/^/  [$db] /"
+    fi
+  fi
   case $rc in
     0) RESULT[$db]="ok      ${last}" ;;
     5) RESULT[$db]="FAILED  no tests ran (${last:-nothing collected})" ;;
@@ -135,7 +167,14 @@ fi
 
 note "flask db check (models and migrations agree)"
 SCRATCH=$(mktemp -d)
-trap 'rm -rf "$SCRATCH"' EXIT
+stop_suites() {  # Ctrl-C (or a TERM) while pytest runs: pytest's own Ctrl-C, its teardown, then out
+  local pid
+  for pid in "${SUITE_PID[@]}"; do kill -INT -- "-$pid" 2>/dev/null; done
+  for pid in "${SUITE_PID[@]}"; do wait "$pid" 2>/dev/null; done
+}
+trap 'stop_suites; rm -rf "$SCRATCH"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 db_check sqlite "sqlite:///$SCRATCH/dbcheck.db" || failed=1
 pg_reachable=""
 postgres_reachable && pg_reachable=1
@@ -152,10 +191,17 @@ else
   RESULT[dbcheck-postgresql]="not run: no PostgreSQL at $TEST_POSTGRES_URL"
 fi
 
-run_suite sqlite "$@" || failed=1
-if [ -n "$pg_reachable" ]; then
-  run_suite postgresql "$@" || failed=1
-else
+rm -rf "$LOG_DIR" && mkdir -p "$LOG_DIR"
+suites=(sqlite)
+[ -n "$pg_reachable" ] && suites+=(postgresql)
+note "pytest on ${suites[*]}, at once (logs in ${LOG_DIR#"$ROOT"/}/); started $(date +%H:%M:%S)"
+for db in "${suites[@]}"; do
+  start_suite "$db" "$@"
+done
+for db in "${suites[@]}"; do
+  finish_suite "$db" || failed=1
+done
+if [ -z "$pg_reachable" ]; then
   RESULT[postgresql]="not run: no PostgreSQL at $TEST_POSTGRES_URL"
   if [ -n "$ON_CI" ]; then
     problems+=("PostgreSQL is not reachable at $TEST_POSTGRES_URL: on CI both databases must run")
