@@ -38,6 +38,9 @@ SETTINGS: tuple[Setting, ...] = (
             "What a customer may set up alone: installments, length, minimum amount.", ("admin.plan_policy",)),
     Setting("ERP import and cash export", "admin.erp", Permission.IMPORT_INVOICES,
             "Upload the ERP's CSV of customers and invoices; download the cash since a cursor.", ("admin.erp",)),
+    Setting("API keys", "admin.api_keys", Permission.MANAGE_API_KEYS,
+            "The ERP's keys for the JSON API: make one (its secret is shown once), see when each was used, revoke.",
+            ("admin.api_key",)),
     Setting("Dead letters", "admin.dead_letters", Permission.MANAGE_OUTBOX,
             "Emails the outbox gave up on, to read and send again.", ("admin.dead_letter",)),
 )

@@ -43,6 +43,7 @@ class Permission(StrEnum):
     WORK_FOLLOWUPS = "work_followups"    # the follow-up queues: match reported payments, ask, assign, dismiss
     REISSUE_INVOICES = "reissue_invoices"  # give an invoice the PO a clerk reported (in place, or credited and replaced)
     MANAGE_CONTACTS = "manage_contacts"  # approve a contact a clerk named; undo "has left" or a failing address
+    MANAGE_API_KEYS = "manage_api_keys"  # make and revoke the ERP's API keys (/api/v1)
 
 
 ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
@@ -67,6 +68,7 @@ ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyTyp
     Permission.WORK_FOLLOWUPS: frozenset({ADMIN, SUPERVISOR, ANALYST, COLLECTOR}),
     Permission.REISSUE_INVOICES: frozenset({ADMIN, SUPERVISOR, ANALYST}),
     Permission.MANAGE_CONTACTS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
+    Permission.MANAGE_API_KEYS: frozenset({ADMIN}),
 })
 
 

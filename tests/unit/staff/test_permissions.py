@@ -36,6 +36,8 @@ EXPECTED = {
     "work_followups": {A, S, N, C},
     "reissue_invoices": {A, S, N},
     "manage_contacts": {A, S, C},
+    # API keys reach every customer and invoice: admins only.
+    "manage_api_keys": {A},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 
