@@ -94,7 +94,7 @@ _ERRORS = {
     "400": "The query is not understood (a bad cursor, limit or status), or the body is not JSON",
     "401": "No API key, a key in the wrong shape, an unknown or wrong secret, or a revoked key",
     "403": "The key does not have the operation's scope",
-    "404": "No such record",
+    "404": "No such record, or a path that cannot name one (a control character in an id)",
     "409": "What is stored does not allow the change (an invoice already paid, credited, disputed, "
            "in a plan or promised; a number already used)",
     "413": f"The body is larger than {MAX_BODY_BYTES} bytes",
@@ -139,7 +139,7 @@ def _operation(summary: str, scope: str, result: str, *, body: str | None = None
     return operation
 
 
-_WRITE_ERRORS = ("400", "401", "403", "409", "413", "415", "422", "429")
+_WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "415", "422", "429")
 _READ_ERRORS = ("400", "401", "403", "404", "429")
 _PAGE = [_query("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$"}, "next_cursor of the page before"),
          _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, f"Default {DEFAULT_PAGE}")]

@@ -129,11 +129,36 @@ def test_malformed_json_is_refused_with_a_json_error(app, db, clock, data):
     assert table_counts(db)["customers"] == 0
 
 
-@pytest.mark.parametrize("erp_id", [" C-1", "C" * 65, "C\u2028"])
-def test_a_bad_erp_id_in_the_path_is_refused(app, db, clock, erp_id):
+@pytest.mark.parametrize(("erp_id", "status"), [(" C-1", 422), ("C" * 65, 422), ("C\u2028", 422), ("C\x00", 404),
+                                              ("C%0D%0AX", 404), ("C\x1b", 404)])
+def test_a_bad_erp_id_in_the_path_is_refused(app, db, clock, erp_id, status):
     key = make_api_key(db, clock)
-    response = app.test_client().put(f"/api/v1/customers/{erp_id}", json=customer_body(), headers=bearer(key))
-    assert response.status_code == 422 and table_counts(db)["customers"] == 0
+    client = app.test_client()
+    for method in ("PUT", "GET"):
+        response = client.open(f"/api/v1/customers/{erp_id}", method=method, json=customer_body(),
+                               headers=bearer(key))
+        assert response.status_code == (status if method == "PUT" else 404), (method, response.status_code)
+        assert _error(response)["code"] in ("not_found", "invalid_request")
+    assert table_counts(db)["customers"] == 0
+
+
+def test_every_api_route_but_the_document_needs_a_key(app, db, clock, acme):
+    """Swept from the URL map: a signed-in customer's cookie is no key either."""
+    from tests.support.factories import sign_in
+    from tests.support.fixtures.links import methods_of, rule_path
+
+    client = app.test_client()
+    sign_in(client, acme.contact, clock)
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")]
+    assert len(rules) >= 10
+    failures = []
+    for rule in rules:
+        for method in methods_of(rule):
+            response = client.open(rule_path(rule), method=method, json={})
+            expected = 200 if rule.endpoint == "api.openapi" else 401
+            if response.status_code != expected or response.mimetype != "application/json":
+                failures.append(f"{method} {rule.rule} → {response.status_code}")
+    assert failures == []
 
 
 def test_the_openapi_document_is_served_without_a_key(app):
