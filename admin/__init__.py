@@ -69,5 +69,5 @@ from . import (  # noqa: E402,F401  (they add routes to bp)
     routing_pages,
     staff_pages, webhook_pages,
 )
-from . import followup_source_pages, settings_pages  # noqa: E402,F401
+from . import api_key_pages, followup_source_pages, settings_pages  # noqa: E402,F401
 from .settings_pages import is_settings_endpoint, settings_for  # noqa: E402

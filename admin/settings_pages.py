@@ -41,6 +41,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("Webhooks to the ERP", "admin.webhooks", Permission.MANAGE_WEBHOOKS,
             "Signed notices of every payment, refund, credit note and chargeback, sent to the ERP.",
             ("admin.webhook",)),
+    Setting("API keys", "admin.api_keys", Permission.MANAGE_API_KEYS,
+            "The ERP's keys for the JSON API: make one (its secret is shown once), see when each was used, revoke.",
+            ("admin.api_key",)),
     Setting("Dead letters", "admin.dead_letters", Permission.MANAGE_OUTBOX,
             "Emails the outbox gave up on, to read and send again.", ("admin.dead_letter",)),
 )

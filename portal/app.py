@@ -112,7 +112,7 @@ def create_app(
 def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp, init_staff_sign_in
     from portal.routes import (
-        account, auth, disputes, followup_sources, followups, methods, payments, plans, promises, reminders, webhooks,
+        account, api, auth, disputes, followup_sources, followups, methods, payments, plans, promises, reminders, webhooks,
     )
 
     app.register_blueprint(auth.bp)
@@ -126,10 +126,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(methods.bp)
     app.register_blueprint(followup_sources.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(admin_bp)
     init_staff_sign_in(app)
-    # The one CSRF exemption: Stripe signs its webhooks instead (SECURITY.md A10).
+    # The CSRF exemptions: Stripe signs its webhooks instead (SECURITY.md A10), and the ERP's
+    # API is authenticated by a bearer key, never by a cookie a browser would send along.
     csrf.exempt(webhooks.bp)
+    csrf.exempt(api.bp)
 
 
 def _register_template_helpers(app: Flask, settings: Settings) -> None:

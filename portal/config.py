@@ -111,6 +111,8 @@ class Settings:
     link_requests_per_window: int = 3
     link_request_window_seconds: int = 15 * 60
     ip_requests_per_window: int = 20
+    # Requests per minute one API key may make (/api/v1).
+    api_requests_per_minute: int = 120
 
     # Attachments: the directory their bytes are kept in (required in production), the
     # optional ClamAV daemon that scans them, and the limits of one upload.
@@ -197,6 +199,7 @@ class Settings:
             mail_from=env.get("MAIL_FROM", cls.mail_from),
             redis_url=env.get("REDIS_URL", ""),
             trusted_proxies=int(env.get("TRUSTED_PROXIES", "0")),
+            api_requests_per_minute=int(env.get("API_REQUESTS_PER_MINUTE", "120")),
             session_cookie_secure=_bool(env.get("SESSION_COOKIE_SECURE"), mode == "production"),
             attachments_dir=env.get("ATTACHMENTS_DIR", "").strip() or default_attachments,
             clamav_address=env.get("CLAMAV_ADDRESS", "").strip(),

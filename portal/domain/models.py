@@ -4,6 +4,7 @@ Import models from their area (`portal.domain.payments.models`); this module exi
 `Base.metadata` is complete wherever it is read.
 """
 
+from portal.domain.apikeys.models import ApiKey
 from portal.domain.access.models import AccessLink, CustomerSession, RateLimitHit, SignInLinkRequest, link_invoices
 from portal.domain.attachments.models import StoredFile
 from portal.domain.core.models import AuditEntry
@@ -29,7 +30,7 @@ from portal.domain.staff.models import StaffMember, StaffSession, Team, TeamMemb
 from portal.domain.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
-    "AccessLink", "AuditEntry", "Base", "Contact", "Customer", "Dispute", "DisputeAttachment", "DisputeEvent",
+    "AccessLink", "ApiKey", "AuditEntry", "Base", "Contact", "Customer", "Dispute", "DisputeAttachment", "DisputeEvent",
     "DisputeInvoice", "DisputeLine", "ErpRecord", "DisputeMessage", "DisputeReason", "DisputeSlaPause", "Invoice", "InvoiceEntry",
     "CustomerSession", "InvoiceLine", "OutboxMessage", "Payment", "PaymentAllocation",
     "PaymentReferenceCounter", "Promise", "PromiseInvoice", "RateLimitHit",

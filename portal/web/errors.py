@@ -48,6 +48,11 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, message: str, title: str | None = None, headers: dict | None = None):
+    if request.path.startswith("/api/"):
+        # The ERP's API answers every error in its own JSON shape (portal.routes.api).
+        from portal.routes.api import http_error_response
+
+        return http_error_response(status, message, headers)
     session = g.get("db")
     if session is not None:
         session.rollback()

@@ -38,7 +38,9 @@ def test_every_route_refuses_control_characters_in_its_path_arguments(app, signe
         path = rule_path(rule, filler=value.replace("\x00", "%00").replace("\r\n", "%0D%0A").replace("\x1b", "%1B"))
         for method in methods_of(rule):
             response = signed_in.open(path, method=method, data={"csrf_token": csrf_for(signed_in)})
-            assert response.status_code in (400, 404), (method, path, response.status_code)
+            # The ERP's API asks for its key first (401); with one, tests/web/api sweeps its ids.
+            allowed = (400, 401, 404) if rule.endpoint.startswith("api.") else (400, 404)
+            assert response.status_code in allowed, (method, path, response.status_code)
             swept += 1
     assert swept >= 5
 

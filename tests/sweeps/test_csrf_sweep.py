@@ -1,4 +1,5 @@
-"""A10: every state-changing request needs a CSRF token; only the Stripe webhook is exempt.
+"""A10: every state-changing request needs a CSRF token; only the Stripe webhook (signed) and
+the ERP's API (a bearer key, never a cookie) are exempt.
 
 The sweep reads `app.url_map` at run time, so forms added later by anyone are covered.
 """
@@ -19,7 +20,7 @@ from tests.support.fixtures.links import csrf_from, csrf_for, methods_of, rule_p
 
 CSRF_REFUSAL = "This form has expired"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-EXEMPT_BLUEPRINTS = {"webhooks"}
+EXEMPT_BLUEPRINTS = {"webhooks", "api"}
 
 
 def _unsafe_rules(app):
@@ -72,7 +73,7 @@ def test_the_webhook_is_not_refused_for_want_of_a_csrf_token(app):
             assert CSRF_REFUSAL not in response.get_data(as_text=True)
 
 
-def test_the_exempt_set_is_exactly_the_webhook_blueprint(app):
+def test_the_exempt_set_is_exactly_the_webhook_and_api_blueprints(app):
     csrf = app.extensions["csrf"]
     assert {blueprint.name for blueprint in csrf._exempt_blueprints} == EXEMPT_BLUEPRINTS
     assert csrf._exempt_views == set()

@@ -51,13 +51,22 @@ _ALSO_REFUSED = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u206
 
 
 class RowInvalid(ValueError):
-    """One cell or row is wrong; the message names it."""
+    """One cell or row is wrong; the message names it, `column` the cell (when one is to blame)."""
+
+    def __init__(self, message: str, column: str = "") -> None:
+        super().__init__(message)
+        self.column = column
 
 
 @dataclass(frozen=True, order=True)
 class RowError:
     line: int
     message: str
+    # The cell to blame ("" for the whole row), and why: "invalid" (the row itself is wrong),
+    # "unknown" (it names a customer or invoice never imported), "conflict" (what is stored
+    # already does not allow it). The API answers with them; the file import shows the message.
+    column: str = field(default="", compare=False)
+    reason: str = field(default="invalid", compare=False)
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}" if self.line else self.message
@@ -168,9 +177,9 @@ def limited(errors: list[RowError]) -> list[RowError]:
 def _text(row: dict[str, str], column: str, *, required: bool = True) -> str:
     value = (row.get(column) or "").strip()
     if required and not value:
-        raise RowInvalid(f"{column} is required")
+        raise RowInvalid(f"{column} is required", column)
     if len(value) > LENGTHS.get(column, MAX_CELL):
-        raise RowInvalid(f"{column} is too long (at most {LENGTHS.get(column, MAX_CELL)} characters)")
+        raise RowInvalid(f"{column} is too long (at most {LENGTHS.get(column, MAX_CELL)} characters)", column)
     return value
 
 
@@ -181,7 +190,7 @@ def _date(row: dict[str, str], column: str) -> date:
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
-        raise RowInvalid(f"{column} {value!r} is not a date (YYYY-MM-DD)") from None
+        raise RowInvalid(f"{column} {value!r} is not a date (YYYY-MM-DD)", column) from None
 
 
 def _currency(row: dict[str, str]) -> str:
@@ -191,7 +200,7 @@ def _currency(row: dict[str, str]) -> str:
             raise MoneyError(value)
         return normalize_currency(value)
     except MoneyError:
-        raise RowInvalid(f"currency {value!r} is not a currency we accept") from None
+        raise RowInvalid(f"currency {value!r} is not a currency we accept", "currency") from None
 
 
 def _amount(row: dict[str, str], column: str, currency: str, *, required: bool = True) -> int | None:
@@ -201,28 +210,28 @@ def _amount(row: dict[str, str], column: str, currency: str, *, required: bool =
     decimal_text = (row.get(column) or "").strip()
     if not minor_text and not decimal_text:
         if required:
-            raise RowInvalid(f"{column} is required")
+            raise RowInvalid(f"{column} is required", column)
         return None
     if minor_text:
         if not _MINOR.fullmatch(minor_text):
-            raise RowInvalid(f"{column}_minor {minor_text!r} is not a whole number of minor units")
+            raise RowInvalid(f"{column}_minor {minor_text!r} is not a whole number of minor units", f"{column}_minor")
         minor = int(minor_text)
     else:
         exp = exponent(currency)
         pattern = rf"[0-9]{{1,10}}\.[0-9]{{{exp}}}" if exp else r"[0-9]{1,10}"
         if not re.fullmatch(pattern, decimal_text, re.ASCII):
             places = f"exactly {exp} decimal place{'s' if exp != 1 else ''}" if exp else "no decimal places"
-            raise RowInvalid(f"{column} {decimal_text!r} is not a {currency} amount ({places}, no sign)")
+            raise RowInvalid(f"{column} {decimal_text!r} is not a {currency} amount ({places}, no sign)", column)
         minor = int(decimal_text.replace(".", ""))
     if minor > MAX_AMOUNT_MINOR:
-        raise RowInvalid(f"{column} is too large")
+        raise RowInvalid(f"{column} is too large", f"{column}_minor" if minor_text else column)
     return minor
 
 
 def _quantity(row: dict[str, str]) -> Decimal:
     value = _text(row, "quantity")
     if not _QUANTITY.fullmatch(value) or Decimal(value) <= 0:
-        raise RowInvalid(f"quantity {value!r} is not a positive number (at most 3 decimals)")
+        raise RowInvalid(f"quantity {value!r} is not a positive number (at most 3 decimals)", "quantity")
     return Decimal(value)
 
 
@@ -233,7 +242,7 @@ def _timezone(row: dict[str, str]) -> str:
             raise ValueError
         ZoneInfo(value)
     except (ValueError, ZoneInfoNotFoundError):
-        raise RowInvalid(f"timezone {value!r} is not a time zone (for example Europe/Paris)") from None
+        raise RowInvalid(f"timezone {value!r} is not a time zone (for example Europe/Paris)", "timezone") from None
     return value
 
 
@@ -243,7 +252,7 @@ def _yes_no(row: dict[str, str], column: str) -> bool:
         return False
     if value in ("yes", "true", "1"):
         return True
-    raise RowInvalid(f"{column} is yes or no")
+    raise RowInvalid(f"{column} is yes or no", column)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +267,7 @@ def _customer(line: int, row: dict[str, str]) -> CustomerRecord:
 def _contact(line: int, row: dict[str, str]) -> ContactRecord:
     email = _text(row, "email").lower()
     if not _EMAIL.fullmatch(email) or not email.isascii():
-        raise RowInvalid(f"email {email!r} is not an email address")
+        raise RowInvalid(f"email {email!r} is not an email address", "email")
     return ContactRecord(line, erp_id=_text(row, "erp_id"), customer_erp_id=_text(row, "customer_erp_id"),
                          email=email, name=_text(row, "name", required=False),
                          is_ap_mailbox=_yes_no(row, "ap_mailbox"))
@@ -268,7 +277,7 @@ def _invoice(line: int, row: dict[str, str]) -> InvoiceRecord:
     currency = _currency(row)
     issue_date, due_date = _date(row, "issue_date"), _date(row, "due_date")
     if due_date < issue_date:
-        raise RowInvalid(f"due_date {due_date} is before issue_date {issue_date}")
+        raise RowInvalid(f"due_date {due_date} is before issue_date {issue_date}", "due_date")
     total = _amount(row, "total", currency)
     assert total is not None
     return InvoiceRecord(line, erp_id=_text(row, "erp_id"), customer_erp_id=_text(row, "customer_erp_id"),
@@ -285,7 +294,7 @@ def _line(line: int, row: dict[str, str], currency: str) -> LineRecord:
     if amount is None:
         amount = int((quantity * unit).quantize(Decimal(1), "ROUND_HALF_UP"))
     if amount <= 0:
-        raise RowInvalid("a line's amount must be positive")
+        raise RowInvalid("a line's amount must be positive", "amount")
     return LineRecord(line, invoice_erp_id=_text(row, "invoice_erp_id"), sku=_text(row, "sku", required=False),
                       description=_text(row, "description"), quantity=quantity, unit_price_minor=unit,
                       amount_minor=amount)
@@ -295,7 +304,7 @@ def _credit_note(line: int, row: dict[str, str]) -> CreditNoteRecord:
     currency = _currency(row)
     amount = _amount(row, "amount", currency)
     if not amount:
-        raise RowInvalid("a credit note's amount must be positive")
+        raise RowInvalid("a credit note's amount must be positive", "amount")
     return CreditNoteRecord(line, erp_id=_text(row, "erp_id"), invoice_erp_id=_text(row, "invoice_erp_id"),
                             number=_text(row, "number"), currency=currency, amount_minor=amount)
 
@@ -365,9 +374,18 @@ def parse_import(data: bytes) -> ImportFile:
         errors.append(RowError(0, f"The file is not UTF-8 text (byte {error.start})"))
         return parsed
 
+    return parse_rows(_rows(text, errors), parsed)
+
+
+def parse_rows(rows: Iterable[tuple[int, dict[str, str]]], parsed: ImportFile | None = None) -> ImportFile:
+    """The records of (line number, cells by column) rows, each row read as a line of the
+    import file: the same rules and messages for the file and for the API, which numbers the
+    rows of one request itself."""
+    parsed = parsed if parsed is not None else ImportFile()
+    errors = parsed.errors
     line_rows: list[tuple[int, dict[str, str]]] = []
     refused_invoices: set[str] = set()
-    for line, row in _rows(text, errors):
+    for line, row in rows:
         kind_text = (row.get("record") or "").strip().lower()
         try:
             kind = RecordKind(kind_text)
@@ -389,7 +407,7 @@ def parse_import(data: bytes) -> ImportFile:
             else:
                 parsed.voids.append(_void(line, row))
         except RowInvalid as invalid:
-            errors.append(RowError(line, f"{kind.value}: {invalid}"))
+            errors.append(RowError(line, f"{kind.value}: {invalid}", column=invalid.column))
             if kind == RecordKind.INVOICE:
                 refused_invoices.add((row.get("erp_id") or "").strip())
     # The lines of an invoice row already refused add nothing to its error.
@@ -415,7 +433,7 @@ def _attach_lines(parsed: ImportFile, line_rows: list[tuple[int, dict[str, str]]
         try:
             lines.setdefault(invoice.erp_id, []).append(_line(line, row, invoice.currency))
         except RowInvalid as invalid:
-            parsed.errors.append(RowError(line, f"line: {invalid}"))
+            parsed.errors.append(RowError(line, f"line: {invalid}", column=invalid.column))
             with_bad_lines.add(invoice.erp_id)
     complete = []
     for invoice in parsed.invoices:
@@ -423,17 +441,17 @@ def _attach_lines(parsed: ImportFile, line_rows: list[tuple[int, dict[str, str]]
             continue  # its line's error says enough
         own = lines.get(invoice.erp_id, [])
         if not own:
-            parsed.errors.append(RowError(invoice.line, f"invoice {invoice.number} has no line rows"))
+            parsed.errors.append(RowError(invoice.line, f"invoice {invoice.number} has no line rows", column="lines"))
             continue
         if len(own) > MAX_LINES_PER_INVOICE:
             parsed.errors.append(RowError(invoice.line, f"invoice {invoice.number} has more than "
-                                                        f"{MAX_LINES_PER_INVOICE} lines"))
+                                                        f"{MAX_LINES_PER_INVOICE} lines", column="lines"))
             continue
         lines_total = sum(line.amount_minor for line in own)
         if lines_total != invoice.total_minor:
             parsed.errors.append(RowError(invoice.line, f"invoice {invoice.number}: the total "
                                                         f"({invoice.total_minor} minor units) is not the sum of "
-                                                        f"its lines ({lines_total})"))
+                                                        f"its lines ({lines_total})", column="total"))
             continue
         complete.append(_with_lines(invoice, tuple(own)))
     parsed.invoices = complete

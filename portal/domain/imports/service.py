@@ -113,6 +113,11 @@ def _taken_accounts(db: Session, accounts: list[str]) -> dict[str, int]:
     return taken
 
 
+def _conflict(line: int, message: str) -> RowError:
+    """An error of the check pass: what is already stored does not allow the row."""
+    return RowError(line, message, reason="conflict")
+
+
 def _check(db: Session, parsed: ImportFile) -> _Plan:
     plan = _Plan(known=_load_known(db, parsed))
     known, errors = plan.known, plan.errors
@@ -124,24 +129,26 @@ def _check(db: Session, parsed: ImportFile) -> _Plan:
         stored = known.get(("customer", customer.erp_id))
         owner = accounts.get(customer.account_number)
         if owner is not None and (stored is None or stored.customer_id != owner):
-            errors.append(RowError(customer.line, f"customer: account number {customer.account_number} "
+            errors.append(_conflict(customer.line, f"customer: account number {customer.account_number} "
                                                   "is already another customer's"))
 
     for contact in parsed.contacts:
         if contact.customer_erp_id not in file_customers and ("customer", contact.customer_erp_id) not in known:
             errors.append(RowError(contact.line, f"contact: customer {contact.customer_erp_id!r} is not known "
-                                                 "(not in this file, never imported)"))
+                                                 "(not in this file, never imported)",
+                                                 column="customer_erp_id", reason="unknown"))
 
     taken = _taken_numbers(db, [r.number for r in parsed.invoices if ("invoice", r.erp_id) not in known])
     for invoice in parsed.invoices:
         if invoice.customer_erp_id not in file_customers and ("customer", invoice.customer_erp_id) not in known:
             errors.append(RowError(invoice.line, f"invoice: customer {invoice.customer_erp_id!r} is not known "
-                                                 "(not in this file, never imported)"))
+                                                 "(not in this file, never imported)",
+                                                 column="customer_erp_id", reason="unknown"))
             continue
         stored = known.get(("invoice", invoice.erp_id))
         if stored is None:
             if invoice.number in taken:
-                errors.append(RowError(invoice.line, f"invoice: number {invoice.number} is already used"))
+                errors.append(_conflict(invoice.line, f"invoice: number {invoice.number} is already used"))
             plan.balances[invoice.erp_id] = invoice.total_minor
             continue
         if stored.fingerprint == invoice.fingerprint():
@@ -151,27 +158,29 @@ def _check(db: Session, parsed: ImportFile) -> _Plan:
         plan.balances[invoice.erp_id] = current.balance_minor
         problem = _invoice_change_problem(db, current, invoice, known)
         if problem:
-            errors.append(RowError(invoice.line, f"invoice {invoice.number}: {problem}"))
+            errors.append(_conflict(invoice.line, f"invoice {invoice.number}: {problem}"))
 
     for note in parsed.credit_notes:
         stored = known.get(("credit_note", note.erp_id))
         if stored is not None:
             if stored.fingerprint != note.fingerprint():
-                errors.append(RowError(note.line, f"credit_note {note.number}: already imported with other "
+                errors.append(_conflict(note.line, f"credit_note {note.number}: already imported with other "
                                                   "content; a credit note cannot change (send another one)"))
             continue
         currency = _invoice_currency(db, note.invoice_erp_id, file_invoices, known)
         if currency is None:
-            errors.append(RowError(note.line, f"credit_note: invoice {note.invoice_erp_id!r} is not known"))
+            errors.append(RowError(note.line, f"credit_note: invoice {note.invoice_erp_id!r} is not known",
+                                   column="invoice_erp_id", reason="unknown"))
             continue
         if currency != note.currency:
-            errors.append(RowError(note.line, f"credit_note: the invoice is in {currency}, not {note.currency}"))
+            errors.append(RowError(note.line, f"credit_note: the invoice is in {currency}, not {note.currency}",
+                                   column="currency"))
             continue
         open_minor = plan.balances.get(note.invoice_erp_id)
         if open_minor is None:
             open_minor = _balance(db, known[("invoice", note.invoice_erp_id)])
         if note.amount_minor > open_minor:
-            errors.append(RowError(note.line, f"credit_note {note.number}: {note.amount_minor} minor units is "
+            errors.append(_conflict(note.line, f"credit_note {note.number}: {note.amount_minor} minor units is "
                                               f"more than the {open_minor} still open on the invoice"))
             continue
         plan.balances[note.invoice_erp_id] = open_minor - note.amount_minor
@@ -180,20 +189,21 @@ def _check(db: Session, parsed: ImportFile) -> _Plan:
         stored = known.get(("void", void.erp_id))
         if stored is not None:
             if stored.fingerprint != void.fingerprint():
-                errors.append(RowError(void.line, "void: already imported for another invoice"))
+                errors.append(_conflict(void.line, "void: already imported for another invoice"))
             continue
         if void.invoice_erp_id not in file_invoices and ("invoice", void.invoice_erp_id) not in known:
-            errors.append(RowError(void.line, f"void: invoice {void.invoice_erp_id!r} is not known"))
+            errors.append(RowError(void.line, f"void: invoice {void.invoice_erp_id!r} is not known",
+                                   column="invoice_erp_id", reason="unknown"))
             continue
         if any(note.invoice_erp_id == void.invoice_erp_id and ("credit_note", note.erp_id) not in known
                for note in parsed.credit_notes):
-            errors.append(RowError(void.line, "void: the file also credits this invoice; send one or the other"))
+            errors.append(_conflict(void.line, "void: the file also credits this invoice; send one or the other"))
             continue
         invoice_record = known.get(("invoice", void.invoice_erp_id))
         if invoice_record is not None:
             activity = invoice_activity(db, invoice_record.invoice_id)
             if activity:
-                errors.append(RowError(void.line, f"void: the invoice already has {', '.join(activity)}; it "
+                errors.append(_conflict(void.line, f"void: the invoice already has {', '.join(activity)}; it "
                                                   "cannot be voided (send a credit note for what is taken back)"))
     return plan
 
@@ -239,6 +249,12 @@ def import_erp_file(ctx: Context, data: bytes, *, source: str) -> ImportReport:
     parsed = parse_import(data)
     if not parsed.errors and not parsed.row_count:
         raise ImportRefused([RowError(0, "The file has no rows to import")])
+    return import_records(ctx, parsed, source=source)
+
+
+def import_records(ctx: Context, parsed: ImportFile, *, source: str) -> ImportReport:
+    """The check and write passes over records already parsed (`policy.parse_import` for a
+    file, `policy.parse_rows` for the API's rows): all of them or none (`ImportRefused`)."""
     # The rows that parsed are checked against the database too, so one attempt lists every
     # error of the file; nothing is written while there is any.
     plan = _check(ctx.db, parsed)
@@ -276,7 +292,7 @@ class _Writer:
                 try:
                     write_one(item)
                 except DomainError as refused:
-                    self.errors.append(RowError(item.line, refused.message))
+                    self.errors.append(RowError(item.line, refused.message, reason="conflict"))
         self.db.add_all(self.new_records)
         self.db.flush()
 

@@ -44,6 +44,7 @@ class Permission(StrEnum):
     REISSUE_INVOICES = "reissue_invoices"  # give an invoice the PO a clerk reported (in place, or credited and replaced)
     MANAGE_CONTACTS = "manage_contacts"  # approve a contact a clerk named; undo "has left" or a failing address
     MANAGE_WEBHOOKS = "manage_webhooks"  # the ERP's webhook endpoints, their secrets and deliveries
+    MANAGE_API_KEYS = "manage_api_keys"  # make and revoke the ERP's API keys (/api/v1)
 
 
 ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyType({
@@ -70,6 +71,7 @@ ROLES_BY_PERMISSION: Mapping[Permission, frozenset[StaffRole]] = MappingProxyTyp
     Permission.MANAGE_CONTACTS: frozenset({ADMIN, SUPERVISOR, COLLECTOR}),
     # Where the portal sends cash data, with which secret: an integration setting, like staff.
     Permission.MANAGE_WEBHOOKS: frozenset({ADMIN}),
+    Permission.MANAGE_API_KEYS: frozenset({ADMIN}),
 })
 
 

@@ -38,6 +38,8 @@ EXPECTED = {
     "manage_contacts": {A, S, C},
     # Where cash data is sent and with which secret: admins only.
     "manage_webhooks": {A},
+    # API keys reach every customer and invoice: admins only.
+    "manage_api_keys": {A},
 }
 PAIRS = [(permission, role) for permission in Permission for role in StaffRole]
 
