@@ -22,4 +22,4 @@ class LanguageChoice:
         if language not in LANGUAGES:
             raise InvalidInput(LANGUAGE_MESSAGE.format(languages=", ".join(LANGUAGES.values())))
         self.language = language
-        self.next_path = safe_next_path(first_value(formdata, "next", MAX_NEXT_LENGTH))
+        self.next_path = safe_next_path(first_value(formdata, "back", MAX_NEXT_LENGTH))

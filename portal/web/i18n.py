@@ -10,6 +10,7 @@ request, the first time a page needs a word or a format.
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale
@@ -53,6 +54,13 @@ def current_language() -> str:
     return locale.language if locale is not None else DEFAULT_LANGUAGE
 
 
+def back_path() -> str:
+    """Where the switcher returns to: this page with its query, less any `next` (a page never
+    carries a `next` it did not check forward, SECURITY.md A6) and `lang` (the switch decides)."""
+    kept = [(key, value) for key, value in request.args.items(multi=True) if key not in ("next", LANGUAGE_PARAMETER)]
+    return request.path + ("?" + urlencode(kept) if kept else "")
+
+
 def init_app(app: Flask) -> None:
     """Flask-Babel with the portal's catalogues; a catalogue that was not compiled stops the
     app here rather than showing English where French was asked for."""
@@ -70,4 +78,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def languages():
-        return {"current_language": current_language(), "languages": LANGUAGES}
+        return {"current_language": current_language(), "languages": LANGUAGES, "language_back_path": back_path}

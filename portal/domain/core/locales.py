@@ -32,6 +32,12 @@ DOMAIN = "messages"
 MAX_LANGUAGE_LENGTH = 8
 
 
+def N_(text: str) -> str:
+    """Marks `text` for the message catalogue (`pybabel extract`) where it is defined; it is
+    translated where it is used, in the reader's language (`translations(...).gettext`)."""
+    return text
+
+
 class CatalogueMissing(RuntimeError):
     """A supported language has no compiled catalogue (`pybabel compile` did not run)."""
 

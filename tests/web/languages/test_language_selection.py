@@ -81,7 +81,7 @@ def test_staff_pages_stay_in_english(client):
 
 
 def switch(client, language: str, next_path: str = "/sign-in", **extra):
-    form = {"csrf_token": csrf_for(client), "language": language, "next": next_path, **extra}
+    form = {"csrf_token": csrf_for(client), "language": language, "back": next_path, **extra}
     return client.post("/language", data=form)
 
 
@@ -89,7 +89,7 @@ def test_every_customer_page_offers_the_switcher_with_its_own_path(client, clock
     sign_in(client, contact, clock)
     page = client.get("/invoices?page=1").get_data(as_text=True)
     assert 'action="/language"' in page
-    assert 'name="next" value="/invoices?page=1"' in page
+    assert 'name="back" value="/invoices?page=1"' in page
     assert re.search(r'<option value="fr" lang="fr"\s*>Français</option>', page)
 
 
@@ -135,7 +135,7 @@ def test_a_language_the_portal_does_not_speak_is_refused_and_nothing_changes(cli
 
 def test_the_switcher_needs_the_csrf_token(client, clock, db, contact):
     sign_in(client, contact, clock)
-    response = client.post("/language", data={"language": "de", "next": "/invoices"})
+    response = client.post("/language", data={"language": "de", "back": "/invoices"})
     assert response.status_code == 400
     db.expire_all()
     assert db.get(Contact, contact.id).language is None
