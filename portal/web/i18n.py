@@ -1,6 +1,7 @@
 """Which language a request is answered in, and the template filters that follow it.
 
-Customer pages are in the signed-in contact's language (`contacts.language`); without one, the
+Customer pages are in the signed-in contact's language (`contacts.language`; on a link's
+confirm page, the language of the contact the link was sent to); without one, the
 language the visitor picked (`?lang=` on this request, else the `lang` cookie the switcher
 sets), else the best match of the browser's Accept-Language among the portal's languages, else
 English. Staff pages (`/admin`) stay in English. Flask-Babel asks `select_language` once per
@@ -43,7 +44,8 @@ def visitor_language() -> str | None:
 def select_language() -> str:
     if is_staff_request():
         return DEFAULT_LANGUAGE
-    contact = g.get("contact")
+    # The signed-in contact, else the one a link's confirm page was sent to (`addressee`).
+    contact = g.get("contact") or g.get("addressee")
     chosen = normalize_language(getattr(contact, "language", None))
     return chosen or visitor_language() or DEFAULT_LANGUAGE
 
