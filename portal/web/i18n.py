@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, get_locale
 
 from portal.domain.core.locales import (
@@ -42,6 +42,8 @@ def visitor_language() -> str | None:
 
 
 def select_language() -> str:
+    if not has_request_context():  # a command rendering a PDF: `force_locale` names the language
+        return DEFAULT_LANGUAGE
     if is_staff_request():
         return DEFAULT_LANGUAGE
     # The signed-in contact, else the one a link's confirm page was sent to (`addressee`).
