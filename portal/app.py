@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import Flask
@@ -17,14 +17,13 @@ from portal.domain.attachments.service import FileStore
 from portal.domain.attachments.storage import FileStorage, LocalDirectoryStorage
 from portal.domain.core.clock import Clock, SystemClock
 from portal.domain.core.database import make_engine, make_session_factory
-from portal.domain.core.money import Money
 from portal.domain.disputes.service import route_by_rules
 from portal.domain.gateway.protocol import PaymentGateway
 from portal.domain.gateway.stripe_adapter import StripeGateway, StripeWebhookVerifier
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.staff.credentials import PasswordHasher
 from portal.domain.staff.queries import owner_names
-from portal.web import context
+from portal.web import context, i18n
 from portal.web.context import PortalFlask, Services
 from portal.web.errors import register_error_pages
 from portal.web.logging import configure_logging
@@ -100,6 +99,7 @@ def create_app(
     csrf.init_app(app)
     app.after_request(add_security_headers)
     register_error_pages(app)
+    i18n.init_app(app)
     _register_template_helpers(app, settings)
     _register_blueprints(app)
 
@@ -112,7 +112,8 @@ def create_app(
 def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp, init_staff_sign_in
     from portal.routes import (
-        account, api, auth, disputes, followup_sources, followups, methods, payments, plans, promises, reminders, webhooks,
+        account, api, auth, disputes, followup_sources, followups, language, methods, payments, plans, promises,
+        reminders, webhooks,
     )
 
     app.register_blueprint(auth.bp)
@@ -127,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(methods.bp)
     app.register_blueprint(followup_sources.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(language.bp)
     app.register_blueprint(admin_bp)
     init_staff_sign_in(app)
     # The CSRF exemptions: Stripe signs its webhooks instead (SECURITY.md A10), and the ERP's
@@ -136,19 +138,11 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask, settings: Settings) -> None:
-    @app.template_filter("money")
-    def money_filter(value: Money) -> str:
-        return value.format()
-
     @app.template_filter("query_string")
     def query_string_filter(params: dict) -> str:
         """"?status=open&page=2" for a link's arguments ("" for none): a page building many
         links to one route calls url_for once and appends these."""
         return "?" + urlencode(params, safe="!$'()*,/:;?@") if params else ""
-
-    @app.template_filter("day")
-    def day_filter(value: date) -> str:
-        return value.strftime("%d %b %Y") if value else ""
 
     @app.context_processor
     def supplier():

@@ -113,6 +113,18 @@ ensure_venv() {
       die "pip install -e . failed (see above)"
     echo "$project" > "$STAMP"
   fi
+  ensure_catalogues
+}
+
+# ensure_catalogues: the message catalogues (portal/translations/*/LC_MESSAGES/messages.po)
+# compiled to the .mo files the portal reads; build output, not kept in git. The portal refuses
+# to start without them, so a failure here stops the script.
+ensure_catalogues() {
+  local output
+  output=$("$VENV/bin/pybabel" compile --statistics -d "$ROOT/portal/translations" 2>&1) || {
+    printf '%s\n' "$output" >&2
+    die "pybabel compile -d portal/translations failed (see above)"
+  }
 }
 
 # ensure_browser_test_packages: axe-core for the browser tests' accessibility checks, installed

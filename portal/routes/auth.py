@@ -188,6 +188,7 @@ def confirm_link(kind: str, token: str):
         return _link_problem(error, kind, token)
     customer = link.contact.customer
     totals = open_totals(db(), _link_access(link), today_in(services().clock, customer.timezone))
+    g.addressee = link.contact  # the page is in the language of the contact the link was sent to
     return render_template(
         "auth/confirm.html", link=link, contact=link.contact, customer=customer, totals=totals,
         whole_account=link.purpose == SIGN_IN, next_path=next_path_from(request.args),

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
+from portal.domain.core.money import Money
 from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
 from portal.domain.payments.policy import SHORT_PAY_REASONS, BankConsent, mandate_text
@@ -45,9 +46,12 @@ _CURRENCY_PREFIX = re.compile(r"^\D+")
 
 
 @bp.app_template_filter("amount_field")
-def amount_field(formatted: str) -> str:
-    """An amount as a pay form's field holds it, from the page's own text of it (formatted
-    once): the digits without the currency's symbol, "$1,250.00" -> "1,250.00"."""
+def amount_field(formatted) -> str:
+    """An amount as a pay form's field holds it: the digits without the currency's symbol,
+    "$1,250.00" -> "1,250.00". Money is written the way the field reads it back
+    (`Money.parse`) whatever the page's language: "1 250,00 $US" could not be."""
+    if isinstance(formatted, Money):
+        formatted = formatted.format()
     return _CURRENCY_PREFIX.sub("", formatted)
 
 

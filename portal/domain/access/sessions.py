@@ -70,6 +70,7 @@ class SignedInContact:
     name: str
     is_ap_mailbox: bool
     session_version: int
+    language: str | None
     customer: SignedInCustomer
 
 
@@ -86,7 +87,7 @@ class SessionRow:
 
 
 _SESSION_FIELDS = ("id", "scope", "link_id", "created_at", "last_seen_at", "ended_at", "end_reason")
-_CONTACT_FIELDS = ("id", "public_id", "customer_id", "email", "name", "is_ap_mailbox", "session_version")
+_CONTACT_FIELDS = ("id", "public_id", "customer_id", "email", "name", "is_ap_mailbox", "session_version", "language")
 _CUSTOMER_FIELDS = ("id", "public_id", "account_number", "name", "timezone")
 _SESSION_WITH_CONTACT = (
     select(

@@ -163,9 +163,18 @@ class Money:
         return self.format()
 
 
+def _pattern_text(currency: str, locale: str) -> str:
+    """The locale's standard currency pattern; for a currency with other than 0 or 2 decimals
+    (KWD) the same pattern with that many ("#,##0.000 ¤"), symbol and spacing where the
+    locale puts them."""
+    exp = exponent(currency)
+    text = Locale.parse(locale).currency_formats["standard"].pattern
+    return text if exp in (0, 2) else text.replace("0.00", "0." + "0" * exp)
+
+
 def _babel_format(minor: int, currency: str, locale: str) -> str:
     exp = exponent(currency)
-    pattern = None if exp in (0, 2) else f"¤#,##0.{'0' * exp}"
+    pattern = None if exp in (0, 2) else _pattern_text(currency, locale)
     return format_currency(
         Decimal(minor).scaleb(-exp), currency, format=pattern, locale=locale,
         currency_digits=pattern is None,
@@ -222,7 +231,7 @@ class _UseBabel:
 def _currency_format(currency: str, locale: str) -> _CurrencyFormat | _UseBabel:
     exp = exponent(currency)
     babel_locale = Locale.parse(locale)
-    text = babel_locale.currency_formats["standard"].pattern if exp in (0, 2) else f"¤#,##0.{'0' * exp}"
+    text = _pattern_text(currency, locale)
     pattern = parse_pattern(text)
     symbol = babel_locale.currency_symbols.get(currency, currency)
     symbols = babel_locale.number_symbols["latn"]

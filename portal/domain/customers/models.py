@@ -64,5 +64,8 @@ class Contact(PublicIdMixin, Base):
     # Set when an email to the address bounced: reminders skip it until staff clear it.
     email_failing_at: Mapped[datetime | None]
     email_failure: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The language the contact reads the portal, its emails and PDFs in (`core.locales`): set
+    # by the ERP import or by the contact on a page; NULL until chosen (migration 0027).
+    language: Mapped[str | None] = mapped_column(String(8))
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")

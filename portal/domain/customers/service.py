@@ -23,6 +23,7 @@ from portal.domain.access.service import revoke_contact_access
 from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.errors import DomainError, NotFound
+from portal.domain.core.locales import normalize_language
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.customers.policy import MAX_REASON_LENGTH, NamedContact
 from portal.domain.customers.queries import normalize_email
@@ -54,19 +55,21 @@ def update_customer(db: Session, *, customer_id: int, account_number: str, name:
 
 
 def create_contact(db: Session, *, customer_id: int, email: str, name: str, is_ap_mailbox: bool,
-                   at: datetime) -> Contact:
+                   at: datetime, language: str | None = None) -> Contact:
     email = normalize_email(email)
     if db.scalar(select(Contact.id).where(Contact.customer_id == customer_id, Contact.email == email)) is not None:
         raise CustomerRefused(f"The customer already has a contact {email}")
-    contact = Contact(customer_id=customer_id, email=email, name=name, is_ap_mailbox=is_ap_mailbox, created_at=at)
+    contact = Contact(customer_id=customer_id, email=email, name=name, is_ap_mailbox=is_ap_mailbox, created_at=at,
+                      language=normalize_language(language))
     db.add(contact)
     db.flush()
     return contact
 
 
-def update_contact(db: Session, *, contact_id: int, email: str, name: str, is_ap_mailbox: bool) -> Contact:
+def update_contact(db: Session, *, contact_id: int, email: str, name: str, is_ap_mailbox: bool,
+                   language: str | None = None) -> Contact:
     """Correct a contact. A changed address also ends the contact's sessions (they were
-    started by whoever read the old mailbox)."""
+    started by whoever read the old mailbox). `language` None keeps the contact's language."""
     contact = db.get(Contact, contact_id)
     if contact is None:
         raise NotFound("Contact not found")
@@ -78,6 +81,25 @@ def update_contact(db: Session, *, contact_id: int, email: str, name: str, is_ap
     if email != contact.email:
         contact.session_version += 1
     contact.email, contact.name, contact.is_ap_mailbox = email, name, is_ap_mailbox
+    if normalize_language(language) is not None:
+        contact.language = normalize_language(language)
+    db.flush()
+    return contact
+
+
+class LanguageRefused(DomainError):
+    """Not a language the portal speaks; nothing changed."""
+
+
+def set_contact_language(db: Session, contact_id: int, language: str) -> Contact:
+    """The contact's own choice of language, for the portal, its emails and PDFs."""
+    code = normalize_language(language)
+    if code is None or code != (language or "").strip().lower():
+        raise LanguageRefused("Choose one of the languages offered.")
+    contact = db.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound("Contact not found")
+    contact.language = code
     db.flush()
     return contact
 

@@ -20,6 +20,7 @@ from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from portal.domain.core.locales import LANGUAGES
 from portal.domain.core.money import MoneyError, exponent, normalize_currency
 from portal.domain.imports.models import MAX_ERP_ID_LENGTH
 from portal.domain.imports.states import RecordKind
@@ -38,7 +39,7 @@ LENGTHS = {
     "terms": 40, "sku": 60, "description": 500,
 }
 TEXT_COLUMNS = ("record", "erp_id", "customer_erp_id", "invoice_erp_id", "account_number", "name", "email",
-                "timezone", "ap_mailbox", "number", "currency", "issue_date", "due_date", "po_number", "terms",
+                "timezone", "ap_mailbox", "language", "number", "currency", "issue_date", "due_date", "po_number", "terms",
                 "sku", "description", "quantity")
 MONEY_COLUMNS = ("total", "unit_price", "amount")
 KNOWN_COLUMNS = frozenset(TEXT_COLUMNS) | {f"{m}{suffix}" for m in MONEY_COLUMNS for suffix in ("", "_minor")}
@@ -97,6 +98,15 @@ class ContactRecord(_Record):
     email: str
     name: str
     is_ap_mailbox: bool
+    # A code of `core.locales.LANGUAGES`; None when the row leaves the cell empty (the
+    # contact's language then stays as it is).
+    language: str | None = None
+
+    def fingerprint(self) -> str:
+        if self.language is None:  # the same hash as before the column existed
+            content = {k: v for k, v in asdict(self).items() if k not in ("line", "language")}
+            return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+        return super().fingerprint()
 
 
 @dataclass(frozen=True)
@@ -246,6 +256,15 @@ def _timezone(row: dict[str, str]) -> str:
     return value
 
 
+def _language(row: dict[str, str]) -> str | None:
+    value = (row.get("language") or "").strip()
+    if not value:
+        return None
+    if value.lower() not in LANGUAGES:
+        raise RowInvalid(f"language {value!r} is not one of {', '.join(LANGUAGES)}")
+    return value.lower()
+
+
 def _yes_no(row: dict[str, str], column: str) -> bool:
     value = (row.get(column) or "").strip().lower()
     if value in ("", "no", "false", "0"):
@@ -270,7 +289,7 @@ def _contact(line: int, row: dict[str, str]) -> ContactRecord:
         raise RowInvalid(f"email {email!r} is not an email address", "email")
     return ContactRecord(line, erp_id=_text(row, "erp_id"), customer_erp_id=_text(row, "customer_erp_id"),
                          email=email, name=_text(row, "name", required=False),
-                         is_ap_mailbox=_yes_no(row, "ap_mailbox"))
+                         is_ap_mailbox=_yes_no(row, "ap_mailbox"), language=_language(row))
 
 
 def _invoice(line: int, row: dict[str, str]) -> InvoiceRecord:

@@ -350,13 +350,13 @@ class _Writer:
         customer_id = self._customer_id(item.customer_erp_id)
         if stored is None:
             contact = create_contact(self.db, customer_id=customer_id, email=item.email, name=item.name,
-                                     is_ap_mailbox=item.is_ap_mailbox, at=self.now)
+                                     is_ap_mailbox=item.is_ap_mailbox, at=self.now, language=item.language)
         else:
             assert stored.contact_id is not None
             if self.db.get(Contact, stored.contact_id).customer_id != customer_id:
                 raise DomainError(f"contact {item.email}: a contact cannot move to another customer")
             contact = update_contact(self.db, contact_id=stored.contact_id, email=item.email, name=item.name,
-                                     is_ap_mailbox=item.is_ap_mailbox)
+                                     is_ap_mailbox=item.is_ap_mailbox, language=item.language)
         self._remember(RecordKind.CONTACT, item.erp_id, fingerprint, stored, customer_id=customer_id,
                        contact_id=contact.id)
 

@@ -1,6 +1,8 @@
 """Rendering emails from `portal/templates/email/` with plain Jinja2 (no Flask needed).
 
-Each email NAME has `NAME.subject.txt`, `NAME.txt` and optionally `NAME.html`.
+Each email NAME has `NAME.subject.txt`, `NAME.txt` and optionally `NAME.html`. Each is
+rendered in its recipient's language (`core.locales`): the templates mark their words with
+`{% trans %}` / `_()`, and money and dates are written the way that language writes them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, TemplateNotFound, select_autoescape
 
-from portal.domain.core.money import Money
+from portal.domain.core.locales import format_day, format_money, language_or_default, translations
 
 
 @dataclass(frozen=True)
@@ -56,26 +58,39 @@ def payer_text(value) -> str:
     return '"' + " ".join(flat.split()) + '"'
 
 
-def _environment() -> Environment:
+@lru_cache(maxsize=8)
+def _environment(language: str) -> Environment:
+    """One Jinja environment per language, with that language's catalogue installed for
+    `{% trans %}` and `_()` and its money and date formats."""
     env = Environment(
         loader=PackageLoader("portal", "templates/email"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.filters["money"] = lambda value: value.format() if isinstance(value, Money) else value
-    env.filters["day"] = lambda value: value.strftime("%d %b %Y") if value else ""
+    env.install_gettext_translations(translations(language), newstyle=True)
+    env.filters["money"] = lambda value: format_money(value, language)
+    env.filters["day"] = lambda value: format_day(value, language)
     env.filters["payer_text"] = payer_text
+    env.globals["language"] = language
     return env
 
 
-def render_email(name: str, *, supplier: SupplierDetails, **context) -> RenderedEmail:
-    """Render email NAME; templates see `supplier` and, for short, `supplier_name`,
+def recipient_language(context: dict) -> str:
+    """The language of the contact an email is addressed to (`contact` in its context)."""
+    return language_or_default(getattr(context.get("contact"), "language", None))
+
+
+def render_email(name: str, *, supplier: SupplierDetails, language: str | None = None, **context) -> RenderedEmail:
+    """Render email NAME in `language` (by default the language of the `contact` it is
+    addressed to, else English); templates see `supplier` and, for short, `supplier_name`,
     `supplier_email` and `portal_url`."""
     if not isinstance(supplier, SupplierDetails) or not supplier.name:
         raise TypeError("render_email needs the supplier's details")
+    language = language_or_default(language) if language else recipient_language(context)
     context.update(supplier=supplier, supplier_name=supplier.name, supplier_email=supplier.email,
                    portal_url=supplier.portal_url)
-    env = _environment()
+    env = _environment(language)
     subject = " ".join(env.get_template(f"{name}.subject.txt").render(**context).split())
     text = env.get_template(f"{name}.txt").render(**context)
     try:

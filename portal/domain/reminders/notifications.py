@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
@@ -21,6 +22,9 @@ from sqlalchemy.orm import Session
 from portal.domain.access.service import issue_invoice_link
 from portal.domain.access.tokens import LinkSigner
 from portal.domain.core.clock import Clock
+from portal.domain.core.locales import (
+    DEFAULT_LANGUAGE, N_, format_day, format_money, language_or_default, translations,
+)
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.customers.policy import reachable
@@ -47,6 +51,8 @@ class ReminderLine:
     number: str
     due_date_text: str
     amount: Money
+    # The date itself, written in the email's language (the text is the English one).
+    due_date: date | None = None
 
 
 def reminder_path(invoice_public_ids: Sequence[str]) -> str:
@@ -57,13 +63,13 @@ def reminder_path(invoice_public_ids: Sequence[str]) -> str:
 # "There's a problem": one link per reason, each landing on its form with the reminder's
 # invoices chosen (the same invoice-scoped link as the main one, another landing page).
 PROBLEM_REASONS: tuple[tuple[str, str], ...] = (
-    ("We already paid it", "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.ALREADY_PAID])),
-    ("We need a PO number, or the PO is wrong", "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.NEEDS_PO])),
-    ("It's waiting for approval on our side",
+    (N_("We already paid it"), "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.ALREADY_PAID])),
+    (N_("We need a PO number, or the PO is wrong"), "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.NEEDS_PO])),
+    (N_("It's waiting for approval on our side"),
      "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.AWAITING_APPROVAL])),
-    ("I'm not the right person", "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.WRONG_CONTACT])),
-    ("Something is wrong with the invoice", "/disputes/new"),
-    ("We can't pay it all now", "/plans/new"),
+    (N_("I'm not the right person"), "/" + REPORT_PATH.format(slug=KIND_SLUGS[FollowupKind.WRONG_CONTACT])),
+    (N_("Something is wrong with the invoice"), "/disputes/new"),
+    (N_("We can't pay it all now"), "/plans/new"),
 )
 
 
@@ -73,38 +79,48 @@ def problem_paths(invoice_public_ids: Sequence[str]) -> list[tuple[str, str]]:
     return [(label, f"{path}?{query}") for label, path in PROBLEM_REASONS]
 
 
-def totals_text(lines: Sequence[ReminderLine]) -> str:
+def totals_text(lines: Sequence[ReminderLine], language: str = DEFAULT_LANGUAGE) -> str:
     """What is asked for, one sum per currency ("$1,250.00", or "$100.00 + €20.00")."""
     sums: dict[str, int] = {}
     for line in lines:
         sums[line.amount.currency] = sums.get(line.amount.currency, 0) + line.amount.minor
-    return " + ".join(Money(minor, currency).format() for currency, minor in sums.items())
+    return " + ".join(format_money(Money(minor, currency), language) for currency, minor in sums.items())
+
+
+INVOICE_LIST_LINE = N_("- {number}, due {due_date}: {amount}")
 
 
 def reminder_email(supplier: SupplierDetails, *, customer_name: str, step: StepSpec,
                    lines: Sequence[ReminderLine], url: str,
-                   problem_links: Sequence[tuple[str, str]] = ()) -> RenderedEmail:
+                   problem_links: Sequence[tuple[str, str]] = (), language: str | None = None) -> RenderedEmail:
     """The email of `step` for these invoice lines (also the admin page's preview), with one
-    (label, url) per reason the invoices may not be paid yet."""
+    (label, url) per reason the invoices may not be paid yet, in `language`: a step with the
+    standard text (`policy.DEFAULT_STEPS`) is translated, one the admins wrote is sent as written."""
+    language = language_or_default(language)
+    gettext = translations(language).gettext
     values = {
         "customer_name": one_line(customer_name),
-        "invoice_list": "\n".join(f"- {one_line(line.number)}, due {line.due_date_text}: {line.amount.format()}"
-                                  for line in lines),
-        "total": totals_text(lines),
+        "invoice_list": "\n".join(gettext(INVOICE_LIST_LINE).format(
+            number=one_line(line.number), due_date=format_day(line.due_date, language) if line.due_date
+            else line.due_date_text, amount=format_money(line.amount, language)) for line in lines),
+        "total": totals_text(lines, language),
         "link": url,
     }
     subject_values = {**values, "invoice_list": ", ".join(one_line(line.number) for line in lines)}
     return render_email(
-        "reminder", supplier=supplier, subject=one_line(fill_placeholders(step.subject, subject_values)),
-        paragraphs=[part.splitlines() for part in fill_placeholders(step.body, values).split("\n\n")],
-        total=values["total"], url=url, tone=step.tone.value, problem_links=list(problem_links),
+        "reminder", supplier=supplier, language=language,
+        subject=one_line(fill_placeholders(gettext(step.subject), subject_values)),
+        paragraphs=[part.splitlines() for part in fill_placeholders(gettext(step.body), values).split("\n\n")],
+        total=values["total"], url=url, tone=step.tone.value,
+        problem_links=[(gettext(label), link) for label, link in problem_links],
         invoice_numbers=", ".join(one_line(line.number) for line in lines),
     )
 
 
 def reminder_lines(invoices: Sequence[Invoice], remindable: dict[int, int]) -> list[ReminderLine]:
     return [ReminderLine(invoice.number, invoice.due_date.strftime("%d %b %Y"),
-                         Money(remindable[invoice.id], invoice.currency)) for invoice in invoices]
+                         Money(remindable[invoice.id], invoice.currency), due_date=invoice.due_date)
+            for invoice in invoices]
 
 
 def recipients(contacts: Sequence[Contact]) -> tuple[Contact, list[str]] | None:
@@ -135,6 +151,7 @@ def queue_reminder(db: Session, clock: Clock, mail: ReminderMail, *, customer: C
     problem_links = [(label, mail.signer.url_for(issued.link.purpose, issued.token, path))
                      for label, path in problem_paths(public_ids)]
     email = reminder_email(mail.supplier, customer_name=customer.name, step=step,
-                           lines=reminder_lines(invoices, remindable), url=issued.url, problem_links=problem_links)
+                           lines=reminder_lines(invoices, remindable), url=issued.url, problem_links=problem_links,
+                           language=to.language)
     enqueue(db, clock, kind="reminder", to=to.email, email=email, cc=cc, dedupe_key=dedupe_key)
     return True

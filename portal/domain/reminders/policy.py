@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from portal.domain.core.locales import N_
 from portal.domain.core.errors import DomainError
 from portal.domain.reminders.models import MAX_BODY_LENGTH, MAX_OFFSET_DAYS, MAX_SUBJECT_LENGTH, MIN_OFFSET_DAYS
 from portal.domain.reminders.states import Tone
@@ -52,25 +53,28 @@ class StepSpec:
         return f"{self.offset_days} day{'' if self.offset_days == 1 else 's'} after the due date"
 
 
-_FRIENDLY_BODY = (
+# The standard texts are marked for the message catalogue: a reminder goes out in its
+# addressee's language when its step still has the standard text (`notifications`); a text the
+# admins wrote is sent as written.
+_FRIENDLY_BODY = N_(
     "Hello {customer_name},\n\nA friendly reminder: these invoices are due soon or now.\n\n"
     "{invoice_list}\n\nTotal: {total}\n\nPay, dispute or promise a date here: {link}"
 )
 DEFAULT_STEPS: tuple[StepSpec, ...] = (
-    StepSpec(-3, Tone.FRIENDLY, "Invoices due soon", _FRIENDLY_BODY),
-    StepSpec(1, Tone.FRIENDLY, "Invoices now due", _FRIENDLY_BODY),
-    StepSpec(7, Tone.FIRM, "Overdue invoices: please pay {total}",
-             "Hello {customer_name},\n\nThese invoices are overdue.\n\n{invoice_list}\n\nTotal: {total}\n\n"
-             "Please pay them, or tell us what holds the payment up: {link}"),
-    StepSpec(15, Tone.FIRM, "Second notice: {total} overdue",
-             "Hello {customer_name},\n\nWe have not received payment for these invoices.\n\n{invoice_list}\n\n"
-             "Total: {total}\n\nPay, dispute or promise a date: {link}"),
-    StepSpec(30, Tone.FORMAL_DEMAND, "Formal demand for payment of {total}",
-             "Dear {customer_name},\n\nThe invoices below are 30 days overdue. We formally ask you to pay "
-             "them now.\n\n{invoice_list}\n\nTotal: {total}\n\n{link}"),
-    StepSpec(45, Tone.FINAL_NOTICE, "Final notice: {total} overdue",
-             "Dear {customer_name},\n\nThis is our final notice for the invoices below.\n\n{invoice_list}\n\n"
-             "Total: {total}\n\n{link}"),
+    StepSpec(-3, Tone.FRIENDLY, N_("Invoices due soon"), _FRIENDLY_BODY),
+    StepSpec(1, Tone.FRIENDLY, N_("Invoices now due"), _FRIENDLY_BODY),
+    StepSpec(7, Tone.FIRM, N_("Overdue invoices: please pay {total}"),
+             N_("Hello {customer_name},\n\nThese invoices are overdue.\n\n{invoice_list}\n\nTotal: {total}\n\n"
+                "Please pay them, or tell us what holds the payment up: {link}")),
+    StepSpec(15, Tone.FIRM, N_("Second notice: {total} overdue"),
+             N_("Hello {customer_name},\n\nWe have not received payment for these invoices.\n\n{invoice_list}\n\n"
+                "Total: {total}\n\nPay, dispute or promise a date: {link}")),
+    StepSpec(30, Tone.FORMAL_DEMAND, N_("Formal demand for payment of {total}"),
+             N_("Dear {customer_name},\n\nThe invoices below are 30 days overdue. We formally ask you to pay "
+                "them now.\n\n{invoice_list}\n\nTotal: {total}\n\n{link}")),
+    StepSpec(45, Tone.FINAL_NOTICE, N_("Final notice: {total} overdue"),
+             N_("Dear {customer_name},\n\nThis is our final notice for the invoices below.\n\n{invoice_list}\n\n"
+                "Total: {total}\n\n{link}")),
 )
 
 

@@ -7,6 +7,9 @@
 (function () {
   "use strict";
 
+  // The page's language (<html lang>) -> the locale the server formats its amounts in.
+  var LOCALES = {en: "en-US", fr: "fr-FR", de: "de-DE"};
+
   function decimalString(minor, exponent) {
     var digits = String(Math.abs(minor));
     while (digits.length <= exponent) { digits = "0" + digits; }
@@ -17,7 +20,7 @@
   function format(minor, currency, exponent) {
     var text = decimalString(minor, exponent);
     try {
-      return new Intl.NumberFormat("en-US", {
+      return new Intl.NumberFormat(LOCALES[document.documentElement.lang] || "en-US", {
         style: "currency", currency: currency,
         minimumFractionDigits: exponent, maximumFractionDigits: exponent
       }).format(text);

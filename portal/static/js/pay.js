@@ -206,7 +206,9 @@
       var valid = !checked.problems.some(function (p) { return /^amount-/.test(p.target); });
       var text = valid ? window.PortalMoney.format(checked.total, currency, exponent) : "–";
       totalBox.textContent = text;
-      buttonText = valid ? "Pay " + text : "Pay";
+      // The button's words come from the page, in its language ("Payer {amount}").
+      buttonText = valid ? (button.dataset.payAmountLabel || "Pay {amount}").replace("{amount}", text)
+        : (button.dataset.payLabel || "Pay");
       if (!button.disabled) { button.textContent = buttonText; }
       if (valid && checked.total > 0) { dialect.update(checked.total); }
     }
@@ -292,7 +294,7 @@
       button.disabled = on;
       if (on) {
         button.setAttribute("aria-busy", "true");
-        button.textContent = "Paying…";
+        button.textContent = button.dataset.payingLabel || "Paying…";
       } else {
         button.removeAttribute("aria-busy");
         button.textContent = buttonText;

@@ -1,0 +1,85 @@
+"""Which language a request is answered in, and the template filters that follow it.
+
+Customer pages are in the signed-in contact's language (`contacts.language`; on a link's
+confirm page, the language of the contact the link was sent to); without one, the
+language the visitor picked (`?lang=` on this request, else the `lang` cookie the switcher
+sets), else the best match of the browser's Accept-Language among the portal's languages, else
+English. Staff pages (`/admin`) stay in English. Flask-Babel asks `select_language` once per
+request, the first time a page needs a word or a format.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, get_locale
+
+from portal.domain.core.locales import (
+    DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIRECTORY, check_catalogues, format_day, format_money,
+    normalize_language,
+)
+
+LANGUAGE_COOKIE = "lang"
+LANGUAGE_PARAMETER = "lang"
+COOKIE_LIFETIME = timedelta(days=365)
+STAFF_PREFIX = "/admin"
+
+
+def is_staff_request() -> bool:
+    return request.blueprint == "admin" or request.path == STAFF_PREFIX or request.path.startswith(STAFF_PREFIX + "/")
+
+
+def visitor_language() -> str | None:
+    """What this browser asked for without a signed-in contact: the parameter, the cookie,
+    then Accept-Language; None when none of them names a language of the portal."""
+    for value in (request.args.get(LANGUAGE_PARAMETER), request.cookies.get(LANGUAGE_COOKIE)):
+        code = normalize_language(value)
+        if code is not None:
+            return code
+    return request.accept_languages.best_match(tuple(LANGUAGES))
+
+
+def select_language() -> str:
+    if not has_request_context():  # a command rendering a PDF: `force_locale` names the language
+        return DEFAULT_LANGUAGE
+    if is_staff_request():
+        return DEFAULT_LANGUAGE
+    # The signed-in contact, else the one a link's confirm page was sent to (`addressee`).
+    contact = g.get("contact") or g.get("addressee")
+    chosen = normalize_language(getattr(contact, "language", None))
+    return chosen or visitor_language() or DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    """The request's language code ("en", "fr", "de")."""
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def back_path() -> str:
+    """Where the switcher returns to: this page with its query, less any `next` (a page never
+    carries a `next` it did not check forward, SECURITY.md A6) and `lang` (the switch decides)."""
+    kept = [(key, value) for key, value in request.args.items(multi=True) if key not in ("next", LANGUAGE_PARAMETER)]
+    return request.path + ("?" + urlencode(kept) if kept else "")
+
+
+def init_app(app: Flask) -> None:
+    """Flask-Babel with the portal's catalogues; a catalogue that was not compiled stops the
+    app here rather than showing English where French was asked for."""
+    check_catalogues()
+    Babel(app, locale_selector=select_language, default_locale=DEFAULT_LANGUAGE,
+          default_translation_directories=str(TRANSLATIONS_DIRECTORY))
+
+    @app.template_filter("money")
+    def money_filter(value) -> str:
+        return format_money(value, current_language())
+
+    @app.template_filter("day")
+    def day_filter(value) -> str:
+        return format_day(value, current_language())
+
+    @app.context_processor
+    def languages():
+        return {"current_language": current_language(), "languages": LANGUAGES, "language_back_path": back_path}

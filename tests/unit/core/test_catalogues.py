@@ -1,0 +1,108 @@
+"""Every word marked for translation in the portal's templates and Python has a French and a
+German translation in the compiled catalogues, with the same placeholders; money and dates
+are written the way each language writes them."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+
+from portal.domain.core.locales import (
+    LANGUAGES, CatalogueMissing, catalogue_path, check_catalogues, format_day, format_money, translations,
+)
+from portal.domain.core.money import Money
+
+ROOT = Path(__file__).resolve().parents[3]
+TRANSLATED = [code for code in LANGUAGES if code != "en"]
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|\{(\w+)\}")
+
+
+def _extracted() -> list[tuple[str, ...]]:
+    with (ROOT / "babel.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    found = []
+    for _filename, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, options_map, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}):
+        found.append(message if isinstance(message, tuple) else (message,))
+    return found
+
+
+EXTRACTED = _extracted()
+
+
+def _placeholders(text: str) -> set[str]:
+    return {a or b for a, b in _PLACEHOLDER.findall(text)}
+
+
+def test_the_extraction_finds_the_marked_words():
+    ids = {message[0] for message in EXTRACTED}
+    assert {"Pay %(amount)s", "Invoices to settle", "Invoices due soon", "Change language"} <= ids
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_each_language_has_its_compiled_catalogue(language):
+    assert catalogue_path(language).is_file()
+    check_catalogues()
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_marked_word_is_translated_with_the_same_placeholders(language):
+    catalogue = translations(language)
+    problems = []
+    for message in EXTRACTED:
+        if len(message) == 2:
+            forms = [(message[0], catalogue.ngettext(message[0], message[1], 1)),
+                     (message[1], catalogue.ngettext(message[0], message[1], 5))]
+        else:
+            forms = [(message[0], catalogue.gettext(message[0]))]
+        for source, translated in forms:
+            if not translated.strip() or (translated == source and len(source) > 12):
+                problems.append(f"{language}: not translated: {source!r}")
+            elif _placeholders(translated) != _placeholders(source):
+                problems.append(f"{language}: placeholders differ: {source!r} -> {translated!r}")
+    assert problems == []
+
+
+def test_a_missing_catalogue_is_an_error_not_english(monkeypatch, tmp_path):
+    monkeypatch.setattr("portal.domain.core.locales.TRANSLATIONS_DIRECTORY", tmp_path)
+    translations.cache_clear()
+    try:
+        with pytest.raises(CatalogueMissing, match="pybabel compile"):
+            check_catalogues()
+        with pytest.raises(CatalogueMissing):
+            translations("fr")
+    finally:
+        translations.cache_clear()
+
+
+NBSP, NNBSP = "\u00a0", "\u202f"
+
+
+@pytest.mark.parametrize(("minor", "currency", "language", "expected"), [
+    (123456, "USD", "en", "$1,234.56"),
+    (123456, "USD", "fr", f"1{NNBSP}234,56{NBSP}$US"),
+    (123456, "USD", "de", f"1.234,56{NBSP}$"),
+    (123456, "EUR", "en", "€1,234.56"),
+    (123456, "EUR", "fr", f"1{NNBSP}234,56{NBSP}€"),
+    (123456, "EUR", "de", f"1.234,56{NBSP}€"),
+    (123456, "JPY", "en", "¥123,456"),
+    (123456, "JPY", "fr", f"123{NNBSP}456{NBSP}JPY"),
+    (123456, "JPY", "de", f"123.456{NBSP}¥"),
+    (1234567, "KWD", "en", "KWD1,234.567"),
+    (1234567, "KWD", "fr", f"1{NNBSP}234,567{NBSP}KWD"),
+    (1234567, "KWD", "de", f"1.234,567{NBSP}KWD"),
+    (-500, "EUR", "de", f"-5,00{NBSP}€"),
+])
+def test_money_is_written_the_way_each_language_writes_it(minor, currency, language, expected):
+    assert format_money(Money(minor, currency), language) == expected
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en", "05 Mar 2026"), ("fr", "5 mars 2026"), ("de", "05.03.2026")])
+def test_dates_are_written_the_way_each_language_writes_them(language, expected):
+    assert format_day(date(2026, 3, 5), language) == expected
+    assert format_day(None, language) == ""
