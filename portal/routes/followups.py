@@ -25,6 +25,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal.domain.attachments.policy import UploadRefused
 from portal.domain.core.clock import today_in
@@ -81,12 +82,12 @@ def menu():
     ids = _chosen_ids(request.args)
     form = queries.report_form(db(), g.access, ids)
     answers = [
-        ("already-paid", "We already paid it", report_url(FollowupKind.ALREADY_PAID, ids)),
-        ("po", "We need a PO number / the PO is wrong", report_url(FollowupKind.NEEDS_PO, ids)),
-        ("approval", "It's waiting for approval on our side", report_url(FollowupKind.AWAITING_APPROVAL, ids)),
-        ("contact", "I'm not the right person", report_url(FollowupKind.WRONG_CONTACT, ids)),
-        ("dispute", "Something is wrong with the invoice", url_for("disputes.new", invoice=ids)),
-        ("plan", "We can't pay it all now", url_for("plans.new", invoice=ids)),
+        ("already-paid", _("We already paid it"), report_url(FollowupKind.ALREADY_PAID, ids)),
+        ("po", _("We need a PO number / the PO is wrong"), report_url(FollowupKind.NEEDS_PO, ids)),
+        ("approval", _("It's waiting for approval on our side"), report_url(FollowupKind.AWAITING_APPROVAL, ids)),
+        ("contact", _("I'm not the right person"), report_url(FollowupKind.WRONG_CONTACT, ids)),
+        ("dispute", _("Something is wrong with the invoice"), url_for("disputes.new", invoice=ids)),
+        ("plan", _("We can't pay it all now"), url_for("plans.new", invoice=ids)),
     ]
     return render_template("followups/menu.html", form=form, answers=answers)
 
