@@ -31,7 +31,8 @@ INVOICE_LINK_PAGES = {"account.invoices", "payments.pay", "disputes.index", "dis
                       "promises.new", "reminders.act", "followup_sources.po_form", "followup_sources.contact_form",
                       "followups.menu", "followups.new_paid", "followups.new_approval"}
 # Blueprints that are not customer pages.
-NOT_CUSTOMER_PAGES = ("auth.", "webhooks.", "admin.")
+# The ERP's API (`api.`) takes a bearer key, never a customer session: tests/web/api checks it.
+NOT_CUSTOMER_PAGES = ("auth.", "webhooks.", "admin.", "api.")
 
 
 @pytest.fixture
