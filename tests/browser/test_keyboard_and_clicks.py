@@ -81,7 +81,7 @@ def test_from_the_link_to_paid_with_the_keyboard_alone(page: Page, app, db, cloc
     keys = Keyboard(page)
 
     page.goto(_local(link.url, live_server))
-    keys.tab_to("button[type=submit]")
+    keys.tab_to("main button[type=submit]")
     expect(page.locator(":focus")).to_have_text("View and pay")
     keys.press("Enter")
 
