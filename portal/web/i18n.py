@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, get_locale
 
 from portal.domain.core.locales import (
@@ -40,7 +40,8 @@ def visitor_language() -> str | None:
 
 
 def select_language() -> str:
-    if is_staff_request():
+    # Outside a request (a PDF rendered by a job or the command line) nobody is reading a page.
+    if not has_request_context() or is_staff_request():
         return DEFAULT_LANGUAGE
     contact = g.get("contact")
     chosen = normalize_language(getattr(contact, "language", None))
