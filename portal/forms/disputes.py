@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import lazy_gettext as _
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
@@ -41,14 +42,14 @@ class MessageForm(PortalForm):
     body = StringField("The message")
 
 
-def _positions(values: list[str], label: str) -> list[int]:
+def _positions(values: list[str]) -> list[int]:
     values = [v.strip() for v in values if isinstance(v, str) and v.strip()]
     if len(values) > MAX_LINES_PER_INVOICE:
-        raise InvalidInput(f"{label}: choose at most {MAX_LINES_PER_INVOICE} lines.")
+        raise InvalidInput(_("A line: choose at most %(count)s lines.", count=MAX_LINES_PER_INVOICE))
     positions = []
     for value in values:
         if not _POSITION.fullmatch(value):
-            raise InvalidInput(f"{label}: that line is not on the invoice.")
+            raise InvalidInput(_("A line: that line is not on the invoice."))
         positions.append(int(value))
     return positions
 
@@ -63,21 +64,21 @@ def raise_dispute_form(data: MultiDict) -> tuple[str, str, str, tuple[InvoiceCho
     for public_id in invoice_ids(data.getlist("invoice"), MAX_INVOICES_PER_DISPUTE):
         mode = first_value(data, f"mode-{public_id}", 10).strip() or "whole"
         if mode not in MODES:
-            raise InvalidInput("Choose what you dispute on each invoice.")
+            raise InvalidInput(_("Choose what you dispute on each invoice."))
         lines = ()
         if mode == "lines":
             lines = tuple(
                 LineChoice(position=position,
                            quantity_text=first_value(data, f"quantity-{public_id}-{position}", MAX_QUANTITY_TEXT),
                            amount_text=first_value(data, f"line-amount-{public_id}-{position}", MAX_AMOUNT_TEXT))
-                for position in _positions(data.getlist(f"line-{public_id}"), "A line")
+                for position in _positions(data.getlist(f"line-{public_id}"))
             )
         choices.append(InvoiceChoice(
             invoice_public_id=public_id, mode=mode, lines=lines,
             amount_text=first_value(data, f"amount-{public_id}", MAX_AMOUNT_TEXT) if mode == "amount" else "",
         ))
     if not choices:
-        raise InvalidInput("Choose at least one invoice to dispute.")
+        raise InvalidInput(_("Choose at least one invoice to dispute."))
     return form.request_key.data, form.reason.data, form.description.data or "", tuple(choices)
 
 

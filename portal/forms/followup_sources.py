@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _
 from werkzeug.datastructures import MultiDict
 
 from portal.domain.customers.policy import NamedContact, parse_named_contact
@@ -22,6 +23,7 @@ from portal.forms.payments import PUBLIC_ID
 
 MAX_INVOICES = 20
 RAW_LIMIT = 1000
+NOT_YOURS = _("One of these invoices is not part of your account.")
 
 
 def named_invoice_ids(data: MultiDict, limit: int = MAX_INVOICES) -> list[str]:
@@ -30,13 +32,13 @@ def named_invoice_ids(data: MultiDict, limit: int = MAX_INVOICES) -> list[str]:
     ids: list[str] = []
     for value in values:
         if not isinstance(value, str) or len(value) > (limit + 1) * 24:
-            raise InvalidInput("One of these invoices is not part of your account.")
+            raise InvalidInput(NOT_YOURS)
         ids.extend(part.strip() for part in value.split(",") if part.strip())
     if len(ids) > limit:
-        raise InvalidInput(f"Choose at most {limit} invoices at once.")
+        raise InvalidInput(_("Choose at most %(count)s invoices at once.", count=limit))
     for public_id in ids:
         if not PUBLIC_ID.fullmatch(public_id):
-            raise InvalidInput("One of these invoices is not part of your account.")
+            raise InvalidInput(NOT_YOURS)
     return list(dict.fromkeys(ids))
 
 
@@ -51,9 +53,9 @@ def request_key(data: MultiDict) -> str:
 def note(data: MultiDict, limit: int = 1000) -> str:
     value = _text(data, "note", limit)
     if len(value) > limit:
-        raise InvalidInput(f"The note can be at most {limit} characters.")
+        raise InvalidInput(_("The note can be at most %(limit)s characters.", limit=limit))
     if has_control_characters(value):
-        raise InvalidInput("The note must be one line of plain text.")
+        raise InvalidInput(_("The note must be one line of plain text."))
     return value.strip()
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import lazy_gettext as _
 from werkzeug.datastructures import MultiDict
 
 from portal.domain.followups.policy import MAX_ANSWER_LENGTH, MAX_INVOICES_PER_REPORT, MAX_REFERENCE_LENGTH
 from portal.forms import InvalidInput
 from portal.forms.fields import PortalForm, first_value, has_control_characters, line_field
 from portal.forms.payments import invoice_ids
-from portal.forms.promises import promised_date
+from portal.forms.promises import NO_DATE, promised_date
 
 MAX_AMOUNT_TEXT = 32
 
@@ -46,7 +47,7 @@ class AlreadyPaidInput:
 def report_invoice_ids(values: list[str]) -> list[str]:
     """The invoices' public ids the form or the URL names, at most `MAX_INVOICES_PER_REPORT`."""
     if len(values) > MAX_INVOICES_PER_REPORT:
-        raise InvalidInput(f"A report covers at most {MAX_INVOICES_PER_REPORT} invoices.")
+        raise InvalidInput(_("A report covers at most %(count)s invoices.", count=MAX_INVOICES_PER_REPORT))
     return invoice_ids(values, MAX_INVOICES_PER_REPORT)
 
 
@@ -61,15 +62,16 @@ def report_invoice_ids_again(values: list[str]) -> list[str]:
 def _chosen(data: MultiDict) -> list[str]:
     ids = report_invoice_ids(data.getlist("invoice"))
     if not ids:
-        raise InvalidInput("Choose at least one invoice.")
+        raise InvalidInput(_("Choose at least one invoice."))
     return ids
 
 
-def _date(text: str, message: str) -> date:
+def _date(text: str, message) -> date:
+    """The date, or `InvalidInput`: `message` when it is missing or malformed."""
     try:
         return promised_date(text)
     except InvalidInput as error:
-        raise InvalidInput(message if "Choose" in error.message else error.message) from None
+        raise InvalidInput(message if error.message is NO_DATE else error.message) from None
 
 
 def already_paid_form(data: MultiDict) -> AlreadyPaidInput:
@@ -79,7 +81,7 @@ def already_paid_form(data: MultiDict) -> AlreadyPaidInput:
         "note": first_value(data, "note", 500),
     })).checked()
     return AlreadyPaidInput(
-        form.request_key.data, _chosen(data), _date(first_value(data, "paid_on", 10), "Enter the day you paid."),
+        form.request_key.data, _chosen(data), _date(first_value(data, "paid_on", 10), _("Enter the day you paid.")),
         form.amount.data or "", form.method.data or "", form.reference.data or "", form.note.data or "",
     )
 
@@ -105,7 +107,7 @@ def approval_form(data: MultiDict) -> ApprovalInput:
         "note": first_value(data, "note", 500),
     })).checked()
     return ApprovalInput(form.request_key.data, _chosen(data),
-                         _date(first_value(data, "expected_date", 10), "Enter the day you expect to pay."),
+                         _date(first_value(data, "expected_date", 10), _("Enter the day you expect to pay.")),
                          form.method.data or "", form.note.data or "")
 
 
@@ -113,16 +115,16 @@ def paragraph(data: MultiDict, name: str, label: str, *, limit: int = MAX_ANSWER
     """Multi-line text: newlines and tabs allowed, no other control character, bounded."""
     text = first_value(data, name, limit)
     if len(text) > limit:
-        raise InvalidInput(f"{label} can be at most {limit} characters.")
+        raise InvalidInput(_("%(label)s can be at most %(limit)s characters.", label=label, limit=limit))
     if has_control_characters(text.replace("\r\n", "\n").replace("\n", "").replace("\t", "")):
-        raise InvalidInput(f"{label} must be plain text.")
+        raise InvalidInput(_("%(label)s must be plain text.", label=label))
     return text.replace("\r\n", "\n").strip()
 
 
 def single_line(data: MultiDict, name: str, label: str, limit: int) -> str:
     text = first_value(data, name, limit)
     if len(text) > limit:
-        raise InvalidInput(f"{label} can be at most {limit} characters.")
+        raise InvalidInput(_("%(label)s can be at most %(limit)s characters.", label=label, limit=limit))
     if has_control_characters(text):
-        raise InvalidInput(f"{label} must be one line of plain text.")
+        raise InvalidInput(_("%(label)s must be one line of plain text.", label=label))
     return text.strip()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _
 from werkzeug.datastructures import MultiDict
 
 from portal.domain.customers.service import MAX_HOLD_REASON
@@ -27,6 +28,7 @@ from portal.forms.reminders import MAX_ACCOUNT_NUMBER
 
 _DIGEST = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}", re.ASCII)
+FORM_EXPIRED = _("This form has expired. Reload the page and try again.")
 
 
 @dataclass(frozen=True)
@@ -39,17 +41,18 @@ class PlanInput:
 def plan_request_form(data: MultiDict) -> PlanRequest:
     ids = invoice_ids(data.getlist("invoice"), MAX_INVOICES_PER_PLAN)
     if not ids:
-        raise InvalidInput("Choose at least one invoice for the plan.")
+        raise InvalidInput(_("Choose at least one invoice for the plan."))
     count_text = first_value(data, "count", 3).strip()
     if not count_text.isdigit() or not MIN_INSTALLMENTS <= int(count_text) <= MAX_INSTALLMENTS:
-        raise InvalidInput(f"Choose between {MIN_INSTALLMENTS} and {MAX_INSTALLMENTS} installments.")
+        raise InvalidInput(_("Choose between %(low)s and %(high)s installments.", low=MIN_INSTALLMENTS,
+                              high=MAX_INSTALLMENTS))
     cadence = first_value(data, "cadence", 10).strip()
     pay_by = first_value(data, "pay_by", 10).strip()
     if cadence not in set(Cadence) or pay_by not in set(PayBy):
-        raise InvalidInput("Choose how often and how you will pay.")
+        raise InvalidInput(_("Choose how often and how you will pay."))
     card = first_value(data, "card", 30).strip() if pay_by == PayBy.AUTOPAY else ""
     if card and not PUBLIC_ID.fullmatch(card):
-        raise InvalidInput("Choose one of your saved cards.")
+        raise InvalidInput(_("Choose one of your saved cards."))
     return PlanRequest(tuple(ids), int(count_text), cadence, promised_date(first_value(data, "first", 10)), pay_by,
                        card)
 
@@ -59,7 +62,7 @@ def accept_plan_form(data: MultiDict) -> PlanInput:
     key = first_value(data, "request_key", 64).strip()
     digest = first_value(data, "terms_digest", 64).strip()
     if not _TOKEN.fullmatch(key) or not _DIGEST.fullmatch(digest):
-        raise InvalidInput("This form has expired. Reload the page and try again.")
+        raise InvalidInput(FORM_EXPIRED)
     return PlanInput(request, key, digest)
 
 
@@ -96,7 +99,7 @@ def answer_plan_form(data: MultiDict) -> tuple[bool, str]:
     answer = first_value(data, "answer", 10).strip()
     digest = first_value(data, "terms_digest", 64).strip()
     if answer not in ("accept", "decline") or (answer == "accept" and not _DIGEST.fullmatch(digest)):
-        raise InvalidInput("This form has expired. Reload the page and try again.")
+        raise InvalidInput(FORM_EXPIRED)
     return answer == "accept", digest
 
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import lazy_gettext as _
 from werkzeug.datastructures import MultiDict
 
 from portal.domain.promises.models import MAX_NOTE_LENGTH
@@ -21,6 +22,9 @@ from portal.forms.fields import PortalForm, first_value, line_field, small_numbe
 from portal.forms.payments import invoice_ids
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+# What a missing or malformed date is told (forms that ask another question about the date
+# recognise it and ask theirs instead).
+NO_DATE = _("Choose the date you will pay (day, month and year).")
 
 
 class MakePromiseForm(PortalForm):
@@ -42,11 +46,11 @@ def promised_date(text: str) -> date:
     """A calendar date from `YYYY-MM-DD` text, or `InvalidInput`."""
     text = (text or "").strip()
     if not _ISO_DATE.fullmatch(text):
-        raise InvalidInput("Choose the date you will pay (day, month and year).")
+        raise InvalidInput(NO_DATE)
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput("That date does not exist.") from None
+        raise InvalidInput(_("That date does not exist.")) from None
 
 
 def make_promise_form(data: MultiDict) -> PromiseInput:
@@ -56,7 +60,7 @@ def make_promise_form(data: MultiDict) -> PromiseInput:
     })).checked()
     ids = invoice_ids(data.getlist("invoice"), MAX_INVOICES_PER_PROMISE)
     if not ids:
-        raise InvalidInput("Choose at least one invoice to promise.")
+        raise InvalidInput(_("Choose at least one invoice to promise."))
     return PromiseInput(form.request_key.data, ids, promised_date(first_value(data, "date", 10)),
                         form.method.data, form.note.data or "")
 

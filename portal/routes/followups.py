@@ -173,7 +173,7 @@ def followup(public_id: str):
 @bp.post("/problems/<public_id>/answer")
 def answer(public_id: str):
     try:
-        text = paragraph(request.form, "text", "Your answer")
+        text = paragraph(request.form, "text", _("Your answer"))
         service.answer_followup(_context(), g.access, public_id, text=text, files=posted_uploads(), mail=_mail())
     except (FollowupRefused, UploadRefused, InvalidInput) as error:
         db().rollback()

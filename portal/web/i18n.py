@@ -42,9 +42,8 @@ def visitor_language() -> str | None:
 
 
 def select_language() -> str:
-    if not has_request_context():  # a command rendering a PDF: `force_locale` names the language
-        return DEFAULT_LANGUAGE
-    if is_staff_request():
+    # Outside a request (a PDF rendered by a job or the command line) nobody is reading a page.
+    if not has_request_context() or is_staff_request():
         return DEFAULT_LANGUAGE
     # The signed-in contact, else the one a link's confirm page was sent to (`addressee`).
     contact = g.get("contact") or g.get("addressee")

@@ -57,7 +57,8 @@ def queue_customer_update(db: Session, clock: Clock, mail: FollowupMail, followu
         return False
     email = render_email(
         "followup_update", supplier=mail.supplier, contact=reporter, customer=db.get(Customer, followup.customer_id),
-        subject_line=UPDATE_SUBJECTS[what], what=what, text=text, report=KIND_LABELS[FollowupKind(followup.kind)],
+        subject_line=UPDATE_SUBJECTS[what], what=what, text=text, kind=str(followup.kind),
+        report=KIND_LABELS[FollowupKind(followup.kind)],
         invoice_numbers=_invoice_numbers(db, followup),
         url=mail.supplier.url(CUSTOMER_PAGE.format(public_id=followup.public_id)),
     )

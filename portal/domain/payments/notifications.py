@@ -24,12 +24,15 @@ ADMIN_PAYMENT_PATH = "admin/payments/{public_id}"
 log = logging.getLogger(__name__)
 
 
-def _payer_and_mailboxes(db, payment: Payment) -> tuple[Contact | None, str | None, list[str]]:
+def _payer_and_mailboxes(db, payment: Payment) -> tuple[Contact | None, Contact | None, list[str]]:
+    """The payer, the contact the email is addressed to (the payer, else the first AP mailbox;
+    its language is the email's) and the other mailboxes, for CC."""
     contacts = db.scalars(select(Contact).where(Contact.customer_id == payment.customer_id)).all()
     payer = next((c for c in contacts if c.id == payment.contact_id), None)
-    mailboxes = [c.email for c in contacts if c.is_ap_mailbox]
-    to = payer.email if payer is not None else (mailboxes[0] if mailboxes else None)
-    return payer, to, [m for m in mailboxes if m != to]
+    mailboxes = [c for c in contacts if c.is_ap_mailbox]
+    recipient = payer if payer is not None else (mailboxes[0] if mailboxes else None)
+    to = recipient.email if recipient is not None else None
+    return payer, recipient, [m.email for m in mailboxes if m.email != to]
 
 
 def queue_bank_debit_failed(ctx: Context, supplier: SupplierDetails, payment: Payment, reason: str,
@@ -37,16 +40,17 @@ def queue_bank_debit_failed(ctx: Context, supplier: SupplierDetails, payment: Pa
     """Tell the payer (AP mailboxes on CC) that their bank did not pay, in the bank's words made
     plain, and the active supervisors that a debit failed or came back (once each)."""
     db = ctx.db
-    payer, to, cc = _payer_and_mailboxes(db, payment)
+    payer, recipient, cc = _payer_and_mailboxes(db, payment)
     kind = "returned" if returned else "failed"
     amount = Money(payment.amount_minor, payment.currency)
     numbers = [row.invoice.number for row in receipt_of(db, ctx.clock, payment).summary.lines]
-    if to is not None:
+    if recipient is not None:
         email = render_email(
-            "bank_debit_failed", supplier=supplier, payment=payment, payer=payer, reason=reason, returned=returned, amount=amount,
+            "bank_debit_failed", supplier=supplier, language=recipient.language, payment=payment, payer=payer,
+            reason=reason, returned=returned, amount=amount,
             invoice_numbers=numbers, payment_url=supplier.url(f"payments/{payment.public_id}"),
         )
-        enqueue(db, ctx.clock, kind="bank_debit_failed", to=to, email=email, cc=cc,
+        enqueue(db, ctx.clock, kind="bank_debit_failed", to=recipient.email, email=email, cc=cc,
                 dedupe_key=f"bank_debit_{kind}:{payment.public_id}")
     _raise_followup(ctx, payment, reason, returned=returned)
     supervisors = db.scalars(select(StaffMember).where(
