@@ -44,23 +44,30 @@ def register(app: Flask) -> None:
         if not loop:
             click.echo(f"outbox: {run_once()}")
             return
-        stopping.install()
-        click.echo(f"outbox: sending via {settings.smtp_host}:{settings.smtp_port} until stopped")
-        while not stopping.requested:
-            try:
-                report = run_once()
-            except SQLAlchemyError as error:
-                # The database restarting or locked for long: nothing is lost (claims lapse),
-                # so say so and try again rather than leave mail unsent until a restart.
-                click.echo(f"outbox: database error, retrying in {interval:g}s: {error}", err=True)
-                stopping.sleep(interval)
-                continue
-            if report.handled:
-                click.echo(f"outbox: {report}")
-            # A full batch means more may be waiting: go again at once.
-            if report.handled < policy.batch_size:
-                stopping.sleep(interval)
-        click.echo("outbox: stopped")
+        send_until_stopped("outbox", run_once, interval=interval, batch_size=policy.batch_size, stopping=stopping,
+                           started=f"sending via {settings.smtp_host}:{settings.smtp_port} until stopped")
+
+
+def send_until_stopped(label: str, run_once, *, interval: float, batch_size: int, stopping: StopFlag,
+                       started: str = "sending until stopped") -> None:
+    """Run `run_once` (one claimed batch, returning a report with `handled`) until SIGTERM or
+    SIGINT: at once again after a full batch (more may be waiting), else after `interval`. A
+    database error (restarting, locked for long) loses nothing, since claims lapse: it is
+    reported and the loop tries again, rather than leaving work unsent until a restart."""
+    stopping.install()
+    click.echo(f"{label}: {started}")
+    while not stopping.requested:
+        try:
+            report = run_once()
+        except SQLAlchemyError as error:
+            click.echo(f"{label}: database error, retrying in {interval:g}s: {error}", err=True)
+            stopping.sleep(interval)
+            continue
+        if report.handled:
+            click.echo(f"{label}: {report}")
+        if report.handled < batch_size:
+            stopping.sleep(interval)
+    click.echo(f"{label}: stopped")
 
 
 class StopFlag:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
 
 from portal.cli import command_session, services_of
-from portal.cli.outbox import StopFlag
+from portal.cli.outbox import StopFlag, send_until_stopped
 from portal.domain.webhooks.jobs import deliver_due
 from portal.domain.webhooks.policy import DeliveryPolicy
 from portal.domain.webhooks.transport import HttpWebhookTransport
@@ -38,19 +37,4 @@ def register(app: Flask) -> None:
         if not loop:
             click.echo(f"webhooks: {run_once()}")
             return
-        stopping = StopFlag()
-        stopping.install()
-        click.echo("webhooks: sending until stopped")
-        while not stopping.requested:
-            try:
-                report = run_once()
-            except SQLAlchemyError as error:
-                # Nothing is lost (claims lapse): say so and try again.
-                click.echo(f"webhooks: database error, retrying in {interval:g}s: {error}", err=True)
-                stopping.sleep(interval)
-                continue
-            if report.handled:
-                click.echo(f"webhooks: {report}")
-            if report.handled < policy.batch_size:
-                stopping.sleep(interval)
-        click.echo("webhooks: stopped")
+        send_until_stopped("webhooks", run_once, interval=interval, batch_size=policy.batch_size, stopping=StopFlag())
