@@ -18,10 +18,10 @@ import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from portal.domain.core.errors import DomainError
+from portal.domain.notifications.jobs import DeliveryPolicy as OutboxDeliveryPolicy
 from portal.domain.webhooks.models import MAX_URL_LENGTH
 
 SIGNATURE_HEADER = "Portal-Signature"
@@ -153,19 +153,10 @@ def signature_header(secret: str, timestamp: int, body: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class DeliveryPolicy:
-    """How many deliveries a sender takes at once, how long it holds them, how it retries.
+class DeliveryPolicy(OutboxDeliveryPolicy):
+    """The outbox's batches, lease and backoff (1, 2, 4 ... minutes, at most 6 h apart), with
+    fewer attempts: an ERP that refused eight times needs a person, not a ninth try. The lease
+    must outlast a whole batch (batch_size x the timeout), or a slow sender's deliveries could
+    be claimed by a second one and sent twice."""
 
-    The lease must outlast a whole batch (batch_size x the timeout), or a slow sender's
-    deliveries could be claimed by a second one and sent twice.
-    """
-
-    batch_size: int = 20
-    lease: timedelta = timedelta(minutes=10)
     max_attempts: int = 8
-    first_retry: timedelta = timedelta(minutes=1)
-    longest_retry: timedelta = timedelta(hours=6)
-
-    def retry_delay(self, attempts: int) -> timedelta:
-        """1, 2, 4, 8 ... minutes after the 1st, 2nd, 3rd, 4th ... failed attempt, capped."""
-        return min(self.first_retry * (2 ** max(attempts - 1, 0)), self.longest_retry)
