@@ -11,20 +11,23 @@ request, the first time a page needs a word or a format.
 from __future__ import annotations
 
 from datetime import timedelta
+from gettext import NullTranslations
 from urllib.parse import urlencode
 
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, get_locale
+from markupsafe import Markup
 
 from portal.domain.core.locales import (
     DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIRECTORY, check_catalogues, format_day, format_money,
-    normalize_language,
+    normalize_language, translations,
 )
 
 LANGUAGE_COOKIE = "lang"
 LANGUAGE_PARAMETER = "lang"
 COOKIE_LIFETIME = timedelta(days=365)
 STAFF_PREFIX = "/admin"
+_LANGUAGE_KEY = "portal.language"  # where a request keeps its language once chosen (its WSGI environ)
 
 
 def is_staff_request() -> bool:
@@ -52,9 +55,26 @@ def select_language() -> str:
 
 
 def current_language() -> str:
-    """The request's language code ("en", "fr", "de")."""
+    """The request's language code ("en", "fr", "de"), chosen once per request: a list page
+    asks for it hundreds of times (every word and amount), and Flask-Babel's own lookup reads
+    several context locals each time."""
+    if not has_request_context():
+        return _babel_language()
+    environ = request.environ
+    language = environ.get(_LANGUAGE_KEY)
+    if language is None:
+        language = environ[_LANGUAGE_KEY] = _babel_language()
+    return language
+
+
+def _babel_language() -> str:
     locale = get_locale()
     return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def current_catalogue() -> NullTranslations:
+    """The request's message catalogue, the one Flask-Babel would use."""
+    return translations(current_language())
 
 
 def back_path() -> str:
@@ -64,12 +84,44 @@ def back_path() -> str:
     return request.path + ("?" + urlencode(kept) if kept else "")
 
 
+def install_template_words(app: Flask) -> None:
+    """The templates' `_()`, `gettext()`, `ngettext()`, `pgettext()` and `{% trans %}`, reading
+    the request's catalogue, with Jinja's "newstyle" rules (the result is Markup and always
+    %-formatted with the named values, which are escaped).
+
+    Plain functions rather than Jinja's own i18n callables: those take the template context,
+    and inside a `{% for %}` Jinja builds a new context for every such call, so a list page
+    paid for a context and several Flask-Babel lookups per word. Every template Flask renders
+    here is HTML (autoescaped), so the words are always Markup.
+    """
+    app.jinja_env.newstyle_gettext = True  # {% trans %} blocks pass their values as keywords
+
+    def gettext(text: str, **values) -> Markup:
+        return Markup(current_catalogue().gettext(text)) % values
+
+    def ngettext(singular: str, plural: str, num: int, **values) -> Markup:
+        values.setdefault("num", num)
+        return Markup(current_catalogue().ngettext(singular, plural, num)) % values
+
+    def pgettext(context: str, text: str, **values) -> Markup:
+        values.setdefault("context", context)
+        return Markup(current_catalogue().pgettext(context, text)) % values
+
+    def npgettext(context: str, singular: str, plural: str, num: int, **values) -> Markup:
+        values.setdefault("context", context)
+        values.setdefault("num", num)
+        return Markup(current_catalogue().npgettext(context, singular, plural, num)) % values
+
+    app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, pgettext=pgettext, npgettext=npgettext)
+
+
 def init_app(app: Flask) -> None:
     """Flask-Babel with the portal's catalogues; a catalogue that was not compiled stops the
     app here rather than showing English where French was asked for."""
     check_catalogues()
     Babel(app, locale_selector=select_language, default_locale=DEFAULT_LANGUAGE,
           default_translation_directories=str(TRANSLATIONS_DIRECTORY))
+    install_template_words(app)
 
     @app.template_filter("money")
     def money_filter(value) -> str:
