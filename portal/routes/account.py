@@ -7,13 +7,11 @@ invoice outside a forwarded link's scope, is a 404 like one that does not exist.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from babel.numbers import format_decimal
 from flask import Blueprint, g, render_template, request
 
-from portal.domain.core.clock import today_in
 from portal.domain.account.queries import (
     AGING_BUCKETS, PER_PAGE_CHOICES, account_overview, invoice_detail, invoice_notes, list_invoices,
     statement_of_account,
@@ -21,8 +19,8 @@ from portal.domain.account.queries import (
 from portal.domain.core.money import exponent
 from portal.domain.payments.policy import MAX_INVOICES_PER_PAYMENT
 from portal.forms.account import invoice_list_query
-from portal.web.context import db, services
-from portal.web.customer_session import require_customer, require_whole_account
+from portal.web.context import db
+from portal.web.customer_session import customer_today, require_customer, require_whole_account
 from portal.web.documents import pdf_download, render_pdf
 
 bp = Blueprint("account", __name__)
@@ -35,15 +33,10 @@ def format_quantity(value: Decimal) -> str:
     return format_decimal(value, format="#,##0.###", locale="en_US")
 
 
-def _customer_today() -> date:
-    """Today's date where the customer is: due dates and aging are counted from it."""
-    return today_in(services().clock, g.customer.timezone)
-
-
 @bp.get("/account")
 @require_whole_account
 def overview():
-    today = _customer_today()
+    today = customer_today()
     summary = account_overview(db(), g.access, today)
     reported = invoice_notes(db(), g.access.customer_id, [s.invoice.id for s in summary.most_overdue]).reported
     return render_template(
@@ -55,7 +48,7 @@ def overview():
 @bp.get("/invoices")
 def invoices():
     query = invoice_list_query(request.args)
-    page = list_invoices(db(), g.access, _customer_today(), query)
+    page = list_invoices(db(), g.access, customer_today(), query)
     unpaid = [s.invoice.id for s in page.standings if not s.is_paid]
     notes = invoice_notes(db(), g.access.customer_id, unpaid)
     return render_template(
@@ -82,7 +75,7 @@ def invoice_pdf(public_id: str):
 @bp.get("/account/statement.pdf")
 @require_whole_account
 def statement_pdf():
-    statement = statement_of_account(db(), g.access, _customer_today())
+    statement = statement_of_account(db(), g.access, customer_today())
     pdf = render_pdf(
         "pdf/statement.html", statement=statement, customer=g.customer, aging_buckets=AGING_BUCKETS,
     )
@@ -90,4 +83,4 @@ def statement_pdf():
 
 
 def _detail(public_id: str):
-    return invoice_detail(db(), g.access, public_id, _customer_today())
+    return invoice_detail(db(), g.access, public_id, customer_today())

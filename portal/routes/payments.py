@@ -34,7 +34,7 @@ from portal.forms.payments import card_payment_form, pay_selection
 from portal.forms.account import MAX_PAGE
 from portal.forms.fields import small_number
 from portal.web.context import actor_for_contact, db, request_context, services
-from portal.web.customer_session import current_access, require_customer, require_whole_account
+from portal.web.customer_session import current_access, customer_today, require_customer, require_whole_account
 from portal.web.documents import pdf_download, render_pdf
 from portal.web.errors import wants_json
 
@@ -72,7 +72,7 @@ def _context():
 @bp.get("/pay")
 def pay():
     selection = pay_selection(request.args)
-    page = queries.pay_page(db(), services().clock, current_access(), request.args.getlist("invoice"), selection)
+    page = queries.pay_page(db(), customer_today(), current_access(), request.args.getlist("invoice"), selection)
     settings = services().settings
     return render_template(
         "payments/pay.html", page=page, nonce=service.new_form_nonce(), reasons=SHORT_PAY_REASONS,

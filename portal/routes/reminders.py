@@ -17,8 +17,8 @@ from flask import Blueprint, render_template, request
 from portal.domain.payments import queries
 from portal.domain.payments.policy import MAX_INVOICES_PER_PAYMENT
 from portal.forms.payments import invoice_ids
-from portal.web.context import db, services
-from portal.web.customer_session import current_access, require_customer
+from portal.web.context import db
+from portal.web.customer_session import current_access, customer_today, require_customer
 
 bp = Blueprint("reminders", __name__)
 bp.before_request(require_customer)
@@ -27,6 +27,6 @@ bp.before_request(require_customer)
 @bp.get("/reminders/act")
 def act():
     public_ids = invoice_ids(request.args.getlist("invoice"), MAX_INVOICES_PER_PAYMENT)
-    page = queries.pay_page(db(), services().clock, current_access(), public_ids)
+    page = queries.pay_page(db(), customer_today(), current_access(), public_ids)
     return render_template("reminders/act.html", page=page,
                            selected=[standing.invoice.public_id for standing in page.standings])

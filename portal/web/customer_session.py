@@ -10,7 +10,7 @@ once, for every copy of its cookie (SECURITY.md A9, A13). Idle 30 minutes / abso
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 
 from flask import abort, g, redirect, render_template, request, session, url_for
@@ -22,6 +22,7 @@ from portal.domain.access.models import AccessLink
 from portal.domain.access.sessions import (
     ABSOLUTE_TIMEOUT, IDLE_TIMEOUT, end_session, find_live_session, mark_seen, start_session,
 )
+from portal.domain.core.clock import today_in
 from portal.domain.customers.models import Contact
 
 from .context import db, end_read_only_transaction, services
@@ -148,6 +149,12 @@ def _load_access() -> Access | None:
         customer_id=contact.customer_id, contact_id=contact.id, scope=scope,
         invoice_ids=invoice_ids, link_id=link_id,
     )
+
+
+def customer_today() -> date:
+    """Today's date where the signed-in customer is (their time zone, read with the session):
+    due dates, aging and "overdue" count from it."""
+    return today_in(services().clock, g.customer.timezone)
 
 
 def require_customer():

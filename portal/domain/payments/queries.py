@@ -22,7 +22,9 @@ from portal.domain.core.money import Money, exponent, total
 from portal.domain.customers.models import Customer
 from portal.domain.gateway.amounts import stripe_minimum
 from portal.domain.invoicing.models import Invoice
-from portal.domain.ledger.queries import InvoiceRow, Standing, standings_for
+from portal.domain.ledger.queries import (
+    INVOICES, InvoiceRow, Standing, standings_for, standings_query, to_standings,
+)
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, BankDebit, Payment, PaymentAllocation
 from portal.domain.payments.policy import BANK_ACCOUNT, MAX_INVOICES_PER_PAYMENT, OFFLINE_METHOD_LABELS, ach_expected_by
 from portal.domain.payments.states import PaymentStatus
@@ -245,38 +247,35 @@ def _invoices_of(summary: PaymentSummary) -> frozenset[int]:
     return frozenset(line.invoice.id for line in summary.lines)
 
 
-_ALLOCATIONS = (
-    select(PaymentAllocation.payment_id, PaymentAllocation.invoice_id, PaymentAllocation.amount_minor,
-           PaymentAllocation.short_pay_reason)
+# Each allocation of the payments named, with its invoice's whole row (balances included):
+# what a receipt and the payment page show, in one statement.
+_ALLOCATIONS_WITH_INVOICES = (
+    select(PaymentAllocation.payment_id.label("allocation_payment_id"),
+           PaymentAllocation.amount_minor.label("allocation_minor"),
+           PaymentAllocation.short_pay_reason.label("allocation_short_pay_reason"),
+           *INVOICES.columns)
+    .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
     .where(PaymentAllocation.payment_id.in_(bindparam("payment_ids", expanding=True)))
     .order_by(PaymentAllocation.id)
 )
 
 
 def describe_payments(db: Session, payments: list[PaymentRow], clock: Clock) -> list[PaymentSummary]:
-    """What each payment paid, invoice by invoice (two queries for any number of payments)."""
+    """What each payment paid, invoice by invoice (one query for any number of payments, and
+    one more when some were paid from a bank account)."""
     if not payments:
         return []
-    allocations: dict[int, list[Row]] = {payment.id: [] for payment in payments}
-    for allocation in read(db, _ALLOCATIONS, {"payment_ids": list(allocations)}):
-        allocations[allocation.payment_id].append(allocation)
-    invoice_ids = sorted({a.invoice_id for rows in allocations.values() for a in rows})
-    standings = standings_for(db, invoice_ids, clock.now().date())
+    today = clock.now().date()
+    lines: dict[int, list[AllocationLine]] = {payment.id: [] for payment in payments}
+    currencies = {payment.id: payment.currency for payment in payments}
+    rows = read(db, _ALLOCATIONS_WITH_INVOICES, {"payment_ids": list(lines)}).all()
+    for row, standing in zip(rows, to_standings(rows, today), strict=True):
+        lines[row.allocation_payment_id].append(AllocationLine(
+            invoice=standing.invoice, amount=Money(row.allocation_minor, currencies[row.allocation_payment_id]),
+            short_pay_reason=row.allocation_short_pay_reason, balance_after=standing.balance))
     banks = _bank_debits(db, payments)
-    summaries = []
-    for payment in payments:
-        lines = tuple(
-            AllocationLine(
-                invoice=standings[a.invoice_id].invoice,
-                amount=Money(a.amount_minor, payment.currency),
-                short_pay_reason=a.short_pay_reason,
-                balance_after=standings[a.invoice_id].balance,
-            )
-            for a in allocations[payment.id]
-        )
-        summaries.append(PaymentSummary(payment, Money(payment.amount_minor, payment.currency), lines,
-                                        bank=banks.get(payment.id)))
-    return summaries
+    return [PaymentSummary(payment, Money(payment.amount_minor, payment.currency), tuple(lines[payment.id]),
+                           bank=banks.get(payment.id)) for payment in payments]
 
 
 # How card brands are written on receipts (Stripe's `card.brand` values).
@@ -368,8 +367,8 @@ class PayPage:
 
 
 @cache
-def _named_ids_statement(whole_account: bool) -> Select:
-    return select(Invoice.id).where(bound_named_invoices(whole_account))
+def _named_standings_statement(whole_account: bool) -> Select:
+    return standings_query().where(bound_named_invoices(whole_account))
 
 
 @dataclass(frozen=True)
@@ -402,13 +401,13 @@ def _selected_ids(db: Session, access: Access, today: date, selection: PaySelect
         "limit": MAX_INVOICES_PER_PAYMENT}).scalars().all())
 
 
-def pay_page(db: Session, clock: Clock, access: Access, public_ids: list[str],
+def pay_page(db: Session, today: date, access: Access, public_ids: list[str],
              selection: PaySelection | None = None) -> PayPage:
-    """The invoices chosen on the invoice list (or named by `selection`); another company's
-    id is NotFound (404)."""
-    today = customer_today(db, clock, access.customer_id)
+    """The invoices chosen on the invoice list (or named by `selection`), as of the customer's
+    `today`; another company's id is NotFound (404)."""
     if selection is not None:
         ids = _selected_ids(db, access, today, selection)
+        found = standings_for(db, ids, today).values()
         if not ids:
             what = "overdue invoice" if selection.overdue_only else "invoice"
             return PayPage((), None, f"No {selection.currency} {what} has anything left to pay right now.")
@@ -416,14 +415,12 @@ def pay_page(db: Session, clock: Clock, access: Access, public_ids: list[str],
         public_ids = list(dict.fromkeys(public_ids))[:MAX_INVOICES_PER_PAYMENT]
         if not public_ids:
             return PayPage((), None, "Choose at least one invoice to pay.")
-        ids = read(db, _named_ids_statement(access.whole_account),
-                   {**scope_params(access), "named_public_ids": public_ids}).scalars().all()
-        if len(ids) != len(public_ids):
+        # The invoices and their figures in one statement, limited to what `access` may see.
+        found = to_standings(read(db, _named_standings_statement(access.whole_account),
+                                  {**scope_params(access), "named_public_ids": public_ids}).all(), today)
+        if len(found) != len(public_ids):
             raise NotFound()
-    standings = sorted(
-        standings_for(db, list(ids), today).values(),
-        key=lambda s: (s.invoice.due_date, s.invoice.number),
-    )
+    standings = sorted(found, key=lambda s: (s.invoice.due_date, s.invoice.number))
     payable = tuple(s for s in standings if not s.payable.is_zero)
     if not payable:
         return PayPage((), None, "These invoices are paid or already have a payment in progress.")
