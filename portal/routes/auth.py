@@ -33,6 +33,7 @@ from portal.forms.auth import SignInRequestForm, next_path_from
 from portal.web import customer_session
 from portal.web.context import client_ip, db, end_read_only_transaction, services
 from portal.web.customer_session import current_access
+from portal.web.i18n import current_language
 
 bp = Blueprint("auth", __name__)
 
@@ -141,7 +142,7 @@ def email_me_sign_in_link():
     if refused:
         return refused
     send_sign_in_link(db(), services().clock, _signer(), services().supplier, contact=contact,
-                      next_path=next_path_from(request.form))
+                      next_path=next_path_from(request.form), language=current_language())
     return _link_sent_page(contact.email)
 
 
@@ -242,6 +243,6 @@ def renew_link(kind: str, token: str):
     if refused:
         return refused
     send_sign_in_link(db(), services().clock, _signer(), services().supplier, contact=link.contact,
-                      next_path=next_path_from(request.form))
+                      next_path=next_path_from(request.form), language=current_language())
     return _link_sent_page(link.contact.email)
 

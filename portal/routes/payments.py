@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
+from portal.domain.core.locales import format_moment
 from portal.domain.core.money import Money
 from portal.domain.payments import queries, service
 from portal.domain.payments.models import IN_FLIGHT_STATUSES
@@ -37,6 +38,7 @@ from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, customer_today, require_customer, require_whole_account
 from portal.web.documents import pdf_download, render_pdf
 from portal.web.errors import wants_json
+from portal.web.i18n import current_language
 
 bp = Blueprint("payments", __name__)
 bp.before_request(require_customer)
@@ -57,8 +59,9 @@ def amount_field(formatted) -> str:
 
 @bp.app_template_filter("moment")
 def moment(value, zone: ZoneInfo) -> str:
-    """A time as the customer reads it in their `zone`: "01 Dec 2026, 14:05 EST"."""
-    return value.astimezone(zone).strftime("%d %b %Y, %H:%M %Z") if value is not None else ""
+    """A time as the customer reads it in their `zone`, in the page's language:
+    "01 Dec 2026, 14:05 EST", "1 déc. 2026, 14:05 EST"."""
+    return format_moment(value, zone, current_language())
 
 
 def _customer_zone() -> ZoneInfo:
@@ -119,8 +122,9 @@ def payment(public_id: str):
 def receipt_pdf(public_id: str):
     """The receipt to file: whoever may see the payment's page may download it, once paid."""
     clock = services().clock
-    receipt = queries.receipt_for_access(db(), current_access(), clock, public_id)
-    generated = queries.local_time(clock.now(), receipt.customer.timezone)
+    language = current_language()
+    receipt = queries.receipt_for_access(db(), current_access(), clock, public_id, language)
+    generated = queries.local_time(clock.now(), receipt.customer.timezone, language)
     pdf = render_pdf("pdf/receipt.html", receipt=receipt, generated=generated)
     return pdf_download(pdf, f"receipt-{receipt.reference}")
 

@@ -19,8 +19,8 @@ from flask_babel import Babel, get_locale
 from markupsafe import Markup
 
 from portal.domain.core.locales import (
-    DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIRECTORY, check_catalogues, format_day, format_money,
-    normalize_language, translations,
+    DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIRECTORY, check_catalogues, format_day, format_day_month,
+    format_money, normalize_language, translations,
 )
 
 LANGUAGE_COOKIE = "lang"
@@ -130,6 +130,10 @@ def init_app(app: Flask) -> None:
     @app.template_filter("day")
     def day_filter(value) -> str:
         return format_day(value, current_language())
+
+    @app.template_filter("day_month")
+    def day_month_filter(value) -> str:
+        return format_day_month(value, current_language())
 
     @app.context_processor
     def languages():

@@ -40,6 +40,7 @@ from portal.domain.core import audit
 from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
 from portal.domain.core.errors import DomainError
+from portal.domain.core.locales import normalize_language
 from portal.domain.customers.models import Contact
 from portal.domain.customers.queries import contacts_with_email, normalize_email
 from portal.domain.invoicing.models import Invoice
@@ -146,15 +147,18 @@ def issue_sign_in_link(
 
 def send_sign_in_link(
     db: Session, clock: Clock, signer: LinkSigner, supplier: SupplierDetails, *, contact: Contact,
-    next_path: str | None = None,
+    next_path: str | None = None, language: str | None = None,
 ) -> IssuedLink:
-    """Issue a sign-in link and queue the email carrying it to the contact's own address.
+    """Issue a sign-in link and queue the email carrying it to the contact's own address, in the
+    contact's language, else `language` (the one the visitor who asked for it reads the portal
+    in), else English.
 
     Never copied to anyone (not even the AP mailbox): it opens the whole account.
     """
     issued = issue_sign_in_link(db, clock, signer, contact=contact, next_path=next_path)
     email = render_email(
-        "sign_in_link", supplier=supplier, contact=contact, customer=contact.customer, url=issued.url,
+        "sign_in_link", supplier=supplier, language=normalize_language(contact.language) or language,
+        contact=contact, customer=contact.customer, url=issued.url,
         minutes=int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60),
     )
     enqueue(db, clock, kind="sign_in_link", to=contact.email, email=email)

@@ -40,7 +40,7 @@ from portal.domain.invoicing.models import Invoice, InvoiceLine, InvoiceReissue
 from portal.domain.ledger.models import AccountDueDate, AccountTotal, InvoiceEntry
 from portal.domain.ledger.queries import InvoiceRow, Standing, standings_query, to_standings
 from portal.domain.ledger.states import ENTRY_LABELS
-from portal.domain.payments.policy import in_flight_label
+from portal.domain.payments.policy import BANK_ACCOUNT, ach_expected_by, in_flight_label
 from portal.domain.payments.states import IN_FLIGHT_LABELS, PaymentStatus
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentAllocation
 from portal.domain.payments.queries import payment_scope
@@ -762,6 +762,12 @@ class StatementPayment:
     label: str  # "Paid", or the in-flight label
     method: str
     amount: Money
+    # What the label and method are made of, for a document written in the reader's language
+    # (`templates/pdf/statement.html`): the payment's status and method as stored, and when a
+    # bank debit still on its way should settle.
+    status: str = ""
+    method_code: str = ""
+    expected_by: date | None = None
 
 
 @dataclass(frozen=True)
@@ -799,6 +805,9 @@ def _statement_payments(db: Session, access: Access, today: date) -> list[Statem
             label="Paid" if payment.status == PaymentStatus.SUCCEEDED else in_flight_label(
                 IN_FLIGHT_LABELS[payment.status], payment.method, payment.status, payment.created_at),
             method=method_label(payment.method), amount=Money(payment.amount_minor, payment.currency),
+            status=payment.status, method_code=payment.method,
+            expected_by=ach_expected_by(payment.created_at.date())
+            if payment.method == BANK_ACCOUNT and payment.status == PaymentStatus.PROCESSING else None,
         )
         for payment in rows
     ]

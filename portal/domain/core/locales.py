@@ -7,17 +7,18 @@ no catalogue. A catalogue that is missing is an error, never a quiet fall-back t
 `check_catalogues` runs when the app is built.
 
 Money and dates are formatted for the language's Babel locale, with the parsed patterns
-cached, so a page of a few dozen amounts costs microseconds.
+cached, so a page of a few dozen amounts costs microseconds. English keeps the portal's own
+forms ("05 Mar 2026", "15 Dec", "05 Mar 2026, 14:05 EST").
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton, format_time
 from babel.support import NullTranslations, Translations
 
 from portal.domain.core.money import Money
@@ -109,3 +110,35 @@ def format_day(value: date | None, language: str | None) -> str:
     if not isinstance(value, date):
         return str(value)
     return _day(value, language_or_default(language))
+
+
+@lru_cache(maxsize=4096)
+def _day_month(value: date, language: str) -> str:
+    if language == DEFAULT_LANGUAGE:
+        return value.strftime("%d %b")
+    return format_skeleton("dMMM", value, locale=babel_locale(language))
+
+
+def format_day_month(value: date | None, language: str | None) -> str:
+    """A day of the year without its year, for a date that is near: "15 Dec", "15 déc.",
+    "15. Dez."."""
+    if not value:
+        return ""
+    if not isinstance(value, date):
+        return str(value)
+    return _day_month(value, language_or_default(language))
+
+
+def format_moment(value: datetime | None, zone: tzinfo, language: str | None) -> str:
+    """A moment as the clock in `zone` showed it, with the zone's abbreviation:
+    "05 Mar 2026, 14:05 EST", "5 mars 2026, 14:05 EST", "05.03.2026, 14:05 EST"."""
+    if value is None:
+        return ""
+    local = value.astimezone(zone)
+    language = language_or_default(language)
+    if language == DEFAULT_LANGUAGE:
+        return local.strftime("%d %b %Y, %H:%M %Z")
+    locale = babel_locale(language)
+    when = locale.datetime_formats["medium"].format(format_time(local, "HH:mm", locale=locale),
+                                                    _day(local.date(), language))
+    return f"{when} {local.strftime('%Z')}"

@@ -13,7 +13,9 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, TemplateNotFound, select_autoescape
 
-from portal.domain.core.locales import format_day, format_money, language_or_default, translations
+from portal.domain.core.locales import (
+    format_day, format_day_month, format_money, language_or_default, translations,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def _environment(language: str) -> Environment:
     env.install_gettext_translations(translations(language), newstyle=True)
     env.filters["money"] = lambda value: format_money(value, language)
     env.filters["day"] = lambda value: format_day(value, language)
+    env.filters["day_month"] = lambda value: format_day_month(value, language)
     env.filters["payer_text"] = payer_text
     env.globals["language"] = language
     return env

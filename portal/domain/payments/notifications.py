@@ -85,23 +85,21 @@ def _raise_followup(ctx: Context, payment: Payment, reason: str, *, returned: bo
 
 
 def queue_receipt(ctx: Context, supplier: SupplierDetails, payment: Payment) -> None:
-    """The receipt email to the paying contact, the company's AP mailboxes on CC (once)."""
+    """The receipt email to the paying contact, the company's AP mailboxes on CC (once), in the
+    language of the contact it is addressed to."""
     db = ctx.db
-    contacts = db.scalars(select(Contact).where(Contact.customer_id == payment.customer_id)).all()
-    payer = next((c for c in contacts if c.id == payment.contact_id), None)
-    mailboxes = [c.email for c in contacts if c.is_ap_mailbox]
-    to = payer.email if payer is not None else (mailboxes[0] if mailboxes else None)
-    if to is None:
+    payer, recipient, cc = _payer_and_mailboxes(db, payment)
+    if recipient is None:
         log.warning("payment %s: no contact to send the receipt to", payment.public_id)
         return
-    receipt = receipt_of(db, ctx.clock, payment)
+    receipt = receipt_of(db, ctx.clock, payment, recipient.language)
     # Plain portal addresses: a recipient without a session signs in first and lands there
     # (like every link in our emails, these grant nothing by themselves).
     email = render_email(
-        "payment_receipt", supplier=supplier, receipt=receipt, payment=receipt.summary,
+        "payment_receipt", supplier=supplier, language=recipient.language, receipt=receipt, payment=receipt.summary,
         customer=receipt.customer, payer=payer,
         payment_url=supplier.url(f"payments/{payment.public_id}"),
         receipt_pdf_url=supplier.url(f"payments/{payment.public_id}/receipt.pdf"),
     )
-    enqueue(db, ctx.clock, kind="payment_receipt", to=to, email=email,
-            cc=[m for m in mailboxes if m != to], dedupe_key=f"payment_receipt:{payment.public_id}")
+    enqueue(db, ctx.clock, kind="payment_receipt", to=recipient.email, email=email, cc=cc,
+            dedupe_key=f"payment_receipt:{payment.public_id}")

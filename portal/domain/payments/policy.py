@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from portal.domain.core.errors import DomainError
+from portal.domain.core.locales import N_
 from portal.domain.core.money import Money
 from portal.domain.ledger.queries import Standing
 
@@ -209,12 +210,12 @@ CARD = "card"
 BANK_ACCOUNT = "us_bank_account"
 PAYMENT_METHODS = (CARD, BANK_ACCOUNT)
 # Money received outside Stripe and recorded by staff (`service.record_offline_payment`), as
-# receipts name it.
+# receipts name it (translated where the receipt is written, `queries.receipt_of`).
 OFFLINE_METHOD_LABELS = {
-    "offline_wire": "Wire transfer, received outside the portal",
-    "offline_ach": "ACH transfer, received outside the portal",
-    "offline_check": "Check, received outside the portal",
-    "offline_card": "Card payment made outside the portal",
+    "offline_wire": N_("Wire transfer, received outside the portal"),
+    "offline_ach": N_("ACH transfer, received outside the portal"),
+    "offline_check": N_("Check, received outside the portal"),
+    "offline_card": N_("Card payment made outside the portal"),
 }
 BANK_ACCOUNT_CURRENCIES = ("USD",)
 # Stripe: an ACH debit takes up to 4 business days to succeed or fail.

@@ -18,6 +18,7 @@ from portal.domain.access.policy import Access, bound_invoice_scope, bound_named
 from portal.domain.core.clock import Clock, today_in
 from portal.domain.core.database import read
 from portal.domain.core.errors import NotFound
+from portal.domain.core.locales import N_, format_moment, language_or_default, translations
 from portal.domain.core.money import Money, exponent, total
 from portal.domain.customers.models import Customer
 from portal.domain.gateway.amounts import stripe_minimum
@@ -286,23 +287,25 @@ CARD_BRANDS = {
 }
 
 
-def card_label(brand: str | None, last4: str | None) -> str:
-    """"Visa ending in 4242"; "Card ending in 4242" for a brand we do not know; "" without last4."""
+def card_label(brand: str | None, last4: str | None, language: str | None = None) -> str:
+    """"Visa ending in 4242"; "Card ending in 4242" for a brand we do not know; "" without last4.
+    In `language` (the brand's own name is never translated)."""
     if not last4:
         return ""
-    name = CARD_BRANDS.get((brand or "").lower()) or ((brand or "").replace("_", " ").title() or "Card")
-    return f"{name} ending in {last4}"
+    gettext = translations(language_or_default(language)).gettext
+    name = CARD_BRANDS.get((brand or "").lower()) or ((brand or "").replace("_", " ").title() or gettext(N_("Card")))
+    return gettext(N_("%(brand)s ending in %(last4)s")) % {"brand": name, "last4": last4}
 
 
-def local_time(moment: datetime | None, timezone_name: str) -> str:
-    """"15 Jun 2026, 10:03 EDT": a moment as the customer's clock showed it."""
+def local_time(moment: datetime | None, timezone_name: str, language: str | None = None) -> str:
+    """"15 Jun 2026, 10:03 EDT": a moment as the customer's clock showed it, in `language`."""
     if moment is None:
         return ""
     try:
         zone = ZoneInfo(timezone_name or "UTC")
     except (KeyError, ValueError):
         zone = ZoneInfo("UTC")
-    return moment.astimezone(zone).strftime("%d %b %Y, %H:%M %Z")
+    return format_moment(moment, zone, language)
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,7 @@ class Receipt:
 
     summary: PaymentSummary
     customer: Customer
+    # Both written in the language the receipt is for (`receipt_of`).
     paid_at: str  # the moment it settled, in the customer's time zone
     card: str  # "Visa ending in 4242", how money received outside Stripe came, or "" when the processor did not say
 
@@ -323,24 +327,27 @@ class Receipt:
         return self.summary.payment.reference
 
 
-def receipt_of(db: Session, clock: Clock, payment: Payment) -> Receipt:
+def receipt_of(db: Session, clock: Clock, payment: Payment, language: str | None = None) -> Receipt:
     """The receipt of a payment already known to be the caller's (settled or not: the caller
-    decides whether a receipt may be shown)."""
+    decides whether a receipt may be shown), its time and method written in `language`."""
     customer = db.get(Customer, payment.customer_id)
+    offline = OFFLINE_METHOD_LABELS.get(payment.method)
     return Receipt(
         summary=describe_payments(db, [payment], clock)[0], customer=customer,
-        paid_at=local_time(payment.settled_at, customer.timezone),
-        card=card_label(payment.card_brand, payment.card_last4) or OFFLINE_METHOD_LABELS.get(payment.method, ""),
+        paid_at=local_time(payment.settled_at, customer.timezone, language),
+        card=card_label(payment.card_brand, payment.card_last4, language)
+        or (translations(language_or_default(language)).gettext(offline) if offline else ""),
     )
 
 
-def receipt_for_access(db: Session, access: Access, clock: Clock, public_id: str) -> Receipt:
+def receipt_for_access(db: Session, access: Access, clock: Clock, public_id: str,
+                       language: str | None = None) -> Receipt:
     """The receipt of a payment this access may see; NotFound (404) for another company's, and
     for one that has not succeeded: there is nothing to file until the money arrived."""
     payment = payment_for_access(db, access, public_id)
     if payment.status != PaymentStatus.SUCCEEDED:
         raise NotFound("This payment has no receipt: it has not been paid.")
-    return receipt_of(db, clock, payment)
+    return receipt_of(db, clock, payment, language)
 
 
 @dataclass(frozen=True)

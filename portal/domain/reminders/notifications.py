@@ -49,10 +49,8 @@ class ReminderMail:
 @dataclass(frozen=True)
 class ReminderLine:
     number: str
-    due_date_text: str
+    due_date: date  # written in the email's language (`core.locales.format_day`)
     amount: Money
-    # The date itself, written in the email's language (the text is the English one).
-    due_date: date | None = None
 
 
 def reminder_path(invoice_public_ids: Sequence[str]) -> str:
@@ -101,8 +99,8 @@ def reminder_email(supplier: SupplierDetails, *, customer_name: str, step: StepS
     values = {
         "customer_name": one_line(customer_name),
         "invoice_list": "\n".join(gettext(INVOICE_LIST_LINE).format(
-            number=one_line(line.number), due_date=format_day(line.due_date, language) if line.due_date
-            else line.due_date_text, amount=format_money(line.amount, language)) for line in lines),
+            number=one_line(line.number), due_date=format_day(line.due_date, language),
+            amount=format_money(line.amount, language)) for line in lines),
         "total": totals_text(lines, language),
         "link": url,
     }
@@ -118,8 +116,7 @@ def reminder_email(supplier: SupplierDetails, *, customer_name: str, step: StepS
 
 
 def reminder_lines(invoices: Sequence[Invoice], remindable: dict[int, int]) -> list[ReminderLine]:
-    return [ReminderLine(invoice.number, invoice.due_date.strftime("%d %b %Y"),
-                         Money(remindable[invoice.id], invoice.currency), due_date=invoice.due_date)
+    return [ReminderLine(invoice.number, invoice.due_date, Money(remindable[invoice.id], invoice.currency))
             for invoice in invoices]
 
 
