@@ -33,7 +33,7 @@ from portal.forms.auth import SignInRequestForm, next_path_from
 from portal.web import customer_session
 from portal.web.context import client_ip, db, end_read_only_transaction, services
 from portal.web.customer_session import current_access
-from portal.web.i18n import current_language
+from portal.web.i18n import current_language, refusal_message
 
 bp = Blueprint("auth", __name__)
 
@@ -165,7 +165,7 @@ def _link_problem(error: LinkError, kind: str, token: str):
             return redirect(url_for(".index"))  # the link did its job already: this is them
     renewable = isinstance(error, (ExpiredLink, UsedLink))
     return render_template(
-        "auth/link_problem.html", reason=error.reason, message=error.message,
+        "auth/link_problem.html", reason=error.reason, message=refusal_message(error),
         renew_action=url_for(".renew_link", kind=kind, token=token) if renewable else None,
         masked_email=mask_email(link.contact.email) if renewable else None,
         next_path=next_path_from(request.values),

@@ -41,6 +41,7 @@ from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import require_customer
 from portal.web.downloads import download_response
 from portal.web.uploads import files_were_posted, form_limits, posted_uploads
+from portal.web.i18n import refusal_message
 
 bp = Blueprint("disputes", __name__)
 bp.before_request(require_customer)
@@ -97,7 +98,7 @@ def create():
         # The form again, with what was typed and the reason it was refused (nothing changed).
         db().rollback()
         ids = invoice_ids(request.form.getlist("invoice"), MAX_INVOICES_PER_DISPUTE)
-        return _form_page(ids, error=error.message, values=request.form, status=400)
+        return _form_page(ids, error=refusal_message(error), values=request.form, status=400)
     return redirect(url_for(".dispute", public_id=dispute.public_id), code=303)
 
 
@@ -113,7 +114,7 @@ def message(public_id: str):
         service.add_message(_context(), g.access, public_id, body, files=posted_uploads(), staff_mail=_staff_mail())
     except (DisputeRefused, UploadRefused, InvalidInput) as error:
         db().rollback()
-        return _dispute_page(public_id, error=error.message, body=request.form.get("body", "")[:8000], status=400)
+        return _dispute_page(public_id, error=refusal_message(error), body=request.form.get("body", "")[:8000], status=400)
     return redirect(url_for(".dispute", public_id=public_id) + "#thread", code=303)
 
 

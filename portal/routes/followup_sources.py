@@ -37,6 +37,7 @@ from portal.forms.followup_sources import contact_report_form, named_invoice_ids
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import require_customer
 from portal.web.documents import invoice_pdf
+from portal.web.i18n import refusal_message
 
 bp = Blueprint("followup_sources", __name__)
 bp.before_request(require_customer)
@@ -101,7 +102,7 @@ def po_report():
         )
     except (PoRefused, InvalidInput) as error:
         db().rollback()
-        return _po_page(named_invoice_ids(request.form), error=error.message, values=request.form, status=400)
+        return _po_page(named_invoice_ids(request.form), error=refusal_message(error), values=request.form, status=400)
     invoices = po_form_invoices(db(), g.access, named_invoice_ids(request.form))
     return render_template("followup_sources/po_sent.html", followup=followup, items=_items(invoices),
                            details=followup.details)
@@ -122,6 +123,6 @@ def contact_report():
         )
     except (ContactRefused, InvalidInput) as error:
         db().rollback()
-        return _contact_page(named_invoice_ids(request.form), error=error.message, values=request.form,
+        return _contact_page(named_invoice_ids(request.form), error=refusal_message(error), values=request.form,
                              status=400)
     return render_template("followup_sources/contact_sent.html", report=report, details=report.followup.details)

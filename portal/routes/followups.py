@@ -43,6 +43,7 @@ from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import require_customer
 from portal.web.downloads import download_response
 from portal.web.uploads import files_were_posted, form_limits, posted_uploads
+from portal.web.i18n import refusal_message
 
 bp = Blueprint("followups", __name__)
 bp.before_request(require_customer)
@@ -120,7 +121,7 @@ def create_paid():
         )
     except (FollowupRefused, UploadRefused, InvalidInput) as error:
         db().rollback()
-        return _paid_page(report_invoice_ids_again(request.form.getlist("invoice")), error=error.message,
+        return _paid_page(report_invoice_ids_again(request.form.getlist("invoice")), error=refusal_message(error),
                           values=request.form, status=400)
     return redirect(url_for(".followup", public_id=followup.public_id), code=303)
 
@@ -154,7 +155,7 @@ def create_approval():
         )
     except (FollowupRefused, InvalidInput) as error:
         db().rollback()
-        return _approval_page(report_invoice_ids_again(request.form.getlist("invoice")), error=error.message,
+        return _approval_page(report_invoice_ids_again(request.form.getlist("invoice")), error=refusal_message(error),
                               values=request.form, status=400)
     return redirect(url_for(".followup", public_id=followup.public_id), code=303)
 
@@ -177,7 +178,7 @@ def answer(public_id: str):
         service.answer_followup(_context(), g.access, public_id, text=text, files=posted_uploads(), mail=_mail())
     except (FollowupRefused, UploadRefused, InvalidInput) as error:
         db().rollback()
-        return _followup_page(public_id, error=error.message, text=request.form.get("text", "")[:2000], status=400)
+        return _followup_page(public_id, error=refusal_message(error), text=request.form.get("text", "")[:2000], status=400)
     return redirect(url_for(".followup", public_id=public_id) + "#thread", code=303)
 
 

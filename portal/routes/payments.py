@@ -25,6 +25,7 @@ import re
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from portal.domain.core.locales import format_moment
 from portal.domain.core.money import Money
@@ -95,15 +96,17 @@ def start():
         "status": result.status,
         "payment_url": url_for(".payment", public_id=result.payment.public_id),
     }
+    # The portal's own words are in the catalogue; a card processor's decline text is shown as it came.
+    message = gettext(result.message) if result.message else result.message
     if result.retry:
-        return jsonify({**body, "error": result.message, "retry": True}), 503
+        return jsonify({**body, "error": message, "retry": True}), 503
     if result.status == "failed":
-        return jsonify({**body, "error": result.message}), 402
+        return jsonify({**body, "error": message}), 402
     if result.client_secret:
         body["client_secret"] = result.client_secret
         body["cancel_url"] = url_for(".cancel", public_id=result.payment.public_id)
-    if result.message:
-        body["message"] = result.message
+    if message:
+        body["message"] = message
     return jsonify(body), 200
 
 

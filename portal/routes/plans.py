@@ -34,6 +34,7 @@ from portal.forms.payments import invoice_ids
 from portal.forms.plans import accept_plan_form, answer_plan_form, plan_request_form
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
+from portal.web.i18n import refusal_message
 
 bp = Blueprint("plans", __name__)
 bp.before_request(require_customer)
@@ -92,7 +93,7 @@ def preview():
                                      _today())
     except (PlanRefused, InvalidInput) as error:
         db().rollback()
-        return _form_page(error=error.message,
+        return _form_page(error=refusal_message(error),
                           values=request.form, status=400)
     return render_template("plans/preview.html", preview=shown, plan_request=plan_request,
                            digest=terms_digest(shown.terms), request_key=secrets.token_urlsafe(24))
@@ -110,7 +111,7 @@ def create():
         )
     except (PlanRefused, InvalidInput) as error:
         db().rollback()
-        return _form_page(error=error.message,
+        return _form_page(error=refusal_message(error),
                           values=request.form, status=400)
     return redirect(url_for(".plan", public_id=plan.public_id), code=303)
 
@@ -144,5 +145,5 @@ def answer(public_id: str):
                                terms_shown=digest, user_agent=request.headers.get("User-Agent", "")[:500])
     except (PlanRefused, InvalidInput) as error:
         db().rollback()
-        return _plan_page(public_id, error=error.message, status=400)
+        return _plan_page(public_id, error=refusal_message(error), status=400)
     return redirect(url_for(".plan", public_id=public_id), code=303)

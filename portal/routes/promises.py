@@ -31,6 +31,7 @@ from portal.forms.payments import invoice_ids
 from portal.forms.promises import make_promise_form, move_promise_form
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import require_customer
+from portal.web.i18n import refusal_message
 
 bp = Blueprint("promises", __name__)
 bp.before_request(require_customer)
@@ -86,7 +87,7 @@ def create():
     except (PromiseRefused, InvalidInput) as error:
         db().rollback()
         ids = invoice_ids(request.form.getlist("invoice"), MAX_INVOICES_PER_PROMISE)
-        return _form_page(ids, error=error.message, values=request.form, status=400)
+        return _form_page(ids, error=refusal_message(error), values=request.form, status=400)
     return redirect(url_for(".promise", public_id=promise.public_id), code=303)
 
 
@@ -102,7 +103,7 @@ def move(public_id: str):
                              today=_today())
     except (PromiseRefused, InvalidInput) as error:
         db().rollback()
-        return _promise_page(public_id, error=error.message, status=400)
+        return _promise_page(public_id, error=refusal_message(error), status=400)
     return redirect(url_for(".promise", public_id=public_id), code=303)
 
 
@@ -112,5 +113,5 @@ def cancel(public_id: str):
         service.cancel_promise(_context(), g.access, public_id)
     except PromiseRefused as error:
         db().rollback()
-        return _promise_page(public_id, error=error.message, status=400)
+        return _promise_page(public_id, error=refusal_message(error), status=400)
     return redirect(url_for(".promise", public_id=public_id), code=303)

@@ -36,6 +36,7 @@ from flask_wtf.csrf import CSRFError
 from portal.domain.attachments.policy import describe_size
 from portal.domain.core.errors import DomainError, InvalidTransition, NotFound
 from portal.domain.payments.policy import PaymentConflict, PaymentsPaused
+from portal.web.i18n import refusal_message
 
 TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Not allowed", 409: "Not possible now",
           413: "Too large", 429: "Too many requests", 500: "Something went wrong"}
@@ -105,7 +106,7 @@ def register_error_pages(app: Flask) -> None:
         if status == 404:
             return error_response(404, NOT_FOUND_MESSAGE)
         headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, PaymentsPaused) else None
-        return error_response(status, error.message, headers=headers)
+        return error_response(status, refusal_message(error), headers=headers)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

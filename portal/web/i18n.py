@@ -77,6 +77,15 @@ def current_catalogue() -> NullTranslations:
     return translations(current_language())
 
 
+def refusal_message(error) -> str:
+    """What a domain refusal (`DomainError`) says to whoever reads this answer: a customer's
+    page (and the pay page's script) in the request's language, staff pages and the ERP's
+    API in English."""
+    if is_staff_request() or request.path.startswith("/api/"):
+        return error.message
+    return error.translated(current_language())
+
+
 def back_path() -> str:
     """Where the switcher returns to: this page with its query, less any `next` (a page never
     carries a `next` it did not check forward, SECURITY.md A6) and `lang` (the switch decides)."""

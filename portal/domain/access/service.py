@@ -40,7 +40,7 @@ from portal.domain.core import audit
 from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
 from portal.domain.core.errors import DomainError
-from portal.domain.core.locales import normalize_language
+from portal.domain.core.locales import N_, normalize_language
 from portal.domain.customers.models import Contact
 from portal.domain.customers.queries import contacts_with_email, normalize_email
 from portal.domain.invoicing.models import Invoice
@@ -52,21 +52,21 @@ class ExpiredLink(LinkError):
     reason = "expired"
 
     def __init__(self, link: AccessLink) -> None:
-        super().__init__("This link has expired.", link)
+        super().__init__(N_("This link has expired."), link)
 
 
 class UsedLink(LinkError):
     reason = "used"
 
     def __init__(self, link: AccessLink) -> None:
-        super().__init__("This sign-in link has already been used. Each one works once.", link)
+        super().__init__(N_("This sign-in link has already been used. Each one works once."), link)
 
 
 class RevokedLink(LinkError):
     reason = "revoked"
 
     def __init__(self, link: AccessLink) -> None:
-        super().__init__("This link has been withdrawn by our billing team.", link)
+        super().__init__(N_("This link has been withdrawn by our billing team."), link)
 
 
 @dataclass(frozen=True)

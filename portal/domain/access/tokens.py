@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.domain.access.policy import INVOICE, SIGN_IN, URL_SEGMENTS, safe_next_path
 from portal.domain.core.errors import DomainError
+from portal.domain.core.locales import N_
 
 # Random bits inside every token (SECURITY.md A4 asks for at least 128).
 TOKEN_RANDOM_BYTES = 32
@@ -26,8 +27,8 @@ class LinkError(DomainError):
 
     reason = "invalid"
 
-    def __init__(self, message: str, link=None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, link=None, **params) -> None:
+        super().__init__(message, **params)
         self.link = link
 
 
@@ -35,7 +36,7 @@ class InvalidLink(LinkError):
     reason = "invalid"
 
     def __init__(self, link=None) -> None:
-        super().__init__("This link is not valid. Check that it was copied completely.", link)
+        super().__init__(N_("This link is not valid. Check that it was copied completely."), link)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from typing import BinaryIO
 import puremagic
 from PIL import Image, UnidentifiedImageError
 
+from portal.domain.core.errors import Text
+from portal.domain.core.locales import N_
 from portal.domain.attachments.policy import CSV, JPEG, PDF, PNG, XLSX, FileKind, UploadLimits, UploadRefused
 
 CHUNK = 64 * 1024
@@ -96,7 +98,7 @@ def inspect_content(staged: BinaryIO, size: int, claimed: FileKind, name: str, l
     Raises `UploadRefused` with a message naming the file and what is wrong.
     """
     if size == 0:
-        raise UploadRefused(f"“{name}” is empty.")
+        raise UploadRefused(N_("“%(name)s” is empty."), name=name)
     staged.seek(0)
     head = staged.read(HEAD)
     actual = _recognise(head, name)
@@ -129,8 +131,8 @@ def _recognise(head: bytes, name: str) -> FileKind:
     trusted = [match for match in matches if match.confidence >= _TRUSTED_CONFIDENCE]
     if trusted:
         what = trusted[0].name or trusted[0].mime_type or "file of another kind"
-        raise UploadRefused(f"“{name}” cannot be attached: its content is not PDF, PNG, JPEG, CSV or XLSX "
-                            f"(it looks like: {what}).")
+        raise UploadRefused(N_("“%(name)s” cannot be attached: its content is not PDF, PNG, JPEG, CSV or XLSX "
+                               "(it looks like: %(what)s)."), name=name, what=what)
     # Nothing binary recognised: it may be text, which `_check_text` decides.
     return CSV
 
@@ -141,12 +143,12 @@ def _has_markup(data: bytes) -> bool:
 
 def _check_pdf(staged: BinaryIO, size: int, head: bytes, name: str) -> None:
     if not head.startswith(b"%PDF-"):
-        raise UploadRefused(f"“{name}” is not a valid PDF (it does not start with %PDF-).")
+        raise UploadRefused(N_("“%(name)s” is not a valid PDF (it does not start with %(marker)s)."), name=name, marker="%PDF-")
     if _has_markup(head[:1024]):
-        raise UploadRefused(f"“{name}” is not a plain PDF: it carries HTML.")
+        raise UploadRefused(N_("“%(name)s” is not a plain PDF: it carries HTML."), name=name)
     staged.seek(max(size - 1024, 0))
     if b"%%EOF" not in staged.read(1024):
-        raise UploadRefused(f"“{name}” is not a complete PDF (it has no end-of-file marker): was it cut short?")
+        raise UploadRefused(N_("“%(name)s” is not a complete PDF (it has no end-of-file marker): was it cut short?"), name=name)
 
 
 def _check_image(staged: BinaryIO, kind: FileKind, name: str, limits: UploadLimits) -> None:
@@ -162,14 +164,15 @@ def _check_image(staged: BinaryIO, kind: FileKind, name: str, limits: UploadLimi
                 width, height = image.size
                 if width * height > limits.max_image_pixels:
                     raise UploadRefused(
-                        f"“{name}” is {width:,} × {height:,} pixels: images may have at most "
-                        f"{limits.max_image_pixels // 1_000_000} megapixels."
+                        N_("“%(name)s” is %(width)s × %(height)s pixels: images may have at most "
+                           "%(count)s megapixels."),
+                        name=name, width=f"{width:,}", height=f"{height:,}", count=limits.max_image_pixels // 1_000_000,
                     )
                 if kind is PNG:
                     # Chunk CRCs, read chunk by chunk: nothing is decompressed.
                     image.verify()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadRefused(f"“{name}” has too many pixels to be accepted.") from None
+        raise UploadRefused(N_("“%(name)s” has too many pixels to be accepted."), name=name) from None
     except UploadRefused:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error):
@@ -179,12 +182,13 @@ def _check_image(staged: BinaryIO, kind: FileKind, name: str, limits: UploadLimi
 def _check_text(staged: BinaryIO, head: bytes, name: str) -> None:
     text_start = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if text_start.startswith(b"<") or _has_markup(head):
-        raise UploadRefused(f"“{name}” looks like a web page or markup (HTML, SVG or XML), not a CSV file.")
+        raise UploadRefused(N_("“%(name)s” looks like a web page or markup (HTML, SVG or XML), not a CSV file."), name=name)
     staged.seek(0)
     while chunk := staged.read(CHUNK):
         if _CONTROL_BYTES.search(chunk):
             raise UploadRefused(
-                f"“{name}” is not a text CSV file: it contains binary data (NUL or other control bytes)."
+                N_("“%(name)s” is not a text CSV file: it contains binary data (NUL or other control bytes)."),
+                name=name,
             )
     # Any byte sequence without control bytes decodes as UTF-8 or as a single-byte encoding
     # (Latin-1, Windows-1252): both are accepted, so no decoding is needed to judge it.
@@ -198,17 +202,18 @@ def _zip_directory(staged: BinaryIO, size: int, name: str) -> tuple[int, int]:
     tail = staged.read(tail_length)
     at = tail.rfind(_EOCD_SIGNATURE)
     if at < 0 or len(tail) - at < _EOCD.size:
-        raise UploadRefused(f"“{name}” is not a valid XLSX workbook (not a complete zip file).")
+        raise UploadRefused(N_("“%(name)s” is not a valid XLSX workbook (not a complete zip file)."), name=name)
     _sig, _disk, _start_disk, _disk_entries, entries, directory_size, _offset, _comment = _EOCD.unpack_from(tail, at)
     zip64 = entries == 0xFFFF or directory_size == 0xFFFFFFFF or tail.rfind(_ZIP64_LOCATOR_SIGNATURE, 0, at) >= 0
     if zip64:
-        raise UploadRefused(f"“{name}” is not a plain XLSX workbook (ZIP64 container).")
+        raise UploadRefused(N_("“%(name)s” is not a plain XLSX workbook (ZIP64 container)."), name=name)
     return entries, directory_size
 
 
 def _check_xlsx(staged: BinaryIO, size: int, name: str, limits: UploadLimits) -> None:
     entries, directory_size = _zip_directory(staged, size, name)
-    too_many = f"“{name}” has too many parts for a workbook (at most {limits.xlsx_max_entries} are accepted)."
+    too_many = Text(N_("“%(name)s” has too many parts for a workbook (at most %(count)s are accepted)."),
+                    name=name, count=limits.xlsx_max_entries)
     if entries > limits.xlsx_max_entries or directory_size > limits.xlsx_max_entries * _MAX_DIRECTORY_BYTES_PER_ENTRY:
         raise UploadRefused(too_many)
     staged.seek(0)
@@ -229,7 +234,7 @@ def _check_xlsx(staged: BinaryIO, size: int, name: str, limits: UploadLimits) ->
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError,
             ValueError, struct.error):
-        raise UploadRefused(f"“{name}” is not a valid XLSX workbook (its zip container is damaged or unusual).") \
+        raise UploadRefused(N_("“%(name)s” is not a valid XLSX workbook (its zip container is damaged or unusual)."), name=name) \
             from None
 
 
@@ -239,25 +244,26 @@ def _check_xlsx_parts(infos: list[zipfile.ZipInfo], name: str, limits: UploadLim
     for info in infos:
         if not _XLSX_PARTS.fullmatch(info.filename):
             raise UploadRefused(
-                f"“{name}” is not a plain XLSX workbook: it contains “{info.filename[:80]}” "
-                "(macros, embedded objects and other files are not accepted)."
+                N_("“%(name)s” is not a plain XLSX workbook: it contains “%(part)s” "
+                   "(macros, embedded objects and other files are not accepted)."),
+                name=name, part=info.filename[:80],
             )
         if info.flag_bits & 0x1:
-            raise UploadRefused(f"“{name}” is encrypted or password-protected; attach an unprotected copy.")
+            raise UploadRefused(N_("“%(name)s” is encrypted or password-protected; attach an unprotected copy."), name=name)
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise UploadRefused(f"“{name}” is not a plain XLSX workbook (unusual compression).")
+            raise UploadRefused(N_("“%(name)s” is not a plain XLSX workbook (unusual compression)."), name=name)
         if info.file_size > CHUNK and info.file_size > limits.xlsx_max_compression_ratio * max(info.compress_size, 1):
-            raise UploadRefused(f"“{name}” expands to far more than its size: it is refused as a possible zip bomb.")
+            raise UploadRefused(N_("“%(name)s” expands to far more than its size: it is refused as a possible zip bomb."), name=name)
         total += info.file_size
         if total > limits.xlsx_max_uncompressed_bytes:
             raise UploadRefused(
-                f"“{name}” expands to more than {limits.xlsx_max_uncompressed_bytes // (1024 * 1024)} MB: "
-                "it is refused as a possible zip bomb."
+                N_("“%(name)s” expands to more than %(count)s MB: it is refused as a possible zip bomb."),
+                name=name, count=limits.xlsx_max_uncompressed_bytes // (1024 * 1024),
             )
         names.add(info.filename)
     missing = [part for part in _XLSX_REQUIRED if part not in names]
     if missing:
-        raise UploadRefused(f"“{name}” is not an XLSX workbook (it has no {missing[0]}).")
+        raise UploadRefused(N_("“%(name)s” is not an XLSX workbook (it has no %(part)s)."), name=name, part=missing[0])
 
 
 def _check_content_types(archive: zipfile.ZipFile, name: str) -> None:
@@ -265,5 +271,6 @@ def _check_content_types(archive: zipfile.ZipFile, name: str) -> None:
         declared = part.read(_CONTENT_TYPES_MAX + 1)
     if len(declared) > _CONTENT_TYPES_MAX or _XLSX_MAIN_TYPE not in declared:
         raise UploadRefused(
-            f"“{name}” is not a plain XLSX workbook (macro-enabled and template workbooks are not accepted)."
+            N_("“%(name)s” is not a plain XLSX workbook (macro-enabled and template workbooks are not accepted)."),
+            name=name,
         )

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from portal.domain.core.errors import DomainError
+from portal.domain.core.locales import N_
 
 MB = 1024 * 1024
 
@@ -125,15 +126,17 @@ def kind_for_name(display_name: str) -> FileKind:
     kind = KINDS_BY_EXTENSION.get(f".{extension.lower()}") if dot and stem else None
     if kind is None:
         raise UploadRefused(
-            f"“{display_name}” cannot be attached: only {ALLOWED_LIST_TEXT} files are accepted, "
-            "and the name must end with .pdf, .png, .jpg, .jpeg, .csv or .xlsx."
+            N_("“%(name)s” cannot be attached: only PDF, PNG, JPEG, CSV and XLSX files are accepted, "
+               "and the name must end with .pdf, .png, .jpg, .jpeg, .csv or .xlsx."),
+            name=display_name,
         )
     return kind
 
 
 def check_counts(file_count: int, limits: UploadLimits) -> None:
     if file_count > limits.max_files:
-        raise UploadRefused(f"At most {limits.max_files} files can be attached at once; this had {file_count}.")
+        raise UploadRefused(N_("At most %(limit)s files can be attached at once; this had %(count)s."),
+                            limit=limits.max_files, count=file_count)
 
 
 def describe_size(size: int) -> str:

@@ -41,6 +41,7 @@ from portal.domain.attachments.states import ScanStatus
 from portal.domain.attachments.storage import FileStorage, new_storage_key
 from portal.domain.core.context import Context
 from portal.domain.core.errors import NotFound
+from portal.domain.core.locales import N_
 
 log = logging.getLogger(__name__)
 CHUNK = 64 * 1024
@@ -139,7 +140,8 @@ def store_uploads(
 def _stage(incoming: IncomingFile, limits: UploadLimits, request_room: int, staging_dir: str | None) -> _Staged:
     name = sanitise_display_name(incoming.filename or "")
     if not name:
-        raise UploadRefused("A file's name is made only of characters that are not allowed: rename it and try again.")
+        raise UploadRefused(N_("A file's name is made only of characters that are not allowed: rename it and try "
+                               "again."))
     kind = kind_for_name(name)
     target = tempfile.TemporaryFile(dir=staging_dir)
     digest = hashlib.sha256()
@@ -149,13 +151,12 @@ def _stage(incoming: IncomingFile, limits: UploadLimits, request_room: int, stag
         while chunk := incoming.stream.read(CHUNK):
             size += len(chunk)
             if size > limits.max_file_bytes:
-                raise UploadRefused(
-                    f"“{name}” is larger than {describe_size(limits.max_file_bytes)}, the most a file may be."
-                )
+                raise UploadRefused(N_("“%(name)s” is larger than %(size)s, the most a file may be."),
+                                    name=name, size=describe_size(limits.max_file_bytes))
             if size > request_room:
                 raise UploadRefused(
-                    f"The files are larger than {describe_size(limits.max_request_bytes)} together, "
-                    "the most one upload may carry: attach some of them in another message."
+                    N_("The files are larger than %(size)s together, the most one upload may carry: attach some "
+                       "of them in another message."), size=describe_size(limits.max_request_bytes),
                 )
             digest.update(chunk)
             target.write(chunk)

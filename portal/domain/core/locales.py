@@ -21,8 +21,6 @@ from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time
 from babel.support import NullTranslations, Translations
 
-from portal.domain.core.money import Money
-
 DEFAULT_LANGUAGE = "en"
 # code -> the name shown in the language switcher, in that language.
 LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français", "de": "Deutsch"}
@@ -91,6 +89,9 @@ def babel_locale(language: str) -> Locale:
 def format_money(value, language: str | None) -> str:
     """`value` (Money) as the language's locale writes it: "$1,234.56", "1 234,56 $US",
     "1.234,56 $". Anything that is not Money is returned unchanged."""
+    # Imported here: money marks its refusals with `N_` from this module.
+    from portal.domain.core.money import Money
+
     if not isinstance(value, Money):
         return value
     return value.format(BABEL_LOCALES.get(language or DEFAULT_LANGUAGE, BABEL_LOCALES[DEFAULT_LANGUAGE]))

@@ -18,6 +18,9 @@ from functools import lru_cache
 from babel import Locale
 from babel.numbers import format_currency, parse_pattern
 
+from portal.domain.core.errors import Text
+from portal.domain.core.locales import N_
+
 
 class MoneyError(ValueError):
     """An amount or currency that cannot be represented exactly."""
@@ -94,21 +97,23 @@ class Money:
         exp = exponent(currency)
         cleaned = text.strip() if isinstance(text, str) else ""
         if not cleaned:
-            raise MoneyError("Enter an amount")
+            raise MoneyError(Text(N_("Enter an amount")))
         if len(cleaned) > MAX_AMOUNT_TEXT:
-            raise MoneyError("That amount is too long")
+            raise MoneyError(Text(N_("That amount is too long")))
         match = _AMOUNT_TEXT.fullmatch(cleaned)
         if match is None:
-            raise MoneyError("Enter the amount as digits, for example 1,234.50" if exp else
-                             "Enter the amount as digits, for example 1,234")
+            raise MoneyError(Text(N_("Enter the amount as digits, for example 1,234.50")) if exp else
+                             Text(N_("Enter the amount as digits, for example 1,234")))
         whole, decimals = (match.group("whole") or "").replace(",", ""), match.group("decimals") or ""
         if len(decimals) > exp:
             raise MoneyError(
-                f"{currency} amounts have {exp} decimal place{'s' if exp != 1 else ''}"
-                if exp else f"{currency} amounts have no decimal places"
+                Text(N_("%(currency)s amounts have %(count)s decimal place"), currency=currency, count=exp)
+                if exp == 1 else
+                Text(N_("%(currency)s amounts have %(count)s decimal places"), currency=currency, count=exp)
+                if exp else Text(N_("%(currency)s amounts have no decimal places"), currency=currency)
             )
         if len(whole.lstrip("0")) > MAX_WHOLE_DIGITS:
-            raise MoneyError("That amount is too large")
+            raise MoneyError(Text(N_("That amount is too large")))
         return cls(int(whole or "0") * 10 ** exp + int(decimals.ljust(exp, "0") or "0"), currency)
 
     def _same(self, other: Money) -> None:

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
+from portal.domain.core.locales import N_
 from portal.domain.access.policy import Access
 from portal.domain.access.service import send_invoice_link, unpaid_invoices
 from portal.domain.access.tokens import LinkSigner
@@ -73,11 +74,11 @@ def contact_form_path(invoice_public_ids: Sequence[str]) -> str:
 def _check_ids(public_ids: Sequence[str]) -> list[str]:
     ids = list(public_ids)
     if not ids:
-        raise ContactRefused("Choose the invoices the right person should receive.")
+        raise ContactRefused(N_("Choose the invoices the right person should receive."))
     if len(ids) > MAX_INVOICES_PER_CONTACT_REPORT:
-        raise ContactRefused(f"Name the right person for at most {MAX_INVOICES_PER_CONTACT_REPORT} invoices at once.")
+        raise ContactRefused(N_("Name the right person for at most %(limit)s invoices at once."), limit=MAX_INVOICES_PER_CONTACT_REPORT)
     if len(set(ids)) != len(ids):
-        raise ContactRefused("An invoice appears twice.")
+        raise ContactRefused(N_("An invoice appears twice."))
     return ids
 
 
@@ -119,7 +120,7 @@ def report_wrong_contact(
 ) -> ContactReport:
     """The clerk names the right person for the invoices (one report per form token)."""
     if not REQUEST_KEY_PATTERN.match(request_key or ""):
-        raise ContactRefused("This form has expired. Reload the page and try again.")
+        raise ContactRefused(N_("This form has expired. Reload the page and try again."))
     named = parse_named_contact(named.name, named.email)  # checked again: the domain trusts no caller
     note = clean_line(note, what="The note", max_length=MAX_NOTE_LENGTH, required=False) if note else ""
     invoices = contact_form_invoices(ctx.db, access, invoice_public_ids)
@@ -127,7 +128,7 @@ def report_wrong_contact(
     company = list(ctx.db.scalars(select(Contact).where(Contact.customer_id == access.customer_id)))
     existing = contact_with_email(ctx.db, access.customer_id, named.email)
     if existing is not None and existing.id == access.contact_id:
-        raise ContactRefused("That is the address this link was sent to: name someone else.")
+        raise ContactRefused(N_("That is the address this link was sent to: name someone else."))
     at_once = existing is not None and existing.left_at is None or known_company_domain(
         named.email, [contact.email for contact in company if contact.left_at is None])
     followup, created = raise_followup(
@@ -151,7 +152,7 @@ def _active_contact_followup(ctx: Context, public_id: str) -> Followup:
     if followup is None:
         raise NotFound("Follow-up not found")
     if followup.status not in ACTIVE:
-        raise ContactRefused("This follow-up is already closed.")
+        raise ContactRefused(N_("This follow-up is already closed."))
     return followup
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from portal.domain.access.service import revoke_contact_access
 from portal.domain.core import audit
 from portal.domain.core.context import Context
+from portal.domain.core.locales import N_
 from portal.domain.core.errors import DomainError, NotFound
 from portal.domain.core.locales import normalize_language
 from portal.domain.customers.models import Contact, Customer
@@ -95,7 +96,7 @@ def set_contact_language(db: Session, contact_id: int, language: str) -> Contact
     """The contact's own choice of language, for the portal, its emails and PDFs."""
     code = normalize_language(language)
     if code is None or code != (language or "").strip().lower():
-        raise LanguageRefused("Choose one of the languages offered.")
+        raise LanguageRefused(N_("Choose one of the languages offered."))
     contact = db.get(Contact, contact_id)
     if contact is None:
         raise NotFound("Contact not found")

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 
+from portal.domain.core.locales import N_
 from portal.domain.core.errors import DomainError
 from portal.domain.core.money import Money, MoneyError
 
@@ -77,7 +78,7 @@ def clean_message_with_files(text: str, file_count: int) -> str:
     if isinstance(text, str) and not text.strip():
         if file_count:
             return ""
-        raise DisputeRefused("Write a message, or attach a file.")
+        raise DisputeRefused(N_("Write a message, or attach a file."))
     return clean_message(text)
 
 
@@ -203,22 +204,23 @@ def disputed_on_invoice(
         raise DisputeRefused(f"Invoice {number} has nothing left that can be disputed "
                              "(it is paid, being paid or already disputed).")
     if choice.mode not in MODES:
-        raise DisputeRefused(f"Invoice {number}: choose what you dispute.")
+        raise DisputeRefused(N_("Invoice %(number)s: choose what you dispute."), number=number)
     if choice.mode == "whole":
         return DisputedInvoice(invoice_id=0, amount=available)
     if choice.mode == "amount":
         try:
             amount = Money.parse(choice.amount_text, currency)
         except MoneyError as error:
-            raise DisputeRefused(f"Invoice {number}: {error}.") from None
+            raise DisputeRefused(N_("Invoice %(number)s: %(problem)s."), number=number, problem=error) from None
         if amount.minor <= 0:
-            raise DisputeRefused(f"Invoice {number}: enter an amount above zero.")
+            raise DisputeRefused(N_("Invoice %(number)s: enter an amount above zero."), number=number)
         if amount > available:
-            raise DisputeRefused(f"Invoice {number}: at most {available.format()} can be disputed "
-                                 "(the open balance less payments in progress and other disputes).")
+            raise DisputeRefused(N_("Invoice %(number)s: at most %(amount)s can be disputed "
+                                    "(the open balance less payments in progress and other disputes)."),
+                                 number=number, amount=available)
         return DisputedInvoice(invoice_id=0, amount=amount)
     if not choice.lines:
-        raise DisputeRefused(f"Invoice {number}: choose at least one line.")
+        raise DisputeRefused(N_("Invoice %(number)s: choose at least one line."), number=number)
     if len(choice.lines) > MAX_LINES_PER_INVOICE:
         raise DisputeRefused(f"Invoice {number}: choose at most {MAX_LINES_PER_INVOICE} lines.")
     by_position = {line.position: line for line in lines}

@@ -6,6 +6,8 @@ money's: another processor would bring its own.
 
 from __future__ import annotations
 
+from portal.domain.core.errors import Text
+from portal.domain.core.locales import N_
 from portal.domain.core.money import Money, MoneyError, normalize_currency
 
 # Stripe's smallest chargeable amount per currency, in our minor units, as Stripe's table
@@ -32,10 +34,10 @@ STRIPE_THREE_DECIMAL = frozenset({"KWD", "BHD", "JOD", "OMR", "TND"})
 def to_stripe_amount(money: Money) -> int:
     """Convert to the integer Stripe expects in `amount` for this currency."""
     if money.currency in STRIPE_THREE_DECIMAL and money.minor % 10:
-        raise MoneyError(f"{money.currency} card amounts must end in 0 (Stripe's rule)")
+        raise MoneyError(Text(N_("%(currency)s card amounts must end in 0 (Stripe's rule)"), currency=money.currency))
     if money.minor > STRIPE_MAXIMUM_AMOUNT:
-        raise MoneyError(f"A card payment can be at most {stripe_maximum(money.currency).format()}: "
-                         "pay this in several payments or by bank transfer.")
+        raise MoneyError(Text(N_("A card payment can be at most %(amount)s: pay this in several payments or by "
+                                 "bank transfer."), amount=stripe_maximum(money.currency)))
     return money.minor
 
 

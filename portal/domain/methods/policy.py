@@ -11,6 +11,7 @@ import hashlib
 from datetime import timedelta
 
 from portal.domain.access.policy import Access
+from portal.domain.core.locales import N_
 from portal.domain.core.errors import DomainError, NotFound
 
 
@@ -26,8 +27,8 @@ class MethodRefused(DomainError):
 
 def refuse_too_many_setups(started_in_window: int) -> None:
     if started_in_window >= SETUPS_PER_WINDOW:
-        raise MethodRefused("Too many payment methods were tried in the last hour. Please try again later, "
-                            "or write to us.")
+        raise MethodRefused(N_("Too many payment methods were tried in the last hour. Please try again later, "
+                               "or write to us."))
 
 
 def require_whole_account(access: Access | None) -> Access:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from portal.domain.core.errors import DomainError
+from portal.domain.core.errors import DomainError, Text
 from portal.domain.core.locales import N_
 from portal.domain.core.money import Money
 from portal.domain.ledger.queries import Standing
@@ -37,10 +37,16 @@ SHORT_PAY_REASONS = ("Partial payment", "Amount in question, we will write to yo
 DECLINE_WINDOW = timedelta(hours=1)
 DECLINES_BEFORE_PAUSE = {"link": 3, "contact": 5, "customer": 15}
 NOT_A_DECLINE_PREFIX = "refused:"
-_PAUSED_WHO = {
-    "link": "through this link",
-    "contact": "for you",
-    "customer": "for this account",
+_PAUSED = {
+    "link": N_("%(count)s cards were declined through this link within an hour, so card payments are paused "
+               "for %(minutes)s minutes to protect the account. Nothing was charged. If you need to pay "
+               "sooner, write to us."),
+    "contact": N_("%(count)s cards were declined for you within an hour, so card payments are paused for "
+                  "%(minutes)s minutes to protect the account. Nothing was charged. If you need to pay sooner, "
+                  "write to us."),
+    "customer": N_("%(count)s cards were declined for this account within an hour, so card payments are paused "
+                   "for %(minutes)s minutes to protect the account. Nothing was charged. If you need to pay "
+                   "sooner, write to us."),
 }
 
 
@@ -56,7 +62,7 @@ class PaymentConflict(PaymentRefused):
 class PaymentsPaused(PaymentRefused):
     """Card payments for this customer are paused for a while (too many declines)."""
 
-    def __init__(self, message: str, retry_after_seconds: int) -> None:
+    def __init__(self, message: str | Text, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
 
@@ -94,31 +100,31 @@ class CardPaymentForm:
 def check_form_shape(form: CardPaymentForm) -> None:
     """Refusals that need no database: a malformed form changes nothing and costs nothing."""
     if not NONCE_PATTERN.match(form.nonce or ""):
-        raise PaymentRefused("This payment form has expired. Reload the page and try again.")
+        raise PaymentRefused(N_("This payment form has expired. Reload the page and try again."))
     tokens = [t for t in (form.card_token, form.confirmation_token) if t]
     if len(tokens) != 1 or not (CARD_TOKEN_PATTERN.match(form.card_token or "")
                                 or CONFIRMATION_TOKEN_PATTERN.match(form.confirmation_token or "")):
-        raise PaymentRefused("Enter your card details.")
+        raise PaymentRefused(N_("Enter your card details."))
     if form.method not in PAYMENT_METHODS:
-        raise PaymentRefused("Choose how to pay: card or US bank account.")
+        raise PaymentRefused(N_("Choose how to pay: card or US bank account."))
     if form.method == BANK_ACCOUNT and not form.confirmation_token:
-        raise PaymentRefused("Bank account payments need the page's bank form: reload the page and try again.")
+        raise PaymentRefused(N_("Bank account payments need the page's bank form: reload the page and try again."))
     if form.method == BANK_ACCOUNT and not form.mandate_accepted:
-        raise PaymentRefused("Accept the debit authorization shown with the bank account to pay from it.")
+        raise PaymentRefused(N_("Accept the debit authorization shown with the bank account to pay from it."))
     if not form.allocations:
-        raise PaymentRefused("Choose at least one invoice to pay.")
+        raise PaymentRefused(N_("Choose at least one invoice to pay."))
     if len(form.allocations) > MAX_INVOICES_PER_PAYMENT:
-        raise PaymentRefused(f"Pay at most {MAX_INVOICES_PER_PAYMENT} invoices at once.")
+        raise PaymentRefused(N_("Pay at most %(count)s invoices at once."), count=MAX_INVOICES_PER_PAYMENT)
     ids = [a.invoice_public_id for a in form.allocations]
     if len(set(ids)) != len(ids):
-        raise PaymentRefused("An invoice appears twice in this payment.")
+        raise PaymentRefused(N_("An invoice appears twice in this payment."))
     if len(form.po_number.strip()) > MAX_PO_LENGTH:
-        raise PaymentRefused(f"The PO number can be at most {MAX_PO_LENGTH} characters.")
+        raise PaymentRefused(N_("The PO number can be at most %(count)s characters."), count=MAX_PO_LENGTH)
     if len(form.memo.strip()) > MAX_MEMO_LENGTH:
-        raise PaymentRefused(f"The memo can be at most {MAX_MEMO_LENGTH} characters.")
+        raise PaymentRefused(N_("The memo can be at most %(count)s characters."), count=MAX_MEMO_LENGTH)
     for allocation in form.allocations:
         if len(allocation.reason.strip()) > MAX_REASON_LENGTH:
-            raise PaymentRefused(f"A reason can be at most {MAX_REASON_LENGTH} characters.")
+            raise PaymentRefused(N_("A reason can be at most %(count)s characters."), count=MAX_REASON_LENGTH)
 
 
 def request_key(nonce: str, currency: str, amounts: dict[str, Money]) -> str:
@@ -130,28 +136,36 @@ def request_key(nonce: str, currency: str, amounts: dict[str, Money]) -> str:
 def check_payable(standing: Standing, amount: Money, reason: str) -> None:
     number = standing.invoice.number
     if standing.is_paid:
-        raise PaymentRefused(f"Invoice {number} is already paid.")
+        raise PaymentRefused(N_("Invoice %(number)s is already paid."), number=number)
     payable = standing.payable
     disputed = standing.disputed
     if payable.is_zero and not disputed.is_zero and standing.in_flight.is_zero:
         raise PaymentRefused(
-            f"Invoice {number}: its open balance of {disputed.format()} is disputed and can be paid "
-            "once the dispute is resolved."
+            N_("Invoice %(number)s: its open balance of %(amount)s is disputed and can be paid "
+               "once the dispute is resolved."), number=number, amount=disputed,
         )
     if payable.is_zero:
         raise PaymentRefused(
-            f"Invoice {number} already has a payment in progress. Wait until it completes or fails."
+            N_("Invoice %(number)s already has a payment in progress. Wait until it completes or fails."),
+            number=number,
         )
     if amount > payable:
-        notes = []
-        if not standing.in_flight.is_zero:
-            notes.append(f"{standing.in_flight.format()} is already being paid")
-        if not disputed.is_zero:
-            notes.append(f"{disputed.format()} is disputed and held until the dispute is resolved")
-        detail = f" ({'; '.join(notes)})" if notes else ""
-        raise PaymentRefused(f"Invoice {number}: at most {payable.format()} can be paid now{detail}.")
+        paying, held = not standing.in_flight.is_zero, not disputed.is_zero
+        if paying and held:
+            template = N_("Invoice %(number)s: at most %(amount)s can be paid now (%(in_flight)s is already being "
+                          "paid; %(disputed)s is disputed and held until the dispute is resolved).")
+        elif paying:
+            template = N_("Invoice %(number)s: at most %(amount)s can be paid now (%(in_flight)s is already being "
+                          "paid).")
+        elif held:
+            template = N_("Invoice %(number)s: at most %(amount)s can be paid now (%(disputed)s is disputed and "
+                          "held until the dispute is resolved).")
+        else:
+            template = N_("Invoice %(number)s: at most %(amount)s can be paid now.")
+        raise PaymentRefused(template, number=number, amount=payable, in_flight=standing.in_flight, disputed=disputed)
     if amount < payable and not reason:
-        raise PaymentRefused(f"Reason required for invoice {number}: say why you are paying less than {payable.format()}.")
+        raise PaymentRefused(N_("Reason required for invoice %(number)s: say why you are paying less than "
+                                "%(amount)s."), number=number, amount=payable)
 
 
 def refuse_while_declines_pile_up(declined_at: dict[str, Sequence[datetime]], now: datetime) -> None:
@@ -167,9 +181,7 @@ def refuse_while_declines_pile_up(declined_at: dict[str, Sequence[datetime]], no
     scope = max(waits, key=lambda s: waits[s])
     wait = waits[scope]
     raise PaymentsPaused(
-        f"{DECLINES_BEFORE_PAUSE[scope]} cards were declined {_PAUSED_WHO[scope]} within an hour, so card "
-        f"payments are paused for {-(-wait // 60)} minutes to protect the account. Nothing was charged. "
-        "If you need to pay sooner, write to us.",
+        Text(_PAUSED[scope], count=DECLINES_BEFORE_PAUSE[scope], minutes=-(-wait // 60)),
         retry_after_seconds=wait,
     )
 

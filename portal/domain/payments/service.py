@@ -37,6 +37,7 @@ from portal.domain.access.policy import Access, named_invoices
 from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.database import commit_before_outside_call
+from portal.domain.core.locales import N_
 from portal.domain.core.money import Money, MoneyError, total as money_total
 from portal.domain.customers.models import Customer
 from portal.domain.gateway.amounts import stripe_minimum, to_stripe_amount
@@ -138,7 +139,7 @@ def start_card_payment(
         return _start_result(payment)
     now = clock.now()
     if payment.gateway_call_until is not None and payment.gateway_call_until > now:
-        return PaymentStart(payment, retry=True, message="This payment is being sent to the card processor.")
+        return PaymentStart(payment, retry=True, message=N_("This payment is being sent to the card processor."))
     payment.gateway_call_until = now + GATEWAY_CALL_LEASE
     # A retry sends what the first call sent (Stripe refuses a key reused with other parameters).
     payment.payment_token = payment.payment_token or form.payment_token
@@ -176,7 +177,7 @@ def _record_create_answer(
         log.warning("payment %s: gateway unavailable: %s", payment.public_id, answer.message)
         return PaymentStart(
             payment, retry=True,
-            message="We could not reach the card processor. Nothing was charged twice: please try again.",
+            message=N_("We could not reach the card processor. Nothing was charged twice: please try again."),
         )
     if isinstance(answer, GatewayUnusable):
         # Stripe refused *us* (keys, API version, parameters, limits): staff must act. Not a
@@ -199,7 +200,7 @@ def _record_create_answer(
         # Stripe answered about another amount than we asked: leave the attempt in flight for
         # reconciliation and staff rather than guess.
         log.error("payment %s: create answered a mismatching intent %s: %s", payment.public_id, snapshot.id, mismatch)
-        return PaymentStart(payment, retry=False, message="The payment is being checked. Please look at it again later.")
+        return PaymentStart(payment, retry=False, message=N_("The payment is being checked. Please look at it again later."))
 
     before = payment.status
     payment.stripe_payment_intent_id = snapshot.id
@@ -252,14 +253,14 @@ def _invoices_for(db: Session, access: Access, public_ids: list[str]) -> dict[st
     ).all()
     found = {invoice.public_id: invoice for invoice in rows}
     if len(found) != len(set(public_ids)):
-        raise PaymentRefused("One of these invoices is not part of your account.")
+        raise PaymentRefused(N_("One of these invoices is not part of your account."))
     return found
 
 
 def _single_currency(invoices: Iterable[Invoice]) -> str:
     currencies = {invoice.currency for invoice in invoices}
     if len(currencies) != 1:
-        raise PaymentRefused("Invoices in different currencies must be paid separately.")
+        raise PaymentRefused(N_("Invoices in different currencies must be paid separately."))
     return currencies.pop()
 
 
@@ -270,9 +271,9 @@ def _parsed_amounts(form: CardPaymentForm, invoices: dict[str, Invoice]) -> dict
         try:
             amount = Money.parse(allocation.amount_text, invoice.currency)
         except MoneyError as exc:
-            raise PaymentRefused(f"Invoice {invoice.number}: {exc}") from None
+            raise PaymentRefused(N_("Invoice %(number)s: %(problem)s"), number=invoice.number, problem=exc) from None
         if amount.minor <= 0:
-            raise PaymentRefused(f"Invoice {invoice.number}: enter an amount above zero.")
+            raise PaymentRefused(N_("Invoice %(number)s: enter an amount above zero."), number=invoice.number)
         amounts[invoice.public_id] = amount
     return amounts
 
@@ -291,15 +292,15 @@ def _create_attempt(
         check_payable(standings[invoices[public_id].id], amount, reasons[public_id])
 
     if form.method == BANK_ACCOUNT and currency not in BANK_ACCOUNT_CURRENCIES:
-        raise PaymentRefused("Bank account payments are for invoices in US dollars. Pay these by card.")
+        raise PaymentRefused(N_("Bank account payments are for invoices in US dollars. Pay these by card."))
     total = money_total(list(amounts.values()), currency)
     minimum = stripe_minimum(currency)
     if total < minimum:
-        raise PaymentRefused(f"Card payments must be at least {minimum.format()}.")
+        raise PaymentRefused(N_("Card payments must be at least %(amount)s."), amount=minimum)
     try:
         to_stripe_amount(total)  # also refuses more than Stripe's maximum, before Stripe is asked
     except MoneyError as exc:
-        raise PaymentRefused(str(exc)) from None
+        raise PaymentRefused(exc.args[0]) from None  # a Text: the refusal keeps its translation
 
     now = clock.now()
     payment = Payment(
@@ -579,14 +580,14 @@ def cancel_card_payment(
     payment = payment_for_access(db, access, public_id)
     payment = lock_payment(db, ctx.clock, payment.id)
     if payment.status != PaymentStatus.REQUIRES_ACTION or not payment.stripe_payment_intent_id:
-        raise PaymentConflict("This payment can no longer be canceled.")
+        raise PaymentConflict(N_("This payment can no longer be canceled."))
     payment_id, intent_id = payment.id, payment.stripe_payment_intent_id
     commit_before_outside_call(db)
     try:
         snapshot = gateway.cancel_intent(intent_id, CANCEL_REQUESTED_BY_CUSTOMER)
     except (GatewayRejected, GatewayUnavailable, GatewayUnusable) as exc:
         log.info("payment %s: cancel refused by the gateway: %s", public_id, exc.message)
-        raise PaymentConflict("This payment is already being processed and cannot be canceled.") from None
+        raise PaymentConflict(N_("This payment is already being processed and cannot be canceled.")) from None
     payment = lock_payment(db, ctx.clock, payment_id)
     target = STATUS_FOR_INTENT.get(snapshot.status)
     if (target in (PaymentStatus.CANCELED, PaymentStatus.FAILED)

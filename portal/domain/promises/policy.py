@@ -18,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from portal.domain.core.locales import N_
 from portal.domain.core.errors import DomainError
 from portal.domain.promises.models import MAX_NOTE_LENGTH
 from portal.domain.promises.states import PaymentMethod, PromiseStatus
@@ -57,19 +58,19 @@ def check_date(policy: PromisePolicy, promised_date: date, today: date) -> date:
     """`promised_date` when it is from tomorrow up to the policy's limit; `PromiseRefused` otherwise."""
     earliest, latest = policy.earliest_date(today), policy.latest_date(today)
     if promised_date < earliest:
-        raise PromiseRefused("Choose a date from tomorrow on.")
+        raise PromiseRefused(N_("Choose a date from tomorrow on."))
     if promised_date > latest:
-        raise PromiseRefused(f"Choose a date within {policy.max_days} days (by {latest:%d %b %Y}).")
+        raise PromiseRefused(N_("Choose a date within %(limit)s days (by %(latest)s)."), limit=policy.max_days, latest=latest)
     return promised_date
 
 
 def check_move(policy: PromisePolicy, *, move_count: int, current: date, new: date, today: date) -> date:
     """The new date of a promise that moves, or `PromiseRefused` (no moves left, same date, out of range)."""
     if move_count >= policy.max_moves:
-        raise PromiseRefused("This promise's date cannot be moved again."
-                             if policy.max_moves else "A promise's date cannot be moved.")
+        raise PromiseRefused(N_("This promise's date cannot be moved again.")
+                             if policy.max_moves else N_("A promise's date cannot be moved."))
     if new == current:
-        raise PromiseRefused("That is already the promised date.")
+        raise PromiseRefused(N_("That is already the promised date."))
     return check_date(policy, new, today)
 
 
@@ -81,17 +82,17 @@ def check_method(method: str) -> PaymentMethod:
     try:
         return PaymentMethod(method)
     except ValueError:
-        raise PromiseRefused("Choose how you will pay from the list.") from None
+        raise PromiseRefused(N_("Choose how you will pay from the list.")) from None
 
 
 def clean_note(note: str) -> str:
     """The note stripped, at most `MAX_NOTE_LENGTH` characters of one line of plain text."""
     note = (note or "").strip()
     if len(note) > MAX_NOTE_LENGTH:
-        raise PromiseRefused(f"The note can be at most {MAX_NOTE_LENGTH} characters.")
+        raise PromiseRefused(N_("The note can be at most %(limit)s characters."), limit=MAX_NOTE_LENGTH)
     if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or unicodedata.bidirectional(c) in
            ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI") or c == "\ufeff" for c in note):
-        raise PromiseRefused("The note must be one line of plain text.")
+        raise PromiseRefused(N_("The note must be one line of plain text."))
     return note
 
 

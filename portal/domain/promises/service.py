@@ -21,6 +21,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from portal.domain.core.locales import N_
 from portal.domain.access.policy import Access
 from portal.domain.core import audit
 from portal.domain.core.context import Context
@@ -56,14 +57,14 @@ def make_promise(
     """
     db, now = ctx.db, ctx.clock.now()
     if not REQUEST_KEY_PATTERN.match(request_key or ""):
-        raise PromiseRefused("This form has expired. Reload the page and try again.")
+        raise PromiseRefused(N_("This form has expired. Reload the page and try again."))
     public_ids = list(invoice_public_ids)
     if not public_ids:
-        raise PromiseRefused("Choose at least one invoice to promise.")
+        raise PromiseRefused(N_("Choose at least one invoice to promise."))
     if len(public_ids) > MAX_INVOICES_PER_PROMISE:
-        raise PromiseRefused(f"A promise covers at most {MAX_INVOICES_PER_PROMISE} invoices.")
+        raise PromiseRefused(N_("A promise covers at most %(limit)s invoices."), limit=MAX_INVOICES_PER_PROMISE)
     if len(set(public_ids)) != len(public_ids):
-        raise PromiseRefused("An invoice appears twice in this promise.")
+        raise PromiseRefused(N_("An invoice appears twice in this promise."))
     chosen_method = check_method(method)
     note = clean_note(note)
     check_date(policy, promised_date, today)
@@ -76,14 +77,14 @@ def make_promise(
     rows = named_invoice_figures(db, access, public_ids)
     currencies = {row.currency for row in rows}
     if len(currencies) != 1:
-        raise PromiseRefused("Invoices in different currencies need separate promises.")
+        raise PromiseRefused(N_("Invoices in different currencies need separate promises."))
     payable = {row.id: row.balance_minor - row.in_flight_minor - max(row.held_minor, 0) for row in rows}
     for row in rows:
         if payable[row.id] <= 0:
             raise PromiseRefused(_why_not_payable(row))
     already = open_promise_numbers(db, access.customer_id, [row.id for row in rows])
     if already:
-        raise PromiseRefused(f"Invoice {already[0]} is already under an open promise: move or cancel that one.")
+        raise PromiseRefused(N_("Invoice %(number)s is already under an open promise: move or cancel that one."), number=already[0])
 
     promise = Promise(
         customer_id=access.customer_id, made_by_contact_id=access.contact_id, link_id=access.link_id,
@@ -106,7 +107,7 @@ def _open_promise(ctx: Context, access: Access, public_id: str) -> Promise:
     lock_customer(ctx.db, access.customer_id)
     ctx.db.refresh(promise)
     if promise.status != S.OPEN:
-        raise PromiseRefused("This promise is no longer open.")
+        raise PromiseRefused(N_("This promise is no longer open."))
     return promise
 
 
