@@ -9,7 +9,7 @@ dispute page against hello world, on SQLite and PostgreSQL, at several sizes.
 For each database: build it with the migrations (SQLite: a file in a temporary directory;
 PostgreSQL: a throwaway database, dropped at the end), seed one account per size plus other
 customers (bench/seed.py), count the SQL statements of every page in-process, profile where the
-time goes (bench/profile.py), then start gunicorn (2 sync workers) on 127.0.0.1 with
+time goes (bench/profile.py), then start gunicorn (4 sync workers, as README deploys; `--workers`) on 127.0.0.1 with
 `bench.wsgi_app` and run wrk on hello world, every page and the webhook, for each account.
 Then the staff side: for each number of active disputes in `--staff-sizes` (bench/seed.py adds
 them, over the other customers' invoices), the same statement count, profile and wrk runs for
@@ -63,7 +63,8 @@ from .wsgi_app import WEBHOOK_SECRET, build_bench_app
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LUA_SCRIPT = Path(__file__).with_name("webhook.lua")
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-WORKERS = 2
+# The deployment README.md describes ("Running in production"): gunicorn with 4 sync workers.
+WORKERS = 4
 WRK_THREADS = 2
 WRK_CONNECTIONS = 8
 
@@ -386,11 +387,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(url: str, secret_key: str, log_path: Path):
+def gunicorn(url: str, secret_key: str, log_path: Path, workers: int = WORKERS):
     port = free_port()
     env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_SECRET_KEY": secret_key}
     command = [
-        sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "sync",
+        sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
         "--bind", f"127.0.0.1:{port}", "--chdir", str(REPO_ROOT), "--log-level", "warning",
         "bench.wsgi_app:app",
     ]
@@ -444,7 +445,7 @@ def _cookie_from(url: str, name: str, cookie: str = "") -> str:
 
 
 def warm_up(url: str, cookie: str | None, requests: int = 10) -> None:
-    """Compile templates and open connections in both workers; fail on anything but 200."""
+    """Compile templates and open connections in every worker; fail on anything but 200."""
     for _ in range(requests):
         request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
         try:
@@ -554,7 +555,7 @@ def run_database(kind: str, args, workdir: Path, profiles: dict) -> list[SizeRes
                 url, secret_key, account, profile_here,
                 profiles.setdefault((kind, "customer", account.invoice_count), {}))
             log(f"  {account.invoice_count} invoices: SQL per request {counted[account.invoice_count][0]}")
-        with gunicorn(url, secret_key, workdir / f"gunicorn-{kind}.log") as base:
+        with gunicorn(url, secret_key, workdir / f"gunicorn-{kind}.log", args.workers) as base:
             warm_up(base + "/bench/hello", None)
             for account in accounts:
                 cookie = session_cookie(base, account.contact_public_id)
@@ -653,7 +654,7 @@ def markdown(results: list[SizeResult], profiles: dict, args) -> str:
     out = [
         f"Run {date.today().isoformat()} on {machine_description()}; load average before the run "
         f"{args.load_before}.",
-        f"gunicorn {WORKERS} sync workers, `wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{args.duration}s --latency` per "
+        f"gunicorn {args.workers} sync workers, `wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{args.duration}s --latency` per "
         f"page, hello world for {max(2, round(args.duration * 0.6))} s before and after each page (the page's % is "
         f"of the mean of those two), production mode; {args.others} other customers of {args.others_invoices} "
         "invoices each in the database. Staff pages signed in as an analyst who owns 80 % of the active disputes "
@@ -733,6 +734,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--staff-sizes", default="200,5000",
                         help="active disputes when the staff pages are measured, comma-separated (empty: none)")
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite and/or postgresql")
+    parser.add_argument("--workers", type=int, default=WORKERS,
+                        help=f"gunicorn sync workers, for hello world and every page alike (default {WORKERS}, as README deploys)")
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
     parser.add_argument("--others", type=int, default=200, help="other customers in the database (default 200)")
     parser.add_argument("--others-invoices", type=int, default=30, help="invoices per other customer (default 30)")
