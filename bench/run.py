@@ -410,7 +410,7 @@ def gunicorn(url: str, secret_key: str, log_path: Path, workers: int = WORKERS):
             server.wait()
 
 
-def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 20) -> None:
+def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
