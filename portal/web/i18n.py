@@ -18,7 +18,7 @@ from flask_babel import Babel, get_locale
 
 from portal.domain.core.locales import (
     DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIRECTORY, check_catalogues, format_day, format_money,
-    normalize_language,
+    normalize_language, translate,
 )
 
 LANGUAGE_COOKIE = "lang"
@@ -78,6 +78,12 @@ def init_app(app: Flask) -> None:
     @app.template_filter("day")
     def day_filter(value) -> str:
         return format_day(value, current_language())
+
+    @app.template_filter("translated")
+    def translated_filter(value) -> str:
+        """A label the domain marked with `N_` (or a `Phrase`) in the page's language, as plain
+        text the page escapes (unlike `_()` of a variable, which Jinja would trust as markup)."""
+        return translate(value, current_language())
 
     @app.context_processor
     def languages():

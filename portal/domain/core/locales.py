@@ -12,6 +12,7 @@ cached, so a page of a few dozen amounts costs microseconds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,40 @@ def N_(text: str) -> str:
     """Marks `text` for the message catalogue (`pybabel extract`) where it is defined; it is
     translated where it is used, in the reader's language (`translations(...).gettext`)."""
     return text
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A sentence the domain builds for a customer's page: its text, marked with `N_` and with
+    named placeholders, and the values that fill them. It is translated where it is read
+    (`translate`), with dates and money written the reader's way; `str()` gives the English."""
+
+    text: str
+    values: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, text: str, **values) -> Phrase:
+        return cls(text, tuple(sorted(values.items())))
+
+    def __str__(self) -> str:
+        return translate(self, DEFAULT_LANGUAGE)
+
+
+def translate(value, language: str | None):
+    """`value` as a reader of `language` reads it: a label marked with `N_` or a `Phrase`
+    translated, money and dates written the language's way. A text the catalogue does not know
+    (a reason the admins named themselves) is shown as written; anything else is unchanged."""
+    language = language_or_default(language)
+    if isinstance(value, Phrase):
+        return translations(language).gettext(value.text) % {
+            name: translate(shown, language) for name, shown in value.values}
+    if isinstance(value, str):
+        return translations(language).gettext(value) if value else value
+    if isinstance(value, Money):
+        return format_money(value, language)
+    if isinstance(value, date):
+        return format_day(value, language)
+    return value
 
 
 class CatalogueMissing(RuntimeError):
