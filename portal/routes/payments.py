@@ -37,6 +37,7 @@ from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
 from portal.web.documents import pdf_download, render_pdf
 from portal.web.errors import wants_json
+from portal.web.i18n import current_language
 
 bp = Blueprint("payments", __name__)
 bp.before_request(require_customer)
@@ -78,7 +79,7 @@ def pay():
         "payments/pay.html", page=page, nonce=service.new_form_nonce(), reasons=SHORT_PAY_REASONS,
         publishable_key=settings.stripe_publishable_key, stripe_js_url=settings.stripe_js_url,
         stripe_dialect=settings.stripe_dialect, statement_descriptor=settings.statement_descriptor,
-        mandate_text=mandate_text(services().supplier.name),
+        mandate_text=mandate_text(services().supplier.name, current_language()),
     )
 
 
@@ -86,7 +87,7 @@ def pay():
 def start():
     form = card_payment_form(request.form)  # refused here (400) before any lock or query
     origin = BankConsent(ip=request.remote_addr or "", user_agent=request.headers.get("User-Agent", "")[:500],
-                         supplier_name=services().supplier.name)
+                         supplier_name=services().supplier.name, language=current_language())
     result = service.start_card_payment(_context(), services().gateway, current_access(), form, origin)
     body = {
         "status": result.status,
