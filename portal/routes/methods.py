@@ -28,6 +28,7 @@ from portal.forms.methods import consenting_user_agent
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
 from portal.web.errors import wants_json
+from portal.web.i18n import current_language
 
 bp = Blueprint("methods", __name__)
 bp.before_request(require_customer)
@@ -38,14 +39,14 @@ def _context():
 
 
 def _consent() -> str:
-    return consent_text(services().supplier.name, g.customer.name)
+    return consent_text(services().supplier.name, g.customer.name, current_language())
 
 
 def _mandate(currency: str) -> str | None:
     """The ACH mandate shown (and stored) when a bank account may be saved too, else None."""
     if not offers_bank_accounts(currency, not services().settings.uses_local_stripe):
         return None
-    return bank_mandate_text(services().supplier.name, g.customer.name)
+    return bank_mandate_text(services().supplier.name, g.customer.name, current_language())
 
 
 @bp.get("/payment-methods")

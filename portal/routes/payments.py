@@ -82,7 +82,7 @@ def pay():
         "payments/pay.html", page=page, nonce=service.new_form_nonce(), reasons=SHORT_PAY_REASONS,
         publishable_key=settings.stripe_publishable_key, stripe_js_url=settings.stripe_js_url,
         stripe_dialect=settings.stripe_dialect, statement_descriptor=settings.statement_descriptor,
-        mandate_text=mandate_text(services().supplier.name),
+        mandate_text=mandate_text(services().supplier.name, current_language()),
     )
 
 
@@ -90,7 +90,7 @@ def pay():
 def start():
     form = card_payment_form(request.form)  # refused here (400) before any lock or query
     origin = BankConsent(ip=request.remote_addr or "", user_agent=request.headers.get("User-Agent", "")[:500],
-                         supplier_name=services().supplier.name)
+                         supplier_name=services().supplier.name, language=current_language())
     result = service.start_card_payment(_context(), services().gateway, current_access(), form, origin)
     body = {
         "status": result.status,

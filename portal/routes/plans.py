@@ -28,6 +28,7 @@ from portal.domain.core.clock import today_in
 from portal.domain.plans import queries, service
 from portal.domain.plans.policy import MAX_INSTALLMENTS, MIN_INSTALLMENTS, PlanRefused, terms_digest
 from portal.domain.plans.service import MAX_INVOICES_PER_PLAN
+from portal.domain.plans.states import CADENCE_LABELS, Cadence
 from portal.forms import InvalidInput
 from portal.forms.fields import shown_again
 from portal.forms.payments import invoice_ids
@@ -39,7 +40,7 @@ from portal.web.i18n import refusal_message
 bp = Blueprint("plans", __name__)
 bp.before_request(require_customer)
 
-CADENCES = (("monthly", "Monthly"), ("biweekly", "Every two weeks"), ("weekly", "Weekly"))
+CADENCES = tuple((str(cadence), CADENCE_LABELS[cadence]) for cadence in (Cadence.MONTHLY, Cadence.BIWEEKLY, Cadence.WEEKLY))
 
 
 def _context():

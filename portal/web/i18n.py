@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from portal.domain.core.locales import (
     DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIRECTORY, check_catalogues, format_day, format_day_month,
-    format_money, normalize_language, translations,
+    format_money, normalize_language, translate, translations,
 )
 
 LANGUAGE_COOKIE = "lang"
@@ -143,6 +143,12 @@ def init_app(app: Flask) -> None:
     @app.template_filter("day_month")
     def day_month_filter(value) -> str:
         return format_day_month(value, current_language())
+
+    @app.template_filter("translated")
+    def translated_filter(value) -> str:
+        """A label the domain marked with `N_` (or a `Text`) in the page's language, as plain
+        text the page escapes (unlike `_()` of a variable, which Jinja would trust as markup)."""
+        return translate(value, current_language())
 
     @app.context_processor
     def languages():

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from portal.domain.core.locales import N_
+
 
 @dataclass(frozen=True)
 class AgingBucket:
@@ -36,11 +38,11 @@ class AgingBucket:
 
 
 AGING_BUCKETS: tuple[AgingBucket, ...] = (
-    AgingBucket("current", "Current", None, 0),
-    AgingBucket("days_1_30", "1–30 days", 1, 30),
-    AgingBucket("days_31_60", "31–60 days", 31, 60),
-    AgingBucket("days_61_90", "61–90 days", 61, 90),
-    AgingBucket("days_over_90", "90+ days", 91, None),
+    AgingBucket("current", N_("Current"), None, 0),
+    AgingBucket("days_1_30", N_("1–30 days"), 1, 30),
+    AgingBucket("days_31_60", N_("31–60 days"), 31, 60),
+    AgingBucket("days_61_90", N_("61–90 days"), 61, 90),
+    AgingBucket("days_over_90", N_("90+ days"), 91, None),
 )
 
 

@@ -33,6 +33,7 @@ from portal.domain.access.policy import Access, bound_invoice_scope, bound_named
 from portal.domain.account.policy import AGING_BUCKETS, AgingBucket, aging_window_start, oldest_bucket
 from portal.domain.core.database import read
 from portal.domain.core.errors import NotFound
+from portal.domain.core.locales import N_
 from portal.domain.core.money import Money
 from portal.domain.followups.models import Followup, FollowupInvoice
 from portal.domain.followups.states import ACTIVE as FOLLOWUP_ACTIVE, FollowupKind
@@ -559,11 +560,13 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
 # --------------------------------------------------------------------------------------------
 # One invoice: lines, history of entries, payments still in flight.
 
-METHOD_LABELS = {"card": "card", "us_bank_account": "bank transfer (ACH)", "ach": "bank transfer (ACH)",
-                 "sepa_debit": "SEPA debit",
+# How a payment was made, as the invoice page reads it ("by card"): marked for the catalogue,
+# translated where shown (the page still tells a bank payment by its English "bank..." label).
+METHOD_LABELS = {"card": N_("card"), "us_bank_account": N_("bank transfer (ACH)"), "ach": N_("bank transfer (ACH)"),
+                 "sepa_debit": N_("SEPA debit"),
                  # Money received outside the portal, recorded by staff (`payments.service.record_offline_payment`).
-                 "offline_wire": "wire transfer", "offline_ach": "ACH transfer", "offline_check": "check",
-                 "offline_card": "card, outside the portal"}
+                 "offline_wire": N_("wire transfer"), "offline_ach": N_("ACH transfer"), "offline_check": N_("check"),
+                 "offline_card": N_("card, outside the portal")}
 
 
 @dataclass(frozen=True)
@@ -802,7 +805,7 @@ def _statement_payments(db: Session, access: Access, today: date) -> list[Statem
     return [
         StatementPayment(
             reference=payment.reference, at=payment.settled_at or payment.created_at,
-            label="Paid" if payment.status == PaymentStatus.SUCCEEDED else in_flight_label(
+            label=N_("Paid") if payment.status == PaymentStatus.SUCCEEDED else in_flight_label(
                 IN_FLIGHT_LABELS[payment.status], payment.method, payment.status, payment.created_at),
             method=method_label(payment.method), amount=Money(payment.amount_minor, payment.currency),
             status=payment.status, method_code=payment.method,

@@ -15,65 +15,9 @@ catalogue, so a staff-only message stays English everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+from portal.domain.core.locales import Gettext, Text
 
-from portal.domain.core.locales import DEFAULT_LANGUAGE, format_day, format_money, language_or_default, translations
-
-Gettext = Callable[[str], str]
-
-
-class Text:
-    """A sentence to show someone: a template (marked with `N_`) and its named parameters,
-    put together in the reader's language only when it is read."""
-
-    __slots__ = ("template", "params")
-
-    def __init__(self, template: str, /, **params) -> None:
-        self.template = template
-        self.params = params
-
-    def render(self, language: str | None = None, gettext: Gettext | None = None) -> str:
-        """The sentence in `language` (English by default), with `gettext` from that
-        language's catalogue unless one is given."""
-        language = language_or_default(language)
-        if gettext is None:
-            gettext = translations(language).gettext
-        # gettext("") is the catalogue's header, never a message.
-        template = gettext(self.template) if self.template else self.template
-        if not self.params:
-            return template
-        try:
-            return template % {name: _written(value, language, gettext) for name, value in self.params.items()}
-        except (KeyError, TypeError, ValueError):
-            # A translation whose placeholders do not fit (test_catalogues.py guards
-            # against it): the English sentence rather than no answer at all.
-            if language == DEFAULT_LANGUAGE and template is self.template:
-                raise
-            return self.render(DEFAULT_LANGUAGE)
-
-    def __str__(self) -> str:
-        return self.render()
-
-    def __repr__(self) -> str:
-        return f"Text({self.template!r}, **{self.params!r})"
-
-
-def _written(value, language: str, gettext: Gettext):
-    """A parameter as `language` writes it: Money and dates formatted for its locale, a
-    nested sentence or refusal translated too; numbers and names as they are."""
-    if isinstance(value, Text):
-        return value.render(language, gettext)
-    if isinstance(value, DomainError):
-        return value.translated(language, gettext)
-    if isinstance(value, BaseException):
-        # A ValueError raised with a Text (core.money's MoneyError) reads like one.
-        first = value.args[0] if value.args else None
-        return first.render(language, gettext) if isinstance(first, Text) else str(value)
-    if isinstance(value, date):
-        return format_day(value, language)
-    return format_money(value, language)
-
+__all__ = ["DomainError", "InvalidTransition", "NotFound", "Text"]
 
 class DomainError(Exception):
     """A refusal with a clear message; nothing was changed.

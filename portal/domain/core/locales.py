@@ -13,6 +13,7 @@ forms ("05 Mar 2026", "15 Dec", "05 Mar 2026, 14:05 EST").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +36,85 @@ def N_(text: str) -> str:
     """Marks `text` for the message catalogue (`pybabel extract`) where it is defined; it is
     translated where it is used, in the reader's language (`translations(...).gettext`)."""
     return text
+
+
+Gettext = Callable[[str], str]
+
+
+class Text:
+    """A sentence to show someone: its template (marked with `N_`, with named placeholders)
+    and the values that fill them, put together in the reader's language only when it is read
+    (`render`, `translate`): a refusal the domain raises, a label it builds for a page. Money
+    and dates are written the reader's way, a nested Text or refusal translated too; `str()`
+    gives the English."""
+
+    __slots__ = ("template", "params")
+
+    def __init__(self, template: str, /, **params) -> None:
+        self.template = template
+        self.params = params
+
+    def render(self, language: str | None = None, gettext: Gettext | None = None) -> str:
+        """The sentence in `language` (English by default), with `gettext` from that
+        language's catalogue unless one is given."""
+        language = language_or_default(language)
+        if gettext is None:
+            gettext = translations(language).gettext
+        # gettext("") is the catalogue's header, never a message.
+        template = gettext(self.template) if self.template else self.template
+        if not self.params:
+            return template
+        try:
+            return template % {name: _written(value, language, gettext) for name, value in self.params.items()}
+        except (KeyError, TypeError, ValueError):
+            # A translation whose placeholders do not fit (test_catalogues.py guards
+            # against it): the English sentence rather than no answer at all.
+            if language == DEFAULT_LANGUAGE and template is self.template:
+                raise
+            return self.render(DEFAULT_LANGUAGE)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"Text({self.template!r}, **{self.params!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Text) and (self.template, self.params) == (other.template, other.params)
+
+    def __hash__(self) -> int:
+        return hash(self.template)
+
+
+def _written(value, language: str, gettext: Gettext):
+    """A value as `language` writes it: Money and dates formatted for its locale, a nested
+    Text or refusal (anything with `translated`) translated too; numbers and names as they are."""
+    if isinstance(value, Text):
+        return value.render(language, gettext)
+    translated = getattr(value, "translated", None)
+    if callable(translated):  # a DomainError
+        return translated(language, gettext)
+    if isinstance(value, BaseException):
+        # A ValueError raised with a Text (core.money's MoneyError) reads like one.
+        first = value.args[0] if value.args else None
+        return first.render(language, gettext) if isinstance(first, Text) else str(value)
+    if isinstance(value, date):
+        return format_day(value, language)
+    return format_money(value, language)
+
+
+def translate(value, language: str | None):
+    """`value` as a reader of `language` reads it: a label marked with `N_` or a `Text`
+    translated, money and dates written the language's way. A text the catalogue does not know
+    (a reason the admins named themselves) is shown as written; anything else is unchanged."""
+    language = language_or_default(language)
+    if isinstance(value, Text):
+        return value.render(language)
+    if isinstance(value, str):
+        return translations(language).gettext(value) if value else value
+    if isinstance(value, date):
+        return format_day(value, language)
+    return format_money(value, language)
 
 
 class CatalogueMissing(RuntimeError):

@@ -29,6 +29,7 @@ from portal.domain.attachments.models import StoredFile
 from portal.domain.attachments.policy import describe_size
 from portal.domain.attachments.states import ScanStatus
 from portal.domain.core.errors import NotFound
+from portal.domain.core.locales import N_
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.disputes.models import (
@@ -415,7 +416,7 @@ def raise_form(db: Session, access: Access, public_ids: list[str], today: date, 
         )
     )
     if not public_ids:
-        return RaiseForm((), reasons, "Choose the invoices to dispute from the invoice list.")
+        return RaiseForm((), reasons, N_("Choose the invoices to dispute from the invoice list."))
     standings = to_standings(db.execute(standings_query().where(named_invoices(access, public_ids))).all(), today)
     if len(standings) != len(public_ids):
         raise NotFound("Invoice not found")
@@ -434,9 +435,9 @@ def raise_form(db: Session, access: Access, public_ids: list[str], today: date, 
     )
     problem = ""
     if len({i.invoice.currency for i in invoices}) > 1:
-        problem = "Invoices in different currencies need separate disputes: choose invoices in one currency."
+        problem = N_("Invoices in different currencies need separate disputes: choose invoices in one currency.")
     elif all(i.available.is_zero for i in invoices):
-        problem = "Nothing on these invoices can be disputed now: they are paid, being paid or already disputed."
+        problem = N_("Nothing on these invoices can be disputed now: they are paid, being paid or already disputed.")
     return RaiseForm(invoices, reasons, problem)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from portal.domain.core.locales import N_
 from portal.domain.core.states import Transitions
 
 
@@ -61,15 +62,29 @@ DECIDED = tuple(status for status in DisputeStatus if status in _DECISIONS)
 
 # What the customer reads.
 STATUS_LABELS: dict[DisputeStatus, str] = {
-    S.OPEN: "Received",
-    S.UNDER_REVIEW: "Under review",
-    S.AWAITING_CUSTOMER: "Waiting for your answer",
-    S.AWAITING_APPROVAL: "Awaiting approval",
-    S.RESOLVED_ACCEPTED: "Accepted: credited in full",
-    S.RESOLVED_PARTIAL: "Accepted in part",
-    S.REJECTED: "Rejected",
-    S.REBILLED: "Re-billed",
-    S.WITHDRAWN: "Withdrawn",
+    S.OPEN: N_("Received"),
+    S.UNDER_REVIEW: N_("Under review"),
+    S.AWAITING_CUSTOMER: N_("Waiting for your answer"),
+    S.AWAITING_APPROVAL: N_("Awaiting approval"),
+    S.RESOLVED_ACCEPTED: N_("Accepted: credited in full"),
+    S.RESOLVED_PARTIAL: N_("Accepted in part"),
+    S.REJECTED: N_("Rejected"),
+    S.REBILLED: N_("Re-billed"),
+    S.WITHDRAWN: N_("Withdrawn"),
+}
+# The reasons the portal starts with (migration 0010 seeds them in `dispute_reasons`), marked
+# for the catalogue: a reason still named so is shown in the contact's language, one the
+# admins renamed is shown as written.
+DEFAULT_REASON_LABELS: dict[str, str] = {
+    "pricing": N_("Pricing"),
+    "quantity_short": N_("Quantity short"),
+    "not_received": N_("Not received"),
+    "damaged": N_("Damaged"),
+    "po_missing": N_("PO missing or wrong"),
+    "duplicate_billing": N_("Duplicate billing"),
+    "tax": N_("Tax"),
+    "service_quality": N_("Service quality"),
+    "other": N_("Other"),
 }
 # The same states as our staff read them (the queue, the staff page, the filters).
 STAFF_STATUS_LABELS: dict[DisputeStatus, str] = {**STATUS_LABELS, S.AWAITING_CUSTOMER: "Waiting for the customer"}
@@ -101,17 +116,17 @@ class EventKind(StrEnum):
 CUSTOMER_HIDDEN = frozenset({EventKind.NOTE, EventKind.APPROVAL_DECLINED})
 
 EVENT_LABELS: dict[EventKind, str] = {
-    EventKind.RAISED: "Dispute raised",
-    EventKind.MESSAGE: "Message",
-    EventKind.NOTE: "Internal note",
-    EventKind.INFORMATION_REQUESTED: "We asked for more information",
-    EventKind.ANSWERED: "You answered",
-    EventKind.REVIEW_STARTED: "Review started",
-    EventKind.ASSIGNED: "Assigned",
-    EventKind.APPROVAL_REQUESTED: "Credit awaiting approval",
-    EventKind.APPROVAL_DECLINED: "Credit sent back to review",
-    EventKind.CREDITED: "Credit note issued",
-    EventKind.REJECTED: "Rejected",
-    EventKind.REBILLED: "Re-billed with a corrected invoice",
-    EventKind.WITHDRAWN: "Withdrawn",
+    EventKind.RAISED: N_("Dispute raised"),
+    EventKind.MESSAGE: N_("Message"),
+    EventKind.NOTE: N_("Internal note"),
+    EventKind.INFORMATION_REQUESTED: N_("We asked for more information"),
+    EventKind.ANSWERED: N_("You answered"),
+    EventKind.REVIEW_STARTED: N_("Review started"),
+    EventKind.ASSIGNED: N_("Assigned"),
+    EventKind.APPROVAL_REQUESTED: N_("Credit awaiting approval"),
+    EventKind.APPROVAL_DECLINED: N_("Credit sent back to review"),
+    EventKind.CREDITED: N_("Credit note issued"),
+    EventKind.REJECTED: N_("Rejected"),
+    EventKind.REBILLED: N_("Re-billed with a corrected invoice"),
+    EventKind.WITHDRAWN: N_("Withdrawn"),
 }

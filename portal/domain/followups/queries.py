@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from portal.domain.access.policy import Access
 from portal.domain.attachments.models import StoredFile
 from portal.domain.core.errors import NotFound
+from portal.domain.core.locales import N_, Text
 from portal.domain.core.money import Money, exponent
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.disputes.models import Dispute
@@ -202,15 +203,16 @@ def _files_by_event(db: Session, followup_id: int) -> dict[int | None, tuple[Att
     return {key: tuple(value) for key, value in found.items()}
 
 
-def details_lines(followup: Followup) -> tuple[tuple[str, str], ...]:
-    """What the clerk said, readable (the kinds this area knows; others show nothing here)."""
+def details_lines(followup: Followup) -> tuple[tuple[str, object], ...]:
+    """What the clerk said, readable (the kinds this area knows; others show nothing here): labels
+    marked for the catalogue, dates and money as values the page writes its reader's way."""
     d = followup.details or {}
     if followup.kind == FollowupKind.ALREADY_PAID:
         amount = Money(int(d["amount_minor"]), str(d["currency"]))
-        return (("Paid on", date.fromisoformat(d["paid_on"]).strftime("%d %b %Y")), ("Amount", amount.format()),
-                ("Method", OFFLINE_METHOD_LABELS[OfflineMethod(d["method"])]), ("Reference", str(d["reference"])))
+        return ((N_("Paid on"), date.fromisoformat(d["paid_on"])), (N_("Amount"), amount),
+                (N_("Method"), Text(OFFLINE_METHOD_LABELS[OfflineMethod(d["method"])])), (N_("Reference"), str(d["reference"])))
     if followup.kind == FollowupKind.AWAITING_APPROVAL:
-        return (("Expected payment date", date.fromisoformat(d["expected_date"]).strftime("%d %b %Y")),)
+        return ((N_("Expected payment date"), date.fromisoformat(d["expected_date"])),)
     return tuple((str(key).replace("_", " ").capitalize(), str(value)) for key, value in sorted(d.items()))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from portal.domain.core.locales import N_
 from portal.domain.core.states import Transitions
 
 
@@ -87,14 +88,14 @@ ACTIVE = frozenset(FollowupStatus) - FINAL
 
 # What the customer reads (the clerk's own words where they reported it).
 KIND_LABELS: dict[FollowupKind, str] = {
-    K.ALREADY_PAID: "We already paid it",
-    K.NEEDS_PO: "We need a PO number, or the PO is wrong",
-    K.AWAITING_APPROVAL: "It's waiting for approval on our side",
-    K.WRONG_CONTACT: "I'm not the right person",
-    K.BANK_DEBIT_FAILED: "A bank payment failed or came back",
-    K.PROMISE_BROKEN: "A promise to pay was broken",
-    K.PLAN_DEFAULTED: "An installment plan defaulted",
-    K.EMAIL_BOUNCED: "A reminder email bounced",
+    K.ALREADY_PAID: N_("We already paid it"),
+    K.NEEDS_PO: N_("We need a PO number, or the PO is wrong"),
+    K.AWAITING_APPROVAL: N_("It's waiting for approval on our side"),
+    K.WRONG_CONTACT: N_("I'm not the right person"),
+    K.BANK_DEBIT_FAILED: N_("A bank payment failed or came back"),
+    K.PROMISE_BROKEN: N_("A promise to pay was broken"),
+    K.PLAN_DEFAULTED: N_("An installment plan defaulted"),
+    K.EMAIL_BOUNCED: N_("A reminder email bounced"),
 }
 
 # What staff read: the work to do.
@@ -124,10 +125,10 @@ STATUS_LABELS: dict[FollowupStatus, str] = {
 
 # The customer's view of the same statuses.
 CUSTOMER_STATUS_LABELS: dict[FollowupStatus, str] = {
-    S.OPEN: "We're on it",
-    S.WAITING: "Waiting for your answer",
-    S.RESOLVED: "Sorted",
-    S.DISMISSED: "Closed",
+    S.OPEN: N_("We're on it"),
+    S.WAITING: N_("Waiting for your answer"),
+    S.RESOLVED: N_("Sorted"),
+    S.DISMISSED: N_("Closed"),
 }
 
 STATUS_BADGES: dict[FollowupStatus, str] = {S.OPEN: "open", S.WAITING: "partial", S.RESOLVED: "paid",
@@ -154,10 +155,10 @@ class OfflineMethod(StrEnum):
 
 
 OFFLINE_METHOD_LABELS: dict[OfflineMethod, str] = {
-    OfflineMethod.WIRE: "Wire transfer",
-    OfflineMethod.ACH: "ACH bank transfer",
-    OfflineMethod.CHECK: "Check",
-    OfflineMethod.CARD_ELSEWHERE: "Card, outside this portal",
+    OfflineMethod.WIRE: N_("Wire transfer"),
+    OfflineMethod.ACH: N_("ACH bank transfer"),
+    OfflineMethod.CHECK: N_("Check"),
+    OfflineMethod.CARD_ELSEWHERE: N_("Card, outside this portal"),
 }
 
 # The `payments.method` a matched report is recorded with: received outside Stripe, never

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from portal.domain.core.locales import N_
+
 
 class EntryKind(StrEnum):
     ISSUED = "issued"
@@ -44,13 +46,13 @@ ENTRY_SIGNS: dict[EntryKind, int] = {
 }
 
 ENTRY_LABELS: dict[EntryKind, str] = {
-    EntryKind.ISSUED: "Invoice issued",
-    EntryKind.PAYMENT: "Payment received",
-    EntryKind.PAYMENT_REVERSAL: "Payment reversed",
-    EntryKind.CREDIT_NOTE: "Credit note",
-    EntryKind.REFUND: "Refund",
-    EntryKind.CHARGEBACK: "Chargeback",
-    EntryKind.CHARGEBACK_REVERSAL: "Chargeback reversed",
+    EntryKind.ISSUED: N_("Invoice issued"),
+    EntryKind.PAYMENT: N_("Payment received"),
+    EntryKind.PAYMENT_REVERSAL: N_("Payment reversed"),
+    EntryKind.CREDIT_NOTE: N_("Credit note"),
+    EntryKind.REFUND: N_("Refund"),
+    EntryKind.CHARGEBACK: N_("Chargeback"),
+    EntryKind.CHARGEBACK_REVERSAL: N_("Chargeback reversed"),
 }
 
 

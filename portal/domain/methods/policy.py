@@ -11,8 +11,8 @@ import hashlib
 from datetime import timedelta
 
 from portal.domain.access.policy import Access
-from portal.domain.core.locales import N_
 from portal.domain.core.errors import DomainError, NotFound
+from portal.domain.core.locales import DEFAULT_LANGUAGE, N_, language_or_default, translations
 
 
 # A SetupIntent checks a card without charging it, which is what card testers look for: a
@@ -38,13 +38,19 @@ def require_whole_account(access: Access | None) -> Access:
     return access
 
 
-def consent_text(supplier_name: str, customer_name: str) -> str:
+# The authorisation a contact gives when saving a card, in their language; stored with the
+# method exactly as shown.
+CARD_CONSENT_TEXT = N_(
+    "I authorise %(supplier)s to save this card and to charge it for invoices of %(customer)s, "
+    "including installments charged automatically on their due dates, when someone at "
+    "%(customer)s asks for it. The card stays saved until someone at %(customer)s removes it here."
+)
+
+
+def consent_text(supplier_name: str, customer_name: str, language: str | None = DEFAULT_LANGUAGE) -> str:
     """The authorisation a contact gives when saving a card (stored with the method)."""
-    return (
-        f"I authorise {supplier_name} to save this card and to charge it for invoices of {customer_name}, "
-        "including installments charged automatically on their due dates, when someone at "
-        f"{customer_name} asks for it. The card stays saved until someone at {customer_name} removes it here."
-    )
+    return translations(language_or_default(language)).gettext(CARD_CONSENT_TEXT) % {
+        "supplier": supplier_name, "customer": customer_name}
 
 
 # A US bank account is saved only for a customer invoiced in US dollars (ACH Direct Debit).
@@ -56,15 +62,21 @@ def offers_bank_accounts(currency: str, dialect_saves_bank_accounts: bool) -> bo
     return dialect_saves_bank_accounts and currency in BANK_ACCOUNT_CURRENCIES
 
 
-def bank_mandate_text(supplier_name: str, customer_name: str) -> str:
+# The ACH debit mandate a contact accepts when saving a bank account, in their language;
+# stored with it exactly as shown.
+BANK_MANDATE_TEXT = N_(
+    "By saving a bank account, I authorize %(supplier)s to debit it through the ACH network for "
+    "invoices of %(customer)s, each time someone at %(customer)s asks for it, including "
+    "installments debited automatically on their due dates, and, if a debit is returned, to debit it "
+    "again or otherwise collect the amount as the invoices allow. The account stays saved until someone "
+    "at %(customer)s removes it here; removing it revokes this authorization for later debits."
+)
+
+
+def bank_mandate_text(supplier_name: str, customer_name: str, language: str | None = DEFAULT_LANGUAGE) -> str:
     """The ACH debit mandate a contact accepts when saving a bank account (stored with it)."""
-    return (
-        f"By saving a bank account, I authorize {supplier_name} to debit it through the ACH network for "
-        f"invoices of {customer_name}, each time someone at {customer_name} asks for it, including "
-        "installments debited automatically on their due dates, and, if a debit is returned, to debit it "
-        f"again or otherwise collect the amount as the invoices allow. The account stays saved until someone "
-        f"at {customer_name} removes it here; removing it revokes this authorization for later debits."
-    )
+    return translations(language_or_default(language)).gettext(BANK_MANDATE_TEXT) % {
+        "supplier": supplier_name, "customer": customer_name}
 
 
 def customer_key(customer_public_id: str) -> str:

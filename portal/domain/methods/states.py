@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from portal.domain.core.locales import N_
 from portal.domain.core.states import Transitions
 from portal.domain.gateway.protocol import NEXT_ACTION_MICRODEPOSITS, SetupSnapshot
 
@@ -31,14 +32,14 @@ VERIFICATION_TRANSITIONS = Transitions("saved method verification", Verification
 
 # What a person reads for each status.
 VERIFICATION_LABELS = {
-    Verification.VERIFIED: "Verified",
-    Verification.PENDING: "Waiting for verification",
-    Verification.FAILED: "Verification failed",
+    Verification.VERIFIED: N_("Verified"),
+    Verification.PENDING: N_("Waiting for verification"),
+    Verification.FAILED: N_("Verification failed"),
 }
 
 # What a person reads for a bank account that was verified and then refused by its bank (a
 # debit failed or came back): `failed` with a `verified_at`.
-REFUSED_BY_BANK_LABEL = "Refused by the bank: cannot be used"
+REFUSED_BY_BANK_LABEL = N_("Refused by the bank: cannot be used")
 
 
 def verification_label(status: str, verified_at) -> str:

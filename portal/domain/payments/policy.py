@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from portal.domain.core.errors import DomainError, Text
-from portal.domain.core.locales import N_
+from portal.domain.core.errors import DomainError
+from portal.domain.core.locales import DEFAULT_LANGUAGE, N_, Text, language_or_default, translations
 from portal.domain.core.money import Money
 from portal.domain.ledger.queries import Standing
 
@@ -233,14 +233,16 @@ BANK_ACCOUNT_CURRENCIES = ("USD",)
 # Stripe: an ACH debit takes up to 4 business days to succeed or fail.
 ACH_BUSINESS_DAYS = 4
 
-# The words shown beside a bank account on the pay page, stored with each acceptance and
-# sent to Stripe as the mandate's online acceptance. `{supplier}` is our company's name.
-ACH_MANDATE_TEXT = (
-    "By paying from a bank account, you authorize {supplier} to debit the account you choose for the "
+# The words shown beside a bank account on the pay page, in the contact's language, stored
+# with each acceptance exactly as shown and sent to Stripe as the mandate's online acceptance.
+# `%(supplier)s` is our company's name.
+ACH_MANDATE_TEXT = N_(
+    "By paying from a bank account, you authorize %(supplier)s to debit the account you choose for the "
     "amount shown, once, through the ACH network, and, if the debit is returned, to debit it again "
     "or otherwise collect the amount as the invoices allow. You can revoke this authorization by "
     "writing to us before the payment is submitted to your bank."
 )
+UNNAMED_SUPPLIER = N_("the supplier")
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ class BankConsent:
     ip: str = ""
     user_agent: str = ""
     supplier_name: str = ""
+    language: str = DEFAULT_LANGUAGE  # the contact's, which the page showed the mandate in
 
 
 @dataclass(frozen=True)
@@ -263,8 +266,10 @@ class StoredMandate:
     user_agent: str = ""
 
 
-def mandate_text(supplier_name: str) -> str:
-    return ACH_MANDATE_TEXT.format(supplier=supplier_name or "the supplier")
+def mandate_text(supplier_name: str, language: str | None = DEFAULT_LANGUAGE) -> str:
+    """The mandate words in `language`, as the pay page shows them and the debit stores them."""
+    gettext = translations(language_or_default(language)).gettext
+    return gettext(ACH_MANDATE_TEXT) % {"supplier": supplier_name or gettext(UNNAMED_SUPPLIER)}
 
 
 def ach_expected_by(started: date) -> date:
@@ -278,12 +283,13 @@ def ach_expected_by(started: date) -> date:
     return day
 
 
-def in_flight_label(label: str, method: str, status: str, started_at: datetime) -> str:
-    """"Processing, expected by 07 Dec 2026" for a bank debit on its way; `label` otherwise."""
+def in_flight_label(label: str, method: str, status: str, started_at: datetime) -> str | Text:
+    """"Processing, expected by 07 Dec 2026" for a bank debit on its way (a `Text`: the page
+    translates it and writes the date its reader's way); `label` otherwise."""
     if method == BANK_ACCOUNT and status == "processing":
-        return f"Processing, expected by {ach_expected_by(started_at.date()).strftime('%d %b %Y')}"
+        return Text(N_("Processing, expected by %(day)s"), day=ach_expected_by(started_at.date()))
     if method == BANK_ACCOUNT and status == "requires_action":
-        return "Waiting for bank account verification"
+        return N_("Waiting for bank account verification")
     return label
 
 

@@ -486,7 +486,7 @@ def record_card(payment: Payment, snapshot: IntentSnapshot) -> None:
 
 def _record_mandate(ctx: Context, payment: Payment, origin: BankConsent) -> None:
     ctx.db.add(BankDebit(
-        payment_id=payment.id, contact_id=payment.contact_id, mandate_text=mandate_text(origin.supplier_name),
+        payment_id=payment.id, contact_id=payment.contact_id, mandate_text=mandate_text(origin.supplier_name, origin.language),
         accepted_at=ctx.clock.now(), ip=origin.ip[:64], user_agent=origin.user_agent[:500], return_code="",
     ))
     ctx.db.flush()

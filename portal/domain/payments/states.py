@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from portal.domain.core.locales import N_
 from portal.domain.core.states import Transitions
 
 
@@ -38,9 +39,9 @@ FINAL = PAYMENT_TRANSITIONS.final
 
 # What a person reads for a payment still in flight.
 IN_FLIGHT_LABELS = {
-    PaymentStatus.NEW: "Payment started",
-    PaymentStatus.REQUIRES_ACTION: "Payment awaiting authentication",
-    PaymentStatus.PROCESSING: "Payment processing",
+    PaymentStatus.NEW: N_("Payment started"),
+    PaymentStatus.REQUIRES_ACTION: N_("Payment awaiting authentication"),
+    PaymentStatus.PROCESSING: N_("Payment processing"),
 }
 
 # Which of our statuses a PaymentIntent status means (None: no change implied).

@@ -25,7 +25,10 @@ from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment
 from portal.domain.payments.policy import ach_expected_by
 from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanAmendment, PlanInvoice, StoredPlanPolicy
 from portal.domain.plans.policy import MAX_FIRST_DATE_DAYS, POLICY_BOUNDS, PlanPolicy
-from portal.domain.plans.states import LIVE_PLAN, OWED, AmendmentStatus, InstallmentStatus, PlanStatus
+from portal.domain.plans.states import (
+    CADENCE_WORDS, INSTALLMENT_STATUS_LABELS, LIVE_PLAN, OWED, PLAN_STATUS_LABELS, AmendmentStatus, Cadence, InstallmentStatus,
+    PlanStatus,
+)
 
 ACTIVE_PLAN = (PlanStatus.ACTIVE, PlanStatus.PAUSED)
 AT_RISK = (InstallmentStatus.FAILED, InstallmentStatus.ACTION_REQUIRED)
@@ -183,6 +186,14 @@ class PlanLine:
     next_due: date | None
     new_schedule_waiting: bool = False  # staff proposed a new schedule: the customer's answer is awaited
 
+    @property
+    def status_label(self) -> str:
+        return PLAN_STATUS_LABELS[PlanStatus(self.status)]
+
+    @property
+    def cadence_word(self) -> str:
+        return CADENCE_WORDS[Cadence(self.cadence)]
+
 
 def customer_plans(db: Session, customer_id: int) -> list[PlanLine]:
     plans = db.scalars(select(Plan).where(Plan.customer_id == customer_id).order_by(Plan.id.desc()).limit(100)).all()
@@ -208,6 +219,10 @@ class InstallmentLine:
     failure_code: str
     expected_by: date | None = None  # a bank debit in flight: Stripe's latest settlement date
 
+    @property
+    def status_label(self) -> str:
+        return INSTALLMENT_STATUS_LABELS[InstallmentStatus(self.status)]
+
 
 @dataclass(frozen=True)
 class PlanPage:
@@ -222,6 +237,14 @@ class PlanPage:
     on_hold: bool = False
     hold_reason: str = ""
     amendment: PlanAmendment | None = None  # a new schedule waiting for the customer's answer
+
+    @property
+    def status_label(self) -> str:
+        return PLAN_STATUS_LABELS[PlanStatus(self.plan.status)]
+
+    @property
+    def cadence_word(self) -> str:
+        return CADENCE_WORDS[Cadence(self.plan.cadence)]
 
 
 def plan_page(db: Session, plan: Plan) -> PlanPage:

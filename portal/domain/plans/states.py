@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from portal.domain.core.locales import N_
 from portal.domain.core.states import Transitions
 
 
@@ -102,6 +103,40 @@ class Cadence(StrEnum):
     WEEKLY = "weekly"
     BIWEEKLY = "biweekly"
     MONTHLY = "monthly"
+
+
+# What the customer reads: the choice of cadence, and the cadence inside a sentence ("3
+# installments, monthly, paid by you.").
+CADENCE_LABELS: dict[Cadence, str] = {
+    Cadence.MONTHLY: N_("Monthly"),
+    Cadence.BIWEEKLY: N_("Every two weeks"),
+    Cadence.WEEKLY: N_("Weekly"),
+}
+CADENCE_WORDS: dict[Cadence, str] = {
+    Cadence.MONTHLY: N_("monthly"),
+    Cadence.BIWEEKLY: N_("every two weeks"),
+    Cadence.WEEKLY: N_("weekly"),
+}
+
+# The statuses as the customer reads them (the plan's badge, each installment's).
+PLAN_STATUS_LABELS: dict[PlanStatus, str] = {
+    PlanStatus.PENDING_APPROVAL: N_("Waiting for our approval"),
+    PlanStatus.COUNTERED: N_("New terms proposed"),
+    PlanStatus.ACTIVE: N_("Active"),
+    PlanStatus.PAUSED: N_("Paused"),
+    PlanStatus.COMPLETED: N_("Completed"),
+    PlanStatus.DEFAULTED: N_("Defaulted"),
+    PlanStatus.DECLINED: N_("Declined"),
+    PlanStatus.CANCELLED: N_("Plan cancelled"),
+}
+INSTALLMENT_STATUS_LABELS: dict[InstallmentStatus, str] = {
+    InstallmentStatus.SCHEDULED: N_("Scheduled"),
+    InstallmentStatus.CHARGING: N_("Being charged"),
+    InstallmentStatus.PAID: N_("Paid"),
+    InstallmentStatus.FAILED: N_("Failed"),
+    InstallmentStatus.ACTION_REQUIRED: N_("Action needed"),
+    InstallmentStatus.CANCELLED: N_("Cancelled"),
+}
 
 
 class PayBy(StrEnum):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.access.policy import Access, named_invoices
 from portal.domain.core.errors import NotFound
+from portal.domain.core.locales import N_, Text
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Customer
 from portal.domain.invoicing.models import Invoice
@@ -99,7 +100,7 @@ def promised_invoice_ids(db: Session, customer_id: int, today: date,
 @dataclass(frozen=True)
 class FormInvoice:
     standing: Standing
-    problem: str  # why it cannot be promised, or ""
+    problem: str | Text  # why it cannot be promised (marked for the catalogue), or ""
 
     @property
     def invoice(self):
@@ -144,19 +145,19 @@ def promise_form(db: Session, access: Access, public_ids: list[str], today: date
     for standing in standings:
         problem = ""
         if standing.is_paid:
-            problem = "Already paid."
+            problem = N_("Already paid.")
         elif standing.invoice.id in promised:
-            problem = f"Already promised for {promised[standing.invoice.id]:%d %b}."
+            problem = Text(N_("Already promised for %(day)s."), day=promised[standing.invoice.id])
         elif standing.payable.minor <= 0:
-            problem = "Disputed: it can be promised once the dispute ends." if standing.disputed.minor > 0 \
-                else "A payment is processing."
+            problem = N_("Disputed: it can be promised once the dispute ends.") if standing.disputed.minor > 0 \
+                else N_("A payment is processing.")
         items.append(FormInvoice(standing, problem))
     form = PromiseForm(items, earliest, latest, METHOD_CHOICES)
     if not form.promisable:
-        return PromiseForm(items, earliest, latest, METHOD_CHOICES, "None of these invoices can be promised now.")
+        return PromiseForm(items, earliest, latest, METHOD_CHOICES, N_("None of these invoices can be promised now."))
     if form.total is None:
         return PromiseForm(items, earliest, latest, METHOD_CHOICES,
-                           "Invoices in different currencies need separate promises.")
+                           N_("Invoices in different currencies need separate promises."))
     return form
 
 

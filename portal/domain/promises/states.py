@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from portal.domain.core.locales import N_
 from portal.domain.core.states import Transitions
 
 
@@ -35,10 +36,10 @@ PROMISE_TRANSITIONS = Transitions("promise", PromiseStatus, {
 FINAL = PROMISE_TRANSITIONS.final
 
 STATUS_LABELS: dict[PromiseStatus, str] = {
-    S.OPEN: "Promised",
-    S.KEPT: "Kept",
-    S.BROKEN: "Broken",
-    S.CANCELLED: "Cancelled",
+    S.OPEN: N_("Promised"),
+    S.KEPT: N_("Kept"),
+    S.BROKEN: N_("Broken"),
+    S.CANCELLED: N_("Cancelled"),
 }
 
 # The badge style each status is shown with (the portal's badge classes).
@@ -55,8 +56,8 @@ class PaymentMethod(StrEnum):
 
 
 METHOD_LABELS: dict[PaymentMethod, str] = {
-    PaymentMethod.WIRE: "Wire transfer",
-    PaymentMethod.ACH: "ACH bank transfer",
-    PaymentMethod.CHECK: "Check",
-    PaymentMethod.CARD: "Card, in this portal",
+    PaymentMethod.WIRE: N_("Wire transfer"),
+    PaymentMethod.ACH: N_("ACH bank transfer"),
+    PaymentMethod.CHECK: N_("Check"),
+    PaymentMethod.CARD: N_("Card, in this portal"),
 }

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from portal.domain.core.locales import translate
 from portal.domain.payments.policy import (
     ACH_RETURN_FALLBACK, AllocationRequest, CardPaymentForm, PaymentRefused, ach_expected_by, ach_return_reason,
     check_form_shape, in_flight_label,
@@ -54,8 +55,11 @@ def test_a_debit_is_expected_four_business_days_after_it_started(started, expect
 
 def test_in_flight_label_names_the_expected_day_for_a_bank_debit_only():
     started = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
-    assert in_flight_label("Payment processing", "us_bank_account", "processing", started) \
-        == "Processing, expected by 08 Dec 2026"
+    label = in_flight_label("Payment processing", "us_bank_account", "processing", started)
+    assert str(label) == "Processing, expected by 08 Dec 2026"
+    # Translated where it is read, the date written the reader's way.
+    assert translate(label, "fr") == "En cours, prévu d'ici le 8 déc. 2026"
+    assert translate(label, "de") == "In Bearbeitung, erwartet bis 08.12.2026"
     assert in_flight_label("Payment processing", "card", "processing", started) == "Payment processing"
     assert "verification" in in_flight_label("x", "us_bank_account", "requires_action", started)
 
