@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from portal.domain.access.policy import Access
 from portal.domain.core.errors import DomainError, NotFound
-from portal.domain.core.locales import DEFAULT_LANGUAGE, N_, language_or_default, translations
+from portal.domain.core.locales import DEFAULT_LANGUAGE, N_, Text
 
 
 # A SetupIntent checks a card without charging it, which is what card testers look for: a
@@ -49,8 +49,7 @@ CARD_CONSENT_TEXT = N_(
 
 def consent_text(supplier_name: str, customer_name: str, language: str | None = DEFAULT_LANGUAGE) -> str:
     """The authorisation a contact gives when saving a card (stored with the method)."""
-    return translations(language_or_default(language)).gettext(CARD_CONSENT_TEXT) % {
-        "supplier": supplier_name, "customer": customer_name}
+    return Text(CARD_CONSENT_TEXT, supplier=supplier_name, customer=customer_name).render(language)
 
 
 # A US bank account is saved only for a customer invoiced in US dollars (ACH Direct Debit).
@@ -75,8 +74,7 @@ BANK_MANDATE_TEXT = N_(
 
 def bank_mandate_text(supplier_name: str, customer_name: str, language: str | None = DEFAULT_LANGUAGE) -> str:
     """The ACH debit mandate a contact accepts when saving a bank account (stored with it)."""
-    return translations(language_or_default(language)).gettext(BANK_MANDATE_TEXT) % {
-        "supplier": supplier_name, "customer": customer_name}
+    return Text(BANK_MANDATE_TEXT, supplier=supplier_name, customer=customer_name).render(language)
 
 
 def customer_key(customer_public_id: str) -> str:
