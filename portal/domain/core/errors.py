@@ -59,6 +59,22 @@ class Text:
         return f"Text({self.template!r}, **{self.params!r})"
 
 
+
+class FieldName:
+    """A field as a refusal names it, in both places a sentence puts it: as its subject, first
+    ("The name can be at most 200 characters.") and inside it ("Enter the name."). Each is a
+    template marked with `N_`, so a language that declines nouns (German "Der Name ...",
+    "Geben Sie den Namen ein.") writes both right. A label only staff read stays unmarked."""
+
+    __slots__ = ("subject", "object")
+
+    def __init__(self, subject: str, object_: str, /) -> None:
+        self.subject = Text(subject)
+        self.object = Text(object_)
+
+    def __repr__(self) -> str:
+        return f"FieldName({self.subject.template!r}, {self.object.template!r})"
+
 def _written(value, language: str, gettext: Gettext):
     """A parameter as `language` writes it: Money and dates formatted for its locale, a
     nested sentence or refusal translated too; numbers and names as they are."""
