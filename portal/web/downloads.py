@@ -26,6 +26,7 @@ from portal.domain.attachments.service import open_stored_file
 from portal.domain.attachments.states import ScanStatus
 from portal.domain.attachments.storage import FileStorage
 from portal.web.errors import error_response
+from portal.web.i18n import refusal_message
 
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 
@@ -35,7 +36,7 @@ def download_response(stored: StoredFile, storage: FileStorage):
         stream = open_stored_file(storage, stored)
     except FileNotServable as refusal:
         pending = stored.scan_status == ScanStatus.PENDING
-        return error_response(409, refusal.message, title="Not available yet" if pending else "Not available")
+        return error_response(409, refusal_message(refusal), title="Not available yet" if pending else "Not available")
     # Sanitised when stored; sanitised again so that no row, however it was written, can put a
     # line break into the header (werkzeug would answer 500 for it).
     name = sanitise_display_name(stored.display_name) or "attachment"

@@ -104,8 +104,9 @@ def inspect_content(staged: BinaryIO, size: int, claimed: FileKind, name: str, l
     actual = _recognise(head, name)
     if actual is not claimed:
         raise UploadRefused(
-            f"“{name}” is named as {claimed.a_label} but its content is {actual.a_label}: "
-            f"rename it to end with {actual.extensions[0]}, or attach the right file."
+            N_("“%(name)s” is named as %(claimed)s but its content is %(actual)s: "
+               "rename it to end with %(extension)s, or attach the right file."),
+            name=name, claimed=claimed.a_label_text, actual=actual.a_label_text, extension=actual.extensions[0],
         )
     if actual is PDF:
         _check_pdf(staged, size, head, name)
@@ -151,6 +152,13 @@ def _check_pdf(staged: BinaryIO, size: int, head: bytes, name: str) -> None:
         raise UploadRefused(N_("“%(name)s” is not a complete PDF (it has no end-of-file marker): was it cut short?"), name=name)
 
 
+# An image Pillow could not read, by kind.
+_UNREADABLE = {
+    "png": N_("“%(name)s” is not a valid PNG image: it could not be read."),
+    "jpeg": N_("“%(name)s” is not a valid JPEG image: it could not be read."),
+}
+
+
 def _check_image(staged: BinaryIO, kind: FileKind, name: str, limits: UploadLimits) -> None:
     """Header only: `Image.open` reads the size from the header and decodes nothing. Pillow's
     own bomb check (a warning past `Image.MAX_IMAGE_PIXELS`, an error past twice that) is
@@ -176,7 +184,7 @@ def _check_image(staged: BinaryIO, kind: FileKind, name: str, limits: UploadLimi
     except UploadRefused:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error):
-        raise UploadRefused(f"“{name}” is not a valid {kind.label}: it could not be read.") from None
+        raise UploadRefused(_UNREADABLE[kind.name], name=name) from None
 
 
 def _check_text(staged: BinaryIO, head: bytes, name: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from portal.domain.core.errors import DomainError
+from portal.domain.core.errors import DomainError, Text
 from portal.domain.core.locales import N_
 
 MB = 1024 * 1024
@@ -29,6 +29,11 @@ class FileKind:
     def a_label(self) -> str:
         return f"{'an' if self.label[0] in 'AEIOU' else 'a'} {self.label}"
 
+    @property
+    def a_label_text(self) -> Text:
+        """`a_label` in the reader's language ("a PNG image", "une image PNG")."""
+        return Text(_A_LABELS.get(self.name, self.a_label))
+
 
 PDF = FileKind("pdf", "PDF", "application/pdf", (".pdf",))
 PNG = FileKind("png", "PNG image", "image/png", (".png",))
@@ -43,6 +48,11 @@ ALLOWED_KINDS: tuple[FileKind, ...] = (PDF, PNG, JPEG, CSV, XLSX)
 KINDS_BY_EXTENSION = {extension: kind for kind in ALLOWED_KINDS for extension in kind.extensions}
 ALLOWED_CONTENT_TYPES = frozenset(kind.content_type for kind in ALLOWED_KINDS)
 ALLOWED_LIST_TEXT = "PDF, PNG, JPEG, CSV and XLSX"
+# Each kind's `a_label`, marked for the catalogue.
+_A_LABELS = {
+    "pdf": N_("a PDF"), "png": N_("a PNG image"), "jpeg": N_("a JPEG image"), "csv": N_("a CSV file"),
+    "xlsx": N_("an Excel workbook (XLSX)"),
+}
 
 
 @dataclass(frozen=True)
@@ -139,5 +149,14 @@ def check_counts(file_count: int, limits: UploadLimits) -> None:
                             limit=limits.max_files, count=file_count)
 
 
+def size_text(size: int) -> Text:
+    """A size in whole megabytes (kilobytes under one), in the reader's language: "10 MB",
+    "10 Mo"."""
+    if size >= MB:
+        return Text(N_("%(count)s MB"), count=f"{size / MB:.0f}")
+    return Text(N_("%(count)s KB"), count=max(size // 1024, 1))
+
+
 def describe_size(size: int) -> str:
-    return f"{size / MB:.0f} MB" if size >= MB else f"{max(size // 1024, 1)} KB"
+    """`size_text` in English: "10 MB", "512 KB"."""
+    return size_text(size).render()

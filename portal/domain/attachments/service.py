@@ -34,13 +34,13 @@ from typing import IO, BinaryIO, Protocol
 from portal.domain.attachments.inspection import inspect_content
 from portal.domain.attachments.models import StoredFile
 from portal.domain.attachments.policy import (
-    ALLOWED_CONTENT_TYPES, DEFAULT_LIMITS, FileKind, FileNotServable, UploadLimits, UploadRefused, check_counts, describe_size,
+    ALLOWED_CONTENT_TYPES, DEFAULT_LIMITS, FileKind, FileNotServable, UploadLimits, UploadRefused, check_counts, size_text,
     kind_for_name, sanitise_display_name,
 )
 from portal.domain.attachments.states import ScanStatus
 from portal.domain.attachments.storage import FileStorage, new_storage_key
 from portal.domain.core.context import Context
-from portal.domain.core.errors import NotFound
+from portal.domain.core.errors import NotFound, Text
 from portal.domain.core.locales import N_
 
 log = logging.getLogger(__name__)
@@ -152,11 +152,11 @@ def _stage(incoming: IncomingFile, limits: UploadLimits, request_room: int, stag
             size += len(chunk)
             if size > limits.max_file_bytes:
                 raise UploadRefused(N_("“%(name)s” is larger than %(size)s, the most a file may be."),
-                                    name=name, size=describe_size(limits.max_file_bytes))
+                                    name=name, size=size_text(limits.max_file_bytes))
             if size > request_room:
                 raise UploadRefused(
                     N_("The files are larger than %(size)s together, the most one upload may carry: attach some "
-                       "of them in another message."), size=describe_size(limits.max_request_bytes),
+                       "of them in another message."), size=size_text(limits.max_request_bytes),
                 )
             digest.update(chunk)
             target.write(chunk)
@@ -195,14 +195,15 @@ def _store(ctx: Context, staged: list[_Staged], storage: FileStorage, status: Sc
     return rows
 
 
-def refusal_for(stored: StoredFile) -> str | None:
+def refusal_for(stored: StoredFile) -> Text | None:
     """Why `stored` may not be downloaded now, or None when it may."""
+    name = stored.display_name
     if stored.scan_status == ScanStatus.PENDING:
-        return f"“{stored.display_name}” is still being checked for viruses. Try again in a few minutes."
+        return Text(N_("“%(name)s” is still being checked for viruses. Try again in a few minutes."), name=name)
     if stored.scan_status == ScanStatus.INFECTED:
-        return f"“{stored.display_name}” was found to contain malware and cannot be downloaded."
+        return Text(N_("“%(name)s” was found to contain malware and cannot be downloaded."), name=name)
     if not stored.servable or stored.content_type not in ALLOWED_CONTENT_TYPES:
-        return f"“{stored.display_name}” cannot be downloaded."
+        return Text(N_("“%(name)s” cannot be downloaded."), name=name)
     return None
 
 

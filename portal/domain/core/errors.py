@@ -17,7 +17,25 @@ from __future__ import annotations
 
 from portal.domain.core.locales import Gettext, Text
 
-__all__ = ["DomainError", "InvalidTransition", "NotFound", "Text"]
+
+class FieldName:
+    """A field as a refusal names it, in both places a sentence puts it: as its subject, first
+    ("The name can be at most 200 characters.") and inside it ("Enter the name."). Each is a
+    template marked with `N_`, so a language that declines nouns (German "Der Name ...",
+    "Geben Sie den Namen ein.") writes both right. A label only staff read stays unmarked."""
+
+    __slots__ = ("subject", "object")
+
+    def __init__(self, subject: str, object_: str, /) -> None:
+        self.subject = Text(subject)
+        self.object = Text(object_)
+
+    def __repr__(self) -> str:
+        return f"FieldName({self.subject.template!r}, {self.object.template!r})"
+
+
+__all__ = ["DomainError", "FieldName", "InvalidTransition", "NotFound", "Text"]
+
 
 class DomainError(Exception):
     """A refusal with a clear message; nothing was changed.

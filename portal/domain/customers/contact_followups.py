@@ -31,7 +31,7 @@ from portal.domain.core.context import Context
 from portal.domain.core.errors import NotFound
 from portal.domain.customers.models import Contact
 from portal.domain.customers.policy import (
-    ContactRefused, NamedContact, clean_line, known_company_domain, parse_email, parse_named_contact,
+    THE_NOTE, THE_REASON, ContactRefused, NamedContact, clean_line, known_company_domain, parse_email, parse_named_contact,
     receives_email,
 )
 from portal.domain.customers.queries import contacts_with_email
@@ -122,7 +122,7 @@ def report_wrong_contact(
     if not REQUEST_KEY_PATTERN.match(request_key or ""):
         raise ContactRefused(N_("This form has expired. Reload the page and try again."))
     named = parse_named_contact(named.name, named.email)  # checked again: the domain trusts no caller
-    note = clean_line(note, what="The note", max_length=MAX_NOTE_LENGTH, required=False) if note else ""
+    note = clean_line(note, what=THE_NOTE, max_length=MAX_NOTE_LENGTH, required=False) if note else ""
     invoices = contact_form_invoices(ctx.db, access, invoice_public_ids)
     lock_customer(ctx.db, access.customer_id)
     company = list(ctx.db.scalars(select(Contact).where(Contact.customer_id == access.customer_id)))
@@ -165,7 +165,7 @@ def approve_contact(ctx: Context, mail: ContactMail, public_id: str, *, staff_id
 
 def reject_contact(ctx: Context, mail: ContactMail, public_id: str, *, reason: str, staff_id: int) -> Followup:
     """Staff refuse the contact; the clerk who named them reads why."""
-    reason = clean_line(reason, what="The reason", max_length=MAX_NOTE_LENGTH)
+    reason = clean_line(reason, what=THE_REASON, max_length=MAX_NOTE_LENGTH)
     followup = _active_contact_followup(ctx, public_id)
     move_followup(ctx, followup, FollowupStatus.DISMISSED, outcome="rejected", staff_id=staff_id, text=reason,
                   for_customer=True)
@@ -207,7 +207,7 @@ def _bounce_followups(db, contact: Contact) -> int:
 def record_bounce(ctx: Context, mail: ContactMail, address: str, *, reason: str = "") -> BounceReport:
     """A message to `address` bounced (`ContactRefused` for an address that is not one)."""
     address = parse_email(address)
-    reason = clean_line(reason, what="The reason", max_length=200, required=False) if reason else ""
+    reason = clean_line(reason, what=THE_REASON, max_length=200, required=False) if reason else ""
     report = BounceReport()
     for contact in contacts_with_email(ctx.db, address):
         lock_customer(ctx.db, contact.customer_id)

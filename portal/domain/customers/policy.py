@@ -15,7 +15,8 @@ from email.policy import default as default_policy
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from portal.domain.core.errors import DomainError
+from portal.domain.core.errors import DomainError, FieldName
+from portal.domain.core.locales import N_
 
 MAX_NAME_LENGTH = 200
 MAX_EMAIL_LENGTH = 254
@@ -47,27 +48,35 @@ def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(c) == "Cc" or c in _ALSO_REFUSED for c in text)
 
 
-def clean_line(value: str | None, *, what: str, max_length: int, required: bool = True) -> str:
+# The fields a clerk fills in when naming someone, as refusals name them.
+THE_NAME = FieldName(N_("The name"), N_("the name"))
+THE_EMAIL_ADDRESS = FieldName(N_("The email address"), N_("the email address"))
+THE_NOTE = FieldName(N_("The note"), N_("the note"))
+THE_REASON = FieldName(N_("The reason"), N_("the reason"))
+
+
+def clean_line(value: str | None, *, what: FieldName, max_length: int, required: bool = True) -> str:
     """One line of plain text, stripped, at most `max_length` characters."""
     raw = value or ""
     if len(raw) > MAX_RAW_LENGTH or len(raw.strip()) > max_length:
-        raise ContactRefused(f"{what} can be at most {max_length} characters.")
+        raise ContactRefused(N_("%(what)s can be at most %(count)s characters."), what=what.subject, count=max_length)
     if has_control_characters(raw):
-        raise ContactRefused(f"{what} must be one line of plain text.")
+        raise ContactRefused(N_("%(what)s must be one line of plain text."), what=what.subject)
     text = raw.strip()
     if required and not text:
-        raise ContactRefused(f"Enter {what.lower()}.")
+        raise ContactRefused(N_("Enter %(what)s."), what=what.object)
     return text
 
 
-def parse_email(value: str | None, *, what: str = "The email address") -> str:
+def parse_email(value: str | None, *, what: FieldName = THE_EMAIL_ADDRESS) -> str:
     """A plausible address, lower-cased: one `@`, a local part of allowed characters and a
     domain of at least two labels; at most 254 characters."""
     raw = value or ""
     if len(raw) > MAX_RAW_LENGTH or len(raw.strip()) > MAX_EMAIL_LENGTH:
-        raise ContactRefused(f"{what} can be at most {MAX_EMAIL_LENGTH} characters.")
+        raise ContactRefused(N_("%(what)s can be at most %(count)s characters."), what=what.subject,
+                             count=MAX_EMAIL_LENGTH)
     if has_control_characters(raw):
-        raise ContactRefused(f"{what} must be one line of plain text.")
+        raise ContactRefused(N_("%(what)s must be one line of plain text."), what=what.subject)
     address = raw.strip().lower()
     local, at, domain = address.rpartition("@")
     labels = domain.split(".")
@@ -75,7 +84,7 @@ def parse_email(value: str | None, *, what: str = "The email address") -> str:
             or local.startswith(".") or local.endswith(".") or ".." in local
             or len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels)
             or labels[-1].isdigit()):
-        raise ContactRefused(f"{what} does not look like an email address (name@company.com).")
+        raise ContactRefused(N_("%(what)s does not look like an email address (name@company.com)."), what=what.subject)
     return address
 
 
@@ -92,7 +101,7 @@ class NamedContact:
 
 
 def parse_named_contact(name: str | None, email: str | None) -> NamedContact:
-    return NamedContact(name=clean_line(name, what="The name", max_length=MAX_NAME_LENGTH),
+    return NamedContact(name=clean_line(name, what=THE_NAME, max_length=MAX_NAME_LENGTH),
                         email=parse_email(email))
 
 

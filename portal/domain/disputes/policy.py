@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 
 from portal.domain.core.locales import N_
-from portal.domain.core.errors import DomainError
+from portal.domain.core.errors import DomainError, FieldName, Text
 from portal.domain.core.money import Money, MoneyError
 
 from portal.domain.disputes.models import MAX_DESCRIPTION_LENGTH, MAX_MESSAGE_LENGTH
@@ -47,29 +47,37 @@ class DisputeRefused(DomainError):
 # Text
 
 
-def clean_text(text: str, *, what: str, max_length: int, min_length: int = 1) -> str:
+# The texts a dispute is written in, as refusals name them.
+A_DESCRIPTION = FieldName(N_("A description of what is wrong"), N_("a description of what is wrong"))
+A_MESSAGE = FieldName(N_("A message"), N_("a message"))
+
+
+def clean_text(text: str, *, what: FieldName, max_length: int, min_length: int = 1) -> str:
     """A description or message body: several lines allowed (CR LF and CR become LF), no other
     control character, no bidirectional override, between `min_length` and `max_length`
     characters once stripped."""
     if not isinstance(text, str):
-        raise DisputeRefused(f"Write {what}.")
+        raise DisputeRefused(N_("Write %(what)s."), what=what.object)
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if any((unicodedata.category(c) == "Cc" and c not in _LINE_BREAKS) or c in _ALSO_REFUSED for c in text):
-        raise DisputeRefused(f"{what.capitalize()} contains characters that are not allowed (control characters).")
+        raise DisputeRefused(N_("%(what)s contains characters that are not allowed (control characters)."),
+                             what=what.subject)
     if len(text) < min_length:
-        raise DisputeRefused(f"Write {what}" + (f" of at least {min_length} characters." if min_length > 1 else "."))
+        if min_length > 1:
+            raise DisputeRefused(N_("Write %(what)s of at least %(count)s characters."), what=what.object,
+                                 count=min_length)
+        raise DisputeRefused(N_("Write %(what)s."), what=what.object)
     if len(text) > max_length:
-        raise DisputeRefused(f"{what.capitalize()} can be at most {max_length} characters.")
+        raise DisputeRefused(N_("%(what)s can be at most %(count)s characters."), what=what.subject, count=max_length)
     return text
 
 
 def clean_description(text: str) -> str:
-    return clean_text(text, what="a description of what is wrong", max_length=MAX_DESCRIPTION_LENGTH,
-                      min_length=MIN_DESCRIPTION_LENGTH)
+    return clean_text(text, what=A_DESCRIPTION, max_length=MAX_DESCRIPTION_LENGTH, min_length=MIN_DESCRIPTION_LENGTH)
 
 
 def clean_message(text: str) -> str:
-    return clean_text(text, what="a message", max_length=MAX_MESSAGE_LENGTH)
+    return clean_text(text, what=A_MESSAGE, max_length=MAX_MESSAGE_LENGTH)
 
 
 def clean_message_with_files(text: str, file_count: int) -> str:
@@ -135,48 +143,49 @@ class DisputedInvoice:
     lines: tuple[DisputedLine, ...] = ()
 
 
-def parse_quantity(text: str, what: str) -> Decimal:
+def parse_quantity(text: str, what: str | Text) -> Decimal:
     """A typed quantity: plain digits with at most three decimals, positive, bounded."""
     text = (text or "").strip()
     if not text or len(text) > MAX_QUANTITY_TEXT or not all(c in "0123456789." for c in text) or text.count(".") > 1:
-        raise DisputeRefused(f"{what}: enter the quantity as a number, for example 2 or 1.5.")
+        raise DisputeRefused(N_("%(what)s: enter the quantity as a number, for example 2 or 1.5."), what=what)
     try:
         quantity = Decimal(text)
     except InvalidOperation:
-        raise DisputeRefused(f"{what}: enter the quantity as a number, for example 2 or 1.5.") from None
+        raise DisputeRefused(N_("%(what)s: enter the quantity as a number, for example 2 or 1.5."), what=what) from None
     if quantity.as_tuple().exponent < -3:  # type: ignore[operator]
-        raise DisputeRefused(f"{what}: a quantity has at most 3 decimals.")
+        raise DisputeRefused(N_("%(what)s: a quantity has at most %(count)s decimals."), what=what, count=3)
     if quantity <= 0:
-        raise DisputeRefused(f"{what}: enter a quantity above zero.")
+        raise DisputeRefused(N_("%(what)s: enter a quantity above zero."), what=what)
     return quantity
 
 
-def line_amount(line: LineFacts, choice: LineChoice, currency: str, what: str) -> DisputedLine:
+def line_amount(line: LineFacts, choice: LineChoice, currency: str, what: str | Text) -> DisputedLine:
     """The disputed amount of one chosen line: quantity × unit price (half a minor unit up,
     as on the invoice) or the amount typed; never more than the line itself."""
     has_quantity, has_amount = bool(choice.quantity_text.strip()), bool(choice.amount_text.strip())
     line_total = Money(line.amount_minor, currency)
     if has_quantity and has_amount:
-        raise DisputeRefused(f"{what}: enter a quantity or an amount, not both.")
+        raise DisputeRefused(N_("%(what)s: enter a quantity or an amount, not both."), what=what)
     if has_quantity:
         quantity = parse_quantity(choice.quantity_text, what)
         if quantity > line.quantity:
-            raise DisputeRefused(f"{what}: the line has a quantity of {line.quantity.normalize():f}; "
-                                 f"at most that can be disputed.")
+            raise DisputeRefused(N_("%(what)s: the line has a quantity of %(quantity)s; at most that can be disputed."),
+                                 what=what, quantity=f"{line.quantity.normalize():f}")
         exact = quantity * line.unit_price_minor
         amount = Money(min(int(exact.quantize(Decimal(1), ROUND_HALF_UP)), line.amount_minor), currency)
         if amount.minor <= 0:
-            raise DisputeRefused(f"{what}: that quantity comes to nothing.")
+            raise DisputeRefused(N_("%(what)s: that quantity comes to nothing."), what=what)
         return DisputedLine(line.id, quantity, amount)
     if has_amount:
         try:
             amount = Money.parse(choice.amount_text, currency)
         except MoneyError as error:
-            raise DisputeRefused(f"{what}: {error}.") from None
+            raise DisputeRefused(N_("%(what)s: %(problem)s."), what=what, problem=error) from None
         if amount.minor <= 0:
-            raise DisputeRefused(f"{what}: enter an amount above zero.")
+            raise DisputeRefused(N_("%(what)s: enter an amount above zero."), what=what)
         if amount > line_total:
-            raise DisputeRefused(f"{what}: at most the line's {line_total.format()} can be disputed.")
+            raise DisputeRefused(N_("%(what)s: at most the line's %(amount)s can be disputed."), what=what,
+                                 amount=line_total)
         return DisputedLine(line.id, None, amount)
     # Chosen without a figure: the whole line.
     return DisputedLine(line.id, line.quantity, line_total)
@@ -201,8 +210,8 @@ def disputed_on_invoice(
     (see `disputable`). Raises `DisputeRefused` with the invoice named; None never."""
     currency = available.currency
     if available.is_zero:
-        raise DisputeRefused(f"Invoice {number} has nothing left that can be disputed "
-                             "(it is paid, being paid or already disputed).")
+        raise DisputeRefused(N_("Invoice %(number)s has nothing left that can be disputed "
+                                "(it is paid, being paid or already disputed)."), number=number)
     if choice.mode not in MODES:
         raise DisputeRefused(N_("Invoice %(number)s: choose what you dispute."), number=number)
     if choice.mode == "whole":
@@ -222,22 +231,24 @@ def disputed_on_invoice(
     if not choice.lines:
         raise DisputeRefused(N_("Invoice %(number)s: choose at least one line."), number=number)
     if len(choice.lines) > MAX_LINES_PER_INVOICE:
-        raise DisputeRefused(f"Invoice {number}: choose at most {MAX_LINES_PER_INVOICE} lines.")
+        raise DisputeRefused(N_("Invoice %(number)s: choose at most %(limit)s lines."), number=number,
+                             limit=MAX_LINES_PER_INVOICE)
     by_position = {line.position: line for line in lines}
     positions = [c.position for c in choice.lines]
     if len(set(positions)) != len(positions):
-        raise DisputeRefused(f"Invoice {number}: a line is chosen twice.")
+        raise DisputeRefused(N_("Invoice %(number)s: a line is chosen twice."), number=number)
     disputed = []
     for line_choice in choice.lines:
         line = by_position.get(line_choice.position)
         if line is None:
-            raise DisputeRefused(f"Invoice {number}: that line is not on the invoice.")
-        disputed.append(line_amount(line, line_choice, currency, f"Invoice {number}, line {line.position}"))
+            raise DisputeRefused(N_("Invoice %(number)s: that line is not on the invoice."), number=number)
+        disputed.append(line_amount(line, line_choice, currency,
+                                    Text(N_("Invoice %(number)s, line %(line)s"), number=number, line=line.position)))
     amount = Money(sum(d.amount.minor for d in disputed), currency)
     if amount > available:
-        raise DisputeRefused(f"Invoice {number}: the chosen lines come to {amount.format()}, more than the "
-                             f"{available.format()} that can be disputed (the open balance less payments "
-                             "in progress and other disputes).")
+        raise DisputeRefused(N_("Invoice %(number)s: the chosen lines come to %(amount)s, more than the "
+                                "%(available)s that can be disputed (the open balance less payments "
+                                "in progress and other disputes)."), number=number, amount=amount, available=available)
     return DisputedInvoice(invoice_id=0, amount=amount, lines=tuple(disputed))
 
 

@@ -49,6 +49,7 @@ from portal.domain.attachments.service import Uploads
 from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.errors import NotFound
+from portal.domain.core.locales import N_
 from portal.domain.core.money import Money
 from portal.domain.customers.queries import customer_tags
 from portal.domain.disputes.models import (
@@ -295,19 +296,19 @@ def raise_dispute(
     """
     db, now = ctx.db, ctx.clock.now()
     if not REQUEST_KEY_PATTERN.match(request_key or ""):
-        raise DisputeRefused("This dispute form has expired. Reload the page and try again.")
+        raise DisputeRefused(N_("This dispute form has expired. Reload the page and try again."))
     description = clean_description(description)
     if not choices:
-        raise DisputeRefused("Choose at least one invoice to dispute.")
+        raise DisputeRefused(N_("Choose at least one invoice to dispute."))
     if len(choices) > MAX_INVOICES_PER_DISPUTE:
-        raise DisputeRefused(f"A dispute covers at most {MAX_INVOICES_PER_DISPUTE} invoices.")
+        raise DisputeRefused(N_("A dispute covers at most %(limit)s invoices."), limit=MAX_INVOICES_PER_DISPUTE)
     public_ids = [choice.invoice_public_id for choice in choices]
     if len(set(public_ids)) != len(public_ids):
-        raise DisputeRefused("An invoice appears twice in this dispute.")
+        raise DisputeRefused(N_("An invoice appears twice in this dispute."))
     reason = db.scalar(select(DisputeReason).where(DisputeReason.code == (reason_code or ""),
                                                    DisputeReason.active.is_(True)))
     if reason is None:
-        raise DisputeRefused("Choose a reason from the list.")
+        raise DisputeRefused(N_("Choose a reason from the list."))
 
     lock_customer(db, access.customer_id)
     existing = db.scalar(select(Dispute).where(Dispute.customer_id == access.customer_id,
@@ -319,7 +320,7 @@ def raise_dispute(
     by_public_id = {row.public_id: row for row in rows}
     currencies = {row.currency for row in rows}
     if len(currencies) != 1:
-        raise DisputeRefused("Invoices in different currencies need separate disputes.")
+        raise DisputeRefused(N_("Invoices in different currencies need separate disputes."))
     currency = currencies.pop()
     lines_by_invoice: dict[int, list[LineFacts]] = {}
     for line in db.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id.in_([r.id for r in rows]))):
@@ -379,7 +380,7 @@ def add_message(ctx: Context, access: Access, public_id: str, body: str, *,
     dispute = _customer_dispute(ctx, access, public_id)  # first: a foreign id is a 404 whatever the body
     body = clean_message_with_files(body, _file_count(files))
     if dispute.status not in ACTIVE:
-        raise DisputeRefused("This dispute is closed. To raise something new, open a new dispute.")
+        raise DisputeRefused(N_("This dispute is closed. To raise something new, open a new dispute."))
     answered = dispute.status == S.AWAITING_CUSTOMER
     stored = _store_files(ctx, files)
     message = _message(ctx, dispute, body, author=AuthorKind.CUSTOMER, contact_id=access.contact_id)
@@ -398,7 +399,7 @@ def withdraw(ctx: Context, access: Access, public_id: str) -> Dispute:
     """The customer takes the dispute back: the held amount is payable again."""
     dispute = _customer_dispute(ctx, access, public_id)
     if dispute.status not in ACTIVE:
-        raise DisputeRefused("This dispute is already closed.")
+        raise DisputeRefused(N_("This dispute is already closed."))
     _release_holds(ctx.db, dispute)
     _move(ctx, dispute, S.WITHDRAWN, EventKind.WITHDRAWN)
     ctx.db.flush()

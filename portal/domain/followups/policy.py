@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from portal.domain.core.errors import DomainError
+from portal.domain.core.errors import DomainError, FieldName
+from portal.domain.core.locales import N_
 from portal.domain.followups.states import FollowupQueue, OfflineMethod
 from portal.domain.routing.policy import (
     DEFAULT_CALENDAR, AssignmentStrategy, BusinessCalendar, Member, add_business_time, choose_assignee,
@@ -81,9 +82,9 @@ def check_paid_on(paid_on: date, today: date) -> date:
     """The day the clerk says they paid: not after `today` (their own date), not more than
     `MAX_PAID_DAYS_AGO` days before it."""
     if paid_on > today:
-        raise FollowupRefused("The payment date cannot be in the future.")
+        raise FollowupRefused(N_("The payment date cannot be in the future."))
     if paid_on < today - timedelta(days=MAX_PAID_DAYS_AGO):
-        raise FollowupRefused(f"The payment date must be within the last {MAX_PAID_DAYS_AGO} days.")
+        raise FollowupRefused(N_("The payment date must be within the last %(limit)s days."), limit=MAX_PAID_DAYS_AGO)
     return paid_on
 
 
@@ -91,24 +92,30 @@ def check_offline_method(value: str) -> OfflineMethod:
     try:
         return OfflineMethod(value)
     except ValueError:
-        raise FollowupRefused("Choose how you paid.") from None
+        raise FollowupRefused(N_("Choose how you paid.")) from None
 
 
 def check_reference(value: str) -> str:
     value = (value or "").strip()
     if not value:
-        raise FollowupRefused("Enter the payment's reference (the wire or check number, or your payment run's id).")
+        raise FollowupRefused(N_("Enter the payment's reference (the wire or check number, or your payment run's id)."))
     if len(value) > MAX_REFERENCE_LENGTH:
-        raise FollowupRefused(f"The reference can be at most {MAX_REFERENCE_LENGTH} characters.")
+        raise FollowupRefused(N_("The reference can be at most %(count)s characters."), count=MAX_REFERENCE_LENGTH)
     return value
 
 
-def check_text(value: str, what: str, *, required: bool = False) -> str:
+# The clerk's words on a report, as refusals name them (staff's own fields stay English).
+THE_NOTE = FieldName(N_("The note"), N_("the note"))
+YOUR_ANSWER = FieldName(N_("Your answer"), N_("your answer"))
+
+
+def check_text(value: str, what: FieldName, *, required: bool = False) -> str:
     value = (value or "").strip()
     if required and not value:
-        raise FollowupRefused(f"Write {what}.")
+        raise FollowupRefused(N_("Write %(what)s."), what=what.object)
     if len(value) > MAX_ANSWER_LENGTH:
-        raise FollowupRefused(f"{what[0].upper()}{what[1:]} can be at most {MAX_ANSWER_LENGTH} characters.")
+        raise FollowupRefused(N_("%(what)s can be at most %(count)s characters."), what=what.subject,
+                              count=MAX_ANSWER_LENGTH)
     return value
 
 

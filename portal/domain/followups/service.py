@@ -30,12 +30,14 @@ from portal.domain.access.policy import Access
 from portal.domain.attachments.service import Uploads
 from portal.domain.core import audit
 from portal.domain.core.context import Context
+from portal.domain.core.errors import FieldName
+from portal.domain.core.locales import N_
 from portal.domain.core.money import Money, MoneyError
 from portal.domain.followups.models import MAX_TEXT_LENGTH, Followup, FollowupEvent, FollowupFile, FollowupInvoice
 from portal.domain.followups.notifications import FollowupMail, queue_customer_update, queue_staff_answer
 from portal.domain.followups.policy import (
-    MAX_INVOICES_PER_REPORT, MAX_REFERENCE_LENGTH, FollowupRefused, QueueTeam, allocate_received, check_offline_method,
-    check_paid_on, check_reference, check_text, parse_queues, route_followup,
+    MAX_INVOICES_PER_REPORT, MAX_REFERENCE_LENGTH, THE_NOTE, YOUR_ANSWER, FollowupRefused, QueueTeam,
+    allocate_received, check_offline_method, check_paid_on, check_reference, check_text, parse_queues, route_followup,
 )
 from portal.domain.followups.queries import invoices_with_active_followups, visible_followup
 from portal.domain.followups.states import (
@@ -197,14 +199,14 @@ def assign_followup(ctx: Context, followup: Followup, assignee_id: int | None) -
 
 def _check_report_shape(request_key: str, public_ids: Sequence[str]) -> list[str]:
     if not REQUEST_KEY_PATTERN.match(request_key or ""):
-        raise FollowupRefused("This form has expired. Reload the page and try again.")
+        raise FollowupRefused(N_("This form has expired. Reload the page and try again."))
     ids = list(public_ids)
     if not ids:
-        raise FollowupRefused("Choose at least one invoice.")
+        raise FollowupRefused(N_("Choose at least one invoice."))
     if len(ids) > MAX_INVOICES_PER_REPORT:
-        raise FollowupRefused(f"A report covers at most {MAX_INVOICES_PER_REPORT} invoices.")
+        raise FollowupRefused(N_("A report covers at most %(limit)s invoices."), limit=MAX_INVOICES_PER_REPORT)
     if len(set(ids)) != len(ids):
-        raise FollowupRefused("An invoice appears twice in this report.")
+        raise FollowupRefused(N_("An invoice appears twice in this report."))
     return ids
 
 
@@ -228,7 +230,7 @@ def report_already_paid(
     ids = _check_report_shape(request_key, invoice_public_ids)
     chosen = check_offline_method(method)
     reference = check_reference(reference)
-    note = check_text(note, "the note")
+    note = check_text(note, THE_NOTE)
     check_paid_on(paid_on, today)
     payments.lock_customer(db, access.customer_id)
     existing = _existing_report(db, access.customer_id, request_key)
@@ -237,23 +239,24 @@ def report_already_paid(
     rows = named_invoice_figures(db, access, ids)
     currencies = {row.currency for row in rows}
     if len(currencies) != 1:
-        raise FollowupRefused("Invoices in different currencies need separate reports.")
+        raise FollowupRefused(N_("Invoices in different currencies need separate reports."))
     currency = currencies.pop()
     try:
         amount = Money.parse(amount_text, currency)
     except MoneyError as error:
-        raise FollowupRefused(f"{error}.") from None
+        raise FollowupRefused(N_("%(problem)s."), problem=error) from None
     if amount.minor <= 0:
-        raise FollowupRefused("Enter the amount you paid.")
+        raise FollowupRefused(N_("Enter the amount you paid."))
     for row in rows:
         if row.balance_minor <= 0:
-            raise FollowupRefused(f"Invoice {row.number} already shows as paid.")
+            raise FollowupRefused(N_("Invoice %(number)s already shows as paid."), number=row.number)
     if amount.minor > sum(row.balance_minor for row in rows):
-        raise FollowupRefused("That is more than these invoices' balance: name every invoice the payment was for.")
+        raise FollowupRefused(N_("That is more than these invoices' balance: name every invoice the payment was for."))
     reported = invoices_with_active_followups(db, [row.id for row in rows], kinds=[FollowupKind.ALREADY_PAID])
     if reported:
         number = next(row.number for row in rows if row.id in reported)
-        raise FollowupRefused(f"A payment of invoice {number} was already reported and is being matched.")
+        raise FollowupRefused(N_("A payment of invoice %(number)s was already reported and is being matched."),
+                              number=number)
     stored = files.save(ctx) if files is not None and files.count else []
     followup, _ = raise_followup(
         ctx, kind=FollowupKind.ALREADY_PAID, customer_id=access.customer_id, invoice_ids=[row.id for row in rows],
@@ -277,12 +280,12 @@ def report_awaiting_approval(
     the same promise by the form's token) raises it once; it is resolved when the promise is
     kept (`settle_from_promise`)."""
     ids = _check_report_shape(request_key, invoice_public_ids)
-    note = check_text(note, "the note")
+    note = check_text(note, THE_NOTE)
     try:
         promise = make_promise(ctx, access, policy, invoice_public_ids=ids, promised_date=expected_date,
                                method=method, note=note, request_key=request_key, today=today)
     except PromiseRefused as error:
-        raise FollowupRefused(error.message) from None
+        raise FollowupRefused(error.text) from None
     followup, _ = raise_followup(
         ctx, kind=FollowupKind.AWAITING_APPROVAL, customer_id=access.customer_id,
         invoice_ids=[line.invoice_id for line in promise.invoices],
@@ -313,14 +316,14 @@ def answer_followup(ctx: Context, access: Access, public_id: str, *, text: str,
     """The clerk answers on an active follow-up they may see (text, files or both); an answer
     to our question ("not found: please send ...") reopens it for staff."""
     file_count = files.count if files is not None else 0
-    text = check_text(text, "your answer")
+    text = check_text(text, YOUR_ANSWER)
     if not text and not file_count:
-        raise FollowupRefused("Write your answer or attach a file.")
+        raise FollowupRefused(N_("Write your answer or attach a file."))
     followup = visible_followup(ctx.db, access, public_id)
     payments.lock_customer(ctx.db, access.customer_id)
     ctx.db.refresh(followup)
     if followup.status not in ACTIVE:
-        raise FollowupRefused("This report is closed: start a new one from the invoice.")
+        raise FollowupRefused(N_("This report is closed: start a new one from the invoice."))
     stored = files.save(ctx) if file_count else []
     event = add_event(ctx, followup, "answered", text=text, contact_id=access.contact_id, for_customer=True)
     for row in stored:
@@ -347,14 +350,14 @@ def _locked_active(ctx: Context, followup: Followup) -> Followup:
 
 def add_note(ctx: Context, followup: Followup, staff_id: int, text: str) -> FollowupEvent:
     """An internal note (never shown to the customer)."""
-    return add_event(ctx, followup, "note", text=check_text(text, "the note", required=True), staff_id=staff_id)
+    return add_event(ctx, followup, "note", text=check_text(text, THE_NOTE, required=True), staff_id=staff_id)
 
 
 def ask_customer(ctx: Context, followup: Followup, staff_id: int, text: str, mail: FollowupMail) -> Followup:
     """Ask the customer for something (for a reported payment: "not found, please send ...");
     the follow-up waits for the answer, the clerk who reported it is emailed and sees the
     question on the follow-up's page. Only customer reports have someone to ask."""
-    text = check_text(text, "what the customer should send", required=True)
+    text = check_text(text, FieldName("What the customer should send", "what the customer should send"), required=True)
     _locked_active(ctx, followup)
     if followup.reported_by_contact_id is None:
         raise FollowupRefused("The system raised this follow-up: there is no clerk to ask. Add a note instead.")
@@ -369,7 +372,7 @@ def ask_customer(ctx: Context, followup: Followup, staff_id: int, text: str, mai
 def dismiss_followup(ctx: Context, followup: Followup, staff_id: int, reason: str,
                      mail: FollowupMail | None = None) -> Followup:
     """Close it with nothing done at the source (a duplicate, the reason went away), saying why."""
-    reason = check_text(reason, "the reason", required=True)
+    reason = check_text(reason, FieldName("The reason", "the reason"), required=True)
     _locked_active(ctx, followup)
     move_followup(ctx, followup, FollowupStatus.DISMISSED, outcome=Outcome.DISMISSED.value, text=reason,
                   staff_id=staff_id, for_customer=followup.reported_by_contact_id is not None)
@@ -410,7 +413,7 @@ def match_reported_payment(ctx: Context, followup: Followup, staff_id: int, *, a
     try:
         amount = Money.parse(amount_text, currency)
     except MoneyError as error:
-        raise FollowupRefused(f"{error}.") from None
+        raise FollowupRefused(N_("%(problem)s."), problem=error) from None
     _locked_active(ctx, followup)
     invoice_ids = sorted(link.invoice_id for link in followup.invoices)
     figures = ctx.db.execute(

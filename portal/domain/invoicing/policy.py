@@ -17,11 +17,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from portal.domain.core.errors import DomainError
+from portal.domain.core.errors import DomainError, FieldName
+from portal.domain.core.locales import N_
 from portal.domain.customers.policy import ContactRefused, clean_line, has_control_characters, parse_email
 
 MAX_PO_LENGTH = 60
 MAX_RAW_LENGTH = 1000
+# Who issues the PO, as a refusal of the clerk's answer names them.
+ISSUER_NAME = FieldName(N_("The name of who issues POs"), N_("the name of who issues POs"))
+ISSUER_EMAIL = FieldName(N_("Their email address"), N_("their email address"))
 
 
 class PoRefused(DomainError):
@@ -83,10 +87,10 @@ def parse_po_request(po_number: str | None, issuer_name: str | None, issuer_emai
     name = email = ""
     if given_issuer:
         try:
-            name = clean_line(issuer_name, what="The name of who issues POs", max_length=200)
-            email = parse_email(issuer_email, what="Their email address")
+            name = clean_line(issuer_name, what=ISSUER_NAME, max_length=200)
+            email = parse_email(issuer_email, what=ISSUER_EMAIL)
         except ContactRefused as refused:
-            raise PoRefused(refused.message) from None
+            raise PoRefused(refused.text) from None
     return PoRequest(number, name, email)
 
 

@@ -100,15 +100,19 @@ BANK_METHOD = "us_bank_account"
 CARD_METHOD = "card"
 
 
-def refuse_unverified(verification_status: str, what: str) -> None:
+def refuse_unverified(verification_status: str, what: str | Text) -> None:
     """A bank account waiting for its microdeposits (or that failed them) is never charged nor
-    made the default (SECURITY.md P12)."""
+    made the default (SECURITY.md P12). `what` is what it cannot become (`THE_DEFAULT`)."""
     if verification_status == "pending_verification":
-        raise MethodRefused(f"This bank account is waiting for verification: it cannot be {what} until "
-                            "the two small deposits Stripe sends are confirmed.")
+        raise MethodRefused(N_("This bank account is waiting for verification: it cannot be %(what)s until "
+                               "the two small deposits Stripe sends are confirmed."), what=what)
     if verification_status != "verified":
-        raise MethodRefused(f"This bank account could not be verified: it cannot be {what}. Remove it and "
-                            "add it again, or use a card.")
+        raise MethodRefused(N_("This bank account could not be verified: it cannot be %(what)s. Remove it and "
+                               "add it again, or use a card."), what=what)
+
+
+# What `refuse_unverified` says a bank account cannot become, in the reader's language.
+THE_DEFAULT = Text(N_("the default"))
 
 
 def describe_card(brand: str, last4: str) -> str:

@@ -31,12 +31,13 @@ from portal.domain.access.policy import Access
 from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.database import commit_before_outside_call
+from portal.domain.core.locales import N_
 from portal.domain.customers.models import Customer
 from portal.domain.gateway.protocol import CustomerRequest, GatewayError, MethodGateway, SetupRequest, SetupSnapshot
 from portal.domain.methods.models import MethodSetup, SavedMethod, StripeCustomer
 from portal.domain.methods.policy import (
     BANK_METHOD, CARD_METHOD, SETUP_WINDOW, MethodRefused, customer_key, describe_method, refuse_too_many_setups,
-    refuse_unverified, require_whole_account,
+    THE_DEFAULT, refuse_unverified, require_whole_account,
 )
 from portal.domain.methods.states import VERIFICATION_TRANSITIONS, Verification, verification_for_setup
 from portal.domain.methods.queries import method_for_access, setup_for_access
@@ -44,8 +45,8 @@ from portal.domain.payments.service import lock_customer
 
 log = logging.getLogger(__name__)
 
-UNAVAILABLE = "Payment methods cannot be saved right now. Nothing was saved: please try again later."
-NOT_SAVED = "The payment method was not saved. Nothing was charged: please try again."
+UNAVAILABLE = N_("Payment methods cannot be saved right now. Nothing was saved: please try again later.")
+NOT_SAVED = N_("The payment method was not saved. Nothing was charged: please try again.")
 
 
 def ensure_stripe_customer(ctx: Context, gateway: MethodGateway, customer_id: int) -> str:
@@ -153,7 +154,7 @@ def complete_setup(ctx: Context, gateway: MethodGateway, access: Access | None, 
     if existing is not None:
         return existing
     if not setup.stripe_setup_intent_id:
-        raise MethodRefused("This payment method was not sent to our payment processor. Please add it again.")
+        raise MethodRefused(N_("This payment method was not sent to our payment processor. Please add it again."))
     setup_id, intent_id = setup.id, setup.stripe_setup_intent_id
     stripe_customer_id = _stripe_customer_id(db, setup.customer_id)
     had_default = _default_method(db, setup.customer_id) is not None
@@ -297,7 +298,7 @@ def set_default_method(ctx: Context, gateway: MethodGateway, access: Access | No
     method = method_for_access(db, access, public_id)
     if method.is_default:
         return method
-    refuse_unverified(method.verification_status, "the default")
+    refuse_unverified(method.verification_status, THE_DEFAULT)
     method_id, customer_id, pm_id = method.id, method.customer_id, method.stripe_payment_method_id
     stripe_customer_id = _stripe_customer_id(db, customer_id)
     commit_before_outside_call(db)
@@ -306,7 +307,7 @@ def set_default_method(ctx: Context, gateway: MethodGateway, access: Access | No
     lock_customer(db, customer_id)
     method = db.get(SavedMethod, method_id, populate_existing=True)
     if method.removed_at is not None:
-        raise MethodRefused("This payment method was removed meanwhile.")
+        raise MethodRefused(N_("This payment method was removed meanwhile."))
     before = _default_method(db, customer_id)
     # Clear first, then set: the partial unique index allows one default at any moment.
     db.execute(update(SavedMethod).where(SavedMethod.customer_id == customer_id, SavedMethod.is_default.is_(True))
@@ -332,7 +333,7 @@ def remove_method(ctx: Context, gateway: MethodGateway, access: Access | None, p
         gateway.detach_payment_method(pm_id)
     except GatewayError as exc:
         log.warning("saved method %s: not detached: %s", public_id, exc.message)
-        raise MethodRefused("The payment method could not be removed right now. Please try again later.") from None
+        raise MethodRefused(N_("The payment method could not be removed right now. Please try again later.")) from None
     lock_customer(db, method.customer_id)
     method = db.get(SavedMethod, method_id, populate_existing=True)
     if method.removed_at is None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from portal.domain.core.errors import DomainError
+from portal.domain.core.locales import N_
 from portal.domain.core.money import Money, allocate
 from portal.domain.gateway.amounts import stripe_minimum
 from portal.domain.plans.states import Cadence
@@ -122,13 +123,13 @@ def due_dates(first: date, count: int, cadence: Cadence | str) -> list[date]:
 def schedule(total: Money, count: int, cadence: Cadence | str, first: date) -> list[ScheduledPart]:
     """The installments of a plan; PlanRefused when it cannot be split as the rules want."""
     if not MIN_INSTALLMENTS <= count <= MAX_INSTALLMENTS:
-        raise PlanRefused(f"Choose between {MIN_INSTALLMENTS} and {MAX_INSTALLMENTS} installments.")
+        raise PlanRefused(N_("Choose between %(low)s and %(high)s installments."), low=MIN_INSTALLMENTS, high=MAX_INSTALLMENTS)
     if total.minor <= 0:
-        raise PlanRefused("Nothing is left to pay on these invoices.")
+        raise PlanRefused(N_("Nothing is left to pay on these invoices."))
     minimum = stripe_minimum(total.currency)
     parts = allocate(total, [1] * count)
     if parts[-1] < minimum:
-        raise PlanRefused(f"Each installment must be at least {minimum.format()}: choose fewer installments.")
+        raise PlanRefused(N_("Each installment must be at least %(amount)s: choose fewer installments."), amount=minimum)
     return [ScheduledPart(n + 1, due_on, amount)
             for n, (due_on, amount) in enumerate(zip(due_dates(first, count, cadence), parts, strict=True))]
 
@@ -143,9 +144,9 @@ def amended_schedule(remaining: Money, after_number: int, count: int, cadence: C
 
 def check_first_date(first: date, today: date) -> None:
     if first < today:
-        raise PlanRefused("The first installment cannot be in the past.")
+        raise PlanRefused(N_("The first installment cannot be in the past."))
     if first > today + timedelta(days=MAX_FIRST_DATE_DAYS):
-        raise PlanRefused(f"The first installment must be within {MAX_FIRST_DATE_DAYS} days.")
+        raise PlanRefused(N_("The first installment must be within %(limit)s days."), limit=MAX_FIRST_DATE_DAYS)
 
 
 def outside_policy(policy: PlanPolicy, parts: list[ScheduledPart], *, defaulted_recently: bool,

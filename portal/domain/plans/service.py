@@ -30,6 +30,7 @@ from portal.domain.access.policy import Access
 from portal.domain.core import audit
 from portal.domain.core.clock import today_in
 from portal.domain.core.context import Context
+from portal.domain.core.locales import N_
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Customer
 from portal.domain.invoicing.models import Invoice
@@ -93,32 +94,33 @@ def preview_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
                  today: date) -> PlanPreview:
     """The schedule and terms of this request, or PlanRefused. Reads only."""
     if not access.whole_account:
-        raise PlanRefused("Sign in to your account to propose an installment plan.")
+        raise PlanRefused(N_("Sign in to your account to propose an installment plan."))
     public_ids = list(dict.fromkeys(request.invoice_public_ids))
     if not public_ids:
-        raise PlanRefused("Choose at least one invoice.")
+        raise PlanRefused(N_("Choose at least one invoice."))
     if len(public_ids) > MAX_INVOICES_PER_PLAN:
-        raise PlanRefused(f"A plan can cover at most {MAX_INVOICES_PER_PLAN} invoices.")
+        raise PlanRefused(N_("A plan can cover at most %(limit)s invoices."), limit=MAX_INVOICES_PER_PLAN)
     try:
         cadence = Cadence(request.cadence)
         pay_by = PayBy(request.pay_by)
     except ValueError:
-        raise PlanRefused("Choose how often and how you will pay.") from None
+        raise PlanRefused(N_("Choose how often and how you will pay.")) from None
     check_first_date(request.first_due_on, today)
     db = ctx.db
     rows = named_invoice_figures(db, access, public_ids)
     currencies = {row.currency for row in rows}
     if len(currencies) != 1:
-        raise PlanRefused("Invoices in different currencies need separate plans.")
+        raise PlanRefused(N_("Invoices in different currencies need separate plans."))
     currency = currencies.pop()
     in_plans = invoices_in_live_plans(db, access.customer_id)
     covered = []
     for row in rows:
         if row.id in in_plans:
-            raise PlanRefused(f"Invoice {row.number} is already in an installment plan.")
+            raise PlanRefused(N_("Invoice %(number)s is already in an installment plan."), number=row.number)
         payable = row.balance_minor - row.in_flight_minor - max(min(row.held_minor, row.balance_minor), 0)
         if payable <= 0:
-            raise PlanRefused(f"Invoice {row.number} has nothing payable now (paid, processing or disputed).")
+            raise PlanRefused(N_("Invoice %(number)s has nothing payable now (paid, processing or disputed)."),
+                              number=row.number)
         covered.append((row.id, row.number, Money(payable, currency)))
     total = Money(sum(amount.minor for _, _, amount in covered), currency)
     parts = schedule(total, request.count, cadence, request.first_due_on)
@@ -128,13 +130,13 @@ def preview_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
             SavedMethod.public_id == request.saved_method_public_id, SavedMethod.customer_id == access.customer_id,
             SavedMethod.removed_at.is_(None)))
         if method is None:
-            raise PlanRefused("Choose one of your saved cards or bank accounts for autopay, "
-                              "or pay each installment yourself.")
+            raise PlanRefused(N_("Choose one of your saved cards or bank accounts for autopay, "
+                                 "or pay each installment yourself."))
         if method.verification_status != Verification.VERIFIED:
             # Never a bank account still waiting for its microdeposits, nor one the bank
             # refused (SECURITY.md P11, P12).
-            raise PlanRefused("This bank account cannot be charged: it is not verified, or its bank refused a "
-                              "debit. Choose another saved method, or pay each installment yourself.")
+            raise PlanRefused(N_("This bank account cannot be charged: it is not verified, or its bank refused a "
+                                 "debit. Choose another saved method, or pay each installment yourself."))
     customer = db.get(Customer, access.customer_id)
     card = _autopay_label(method)
     terms = terms_text(supplier_name, customer.name, parts, [number for _, number, _ in covered], card)
@@ -157,7 +159,7 @@ def propose_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
     changed since it was shown: PlanRefused); the agreement keeps those exact words. The same
     `request_key` twice returns the plan the first made."""
     if not REQUEST_KEY_PATTERN.match(request_key or ""):
-        raise PlanRefused("This form has expired. Reload the page and try again.")
+        raise PlanRefused(N_("This form has expired. Reload the page and try again."))
     db, now = ctx.db, ctx.clock.now()
     lock_customer(db, access.customer_id)
     existing = db.scalar(select(Plan).where(Plan.customer_id == access.customer_id, Plan.request_key == request_key))
@@ -165,7 +167,7 @@ def propose_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
         return existing
     preview = preview_plan(ctx, access, policy, supplier_name, request, today)
     if terms_shown != terms_digest(preview.terms):
-        raise PlanRefused("The schedule changed since it was shown: look at it again before accepting.")
+        raise PlanRefused(N_("The schedule changed since it was shown: look at it again before accepting."))
     status = PlanStatus.PENDING_APPROVAL if preview.needs_approval else PlanStatus.ACTIVE
     plan = Plan(
         customer_id=access.customer_id, proposed_by_contact_id=access.contact_id, request_key=request_key,
@@ -290,12 +292,12 @@ def answer_counter(ctx: Context, access: Access, supplier_name: str, public_id: 
     """The customer accepts the terms staff proposed (their digest, `terms_shown`, must be the
     plan's terms now) or declines them."""
     if not access.whole_account:
-        raise PlanRefused("Sign in to your account to answer this plan.")
+        raise PlanRefused(N_("Sign in to your account to answer this plan."))
     db, now = ctx.db, ctx.clock.now()
     lock_customer(db, access.customer_id)
     plan = plan_by_public_id(db, public_id, access.customer_id)
     if plan.status != PlanStatus.COUNTERED:
-        raise PlanRefused("This plan is not waiting for your answer.")
+        raise PlanRefused(N_("This plan is not waiting for your answer."))
     before = plan.status
     if not accept:
         move_plan(plan, PlanStatus.DECLINED, now)
@@ -305,7 +307,7 @@ def answer_counter(ctx: Context, access: Access, supplier_name: str, public_id: 
     else:
         terms = counter_terms(db, supplier_name, plan)
         if terms_shown != terms_digest(terms):
-            raise PlanRefused("The schedule changed since it was shown: look at it again before accepting.")
+            raise PlanRefused(N_("The schedule changed since it was shown: look at it again before accepting."))
         move_plan(plan, PlanStatus.ACTIVE, now)
         db.add(PlanAgreement(plan_id=plan.id, contact_id=access.contact_id, terms_text=terms,
                              ip=(ctx.actor.ip or "")[:64], user_agent=(user_agent or "")[:500], accepted_at=now))
@@ -326,7 +328,7 @@ def _invoice_numbers(db, plan: Plan) -> list[str]:
 
 def _remaining(plan: Plan) -> int:
     if any(i.status == InstallmentStatus.CHARGING for i in plan.installments):
-        raise PlanRefused("An installment is being charged: change the schedule once that payment is settled.")
+        raise PlanRefused(N_("An installment is being charged: change the schedule once that payment is settled."))
     return sum(i.amount_minor for i in plan.installments if i.status in OWED)
 
 
@@ -392,7 +394,7 @@ def answer_amendment(ctx: Context, access: Access, supplier_name: str, public_id
     must be the terms now) or declines it. Accepting cancels the installments not yet paid and
     schedules the new ones, their sum exactly what they replace; declining keeps the schedule."""
     if not access.whole_account:
-        raise PlanRefused("Sign in to your account to answer this plan.")
+        raise PlanRefused(N_("Sign in to your account to answer this plan."))
     db, now = ctx.db, ctx.clock.now()
     plan = plan_by_public_id(db, public_id, access.customer_id)
     # The collector locks an installment and then the customer: take the locks in that order,
@@ -403,13 +405,13 @@ def answer_amendment(ctx: Context, access: Access, supplier_name: str, public_id
     plan = db.get(Plan, plan.id, populate_existing=True)
     amendment = proposed_amendment(db, plan.id)
     if amendment is None:
-        raise PlanRefused("This plan is not waiting for your answer.")
+        raise PlanRefused(N_("This plan is not waiting for your answer."))
     if accept:
         if plan.status not in AMENDABLE_PLAN or _remaining(plan) != amendment.remaining_minor:
-            raise PlanRefused("The plan changed since this schedule was proposed: it cannot be accepted now.")
+            raise PlanRefused(N_("The plan changed since this schedule was proposed: it cannot be accepted now."))
         terms = amendment_terms(db, supplier_name, plan, amendment)
         if terms_shown != terms_digest(terms):
-            raise PlanRefused("The schedule changed since it was shown: look at it again before accepting.")
+            raise PlanRefused(N_("The schedule changed since it was shown: look at it again before accepting."))
         parts = amendment_parts(plan, amendment)
         for installment in plan.installments:
             if installment.status in OWED:
@@ -436,7 +438,7 @@ def answer_plan(ctx: Context, access: Access, supplier_name: str, public_id: str
     """The customer's answer on the plan page: to staff's counter-proposal when the plan waits
     for it, otherwise to a proposed new schedule."""
     if not access.whole_account:
-        raise PlanRefused("Sign in to your account to answer this plan.")
+        raise PlanRefused(N_("Sign in to your account to answer this plan."))
     plan = plan_by_public_id(ctx.db, public_id, access.customer_id)
     answer = answer_counter if plan.status == PlanStatus.COUNTERED else answer_amendment
     return answer(ctx, access, supplier_name, public_id, accept=accept, terms_shown=terms_shown,

@@ -39,6 +39,12 @@ def _placeholders(text: str) -> set[str]:
     return {a or b for a, b in _PLACEHOLDER.findall(text)}
 
 
+def _has_words(text: str) -> bool:
+    """Whether `text` has anything to translate besides its placeholders and punctuation
+    ("%(what)s: %(problem)s." is written the same in German)."""
+    return any(c.isalpha() for c in _PLACEHOLDER.sub("", text))
+
+
 def test_the_extraction_finds_the_marked_words():
     ids = {message[0] for message in EXTRACTED}
     assert {"Pay %(amount)s", "Invoices to settle", "Invoices due soon", "Change language"} <= ids
@@ -61,7 +67,7 @@ def test_every_marked_word_is_translated_with_the_same_placeholders(language):
         else:
             forms = [(message[0], catalogue.gettext(message[0]))]
         for source, translated in forms:
-            if not translated.strip() or (translated == source and len(source) > 12):
+            if not translated.strip() or (translated == source and len(source) > 12 and _has_words(source)):
                 problems.append(f"{language}: not translated: {source!r}")
             elif _placeholders(translated) != _placeholders(source):
                 problems.append(f"{language}: placeholders differ: {source!r} -> {translated!r}")
