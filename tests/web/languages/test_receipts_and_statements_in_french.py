@@ -1,7 +1,8 @@
 """The payment receipt (email and PDF), the statement of account PDF and the sign-in link email
 are in the language of the contact they are for (French, German), with that language's money
 and dates; an English contact still gets them in English. A sign-in link for a contact with no
-language of their own goes out in the language the visitor asked for it in. The short dates of the invoice pages
+language of their own goes out in the language the visitor asked for it in; the invoice PDF
+names its payments' methods in the contact's language. The short dates of the invoice pages
 ("Promised for 22 Jun") and the history's "expected by" follow the page's language too."""
 
 from __future__ import annotations
@@ -181,6 +182,51 @@ def test_the_statement_pdf_is_in_the_contacts_language(client, db, clock, statem
     assert flat(format_money(Money(128_456, "USD"), language)) in text
     if language != "en":
         assert [w for w in ("OPEN INVOICES", "RECENT PAYMENTS", "DAYS") if w in printed(text)] == []
+
+
+@pytest.fixture
+def part_paid_invoice(db, clock):
+    """INV-9301 ($200.00): $50.00 paid by check (recorded by staff), $80.00 on its way by bank debit."""
+    customer = make_customer(db, clock, name="Fromagerie Dupont", timezone="UTC")
+    contact = make_contact(db, clock, customer, email="compta@dupont.example", name="Claire Martin")
+    invoice = make_invoice(db, clock, customer, number="INV-9301", total_minor=20_000)
+    check = make_allocated_payment(db, clock, customer, [(invoice, 5_000)], status="succeeded",
+                                   method="offline_check")
+    check.settled_at = clock.now()
+    add_invoice_entry(db, clock, invoice, "payment", -5_000, payment_id=check.id)
+    bank = make_allocated_payment(db, clock, customer, [(invoice, 8_000)], status="processing",
+                                  method="us_bank_account")
+    db.flush()
+    return contact, invoice, bank
+
+
+INVOICE_PAYMENT_WORDS = {
+    "fr": ("par chèque", "Paiements en cours, pas encore imputés :",
+           "{amount} par prélèvement bancaire (ACH) ({day}, {reference})."),
+    "de": ("per Scheck", "Zahlungen in Bearbeitung, noch nicht verrechnet:",
+           "{amount} per Banklastschrift (ACH) ({day}, {reference})."),
+    "en": ("by check", "Payments in progress, not yet applied:",
+           "{amount} by bank transfer (ACH) ({day}, {reference})."),
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "de", "en"])
+def test_the_invoice_pdf_names_its_payments_in_the_contacts_language(client, db, clock, part_paid_invoice,
+                                                                     language):
+    contact, invoice, bank = part_paid_invoice
+    contact.language = None if language == "en" else language
+    sign_in(client, contact, clock)
+    response = client.get(f"/invoices/{invoice.public_id}/pdf")
+    assert response.status_code == 200
+    text = flat(pdf_text(response.data))
+    applied, in_progress, pending = INVOICE_PAYMENT_WORDS[language]
+    assert applied in text, text
+    assert in_progress in text, text
+    pending = pending.format(amount=flat(format_money(Money(8_000, "USD"), language)),
+                             day=format_day(clock.now().date(), language), reference=bank.reference)
+    assert pending in text, text
+    if language != "en":
+        assert [w for w in ("by check", "by bank", "in progress", "not yet applied") if w in text] == []
 
 
 def test_a_paid_up_account_is_told_so_in_french(client, db, clock):
