@@ -123,7 +123,8 @@ def send_sign_in_link_request():
     refused = _within_link_limits(email)
     if refused:
         return refused
-    record_sign_in_link_request(db(), services().clock, email=email, next_path=form.next_path)
+    record_sign_in_link_request(db(), services().clock, email=email, next_path=form.next_path,
+                                language=current_language())
     return render_template("auth/sign_in_sent.html", minutes=SIGN_IN_MINUTES)
 
 

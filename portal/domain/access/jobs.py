@@ -1,10 +1,11 @@
 """Scheduled access work: resolving "email me a sign-in link" requests (SECURITY.md A5, A15).
 
 The web request only records the address (`service.record_sign_in_link_request`); this looks
-it up and queues one sign-in email per company the address is a contact of, in the same
-transaction that marks the request resolved. The outbox sender runs it before each delivery
-round; several senders share the work on PostgreSQL (`FOR UPDATE SKIP LOCKED`), and on SQLite
-the writing transaction serializes them.
+it up and queues one sign-in email per company the address is a contact of (in the contact's
+language, else the one the visitor asked in, else English), in the same transaction that marks
+the request resolved. The outbox sender runs it before each delivery round; several senders
+share the work on PostgreSQL (`FOR UPDATE SKIP LOCKED`), and on SQLite the writing transaction
+serializes them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def resolve_sign_in_link_requests(
     queued = 0
     for request in pending:
         queued += request_sign_in_links(db, clock, signer, supplier, email=request.email,
-                                        next_path=request.next_path)
+                                        next_path=request.next_path, language=request.language)
         request.resolved_at = clock.now()
     db.flush()
     return queued

@@ -88,7 +88,8 @@ class SignInLinkRequest(Base):
     """One "email me a sign-in link" request, for any address, known or not (SECURITY.md A5,
     A15). The request only writes this row, so known and unknown addresses take the same path
     and time; `access.jobs.resolve_sign_in_link_requests` later looks the address up and
-    queues the emails."""
+    queues the emails, in the contact's language, else the one the visitor who asked read the
+    portal in (`language`), else English."""
 
     __tablename__ = "sign_in_link_requests"
     __table_args__ = (Index("ix_sign_in_link_requests_pending", "resolved_at", "id"),)
@@ -96,5 +97,8 @@ class SignInLinkRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     next_path: Mapped[str | None] = mapped_column(String(2000))
+    # The language the visitor read the portal in when asking (`core.locales`); NULL when the
+    # request predates it (migration 0028).
+    language: Mapped[str | None] = mapped_column(String(8))
     requested_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]

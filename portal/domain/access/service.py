@@ -165,24 +165,30 @@ def send_sign_in_link(
     return issued
 
 
-def record_sign_in_link_request(db: Session, clock: Clock, *, email: str, next_path: str | None = None) -> None:
+def record_sign_in_link_request(
+    db: Session, clock: Clock, *, email: str, next_path: str | None = None, language: str | None = None,
+) -> None:
     """The "send me a sign-in link" form: record the request, for any address.
 
     The request does the same work, one insert, whether or not the address belongs to a
     contact, so neither its answer nor its time tells them apart (A5, A15). The outbox sender
-    resolves it (`access.jobs.resolve_sign_in_link_requests`) and queues the emails.
+    resolves it (`access.jobs.resolve_sign_in_link_requests`) and queues the emails. `language`
+    is the one the visitor reads the portal in: the email falls back to it when the contact has
+    chosen none.
     """
     address = normalize_email(email)
     if not address or len(address) > 254:
         return
-    db.add(SignInLinkRequest(email=address, next_path=next_path, requested_at=clock.now(), resolved_at=None))
+    db.add(SignInLinkRequest(email=address, next_path=next_path, language=normalize_language(language),
+                             requested_at=clock.now(), resolved_at=None))
 
 
 def request_sign_in_links(
     db: Session, clock: Clock, signer: LinkSigner, supplier: SupplierDetails, *, email: str,
-    next_path: str | None = None,
+    next_path: str | None = None, language: str | None = None,
 ) -> int:
-    """Resolve one sign-in link request: one email per company the address is a contact of.
+    """Resolve one sign-in link request: one email per company the address is a contact of,
+    each in that contact's language, else `language` (the visitor's), else English.
 
     Returns how many were queued. Runs in the outbox sender, never in the request that asked,
     so the form cannot be used to find out which addresses are customers (A5).
@@ -193,7 +199,8 @@ def request_sign_in_links(
     # A contact who left the company signs in no more (`customers.service.mark_contact_left`).
     contacts = [contact for contact in contacts_with_email(db, address) if contact.left_at is None]
     for contact in contacts:
-        send_sign_in_link(db, clock, signer, supplier, contact=contact, next_path=next_path)
+        send_sign_in_link(db, clock, signer, supplier, contact=contact, next_path=next_path,
+                          language=language)
     return len(contacts)
 
 

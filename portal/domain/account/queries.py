@@ -592,6 +592,9 @@ class HistoryRow:
     balance_after: Money
     reference: str  # a payment's own reference ("PAY-2026-000123"), else the entry's (a credit note's number)
     method: str  # how a payment was made, "" for other entries
+    # The payment's method as stored ("card", "offline_check"), for a document written in the
+    # reader's language (`templates/pdf/_payment_words.html`); "" for other entries.
+    method_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -605,6 +608,7 @@ class PendingPayment:
     amount: Money
     status: str = ""  # a `requires_action` one may be canceled by any contact who sees it
     reference: str = ""
+    method_code: str = ""  # the method as stored, as `HistoryRow.method_code`
 
 
 @dataclass(frozen=True)
@@ -721,7 +725,7 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
             at=entry.created_at, kind=entry.kind, label=ENTRY_LABELS.get(entry.kind, entry.kind),
             amount=amount, balance_after=running,
             reference=entry.payment_reference if entry.payment_id is not None else entry.reference,
-            method=method_label(entry.method) if entry.method else "",
+            method=method_label(entry.method) if entry.method else "", method_code=entry.method or "",
         ))
 
     history = with_reissues(history, read(db, _REISSUES, by_invoice).all(), invoice.id, currency)
@@ -732,6 +736,7 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
             label=in_flight_label(IN_FLIGHT_LABELS[payment.status], payment.method, payment.status, payment.created_at),
             method=method_label(payment.method), started_at=payment.created_at,
             amount=Money(payment.allocated_minor, currency), status=payment.status, reference=payment.reference,
+            method_code=payment.method,
         )
         for payment in read(db, _PENDING, by_invoice)
     ]
@@ -766,8 +771,8 @@ class StatementPayment:
     method: str
     amount: Money
     # What the label and method are made of, for a document written in the reader's language
-    # (`templates/pdf/statement.html`): the payment's status and method as stored, and when a
-    # bank debit still on its way should settle.
+    # (`templates/pdf/statement.html`, `pdf/_payment_words.html`): the payment's status and
+    # method as stored, and when a bank debit still on its way should settle.
     status: str = ""
     method_code: str = ""
     expected_by: date | None = None

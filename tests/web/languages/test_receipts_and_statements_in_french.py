@@ -1,6 +1,8 @@
 """The payment receipt (email and PDF), the statement of account PDF and the sign-in link email
 are in the language of the contact they are for (French, German), with that language's money
-and dates; an English contact still gets them in English. The short dates of the invoice pages
+and dates; an English contact still gets them in English. A sign-in link for a contact with no
+language of their own goes out in the language the visitor asked for it in; the invoice PDF
+names its payments' methods in the contact's language. The short dates of the invoice pages
 ("Promised for 22 Jun") and the history's "expected by" follow the page's language too."""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.domain.access.jobs import resolve_sign_in_link_requests
+from portal.domain.access.models import SignInLinkRequest
 from portal.domain.access.service import record_sign_in_link_request, send_sign_in_link
 from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
@@ -21,6 +24,7 @@ from portal.domain.notifications.models import OutboxMessage
 from portal.domain.payments.notifications import queue_receipt
 from portal.domain.payments.policy import ach_expected_by
 from tests.support.documents import pdf_text
+from tests.support.fixtures.links import csrf_for
 from tests.support.factories import (
     add_invoice_entry, make_allocated_payment, make_contact, make_customer, make_invoice, sign_in,
 )
@@ -180,6 +184,51 @@ def test_the_statement_pdf_is_in_the_contacts_language(client, db, clock, statem
         assert [w for w in ("OPEN INVOICES", "RECENT PAYMENTS", "DAYS") if w in printed(text)] == []
 
 
+@pytest.fixture
+def part_paid_invoice(db, clock):
+    """INV-9301 ($200.00): $50.00 paid by check (recorded by staff), $80.00 on its way by bank debit."""
+    customer = make_customer(db, clock, name="Fromagerie Dupont", timezone="UTC")
+    contact = make_contact(db, clock, customer, email="compta@dupont.example", name="Claire Martin")
+    invoice = make_invoice(db, clock, customer, number="INV-9301", total_minor=20_000)
+    check = make_allocated_payment(db, clock, customer, [(invoice, 5_000)], status="succeeded",
+                                   method="offline_check")
+    check.settled_at = clock.now()
+    add_invoice_entry(db, clock, invoice, "payment", -5_000, payment_id=check.id)
+    bank = make_allocated_payment(db, clock, customer, [(invoice, 8_000)], status="processing",
+                                  method="us_bank_account")
+    db.flush()
+    return contact, invoice, bank
+
+
+INVOICE_PAYMENT_WORDS = {
+    "fr": ("par chèque", "Paiements en cours, pas encore imputés :",
+           "{amount} par prélèvement bancaire (ACH) ({day}, {reference})."),
+    "de": ("per Scheck", "Zahlungen in Bearbeitung, noch nicht verrechnet:",
+           "{amount} per Banklastschrift (ACH) ({day}, {reference})."),
+    "en": ("by check", "Payments in progress, not yet applied:",
+           "{amount} by bank transfer (ACH) ({day}, {reference})."),
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "de", "en"])
+def test_the_invoice_pdf_names_its_payments_in_the_contacts_language(client, db, clock, part_paid_invoice,
+                                                                     language):
+    contact, invoice, bank = part_paid_invoice
+    contact.language = None if language == "en" else language
+    sign_in(client, contact, clock)
+    response = client.get(f"/invoices/{invoice.public_id}/pdf")
+    assert response.status_code == 200
+    text = flat(pdf_text(response.data))
+    applied, in_progress, pending = INVOICE_PAYMENT_WORDS[language]
+    assert applied in text, text
+    assert in_progress in text, text
+    pending = pending.format(amount=flat(format_money(Money(8_000, "USD"), language)),
+                             day=format_day(clock.now().date(), language), reference=bank.reference)
+    assert pending in text, text
+    if language != "en":
+        assert [w for w in ("by check", "by bank", "in progress", "not yet applied") if w in text] == []
+
+
 def test_a_paid_up_account_is_told_so_in_french(client, db, clock):
     customer = make_customer(db, clock, timezone="UTC")
     contact = make_contact(db, clock, customer)
@@ -242,6 +291,65 @@ def test_a_requested_sign_in_link_goes_out_in_the_contacts_language(db, clock, s
     assert resolve_sign_in_link_requests(db, clock, link_signer, supplier) == 1
     [email] = sign_in_emails(db)
     assert_sign_in_email_in(email, "de")
+
+
+def ask_for_a_sign_in_link(client, db, email: str, headers: dict[str, str] | None = None) -> None:
+    """The "email me a sign-in link" form, as a visitor with this browser sends it."""
+    response = client.post("/sign-in", data={"csrf_token": csrf_for(client), "email": email},
+                           headers=headers or {})
+    assert response.status_code == 200
+    db.rollback()  # see the request's row
+
+
+@pytest.mark.parametrize("choice", ["cookie", "accept-language"])
+def test_a_requested_sign_in_link_goes_out_in_the_visitors_language(client, db, clock, supplier, link_signer,
+                                                                    sign_in_contact, choice):
+    assert sign_in_contact.language is None
+    db.commit()
+    headers = {"Accept-Language": "en"}
+    if choice == "cookie":
+        client.set_cookie("lang", "fr")
+    else:
+        headers = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
+    ask_for_a_sign_in_link(client, db, sign_in_contact.email, headers)
+    assert db.scalar(select(SignInLinkRequest.language)) == "fr"
+
+    assert resolve_sign_in_link_requests(db, clock, link_signer, supplier) == 1
+    [email] = sign_in_emails(db)
+    assert_sign_in_email_in(email, "fr")
+
+
+def test_the_contacts_own_language_wins_over_the_one_the_link_was_asked_in(client, db, clock, supplier,
+                                                                          link_signer, sign_in_contact):
+    sign_in_contact.language = "de"
+    db.commit()
+    client.set_cookie("lang", "fr")
+    ask_for_a_sign_in_link(client, db, sign_in_contact.email)
+    assert db.scalar(select(SignInLinkRequest.language)) == "fr"
+
+    assert resolve_sign_in_link_requests(db, clock, link_signer, supplier) == 1
+    [email] = sign_in_emails(db)
+    assert_sign_in_email_in(email, "de")
+
+
+def test_a_sign_in_link_asked_for_in_no_language_goes_out_in_english(client, db, clock, supplier, link_signer,
+                                                                    sign_in_contact):
+    db.commit()
+    ask_for_a_sign_in_link(client, db, sign_in_contact.email, {"Accept-Language": "ja, zh;q=0.8"})
+    assert db.scalar(select(SignInLinkRequest.language)) == "en"
+
+    assert resolve_sign_in_link_requests(db, clock, link_signer, supplier) == 1
+    [email] = sign_in_emails(db)
+    assert_sign_in_email_in(email, "en")
+
+
+def test_a_request_recorded_without_a_language_goes_out_in_english(db, clock, supplier, link_signer,
+                                                                   sign_in_contact):
+    record_sign_in_link_request(db, clock, email=sign_in_contact.email, language=None)
+    assert db.scalar(select(SignInLinkRequest.language)) is None
+    assert resolve_sign_in_link_requests(db, clock, link_signer, supplier) == 1
+    [email] = sign_in_emails(db)
+    assert_sign_in_email_in(email, "en")
 
 
 @pytest.mark.parametrize("language", ["fr", "de", "en"])
