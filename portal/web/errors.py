@@ -22,9 +22,11 @@ the same wherever it happens and no view repeats the mapping:
 |  (files past the upload limits)|  were not read: nothing was stored)      |
 
 A request that asked for JSON (the pay page's script) gets `{"error": message}`; any other
-gets the error page. The fixed titles and messages here are marked for the catalogue and read
-in the request's language (a customer's; staff pages and the ERP's API stay in English). The request's transaction is rolled back before the answer is built:
-a refusal changes nothing.
+gets the error page. The request's transaction is rolled back before the answer is built:
+a refusal changes nothing. The fixed titles and messages here are marked for the catalogue and
+read in the request's language: a customer's (an error met before the session is read, such as
+an expired form or files too large, in the visitor's); staff pages and the ERP's API stay in
+English.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ def test_files_too_large_for_one_form_are_refused_in_the_visitors_language(make_
     assert_error_page(response, 413, language, "too_large")
     html = page(response)
     if language == "fr":
-        assert "au plus 4 fichiers de 1 MB chacun au maximum" in html
+        assert "jusqu'à 4 fichiers de 1 MB chacun au plus" in html
         assert "Rien n'a été enregistré" in html
     else:
         assert "höchstens 4 Dateien mit je bis zu 1 MB" in html
