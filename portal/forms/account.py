@@ -8,6 +8,7 @@ bounded text (a page of 10**4000 would otherwise reach the database as an OFFSET
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
@@ -21,7 +22,7 @@ MAX_PAGE = 100_000
 
 class InvoiceListForm(PortalForm):
     status = StringField()
-    q = line_field("The search", MAX_SEARCH_LENGTH)
+    q = line_field(_("The search"), MAX_SEARCH_LENGTH)
     currency = StringField()
     sort = StringField()
     dir = StringField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 from wtforms.validators import ValidationError
@@ -12,7 +13,7 @@ from portal.forms.fields import PortalForm, first_value, line_field
 
 MAX_EMAIL_LENGTH = 254
 MAX_NEXT_LENGTH = 2000
-EMAIL_MESSAGE = "Enter the email address our invoices are sent to."
+EMAIL_MESSAGE = _("Enter the email address our invoices are sent to.")
 
 
 def _plausible_email(form, field) -> None:
@@ -22,7 +23,7 @@ def _plausible_email(form, field) -> None:
 
 
 class SignInRequestForm(PortalForm):
-    email = line_field("The email address", MAX_EMAIL_LENGTH)
+    email = line_field(_("The email address"), MAX_EMAIL_LENGTH)
     next = StringField()
 
     def __init__(self, formdata: MultiDict) -> None:
@@ -42,7 +43,7 @@ class SignInRequestForm(PortalForm):
 
     @property
     def first_error(self) -> str:
-        return next((errors[0] for errors in self.errors.values() if errors), EMAIL_MESSAGE)
+        return str(next((errors[0] for errors in self.errors.values() if errors), EMAIL_MESSAGE))
 
 
 def next_path_from(data: MultiDict) -> str | None:

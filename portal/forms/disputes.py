@@ -33,8 +33,8 @@ _POSITION = re.compile(r"[0-9]{1,4}", re.ASCII)
 
 
 class RaiseDisputeForm(PortalForm):
-    request_key = line_field("The form's token", 64)
-    reason = line_field("The reason", 40)
+    request_key = line_field(_("The form's token"), 64)
+    reason = line_field(_("The reason"), 40)
     description = StringField("The description")  # multi-line: checked by the domain
 
 

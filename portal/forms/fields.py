@@ -1,12 +1,18 @@
-"""What every customer form shares: bounded single-line text without control characters."""
+"""What every customer form shares: bounded single-line text without control characters.
+
+A field's label is a noun phrase ("The memo"), marked with `lazy_gettext` in the customer
+forms; the refusals are read with `gettext` when the form is validated, so a customer reads
+them in their language (staff requests are in English, portal.web.i18n).
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
+from flask_babel import gettext
 from wtforms import Form, StringField
-from wtforms.validators import Length, ValidationError
+from wtforms.validators import ValidationError
 
 from portal.forms import InvalidInput
 
@@ -36,15 +42,25 @@ class SingleLine:
 
     def __call__(self, form, field) -> None:
         if has_control_characters(field.data or ""):
-            raise ValidationError(f"{self.label} must be one line of plain text.")
+            raise ValidationError(gettext("%(label)s must be one line of plain text.", label=self.label))
+
+
+class AtMost:
+    """Validator: at most `max_length` characters."""
+
+    def __init__(self, label: str, max_length: int) -> None:
+        self.label, self.max_length = label, max_length
+
+    def __call__(self, form, field) -> None:
+        if len(field.data or "") > self.max_length:
+            raise ValidationError(gettext("%(label)s can be at most %(limit)s characters.", label=self.label,
+                                          limit=self.max_length))
 
 
 def line_field(label: str, max_length: int) -> StringField:
     """A single-line text field of at most `max_length` characters, stripped."""
-    return StringField(label, validators=[
-        SingleLine(label),
-        Length(max=max_length, message=f"{label} can be at most {max_length} characters."),
-    ], filters=[lambda value: value.strip() if isinstance(value, str) else value])
+    return StringField(label, validators=[SingleLine(label), AtMost(label, max_length)],
+                       filters=[lambda value: value.strip() if isinstance(value, str) else value])
 
 
 class PortalForm(Form):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
 from portal.domain.access.policy import safe_next_path
@@ -10,7 +11,6 @@ from portal.forms import InvalidInput
 from portal.forms.auth import MAX_NEXT_LENGTH
 from portal.forms.fields import first_value
 
-LANGUAGE_MESSAGE = "Choose one of the languages offered: {languages}."
 
 
 class LanguageChoice:
@@ -20,6 +20,7 @@ class LanguageChoice:
     def __init__(self, formdata: MultiDict) -> None:
         language = first_value(formdata, "language", MAX_LANGUAGE_LENGTH)
         if language not in LANGUAGES:
-            raise InvalidInput(LANGUAGE_MESSAGE.format(languages=", ".join(LANGUAGES.values())))
+            raise InvalidInput(gettext("Choose one of the languages offered: %(languages)s.",
+                                       languages=", ".join(LANGUAGES.values())))
         self.language = language
         self.next_path = safe_next_path(first_value(formdata, "back", MAX_NEXT_LENGTH))

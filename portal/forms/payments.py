@@ -3,7 +3,9 @@
 Only the fields named here are read: whatever else the browser sends (status, company, total,
 currency) is ignored by construction. Amounts are checked as bounded text here, with at most
 the largest number of decimals any currency has; `Money.parse` applies the invoice's own
-currency under the lock, and is itself safe for any text.
+currency under the lock, and is itself safe for any text. The form's refusals are in the
+customer's language; the example amount is written the way the field reads it ("1,234.50")
+whatever the language, as the amount fields are (README, "Languages").
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from flask_babel import gettext, lazy_gettext as _, ngettext
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
-from portal.domain.core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_TEXT, MoneyError, Money
+from portal.domain.core.money import (
+    _AMOUNT_TEXT, CURRENCY_EXPONENTS, MAX_AMOUNT_TEXT, MAX_WHOLE_DIGITS, Money, MoneyError,
+)
 from portal.domain.payments.queries import PaySelection
 from portal.domain.payments.policy import (
     MAX_INVOICES_PER_PAYMENT, MAX_MEMO_LENGTH, MAX_PO_LENGTH, MAX_REASON_LENGTH, AllocationRequest,
@@ -30,6 +35,27 @@ MAX_TOKEN_LENGTH = 255
 _WIDEST = max(CURRENCY_EXPONENTS, key=CURRENCY_EXPONENTS.__getitem__)
 
 
+AMOUNT_EXAMPLE = "1,234.50"
+
+
+def amount_refusal(text: str, decimals: int) -> str:
+    """What is wrong with an amount `Money.parse` refused, in the request's language: the same
+    rules in the same order (`_AMOUNT_TEXT` is the pattern it reads), said for the customer."""
+    text = text.strip()
+    if not text:
+        return gettext("Enter an amount.")
+    if len(text) > MAX_AMOUNT_TEXT:
+        return gettext("That amount is too long: at most %(count)s characters.", count=MAX_AMOUNT_TEXT)
+    match = _AMOUNT_TEXT.fullmatch(text)
+    if match is None:
+        return gettext("Enter the amount as digits, for example %(example)s.", example=AMOUNT_EXAMPLE)
+    if len(match.group("decimals") or "") > decimals:
+        return ngettext("An amount has at most %(num)s decimal place.",
+                        "An amount has at most %(num)s decimal places.", decimals)
+    return gettext("That amount is too large: at most %(count)s digits before the decimal point.",
+                   count=MAX_WHOLE_DIGITS)
+
+
 class AmountText:
     """Validator: the amount as bounded text (digits, thousands separators, one decimal point,
     no sign or exponent), checked without building any number from it."""
@@ -37,39 +63,36 @@ class AmountText:
     def __call__(self, form, field) -> None:
         try:
             Money.parse(field.data or "", _WIDEST)
-        except MoneyError as error:
-            raise ValidationError(f"{form.invoice_label}: {error}.") from None
+        except MoneyError:
+            raise ValidationError(amount_refusal(field.data or "", CURRENCY_EXPONENTS[_WIDEST])) from None
 
 
 class AllocationForm(PortalForm):
     """One invoice's part of the payment: `amount-<id>` and `reason-<id>` of the pay form."""
 
-    amount = StringField("Amount", validators=[AmountText()])  # text: never a number here
-    reason = line_field("A reason", MAX_REASON_LENGTH)
-
-    def __init__(self, formdata, invoice_label: str) -> None:
-        self.invoice_label = invoice_label
-        super().__init__(formdata)
+    amount = StringField(_("The amount"), validators=[AmountText()])  # text: never a number here
+    reason = line_field(_("A reason"), MAX_REASON_LENGTH)
 
 
 class PayForm(PortalForm):
-    nonce = line_field("The form's nonce", 64)
-    card_token = line_field("The card token", MAX_TOKEN_LENGTH)
-    confirmation_token = line_field("The confirmation token", MAX_TOKEN_LENGTH)
-    po_number = line_field("The PO number", MAX_PO_LENGTH)
-    memo = line_field("The memo", MAX_MEMO_LENGTH)
-    method = line_field("The payment method", 20)
-    mandate_accepted = line_field("The debit authorization", 8)
+    nonce = line_field(_("The form's token"), 64)
+    card_token = line_field(_("The card token"), MAX_TOKEN_LENGTH)
+    confirmation_token = line_field(_("The card token"), MAX_TOKEN_LENGTH)
+    po_number = line_field(_("The payment reference"), MAX_PO_LENGTH)
+    memo = line_field(_("The memo"), MAX_MEMO_LENGTH)
+    method = line_field(_("The payment method"), 20)
+    mandate_accepted = line_field(_("The debit authorization"), 8)
 
 
 def invoice_ids(values: list[str], limit: int) -> list[str]:
     """The invoice ids the form names: each one a public id, at most `limit` of them."""
     ids = [value.strip() for value in values if isinstance(value, str) and value.strip()]
     if len(ids) > limit:
-        raise InvalidInput(f"Pay at most {limit} invoices at once.")
+        raise InvalidInput(ngettext("Choose at most %(num)s invoice at once.", "Choose at most %(num)s invoices at once.",
+                                    limit))
     for public_id in ids:
         if not PUBLIC_ID.fullmatch(public_id):
-            raise InvalidInput("One of these invoices is not part of your account.")
+            raise InvalidInput(gettext("One of these invoices is not part of your account."))
     return ids
 
 
@@ -87,7 +110,7 @@ def card_payment_form(data: MultiDict) -> CardPaymentForm:
         part = AllocationForm(MultiDict({
             "amount": first_value(data, f"amount-{public_id}", MAX_AMOUNT_TEXT),
             "reason": first_value(data, f"reason-{public_id}", MAX_REASON_LENGTH),
-        }), invoice_label="An amount").checked()
+        })).checked()
         allocations.append(AllocationRequest(
             invoice_public_id=public_id, amount_text=(part.amount.data or "").strip(), reason=part.reason.data,
         ))
@@ -112,5 +135,5 @@ def pay_selection(args: MultiDict) -> PaySelection | None:
         return None
     currency = first_value(args, "currency", 8).strip().upper()
     if choice not in ("overdue", "due") or not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
-        raise InvalidInput("Choose the invoices to pay from the list.")
+        raise InvalidInput(gettext("Choose the invoices to pay from the list."))
     return PaySelection(currency=currency, overdue_only=choice == "overdue")

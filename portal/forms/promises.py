@@ -28,9 +28,9 @@ NO_DATE = _("Choose the date you will pay (day, month and year).")
 
 
 class MakePromiseForm(PortalForm):
-    request_key = line_field("The form's token", 64)
-    method = line_field("How you will pay", 10)
-    note = line_field("The note", MAX_NOTE_LENGTH)
+    request_key = line_field(_("The form's token"), 64)
+    method = line_field(_("How you will pay"), 10)
+    note = line_field(_("The note"), MAX_NOTE_LENGTH)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ A file still being scanned, or found infected, is answered 409 with a message sa
 from __future__ import annotations
 
 from flask import Response, send_file
+from flask_babel import gettext
 
 from portal.domain.attachments.models import StoredFile
 from portal.domain.attachments.policy import FileNotServable, sanitise_display_name
@@ -36,7 +37,8 @@ def download_response(stored: StoredFile, storage: FileStorage):
         stream = open_stored_file(storage, stored)
     except FileNotServable as refusal:
         pending = stored.scan_status == ScanStatus.PENDING
-        return error_response(409, refusal_message(refusal), title="Not available yet" if pending else "Not available")
+        return error_response(409, refusal_message(refusal),
+                              title=gettext("Not available yet") if pending else gettext("Not available"))
     # Sanitised when stored; sanitised again so that no row, however it was written, can put a
     # line break into the header (werkzeug would answer 500 for it).
     name = sanitise_display_name(stored.display_name) or "attachment"

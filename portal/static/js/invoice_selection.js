@@ -2,12 +2,37 @@
 // The pay page checks everything again on the server; this only helps the clerk choose.
 // "Select all" ticks the payable invoices of one currency only (one payment is in one
 // currency): the currency already ticked, else the first payable row's.
+// Its words come from the page, in its language (the form's data-messages, read with PortalMessages
+// from messages.js); ENGLISH is only for a page that lacks one.
 (function () {
   "use strict";
+
+  var ENGLISH = {
+    selectedOne: "{count} invoice selected.",
+    selectedMany: "{count} invoices selected.",
+    selectedTotalOne: "{count} invoice selected: {amount} to pay.",
+    selectedTotalMany: "{count} invoices selected: {amount} to pay.",
+    oneCurrency: "One payment is in one currency: you selected {currencies}. Untick the invoices of the other " +
+      "currency, or filter the list by currency.",
+    selectAllLabel: "Select every payable {currency} invoice on this page"
+  };
+
+  function plural(count, one, many) { return fill(count === 1 ? one : many, {count: count}); }
+
+  // "USD and EUR", "USD et EUR", "USD und EUR".
+  function listed(items) {
+    try {
+      return new Intl.ListFormat(document.documentElement.lang || "en", {type: "conjunction"}).format(items);
+    } catch (e) {
+      return items.join(", ");
+    }
+  }
 
   var form = document.getElementById("pay-form");
   var buttons = form ? Array.prototype.slice.call(form.querySelectorAll(".pay-selected")) : [];
   if (!form || buttons.length === 0) { return; }  // nothing on this page can be paid
+  var words = window.PortalMessages.read(form, ENGLISH);
+  var fill = window.PortalMessages.fill;
   var boxes = Array.prototype.slice.call(form.querySelectorAll("input[type=checkbox][name=invoice]"));
   var selectAll = document.getElementById("select-all");
   var summary = document.getElementById("selection-summary");
@@ -45,15 +70,14 @@
       summary.textContent = idleText;
       setDisabled(true);
     } else if (currencies.length > 1) {
-      summary.textContent = chosen.length + " invoices selected.";
-      error.textContent = "One payment is in one currency: you selected " + currencies.join(" and ") +
-        ". Untick the invoices of the other currency, or filter the list by currency.";
+      summary.textContent = plural(chosen.length, words.selectedOne, words.selectedMany);
+      error.textContent = fill(words.oneCurrency, {currencies: listed(currencies)});
       error.classList.remove("hidden");
       setDisabled(true);
     } else {
       var exponent = parseInt(chosen[0].dataset.exponent, 10);
-      summary.textContent = chosen.length + (chosen.length === 1 ? " invoice" : " invoices") +
-        " selected: " + window.PortalMoney.format(totalMinor, currencies[0], exponent) + " to pay.";
+      summary.textContent = fill(plural(chosen.length, words.selectedTotalOne, words.selectedTotalMany),
+                                 {amount: window.PortalMoney.format(totalMinor, currencies[0], exponent)});
       setDisabled(false);
     }
     if (selectAll && boxes.length) {
@@ -62,7 +86,7 @@
       var ticked = group.filter(function (box) { return box.checked; }).length;
       selectAll.checked = ticked === group.length && currencies.length <= 1;
       selectAll.indeterminate = ticked > 0 && !selectAll.checked;
-      selectAll.setAttribute("aria-label", "Select every payable " + currency + " invoice on this page");
+      selectAll.setAttribute("aria-label", fill(words.selectAllLabel, {currency: currency}));
     }
   }
 

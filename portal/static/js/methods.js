@@ -14,9 +14,19 @@
  *   as pending verification.
  * - "localstripe": its fake Stripe.js has only the card element:
  *   stripe.confirmCardSetup(clientSecret, {payment_method: {card}}).
+ * Its words come from the page, in its language (the form's data-messages, read with PortalMessages
+ * from messages.js); ENGLISH is only for a page that lacks one.
  */
 (function () {
   "use strict";
+
+  var ENGLISH = {
+    checkCard: "Check the card details.",
+    notSavedTryAgain: "The card was not saved. Please try again.",
+    notSaved: "The card was not saved.",
+    saving: "Saving…",
+    unreachable: "We could not reach the server. Check your connection and try again."
+  };
 
   var DIALECTS = {
     real: function (stripe, form) {
@@ -56,6 +66,7 @@
     var errorBox = document.getElementById("method-error");
     var csrfToken = form.querySelector("input[name=csrf_token]").value;
     var buttonText = button.textContent;
+    var words = window.PortalMessages.read(form, ENGLISH);
 
     async function post(url, body) {
       var response = await fetch(url, {
@@ -69,13 +80,13 @@
     // -> null when the browser moves on, else the message to show.
     async function save() {
       var checked = await dialect.check();
-      if (checked.error) { return checked.error.message || "Check the card details."; }
+      if (checked.error) { return checked.error.message || words.checkCard; }
       var started = await post(form.action, new FormData(form));
-      if (!started.ok) { return started.body.error || "The card was not saved. Please try again."; }
+      if (!started.ok) { return started.body.error || words.notSavedTryAgain; }
       var result = await dialect.confirm(started.body.client_secret, started.body.return_url);
-      if (result.error) { return result.error.message || "The card was not saved."; }
+      if (result.error) { return result.error.message || words.notSaved; }
       var done = await post(started.body.complete_url, null);
-      if (!done.ok) { return done.body.error || "The card was not saved. Please try again."; }
+      if (!done.ok) { return done.body.error || words.notSavedTryAgain; }
       window.location.assign(done.body.methods_url);
       return null;
     }
@@ -86,12 +97,12 @@
       summary.classList.add("hidden");
       button.disabled = true;
       button.setAttribute("aria-busy", "true");
-      button.textContent = "Saving…";
+      button.textContent = words.saving;
       var message;
       try {
         message = await save();
       } catch (error) {
-        message = "We could not reach the server. Check your connection and try again.";
+        message = words.unreachable;
       }
       if (message) {
         errorBox.textContent = message;

@@ -14,7 +14,9 @@
  *
  * Errors: a summary at the top of the form (#error-summary) takes the focus and links to the
  * field at fault or back to Pay; each field's own error is text under it (aria-describedby).
- * While paying the button reads "Paying…" with aria-busy.
+ * While paying the button reads "Paying…" with aria-busy. Every word shown comes from the page, in
+ * its language (the form's data-messages, read with PortalMessages from messages.js; the button's
+ * labels are its data-* attributes); ENGLISH below is only for a page that lacks one.
  *
  * Status page (#payment-status[data-status-url]): polls a small JSON endpoint and, when the
  * status changes, swaps the page's live region (#payment-live) with its new version and
@@ -25,6 +27,33 @@
 
   var RETRIES_WHEN_UNAVAILABLE = 3;
   var RETRY_DELAY_MS = 1500;
+
+  var ENGLISH = {
+    amountExample: "Enter an amount, for example {example}",
+    amountAboveZero: "Enter an amount above zero",
+    amountAtMost: "At most {amount} is due",
+    reasonRequired: "Reason required",
+    rowAmountExample: "{invoice}: Enter an amount, for example {example}",
+    rowAmountAboveZero: "{invoice}: Enter an amount above zero",
+    rowAmountAtMost: "{invoice}: At most {amount} is due",
+    rowReasonRequired: "{invoice}: Reason required (you are paying less than the balance due)",
+    checkOneField: "Check this field:",
+    checkFields: "Check these fields:",
+    backToPay: "Back to Pay",
+    acceptMandate: "Accept the debit authorization to pay from a bank account.",
+    acceptMandateLink: "Accept the debit authorization",
+    enterCard: "Enter your card details.",
+    checkCard: "Check the card details",
+    useAnotherCard: "Use another card",
+    authenticationFailed: "Card authentication failed.",
+    authenticationFailedNotCharged: "Card authentication failed. Nothing was charged.",
+    notMade: "The payment was not made. Check the amounts and the card, then pay again.",
+    notMadeEnterCard: "The payment was not made. Enter your card details and pay again.",
+    connectionFailed: "The connection failed. Check your payments before paying again: the payment may have been made."
+  };
+  var WORDS = ENGLISH;
+
+  function fill(text, values) { return window.PortalMessages.fill(text, values); }
 
   function sleep(ms) {
     return new Promise(function (resolve) { setTimeout(resolve, ms); });
@@ -94,16 +123,17 @@
   // Real Stripe.js answers a failed 3-D Secure step with {error}; localstripe's fake answers
   // {paymentIntent} whose status went back to requires_payment_method. Both mean "not paid".
   function authenticationFailed(result) {
-    if (result.error) { return result.error.message || "Card authentication failed."; }
+    if (result.error) { return result.error.message || WORDS.authenticationFailed; }
     var status = result.paymentIntent && result.paymentIntent.status;
     if (status === "succeeded" || status === "processing" || status === "requires_capture") { return null; }
-    return "Card authentication failed. Nothing was charged.";
+    return WORDS.authenticationFailedNotCharged;
   }
 
   // A failure of the network itself (fetch rejects): the only case that says "connection".
   function NetworkError() { this.network = true; }
 
   function setUpPayForm(form) {
+    WORDS = window.PortalMessages.read(form, ENGLISH);
     var stripe = window.Stripe(form.dataset.publishableKey);
     var dialect = (DIALECTS[form.dataset.stripeDialect] || DIALECTS.real)(stripe, form);
 
@@ -177,25 +207,32 @@
         var number = row.dataset.number;
         var minor = parseMinor(input.value, exponent);
         var payable = parseInt(row.dataset.payableMinor, 10);
+        // The example as the field reads it ("1,234.50"), not as money is shown ("1 234,50 $US").
+        var values = {invoice: number, example: row.dataset.payableField || row.dataset.payableText,
+                      amount: row.dataset.payableText};
         var amountProblem = "";
+        var amountSummary = "";
         if (minor === null) {
-          amountProblem = "Enter an amount, for example " + row.dataset.payableText;
+          amountProblem = fill(WORDS.amountExample, values);
+          amountSummary = fill(WORDS.rowAmountExample, values);
         } else if (minor <= 0) {
-          amountProblem = "Enter an amount above zero";
+          amountProblem = WORDS.amountAboveZero;
+          amountSummary = fill(WORDS.rowAmountAboveZero, values);
         } else if (minor > payable) {
-          amountProblem = "At most " + row.dataset.payableText + " is due";
+          amountProblem = fill(WORDS.amountAtMost, values);
+          amountSummary = fill(WORDS.rowAmountAtMost, values);
         } else {
           total += minor;
         }
-        var reasonProblem = (!amountProblem && minor < payable && !reason.value.trim()) ? "Reason required" : "";
+        var reasonProblem = (!amountProblem && minor < payable && !reason.value.trim()) ? WORDS.reasonRequired : "";
         if (showFieldErrors) {
           fieldError(input, amountProblem);
           fieldError(reason, reasonProblem);
         } else if (!amountProblem) {
           fieldError(input, "");
         }
-        if (amountProblem) { problems.push({target: input.id, text: number + ": " + amountProblem}); }
-        if (reasonProblem) { problems.push({target: reason.id, text: number + ": Reason required (you are paying less than the balance due)"}); }
+        if (amountProblem) { problems.push({target: input.id, text: amountSummary}); }
+        if (reasonProblem) { problems.push({target: reason.id, text: fill(WORDS.rowReasonRequired, {invoice: number})}); }
         reason.required = minor !== null && minor < payable;
       });
       return {total: total, problems: problems};
@@ -252,28 +289,28 @@
       }).catch(function () { return null; });
     }
 
-    var BACK_TO_PAY = {target: "pay-button", text: "Back to Pay"};
+    var BACK_TO_PAY = {target: "pay-button", text: WORDS.backToPay};
 
     // -> null when the browser moves on to the status page, else {message, problems}.
     async function pay() {
       var methodField = document.getElementById("pay-method");
       var accepted = document.getElementById("mandate-accepted");
       if (methodField && methodField.value === "us_bank_account" && accepted && !accepted.checked) {
-        return {message: "Accept the debit authorization to pay from a bank account.",
-                problems: [{target: "mandate-accepted", text: "Accept the debit authorization"}, BACK_TO_PAY]};
+        return {message: WORDS.acceptMandate,
+                problems: [{target: "mandate-accepted", text: WORDS.acceptMandateLink}, BACK_TO_PAY]};
       }
       var made = await dialect.token();
       if (made.error) {
-        var text = made.error.message || "Enter your card details.";
+        var text = made.error.message || WORDS.enterCard;
         cardError.textContent = text;
         cardError.classList.remove("hidden");
-        return {message: text, problems: [{target: "card-element", text: "Check the card details"}, BACK_TO_PAY]};
+        return {message: text, problems: [{target: "card-element", text: WORDS.checkCard}, BACK_TO_PAY]};
       }
       var data = new FormData(form);
       data.set(made.field, made.id);
       var answer = await postForm(data);
       if (!answer.ok) {
-        return {message: answer.body.error || "The payment was not made. Check the amounts and the card, then pay again.",
+        return {message: answer.body.error || WORDS.notMade,
                 problems: [BACK_TO_PAY]};
       }
       if (answer.body.client_secret) {
@@ -281,7 +318,7 @@
         var failure = authenticationFailed(result);
         if (failure) {
           await cancelAttempt(answer.body.cancel_url);
-          return {message: failure, problems: [{target: "card-element", text: "Use another card"}, BACK_TO_PAY]};
+          return {message: failure, problems: [{target: "card-element", text: WORDS.useAnotherCard}, BACK_TO_PAY]};
         }
         window.location.assign(answer.body.payment_url + "?authenticated=1");
         return null;
@@ -307,7 +344,7 @@
       clearErrors();
       var checked = checkRows(true);
       if (checked.problems.length) {
-        showErrors("Check " + (checked.problems.length === 1 ? "this field" : "these fields") + ":", checked.problems);
+        showErrors(checked.problems.length === 1 ? WORDS.checkOneField : WORDS.checkFields, checked.problems);
         return;
       }
       busy(true);
@@ -318,9 +355,7 @@
         }
       }, function (error) {
         busy(false);
-        showErrors(error instanceof NetworkError
-          ? "The connection failed. Check your payments before paying again: the payment may have been made."
-          : "The payment was not made. Enter your card details and pay again.", [BACK_TO_PAY]);
+        showErrors(error instanceof NetworkError ? WORDS.connectionFailed : WORDS.notMadeEnterCard, [BACK_TO_PAY]);
       });
     });
 
@@ -372,7 +407,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.getElementById("pay-form");
-    if (form && window.Stripe) { setUpPayForm(form); }
+    if (form && window.Stripe && window.PortalMessages) { setUpPayForm(form); }
     var live = document.getElementById("payment-live");
     var section = document.getElementById("payment-status");
     if (live && section && section.dataset.statusUrl) { watchStatus(live); }
