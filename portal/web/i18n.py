@@ -105,21 +105,22 @@ def install_template_words(app: Flask) -> None:
     """
     app.jinja_env.newstyle_gettext = True  # {% trans %} blocks pass their values as keywords
 
-    def gettext(text: str, **values) -> Markup:
+    # Positional-only, as in Jinja's own: a template may pass `num` or `context` as a value.
+    def gettext(text: str, /, **values) -> Markup:
         return Markup(current_catalogue().gettext(text)) % values
 
-    def ngettext(singular: str, plural: str, num: int, **values) -> Markup:
-        values.setdefault("num", num)
-        return Markup(current_catalogue().ngettext(singular, plural, num)) % values
+    def ngettext(singular: str, plural: str, count: int, /, **values) -> Markup:
+        values.setdefault("num", count)
+        return Markup(current_catalogue().ngettext(singular, plural, count)) % values
 
-    def pgettext(context: str, text: str, **values) -> Markup:
+    def pgettext(context: str, text: str, /, **values) -> Markup:
         values.setdefault("context", context)
         return Markup(current_catalogue().pgettext(context, text)) % values
 
-    def npgettext(context: str, singular: str, plural: str, num: int, **values) -> Markup:
+    def npgettext(context: str, singular: str, plural: str, count: int, /, **values) -> Markup:
         values.setdefault("context", context)
-        values.setdefault("num", num)
-        return Markup(current_catalogue().npgettext(context, singular, plural, num)) % values
+        values.setdefault("num", count)
+        return Markup(current_catalogue().npgettext(context, singular, plural, count)) % values
 
     app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, pgettext=pgettext, npgettext=npgettext)
 
