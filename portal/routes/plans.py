@@ -35,7 +35,7 @@ from portal.forms.payments import invoice_ids
 from portal.forms.plans import accept_plan_form, answer_plan_form, plan_request_form
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
-from portal.web.i18n import refusal_message
+from portal.web.i18n import current_language, refusal_message
 
 bp = Blueprint("plans", __name__)
 bp.before_request(require_customer)
@@ -91,7 +91,7 @@ def preview():
     try:
         plan_request = plan_request_form(request.form)
         shown = service.preview_plan(_context(), current_access(), _policy(), services().supplier.name, plan_request,
-                                     _today())
+                                     _today(), current_language())
     except (PlanRefused, InvalidInput) as error:
         db().rollback()
         return _form_page(error=refusal_message(error),
@@ -108,7 +108,7 @@ def create():
         plan = service.propose_plan(
             _context(), current_access(), _policy(), services().supplier.name, given.request,
             terms_shown=given.terms_digest, request_key=given.request_key,
-            user_agent=request.headers.get("User-Agent", "")[:500], today=_today(),
+            user_agent=request.headers.get("User-Agent", "")[:500], today=_today(), language=current_language(),
         )
     except (PlanRefused, InvalidInput) as error:
         db().rollback()
@@ -127,9 +127,9 @@ def _plan_page(public_id: str, *, error: str = "", status: int = 200):
     found = queries.plan_by_public_id(db(), public_id, g.customer.id)
     amendment = queries.proposed_amendment(db(), found.id) if found.status != "countered" else None
     if found.status == "countered":
-        counter = service.counter_terms(db(), services().supplier.name, found)
+        counter = service.counter_terms(db(), services().supplier.name, found, current_language())
     elif amendment is not None:
-        counter = service.amendment_terms(db(), services().supplier.name, found, amendment)
+        counter = service.amendment_terms(db(), services().supplier.name, found, amendment, current_language())
     else:
         counter = ""
     return render_template("plans/plan.html", page=queries.plan_page(db(), found), counter=counter,
@@ -143,7 +143,8 @@ def answer(public_id: str):
     try:
         accept, digest = answer_plan_form(request.form)
         service.answer_plan(_context(), current_access(), services().supplier.name, public_id, accept=accept,
-                               terms_shown=digest, user_agent=request.headers.get("User-Agent", "")[:500])
+                               terms_shown=digest, user_agent=request.headers.get("User-Agent", "")[:500],
+                               language=current_language())
     except (PlanRefused, InvalidInput) as error:
         db().rollback()
         return _plan_page(public_id, error=refusal_message(error), status=400)

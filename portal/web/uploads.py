@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from flask import request
 
-from portal.domain.attachments.policy import ALLOWED_LIST_TEXT, KINDS_BY_EXTENSION, describe_size
+from portal.domain.attachments.policy import ALLOWED_LIST_TEXT, KINDS_BY_EXTENSION, size_text
+from portal.domain.core.locales import translate
 from portal.domain.attachments.service import Uploads
 from portal.web.context import services
+from portal.web.i18n import current_language
 
 FILES_FIELD = "files"
 # What the browser's file picker offers (the server decides by the content all the same).
@@ -29,7 +31,9 @@ def files_were_posted(field: str = FILES_FIELD) -> bool:
 
 
 def form_limits() -> dict[str, str]:
-    """The upload rules a form states next to its file input."""
+    """The upload rules a form states next to its file input, in the page's language."""
     limits = services().file_store.limits
-    return {"accept": ACCEPT, "kinds": ALLOWED_LIST_TEXT, "max_files": str(limits.max_files),
-            "max_file": describe_size(limits.max_file_bytes), "max_request": describe_size(limits.max_request_bytes)}
+    language = current_language()
+    return {"accept": ACCEPT, "kinds": translate(ALLOWED_LIST_TEXT, language), "max_files": str(limits.max_files),
+            "max_file": size_text(limits.max_file_bytes).render(language),
+            "max_request": size_text(limits.max_request_bytes).render(language)}

@@ -34,11 +34,13 @@ def plan_request(invoices: list[Invoice], *, count: int = 3, cadence: str = "mon
 def make_test_plan(db, clock: Clock, contact: Contact, invoices: list[Invoice], *, count: int = 3,
                    cadence: str = "monthly", days: int = 0, card: SavedMethod | None = None,
                    policy: PlanPolicy = POLICY, access: Access | None = None) -> Plan:
-    """A plan for `invoices`, its first installment `days` after the customer's today."""
+    """A plan for `invoices`, its first installment `days` after the customer's today, its
+    terms shown and accepted in the contact's language (as the plan pages do)."""
     today = customer_today(db, clock, contact)
     request = plan_request(invoices, count=count, cadence=cadence, first=today + timedelta(days=days), card=card)
     ctx = contact_context(db, clock, contact)
     access = access or contact_access(contact)
-    shown = terms_digest(preview_plan(ctx, access, policy, SUPPLIER_NAME, request, today).terms)
+    shown = terms_digest(preview_plan(ctx, access, policy, SUPPLIER_NAME, request, today, contact.language).terms)
     return propose_plan(ctx, access, policy, SUPPLIER_NAME, request, terms_shown=shown,
-                        request_key=secrets.token_urlsafe(24), user_agent=TEST_USER_AGENT, today=today)
+                        request_key=secrets.token_urlsafe(24), user_agent=TEST_USER_AGENT, today=today,
+                        language=contact.language)

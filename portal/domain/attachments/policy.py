@@ -47,7 +47,8 @@ XLSX = FileKind("xlsx", "Excel workbook (XLSX)", "application/vnd.openxmlformats
 ALLOWED_KINDS: tuple[FileKind, ...] = (PDF, PNG, JPEG, CSV, XLSX)
 KINDS_BY_EXTENSION = {extension: kind for kind in ALLOWED_KINDS for extension in kind.extensions}
 ALLOWED_CONTENT_TYPES = frozenset(kind.content_type for kind in ALLOWED_KINDS)
-ALLOWED_LIST_TEXT = "PDF, PNG, JPEG, CSV and XLSX"
+# The allowed kinds as a form lists them, marked for the catalogue ("PDF, PNG, JPEG, CSV et XLSX").
+ALLOWED_LIST_TEXT = N_("PDF, PNG, JPEG, CSV and XLSX")
 # Each kind's `a_label`, marked for the catalogue.
 _A_LABELS = {
     "pdf": N_("a PDF"), "png": N_("a PNG image"), "jpeg": N_("a JPEG image"), "csv": N_("a CSV file"),

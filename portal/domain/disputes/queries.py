@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 from portal.domain.account.queries import LineView
 from portal.domain.access.policy import Access, named_invoices
 from portal.domain.attachments.models import StoredFile
-from portal.domain.attachments.policy import describe_size
+from portal.domain.attachments.policy import describe_size, size_text
 from portal.domain.attachments.states import ScanStatus
 from portal.domain.core.errors import NotFound
-from portal.domain.core.locales import N_
+from portal.domain.core.locales import N_, Text
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.disputes.models import (
@@ -75,12 +75,16 @@ def visible_disputes(access: Access) -> ColumnElement[bool]:
     return and_(same_company, exists(inside), not_(exists(outside)))
 
 
-def _owner(team: str | None, person: str | None, dispute: Dispute) -> str:
+def _owner(team: str | None, person: str | None, dispute: Dispute) -> Text:
+    """Who handles the dispute, shown in the reader's language: the person's and the team's
+    names as staff wrote them (never looked up in the catalogue), or a label."""
     if dispute.team_id is None and dispute.assignee_id is None:
-        return "Not yet assigned"
+        return Text(N_("Not yet assigned"))
     if person and team:
-        return f"{person} ({team})"
-    return person or team or "Assigned to our team"
+        return Text("%(person)s (%(team)s)", person=person, team=team)
+    if person or team:
+        return Text("%(name)s", name=person or team)
+    return Text(N_("Assigned to our team"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,6 +103,11 @@ class AttachedFile:
     @property
     def size(self) -> str:
         return describe_size(self.size_bytes)
+
+    @property
+    def size_text(self) -> Text:
+        """The size in the reader's language ("10 MB", "10 Mo")."""
+        return size_text(self.size_bytes)
 
     @property
     def pending(self) -> bool:
@@ -275,7 +284,7 @@ class HistoryEvent:
 class DisputePage:
     dispute: Dispute
     reason: str
-    owner: str
+    owner: Text  # who handles it, in the reader's language (`translated`)
     invoices: tuple[CoveredInvoice, ...]
     messages: tuple[ThreadMessage, ...]
     history: tuple[HistoryEvent, ...]

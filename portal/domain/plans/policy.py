@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from portal.domain.core.errors import DomainError
-from portal.domain.core.locales import N_
+from portal.domain.core.locales import (
+    DEFAULT_LANGUAGE, N_, Text, format_day, format_money, language_or_default, translations,
+)
 from portal.domain.core.money import Money, allocate
 from portal.domain.gateway.amounts import stripe_minimum
 from portal.domain.plans.states import Cadence
@@ -169,50 +171,94 @@ def outside_policy(policy: PlanPolicy, parts: list[ScheduledPart], *, defaulted_
     return reasons
 
 
-def autopay_label(method_type: str, brand: str, last4: str, bank_label: str = "") -> str:
+# What the terms call the saved method autopay charges, in the reader's language.
+AUTOPAY_CARD = N_("card %(brand)s ending %(last4)s")
+AUTOPAY_BANK_ACCOUNTS = {
+    "checking": N_("bank account %(bank)s checking account ending %(last4)s"),
+    "savings": N_("bank account %(bank)s savings account ending %(last4)s"),
+}
+AUTOPAY_OTHER_BANK_ACCOUNT = N_("bank account %(bank)s account ending %(last4)s")
+UNNAMED_BANK = N_("Bank")
+
+
+def autopay_label(method_type: str, brand: str, last4: str, bank_name: str = "", account_type: str = "") -> Text:
     """What the terms call the saved method autopay charges: "card visa ending 4242", or
     "bank account STRIPE TEST BANK checking account ending 6789" (debited under its mandate)."""
     if method_type == "us_bank_account":
-        return f"bank account {bank_label}".strip()
-    return f"card {brand} ending {last4}".strip()
+        return Text(AUTOPAY_BANK_ACCOUNTS.get(account_type, AUTOPAY_OTHER_BANK_ACCOUNT),
+                    bank=bank_name or Text(UNNAMED_BANK), last4=last4)
+    return Text(AUTOPAY_CARD, brand=brand, last4=last4)
+
+
+# The sentences of the terms. The opening names how many installments (`ngettext`: its
+# singular and plural forms); each schedule line is an installment's number, date and amount.
+INSTALLMENT_LINE = N_("%(number)s. %(day)s: %(amount)s")
+AMENDMENT_REPLACES = N_("This schedule replaces the installments not yet paid; installments already paid stay paid.")
+CHARGED_TO_SAVED_METHOD = N_("Each installment will be charged on its date to the saved %(method)s, "
+                             "without further confirmation.")
+PAID_BY_CUSTOMER = N_("Each installment will be paid by us on the portal by its date.")
+IF_NOT_PAID = N_("If installments are not paid, the plan ends and the remaining balance is due at once. "
+                 "While the plan runs, these invoices are paid through the plan.")
+
+
+def _terms_day(day: date, language: str) -> str:
+    """An installment's date in the terms: ISO in English (as the terms always read), the
+    language's own way otherwise ("15 juin 2026", "15.06.2026")."""
+    return day.isoformat() if language == DEFAULT_LANGUAGE else format_day(day, language)
+
+
+def _schedule_lines(parts: list[ScheduledPart], language: str) -> list[str]:
+    return ["  " + Text(INSTALLMENT_LINE, number=part.number, day=_terms_day(part.due_on, language),
+                        amount=part.amount).render(language) for part in parts]
+
+
+def _closing_lines(autopay_card: Text | str | None, language: str) -> list[str]:
+    if autopay_card:
+        method = autopay_card.render(language) if isinstance(autopay_card, Text) else autopay_card
+        charged = Text(CHARGED_TO_SAVED_METHOD, method=method.strip()).render(language)
+    else:
+        charged = Text(PAID_BY_CUSTOMER).render(language)
+    return [charged, Text(IF_NOT_PAID).render(language)]
 
 
 def terms_text(supplier_name: str, customer_name: str, parts: list[ScheduledPart], invoice_numbers: list[str],
-               autopay_card: str | None) -> str:
-    """The exact words the customer agrees to, kept with the agreement."""
+               autopay_card: Text | str | None, language: str | None = DEFAULT_LANGUAGE) -> str:
+    """The exact words the customer agrees to, in the customer's language, kept with the
+    agreement."""
+    language = language_or_default(language)
+    opening = translations(language).ngettext(
+        "%(customer)s agrees to pay %(supplier)s the invoices %(invoices)s in %(count)s installment:",
+        "%(customer)s agrees to pay %(supplier)s the invoices %(invoices)s in %(count)s installments:",
+        len(parts))
     lines = [
-        f"{customer_name} agrees to pay {supplier_name} the invoices {', '.join(invoice_numbers)} "
-        f"in {len(parts)} installments:",
-        *(f"  {part.number}. {part.due_on.isoformat()}: {part.amount.format()}" for part in parts),
+        opening % {"customer": customer_name, "supplier": supplier_name, "invoices": ", ".join(invoice_numbers),
+                   "count": len(parts)},
+        *_schedule_lines(parts, language),
+        *_closing_lines(autopay_card, language),
     ]
-    if autopay_card:
-        lines.append(f"Each installment will be charged on its date to the saved {autopay_card}, "
-                     "without further confirmation.")
-    else:
-        lines.append("Each installment will be paid by us on the portal by its date.")
-    lines.append("If installments are not paid, the plan ends and the remaining balance is due at once. "
-                 "While the plan runs, these invoices are paid through the plan.")
     return "\n".join(lines)
 
 
 def amendment_terms_text(supplier_name: str, customer_name: str, parts: list[ScheduledPart],
-                         invoice_numbers: list[str], autopay_card: str | None) -> str:
-    """The exact words of a new schedule for what remains unpaid of a running plan."""
+                         invoice_numbers: list[str], autopay_card: Text | str | None,
+                         language: str | None = DEFAULT_LANGUAGE) -> str:
+    """The exact words of a new schedule for what remains unpaid of a running plan, in the
+    customer's language."""
+    language = language_or_default(language)
     remaining = Money(sum(part.amount.minor for part in parts), parts[0].amount.currency)
+    opening = translations(language).ngettext(
+        "%(customer)s agrees with %(supplier)s to a new schedule for the installment plan of the invoices "
+        "%(invoices)s: what remains unpaid, %(remaining)s, is paid in %(count)s installment:",
+        "%(customer)s agrees with %(supplier)s to a new schedule for the installment plan of the invoices "
+        "%(invoices)s: what remains unpaid, %(remaining)s, is paid in %(count)s installments:",
+        len(parts))
     lines = [
-        f"{customer_name} agrees with {supplier_name} to a new schedule for the installment plan of the invoices "
-        f"{', '.join(invoice_numbers)}: what remains unpaid, {remaining.format()}, is paid in {len(parts)} "
-        "installments:",
-        *(f"  {part.number}. {part.due_on.isoformat()}: {part.amount.format()}" for part in parts),
-        "This schedule replaces the installments not yet paid; installments already paid stay paid.",
+        opening % {"customer": customer_name, "supplier": supplier_name, "invoices": ", ".join(invoice_numbers),
+                   "remaining": format_money(remaining, language), "count": len(parts)},
+        *_schedule_lines(parts, language),
+        Text(AMENDMENT_REPLACES).render(language),
+        *_closing_lines(autopay_card, language),
     ]
-    if autopay_card:
-        lines.append(f"Each installment will be charged on its date to the saved {autopay_card}, "
-                     "without further confirmation.")
-    else:
-        lines.append("Each installment will be paid by us on the portal by its date.")
-    lines.append("If installments are not paid, the plan ends and the remaining balance is due at once. "
-                 "While the plan runs, these invoices are paid through the plan.")
     return "\n".join(lines)
 
 

@@ -30,13 +30,12 @@ from portal.domain.access.policy import Access
 from portal.domain.core import audit
 from portal.domain.core.clock import today_in
 from portal.domain.core.context import Context
-from portal.domain.core.locales import N_
+from portal.domain.core.locales import N_, Text
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Customer
 from portal.domain.invoicing.models import Invoice
 from portal.domain.ledger.queries import named_invoice_figures
 from portal.domain.methods.models import SavedMethod
-from portal.domain.methods.policy import describe_method
 from portal.domain.methods.states import Verification
 from portal.domain.payments.service import lock_customer
 from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanAmendment, PlanInvoice, StoredPlanPolicy
@@ -91,8 +90,9 @@ def move_installment(installment: Installment, target: InstallmentStatus, now) -
 
 
 def preview_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name: str, request: PlanRequest,
-                 today: date) -> PlanPreview:
-    """The schedule and terms of this request, or PlanRefused. Reads only."""
+                 today: date, language: str | None = None) -> PlanPreview:
+    """The schedule and terms of this request, the terms in `language` (the contact's), or
+    PlanRefused. Reads only."""
     if not access.whole_account:
         raise PlanRefused(N_("Sign in to your account to propose an installment plan."))
     public_ids = list(dict.fromkeys(request.invoice_public_ids))
@@ -139,7 +139,7 @@ def preview_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
                                  "debit. Choose another saved method, or pay each installment yourself."))
     customer = db.get(Customer, access.customer_id)
     card = _autopay_label(method)
-    terms = terms_text(supplier_name, customer.name, parts, [number for _, number, _ in covered], card)
+    terms = terms_text(supplier_name, customer.name, parts, [number for _, number, _ in covered], card, language)
     lookback = ctx.clock.now().date().replace(day=1)
     since = _months_before(lookback, policy.default_lookback_months)
     reasons = outside_policy(policy, parts, defaulted_recently=defaulted_since(db, access.customer_id, since),
@@ -153,11 +153,13 @@ def _months_before(day: date, months: int) -> date:
 
 
 def propose_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name: str, request: PlanRequest, *,
-                 terms_shown: str, request_key: str, user_agent: str, today: date) -> Plan:
+                 terms_shown: str, request_key: str, user_agent: str, today: date,
+                 language: str | None = None) -> Plan:
     """Record the plan and the agreement to the terms shown (`terms_shown`: their digest,
-    `policy.terms_digest`), which must be the terms of this request now (else the schedule
-    changed since it was shown: PlanRefused); the agreement keeps those exact words. The same
-    `request_key` twice returns the plan the first made."""
+    `policy.terms_digest`), which must be the terms of this request now, in `language` (else
+    the schedule, or the language it was read in, changed since it was shown: PlanRefused); the
+    agreement keeps those exact words. The same `request_key` twice returns the plan the first
+    made."""
     if not REQUEST_KEY_PATTERN.match(request_key or ""):
         raise PlanRefused(N_("This form has expired. Reload the page and try again."))
     db, now = ctx.db, ctx.clock.now()
@@ -165,7 +167,7 @@ def propose_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
     existing = db.scalar(select(Plan).where(Plan.customer_id == access.customer_id, Plan.request_key == request_key))
     if existing is not None:
         return existing
-    preview = preview_plan(ctx, access, policy, supplier_name, request, today)
+    preview = preview_plan(ctx, access, policy, supplier_name, request, today, language)
     if terms_shown != terms_digest(preview.terms):
         raise PlanRefused(N_("The schedule changed since it was shown: look at it again before accepting."))
     status = PlanStatus.PENDING_APPROVAL if preview.needs_approval else PlanStatus.ACTIVE
@@ -253,8 +255,9 @@ def cancel_plan(ctx: Context, plan: Plan, reason: str) -> Plan:
 # --- counter-proposals ---------------------------------------------------------------------------
 
 
-def counter_terms(db, supplier_name: str, plan: Plan) -> str:
-    """The words of a countered plan's current schedule, as the customer is shown them."""
+def counter_terms(db, supplier_name: str, plan: Plan, language: str | None = None) -> str:
+    """The words of a countered plan's current schedule, as the customer is shown them (in
+    `language`, the contact's)."""
     invoice_numbers = list(db.scalars(
         select(Invoice.number).join(PlanInvoice, PlanInvoice.invoice_id == Invoice.id)
         .where(PlanInvoice.plan_id == plan.id).order_by(PlanInvoice.id)))
@@ -262,7 +265,7 @@ def counter_terms(db, supplier_name: str, plan: Plan) -> str:
     parts = [ScheduledPart(i.number, i.due_on, Money(i.amount_minor, plan.currency)) for i in plan.installments]
     customer = db.get(Customer, plan.customer_id)
     card = _autopay_label(method)
-    return terms_text(supplier_name, customer.name, parts, invoice_numbers, card)
+    return terms_text(supplier_name, customer.name, parts, invoice_numbers, card, language)
 
 
 def counter_plan(ctx: Context, plan: Plan, *, count: int, cadence: str, first_due_on: date, reason: str) -> Plan:
@@ -288,9 +291,9 @@ def counter_plan(ctx: Context, plan: Plan, *, count: int, cadence: str, first_du
 
 
 def answer_counter(ctx: Context, access: Access, supplier_name: str, public_id: str, *, accept: bool,
-                   terms_shown: str, user_agent: str) -> Plan:
+                   terms_shown: str, user_agent: str, language: str | None = None) -> Plan:
     """The customer accepts the terms staff proposed (their digest, `terms_shown`, must be the
-    plan's terms now) or declines them."""
+    plan's terms now, in `language`) or declines them."""
     if not access.whole_account:
         raise PlanRefused(N_("Sign in to your account to answer this plan."))
     db, now = ctx.db, ctx.clock.now()
@@ -305,7 +308,7 @@ def answer_counter(ctx: Context, access: Access, supplier_name: str, public_id: 
         for installment in plan.installments:
             move_installment(installment, InstallmentStatus.CANCELLED, now)
     else:
-        terms = counter_terms(db, supplier_name, plan)
+        terms = counter_terms(db, supplier_name, plan, language)
         if terms_shown != terms_digest(terms):
             raise PlanRefused(N_("The schedule changed since it was shown: look at it again before accepting."))
         move_plan(plan, PlanStatus.ACTIVE, now)
@@ -339,13 +342,13 @@ def amendment_parts(plan: Plan, amendment: PlanAmendment) -> list[ScheduledPart]
                             amendment.cadence, amendment.first_due_on)
 
 
-def amendment_terms(db, supplier_name: str, plan: Plan, amendment: PlanAmendment) -> str:
-    """The words of a proposed new schedule, as the customer is shown them."""
+def amendment_terms(db, supplier_name: str, plan: Plan, amendment: PlanAmendment, language: str | None = None) -> str:
+    """The words of a proposed new schedule, as the customer is shown them (in `language`)."""
     method = db.get(SavedMethod, plan.saved_method_id) if plan.saved_method_id else None
     customer = db.get(Customer, plan.customer_id)
     card = _autopay_label(method)
     return amendment_terms_text(supplier_name, customer.name, amendment_parts(plan, amendment),
-                                _invoice_numbers(db, plan), card)
+                                _invoice_numbers(db, plan), card, language)
 
 
 def amend_plan(ctx: Context, plan: Plan, *, count: int, cadence: str, first_due_on: date,
@@ -389,9 +392,9 @@ def amend_plan(ctx: Context, plan: Plan, *, count: int, cadence: str, first_due_
 
 
 def answer_amendment(ctx: Context, access: Access, supplier_name: str, public_id: str, *, accept: bool,
-                     terms_shown: str, user_agent: str) -> Plan:
+                     terms_shown: str, user_agent: str, language: str | None = None) -> Plan:
     """The customer accepts the new schedule staff proposed (its terms' digest, `terms_shown`,
-    must be the terms now) or declines it. Accepting cancels the installments not yet paid and
+    must be the terms now, in `language`) or declines it. Accepting cancels the installments not yet paid and
     schedules the new ones, their sum exactly what they replace; declining keeps the schedule."""
     if not access.whole_account:
         raise PlanRefused(N_("Sign in to your account to answer this plan."))
@@ -409,7 +412,7 @@ def answer_amendment(ctx: Context, access: Access, supplier_name: str, public_id
     if accept:
         if plan.status not in AMENDABLE_PLAN or _remaining(plan) != amendment.remaining_minor:
             raise PlanRefused(N_("The plan changed since this schedule was proposed: it cannot be accepted now."))
-        terms = amendment_terms(db, supplier_name, plan, amendment)
+        terms = amendment_terms(db, supplier_name, plan, amendment, language)
         if terms_shown != terms_digest(terms):
             raise PlanRefused(N_("The schedule changed since it was shown: look at it again before accepting."))
         parts = amendment_parts(plan, amendment)
@@ -434,7 +437,7 @@ def answer_amendment(ctx: Context, access: Access, supplier_name: str, public_id
 
 
 def answer_plan(ctx: Context, access: Access, supplier_name: str, public_id: str, *, accept: bool,
-                terms_shown: str, user_agent: str) -> Plan:
+                terms_shown: str, user_agent: str, language: str | None = None) -> Plan:
     """The customer's answer on the plan page: to staff's counter-proposal when the plan waits
     for it, otherwise to a proposed new schedule."""
     if not access.whole_account:
@@ -442,7 +445,7 @@ def answer_plan(ctx: Context, access: Access, supplier_name: str, public_id: str
     plan = plan_by_public_id(ctx.db, public_id, access.customer_id)
     answer = answer_counter if plan.status == PlanStatus.COUNTERED else answer_amendment
     return answer(ctx, access, supplier_name, public_id, accept=accept, terms_shown=terms_shown,
-                  user_agent=user_agent)
+                  user_agent=user_agent, language=language)
 
 
 # --- the policy ----------------------------------------------------------------------------------
@@ -464,8 +467,8 @@ def save_plan_policy(ctx: Context, defaults: PlanPolicy, values: dict[str, int])
     return policy
 
 
-def _autopay_label(method: SavedMethod | None) -> str | None:
+def _autopay_label(method: SavedMethod | None) -> Text | None:
     """The saved method the terms name, or None for a plan the customer pays themselves."""
     if method is None:
         return None
-    return autopay_label(method.method_type, method.brand, method.last4, describe_method(method))
+    return autopay_label(method.method_type, method.brand, method.last4, method.bank_name, method.account_type)

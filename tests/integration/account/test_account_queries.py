@@ -281,7 +281,7 @@ def test_invoice_detail_has_lines_history_with_running_balance_and_pending_payme
         ("issued", 12_500, 12_500), ("credit_note", -2_500, 10_000), ("payment", -4_000, 6_000),
     ]
     assert [row.reference for row in detail.applied] == ["CN-7", "ch_42"]
-    assert [(p.label, p.amount.minor, p.method) for p in detail.pending] == [
+    assert [(str(p.label), p.amount.minor, p.method) for p in detail.pending] == [
         (f"Processing, expected by {expected_by}", 1_000, "bank transfer (ACH)"),  # a bank debit takes days
     ]
     assert (detail.standing.balance.minor, detail.standing.payable.minor) == (6_000, 5_000)

@@ -100,7 +100,7 @@ def test_the_terms_name_the_saved_bank_account_autopay_debits():
     from portal.domain.plans.policy import autopay_label, terms_text
 
     parts = amended_schedule(Money(20_000, "USD"), 0, 2, Cadence.MONTHLY, date(2026, 8, 31))
-    bank = autopay_label("us_bank_account", "", "6789", "STRIPE TEST BANK checking account ending 6789")
+    bank = autopay_label("us_bank_account", "", "6789", "STRIPE TEST BANK", "checking")
     card = autopay_label("card", "visa", "4242")
     assert "to the saved bank account STRIPE TEST BANK checking account ending 6789" in terms_text(
         "Northwind", "Acme", parts, ["INV-1"], bank)

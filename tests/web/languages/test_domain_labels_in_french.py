@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from html import unescape
+from pprint import pformat
 
 import pytest
 from sqlalchemy import select
@@ -85,9 +86,16 @@ def page_text(response) -> str:
 
 
 @pytest.fixture
-def account(db, clock, fake_gateway):
+def contact_language() -> str | None:
+    """The language the account's contact reads in from the start (None: not chosen)."""
+    return None
+
+
+@pytest.fixture
+def account(db, clock, fake_gateway, contact_language):
     """A USD customer with invoices in several aging buckets, a bank debit on its way, a dispute,
-    a promise, a plan, a saved card and a "we already paid it" report."""
+    a promise, a plan (its terms accepted in `contact_language`), a saved card and a "we already
+    paid it" report."""
     customer = make_customer(db, clock, name="Fromagerie Dupont")
     today = clock.now().date()
     invoices = {days: make_invoice(db, clock, customer, number=f"INV-{7100 + days}", total_minor=10_000,
@@ -99,6 +107,7 @@ def account(db, clock, fake_gateway):
     planned = make_invoice(db, clock, customer, number="INV-7303", total_minor=9_000)
     reported = make_invoice(db, clock, customer, number="INV-7304", total_minor=7_000)
     contact = make_contact(db, clock, customer, email="compta@dupont.example", name="Claire Martin")
+    contact.language = contact_language
     make_allocated_payment(db, clock, customer, [(debited, 30_000)], status="processing", method="us_bank_account")
     settled = make_allocated_payment(db, clock, customer, [(paid, 5_000)], status="succeeded", method="card")
     add_invoice_entry(db, clock, paid, "payment", -5_000, payment_id=settled.id)  # what settling wrote
@@ -239,3 +248,52 @@ def test_the_pay_pages_ach_mandate_is_stored_as_shown_in_the_contacts_language(
     assert response.status_code == 200, response.get_data(as_text=True)
     payment = payment_by_public_id(db, response.get_json()["payment_url"].rsplit("/", 1)[1])
     assert db.get(BankDebit, payment.id).mandate_text == shown
+
+
+# English words that are no French or German word: one of them in a French or German page's
+# text is English left over. (Not "on", "was", "will", "all", "see", "or", "an", "in": those
+# are French or German too.)
+ENGLISH_ONLY_WORDS = frozenset("""
+    the your you and with this these those that for from have has been not are our here there
+    which when what who how of to is it its any each can may must should would paid due invoice
+    invoices payment payments amount balance overdue pending received processing dispute disputes
+    promise promises sign out language change view next previous days month
+    monthly weekly yes cancel remove save saved add open close closed back choose select
+""".split())
+_TAG = re.compile(r"<script.*?</script>|<style.*?</style>|<[^>]+>", re.S)
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def english_words_left(html: str, own_data: tuple[str, ...] = ()) -> dict[str, str]:
+    """The English-only words in a page's visible text and its aria-labels, placeholders and
+    titles, each with the words around it (to find it in the template). `own_data`: what the
+    account's people wrote themselves, shown as written and left out of the check."""
+    labels = " ".join(re.findall(r'(?:aria-label|placeholder|title|alt)="([^"]*)"', html))
+    text = " ".join((_TAG.sub(" ", html) + " " + labels).split())
+    for written in own_data:
+        text = text.replace(" ".join(written.split()), " ")
+    return {match.group(): text[max(match.start() - 60, 0):match.end() + 40]
+            for match in _WORD.finditer(text) if match.group().lower() in ENGLISH_ONLY_WORDS}
+
+
+def own_data(account) -> tuple[str, ...]:
+    """What the account's contact wrote (the dispute's description), which no page translates."""
+    return (account["dispute"].description,)
+
+
+@pytest.mark.parametrize("contact_language", ["fr", "de"])
+def test_no_english_is_left_on_the_customer_pages(client, db, clock, account, contact_language):
+    assert account["contact"].language == contact_language  # the plan's terms were accepted in it
+    sign_in(client, account["contact"], clock)
+    data = own_data(account)
+    pages = customer_pages(client, account)
+    assert all(written in pages["dispute"] for written in data)  # what is left out is on the page
+    left = {name: words for name, html in pages.items() if (words := english_words_left(html, data))}
+    assert not left, pformat(left)
+
+
+def test_the_english_detector_finds_english(client, db, clock, account):
+    sign_in(client, account["contact"], clock)
+    pages = customer_pages(client, account)
+    left = {name for name, html in pages.items() if english_words_left(html, own_data(account))}
+    assert left == set(pages)  # every page, read in English, is caught
