@@ -28,6 +28,7 @@ from portal.forms.methods import consenting_user_agent
 from portal.web.context import actor_for_contact, db, request_context, services
 from portal.web.customer_session import current_access, require_customer, require_whole_account
 from portal.web.errors import wants_json
+from portal.domain.core.locales import N_, Text
 from portal.web.i18n import current_language
 
 bp = Blueprint("methods", __name__)
@@ -99,17 +100,22 @@ def complete(public_id: str):
 
 def _saved_message(method) -> str:
     if method.verification_status == "pending_verification":
-        return (f"{describe_method(method)} is saved and waiting for verification: Stripe sends two small deposits "
-                "to it within two business days, with an email saying how to confirm them. It can be used once "
-                "they are confirmed.")
-    return f"{describe_method(method)} is saved."
+        return _said(N_("%(method)s is saved and waiting for verification: Stripe sends two small deposits "
+                        "to it within two business days, with an email saying how to confirm them. It can be used "
+                        "once they are confirmed."), method)
+    return _said(N_("%(method)s is saved."), method)
+
+
+def _said(template: str, method) -> str:
+    """A notice about a saved method, in the page's language."""
+    return Text(template, method=describe_method(method)).render(current_language())
 
 
 @bp.post("/payment-methods/<public_id>/default")
 @require_whole_account
 def make_default(public_id: str):
     method = service.set_default_method(_context(), services().gateway, current_access(), public_id)
-    flash(f"{describe_method(method)} is now the default payment method.", "success")
+    flash(_said(N_("%(method)s is now the default payment method."), method), "success")
     return redirect(url_for(".index"))
 
 
@@ -124,5 +130,5 @@ def confirm_remove(public_id: str):
 @require_whole_account
 def remove(public_id: str):
     method = service.remove_method(_context(), services().gateway, current_access(), public_id)
-    flash(f"{describe_method(method)} is removed.", "success")
+    flash(_said(N_("%(method)s is removed."), method), "success")
     return redirect(url_for(".index"))

@@ -83,14 +83,22 @@ def customer_key(customer_public_id: str) -> str:
     return hashlib.sha256(f"portal-stripe-customer|{customer_public_id}".encode()).hexdigest()
 
 
-def describe_bank_account(bank_name: str, account_type: str, last4: str) -> str:
-    """"STRIPE TEST BANK checking account ending 6789"."""
-    kind = f"{account_type} account" if account_type in ("checking", "savings") else "account"
-    return f"{bank_name or 'Bank'} {kind} ending {last4}"
+# How a saved bank account is named, by its type.
+_BANK_ACCOUNT_NAMES = {
+    "checking": N_("%(bank)s checking account ending %(last4)s"),
+    "savings": N_("%(bank)s savings account ending %(last4)s"),
+}
+_OTHER_BANK_ACCOUNT = N_("%(bank)s account ending %(last4)s")
 
 
-def describe_method(method) -> str:
-    """A saved method's label: a card's or a bank account's."""
+def describe_bank_account(bank_name: str, account_type: str, last4: str) -> Text:
+    """"STRIPE TEST BANK checking account ending 6789", in the reader's language when shown."""
+    return Text(_BANK_ACCOUNT_NAMES.get(account_type, _OTHER_BANK_ACCOUNT),
+                bank=bank_name or Text(N_("Bank")), last4=last4)
+
+
+def describe_method(method) -> Text:
+    """A saved method's label: a card's or a bank account's (`str()` is the English)."""
     if method.method_type == BANK_METHOD:
         return describe_bank_account(method.bank_name, method.account_type, method.last4)
     return describe_card(method.brand, method.last4)
@@ -115,8 +123,8 @@ def refuse_unverified(verification_status: str, what: str | Text) -> None:
 THE_DEFAULT = Text(N_("the default"))
 
 
-def describe_card(brand: str, last4: str) -> str:
-    """"Visa ending 4242"."""
+def describe_card(brand: str, last4: str) -> Text:
+    """"Visa ending 4242", in the reader's language when shown."""
     names = {"amex": "American Express", "diners": "Diners Club", "jcb": "JCB", "unionpay": "UnionPay",
              "mastercard": "Mastercard", "visa": "Visa", "discover": "Discover"}
-    return f"{names.get(brand, brand.title() or 'Card')} ending {last4}"
+    return Text(N_("%(brand)s ending %(last4)s"), brand=names.get(brand, brand.title()) or Text(N_("Card")), last4=last4)

@@ -205,7 +205,7 @@ def _record_method(ctx: Context, setup: MethodSetup, snapshot: SetupSnapshot) ->
     setup.completed_at = now
     db.flush()
     audit.record(db, ctx.clock, ctx.actor, "method.saved", "saved_method", method.public_id,
-                 after={"payment_method": method.stripe_payment_method_id, "method": describe_method(method),
+                 after={"payment_method": method.stripe_payment_method_id, "method": str(describe_method(method)),
                         "verification": method.verification_status, "default": method.is_default,
                         "setup": setup.public_id})
     return method

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -151,24 +152,60 @@ def check_first_date(first: date, today: date) -> None:
         raise PlanRefused(N_("The first installment must be within %(limit)s days."), limit=MAX_FIRST_DATE_DAYS)
 
 
+# Why a plan waits for staff approval: each reason a marked sentence, stored in English (staff
+# read it as stored) and read back into its sentence and values for the customer's page
+# (`policy_reason_texts`), so both are made from this one table.
+OVER_TOTAL = N_("the total is above the plan limit")
+OVER_COUNT = N_("more than %(count)s installments")
+OVER_LENGTH = N_("longer than %(days)s days")
+FIRST_TOO_SMALL = N_("the first installment is below the minimum first payment")
+DEFAULTED_RECENTLY = N_("a plan defaulted in the last %(months)s months")
+ON_HOLD = N_("the account is on hold")
+POLICY_REASONS = (OVER_TOTAL, OVER_COUNT, OVER_LENGTH, FIRST_TOO_SMALL, DEFAULTED_RECENTLY, ON_HOLD)
+REASON_SEPARATOR = "; "
+
+
 def outside_policy(policy: PlanPolicy, parts: list[ScheduledPart], *, defaulted_recently: bool,
-                   on_hold: bool) -> list[str]:
+                   on_hold: bool) -> list[Text]:
     """Why this plan needs staff approval (empty: it is active at once)."""
     reasons = []
     total = sum(part.amount.minor for part in parts)
     if total > policy.max_total_minor:
-        reasons.append("the total is above the plan limit")
+        reasons.append(Text(OVER_TOTAL))
     if len(parts) > policy.max_count:
-        reasons.append(f"more than {policy.max_count} installments")
+        reasons.append(Text(OVER_COUNT, count=policy.max_count))
     if (parts[-1].due_on - parts[0].due_on).days > policy.max_length_days:
-        reasons.append(f"longer than {policy.max_length_days} days")
+        reasons.append(Text(OVER_LENGTH, days=policy.max_length_days))
     if parts[0].amount.minor < policy.min_first_payment_minor:
-        reasons.append("the first installment is below the minimum first payment")
+        reasons.append(Text(FIRST_TOO_SMALL))
     if defaulted_recently:
-        reasons.append(f"a plan defaulted in the last {policy.default_lookback_months} months")
+        reasons.append(Text(DEFAULTED_RECENTLY, months=policy.default_lookback_months))
     if on_hold:
-        reasons.append("the account is on hold")
+        reasons.append(Text(ON_HOLD))
     return reasons
+
+
+def _reason_pattern(template: str) -> re.Pattern:
+    parts = re.split(r"%\((\w+)\)s", template)
+    return re.compile("".join(re.escape(part) if n % 2 == 0 else f"(?P<{part}>[0-9]+)"
+                              for n, part in enumerate(parts)) + r"\Z")
+
+
+_REASON_PATTERNS = tuple((template, _reason_pattern(template)) for template in POLICY_REASONS)
+
+
+def policy_reason_texts(stored: str) -> list[str | Text]:
+    """The reasons a plan stored (`policy_reasons`, English) as sentences to translate; one
+    this table does not know is kept as stored."""
+    texts: list[str | Text] = []
+    for reason in filter(None, stored.split(REASON_SEPARATOR)):
+        for template, pattern in _REASON_PATTERNS:
+            if (found := pattern.match(reason)) is not None:
+                texts.append(Text(template, **{name: int(value) for name, value in found.groupdict().items()}))
+                break
+        else:
+            texts.append(reason)
+    return texts
 
 
 # What the terms call the saved method autopay charges, in the reader's language.

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain.core.errors import NotFound
+from portal.domain.core.locales import N_, Text
 from portal.domain.core.money import Money
 from portal.domain.customers.models import Customer
 from portal.domain.invoicing.models import Invoice
@@ -24,7 +25,7 @@ from portal.domain.methods.queries import saved_methods
 from portal.domain.payments.models import IN_FLIGHT_STATUSES, Payment
 from portal.domain.payments.policy import ach_expected_by
 from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanAmendment, PlanInvoice, StoredPlanPolicy
-from portal.domain.plans.policy import MAX_FIRST_DATE_DAYS, POLICY_BOUNDS, PlanPolicy
+from portal.domain.plans.policy import MAX_FIRST_DATE_DAYS, POLICY_BOUNDS, PlanPolicy, policy_reason_texts
 from portal.domain.plans.states import (
     CADENCE_WORDS, INSTALLMENT_STATUS_LABELS, LIVE_PLAN, OWED, PLAN_STATUS_LABELS, AmendmentStatus, Cadence, InstallmentStatus,
     PlanStatus,
@@ -229,7 +230,7 @@ class PlanPage:
     plan: Plan
     installments: list[InstallmentLine]
     invoices: list[tuple[str, str, Money]]  # (public id, number, covered)
-    card: str
+    card: str | Text  # the saved method autopay charges, "" for none
     terms: str
     accepted_at: datetime | None
     owed: Money
@@ -237,6 +238,11 @@ class PlanPage:
     on_hold: bool = False
     hold_reason: str = ""
     amendment: PlanAmendment | None = None  # a new schedule waiting for the customer's answer
+
+    @property
+    def waiting_reasons(self) -> list[str | Text]:
+        """Why the plan waits for staff approval, as sentences to show in the reader's language."""
+        return policy_reason_texts(self.plan.policy_reasons or "")
 
     @property
     def status_label(self) -> str:
@@ -271,7 +277,8 @@ def plan_page(db: Session, plan: Plan) -> PlanPage:
     owed = Money(sum(i.amount_minor for i in plan.installments if i.status in OWED), plan.currency)
     customer = db.get(Customer, plan.customer_id)
     label = "" if method is None else (describe_method(method) if method.method_type == BANK_METHOD
-                                         else f"{method.brand} ending {method.last4}".strip())
+                                         else Text(N_("%(brand)s ending %(last4)s"), brand=method.brand,
+                                                   last4=method.last4))
     return PlanPage(plan, lines, invoices, label,
                     agreement.terms_text if agreement else "", agreement.accepted_at if agreement else None, owed,
                     customer.name if customer else "", bool(customer and customer.on_hold),

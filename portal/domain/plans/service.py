@@ -41,7 +41,7 @@ from portal.domain.payments.service import lock_customer
 from portal.domain.plans.models import Installment, Plan, PlanAgreement, PlanAmendment, PlanInvoice, StoredPlanPolicy
 from portal.domain.plans.policy import (
     MAX_INSTALLMENTS, MAX_REASON_LENGTH, PlanPolicy, PlanRefused, ScheduledPart, amended_schedule, amendment_terms_text,
-    autopay_label, check_first_date,
+    REASON_SEPARATOR, autopay_label, check_first_date,
     checked_policy, outside_policy, policy_values, schedule, terms_digest, terms_text,
 )
 from portal.domain.plans.queries import (
@@ -76,7 +76,7 @@ class PlanPreview:
     invoices: list[tuple[int, str, Money]]  # (invoice id, number, amount covered)
     saved_method: SavedMethod | None
     terms: str
-    needs_approval: list[str]
+    needs_approval: list[Text]  # why staff must approve it (policy.outside_policy)
 
 
 def move_plan(plan: Plan, target: PlanStatus, now) -> None:
@@ -176,7 +176,7 @@ def propose_plan(ctx: Context, access: Access, policy: PlanPolicy, supplier_name
         status=status, currency=preview.currency, total_minor=preview.total.minor,
         installment_count=len(preview.parts), cadence=Cadence(request.cadence), first_due_on=request.first_due_on,
         pay_by=PayBy(request.pay_by), saved_method_id=preview.saved_method.id if preview.saved_method else None,
-        policy_reasons="; ".join(preview.needs_approval), failures=0, decision_reason="", decided_by="",
+        policy_reasons=REASON_SEPARATOR.join(map(str, preview.needs_approval)), failures=0, decision_reason="", decided_by="",
         created_at=now, updated_at=now, decided_at=now if status == PlanStatus.ACTIVE else None,
     )
     plan.invoices = [PlanInvoice(invoice_id=invoice_id, amount_minor=amount.minor)

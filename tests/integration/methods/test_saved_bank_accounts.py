@@ -56,7 +56,7 @@ def test_a_bank_account_verified_at_once_keeps_the_mandate_and_becomes_the_defau
     assert (method.saved_by_contact_id, method.ip, method.user_agent) == (company.id, "203.0.113.7", TEST_USER_AGENT)
     assert method.is_default is True
     [line] = queries.saved_methods(db, account_access(company))
-    assert (line.label, line.expiry, line.is_bank_account, line.verified) == (
+    assert (str(line.label), line.expiry, line.is_bank_account, line.verified) == (
         "STRIPE TEST BANK checking account ending 6789", "", True, True)
 
 

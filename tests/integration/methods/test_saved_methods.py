@@ -44,7 +44,7 @@ def test_a_saved_card_keeps_the_consent_who_when_and_from_where(db, clock, fake_
     [stripe_customer] = db.scalars(select(StripeCustomer)).all()
     assert fake_gateway.saved.customers == {customer_key(company.customer.public_id): stripe_customer.stripe_customer_id}
     assert fake_gateway.saved.defaults == [(stripe_customer.stripe_customer_id, method.stripe_payment_method_id)]
-    assert [line.label for line in queries.saved_methods(db, account_access(company))] == ["Visa ending 4242"]
+    assert [str(line.label) for line in queries.saved_methods(db, account_access(company))] == ["Visa ending 4242"]
     actions = set(db.scalars(select(AuditEntry.action)))
     assert {"stripe_customer.created", "method_setup.started", "method.saved"} <= actions
 
@@ -146,7 +146,7 @@ def test_switching_the_default(db, clock, fake_gateway, company):
     service.set_default_method(ctx, fake_gateway, access, second.public_id)
     db.commit()
     db.expire_all()
-    assert [(m.label, m.is_default) for m in queries.saved_methods(db, access)] == [
+    assert [(str(m.label), m.is_default) for m in queries.saved_methods(db, access)] == [
         ("Visa ending 5556", True), ("Visa ending 4242", False)]
     service.set_default_method(ctx, fake_gateway, access, first.public_id)
     db.commit()

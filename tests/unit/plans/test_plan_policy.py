@@ -12,8 +12,9 @@ from portal.domain.core.money import Money
 from portal.domain.gateway.amounts import stripe_minimum
 from portal.domain.plans.policy import (
     AUTHENTICATE, DECLINE_POLICY, RETRY, STOP, PlanPolicy, PlanRefused, add_months, after_decline, defaults_after,
-    due_dates, next_retry, outside_policy, schedule,
+    REASON_SEPARATOR, due_dates, next_retry, outside_policy, policy_reason_texts, schedule,
 )
+from portal.domain.core.locales import translate
 from portal.domain.plans.states import Cadence
 
 CURRENCIES = ["USD", "EUR", "JPY", "KWD", "GBP"]
@@ -68,7 +69,7 @@ def test_the_policy_names_every_reason_a_plan_needs_staff():
     inside = schedule(Money(90_000, "USD"), 3, Cadence.WEEKLY, date(2027, 1, 4))
     assert outside_policy(policy, inside, defaulted_recently=False, on_hold=False) == []
     outside = schedule(Money(120_000, "USD"), 6, Cadence.MONTHLY, date(2027, 1, 4))
-    reasons = outside_policy(policy, outside, defaulted_recently=True, on_hold=True)
+    reasons = [str(r) for r in outside_policy(policy, outside, defaulted_recently=True, on_hold=True)]
     assert len(reasons) == 6
     assert any("defaulted" in r for r in reasons) and any("hold" in r for r in reasons)
 
@@ -104,3 +105,16 @@ def test_retries_are_bounded_and_the_plan_defaults_at_the_limit():
     assert next_retry(policy, "insufficient_funds", failures=2, today=date(2027, 1, 4)) == date(2027, 1, 6)
     assert next_retry(policy, "insufficient_funds", failures=3, today=date(2027, 1, 4)) is None
     assert [defaults_after(policy, n) for n in (1, 2, 3, 4)] == [False, False, True, True]
+
+
+def test_the_stored_reasons_read_back_into_sentences_in_any_language():
+    policy = PlanPolicy(max_count=3)
+    outside = schedule(Money(120_000, "USD"), 6, Cadence.MONTHLY, date(2027, 1, 4))
+    reasons = outside_policy(policy, outside, defaulted_recently=True, on_hold=True)
+    stored = REASON_SEPARATOR.join(map(str, reasons))
+    read_back = policy_reason_texts(stored + "; a reason written by hand")
+    assert read_back[:-1] == reasons and read_back[-1] == "a reason written by hand"
+    over_count = next(text for text in read_back if "installments" in str(text) and "more" in str(text))
+    assert translate(over_count, "fr") == "plus de 3 échéances"
+    assert translate(over_count, "de") == "mehr als 3 Raten"
+    assert policy_reason_texts("") == []

@@ -258,7 +258,8 @@ ENGLISH_ONLY_WORDS = frozenset("""
     which when what who how of to is it its any each can may must should would paid due invoice
     invoices payment payments amount balance overdue pending received processing dispute disputes
     promise promises sign out language change view next previous days month
-    monthly weekly yes cancel remove save saved add open close closed back choose select
+    monthly weekly yes cancel remove save saved add open close closed back choose select ending
+    charged installment installments
 """.split())
 _TAG = re.compile(r"<script.*?</script>|<style.*?</style>|<[^>]+>", re.S)
 _WORD = re.compile(r"[A-Za-z]+")
