@@ -75,7 +75,7 @@ def test_propose_a_three_part_plan_with_autopay_and_see_the_first_installment_pa
     _shot(page, "schedule")
     page.get_by_role("button", name="I accept these terms").click()
     page.wait_for_url(lambda url: "/plans/" in url and not url.endswith("/new"))
-    expect(page.locator("#plan-status")).to_have_text("active")
+    expect(page.locator("#plan-status")).to_have_text("Active")
 
     db.expire_all()
     plan = db.scalar(select(Plan))
@@ -87,8 +87,8 @@ def test_propose_a_three_part_plan_with_autopay_and_see_the_first_installment_pa
         if first.locator(".badge").inner_text() == "paid":
             break
         page.wait_for_timeout(500)
-    expect(first.locator(".badge")).to_have_text("paid")
-    expect(page.locator("#installments tbody tr").nth(1).locator(".badge")).to_have_text("scheduled")
+    expect(first.locator(".badge")).to_have_text("Paid")
+    expect(page.locator("#installments tbody tr").nth(1).locator(".badge")).to_have_text("Scheduled")
     _shot(page, "paid")
 
     _collect(session_factory, clock, gateway, supplier)

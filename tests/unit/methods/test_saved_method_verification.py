@@ -76,8 +76,8 @@ def test_the_adapter_reads_a_bank_account_waiting_for_microdeposits():
         "STRIPE TEST BANK", "6789", "checking")
     assert verification_for_setup(snapshot) == Verification.PENDING
     assert snapshot.verification_url.startswith("https://payments.stripe.com/")
-    assert describe_bank_account("STRIPE TEST BANK", "checking", "6789") == "STRIPE TEST BANK checking account ending 6789"
-    assert describe_bank_account("", "other", "6789") == "Bank account ending 6789"
+    assert str(describe_bank_account("STRIPE TEST BANK", "checking", "6789")) == "STRIPE TEST BANK checking account ending 6789"
+    assert str(describe_bank_account("", "other", "6789")) == "Bank account ending 6789"
 
 
 def test_a_setup_intent_event_carries_its_setup():
