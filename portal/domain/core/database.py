@@ -19,7 +19,7 @@ from typing import Any
 
 import time
 
-from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy import CursorResult, Engine, Executable, Select, create_engine, event, select
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -112,6 +112,21 @@ def read(db: Session, statement: Executable, params: Mapping[str, Any] | None = 
     if db.new or db.dirty or db.deleted:
         db.flush()
     return db.connection().execute(statement, params or {})
+
+
+def claimable(db: Session, ids: Select):
+    """What an UPDATE that claims rows puts in `Model.id.in_(...)`: the ids `ids` selects (a
+    SELECT of one `id` column with its ORDER BY and LIMIT), taken once.
+
+    On PostgreSQL they are locked with SKIP LOCKED, so other claimers pass over them instead of
+    queueing, in a MATERIALIZED CTE, evaluated once: as a plain subquery the planner may run it
+    again for each row updated, and each run, re-checking the rows this UPDATE just claimed
+    (their lease is now live), skips them and hands out rows beyond the LIMIT. A row another
+    claimer committed meanwhile is re-checked the same way when locked, and dropped."""
+    if db.get_bind().dialect.name != "postgresql":
+        return ids.scalar_subquery()
+    taken = ids.with_for_update(skip_locked=True).cte("claimable").prefix_with("MATERIALIZED")
+    return select(taken.c.id)
 
 
 def commit_before_outside_call(db: Session) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain.core.clock import Clock
-from portal.domain.core.database import commit_before_outside_call
+from portal.domain.core.database import claimable, commit_before_outside_call
 from portal.domain.notifications.models import OutboxMessage
 from portal.domain.notifications.states import OUTBOX_TRANSITIONS, OutboxStatus
 from portal.domain.notifications.transport import MailTransport, PermanentDeliveryError, compose_email
@@ -144,14 +144,9 @@ def _claim_due(db: Session, now: datetime, policy: DeliveryPolicy, mail_from: st
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(policy.batch_size)
     )
-    if db.get_bind().dialect.name == "postgresql":
-        # Other senders skip the rows this one is claiming instead of queueing behind it. A row
-        # another sender claimed and committed meanwhile is re-checked against `_due` by
-        # PostgreSQL when locked, and dropped because its lease is now live.
-        due_ids = due_ids.with_for_update(skip_locked=True)
     claimed_ids = db.scalars(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due_ids.scalar_subquery()))
+        .where(OutboxMessage.id.in_(claimable(db, due_ids)))
         .values(lease_until=now + policy.lease, attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)

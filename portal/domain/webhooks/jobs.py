@@ -26,7 +26,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.core.clock import Clock
-from portal.domain.core.database import commit_before_outside_call
+from portal.domain.core.database import claimable, commit_before_outside_call
 from portal.domain.webhooks.models import WebhookDelivery, WebhookEndpoint
 from portal.domain.webhooks.policy import (
     EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, DeliveryPolicy, signature_header,
@@ -132,14 +132,9 @@ def _claim_due(db: Session, now: datetime, policy: DeliveryPolicy) -> list[_Clai
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(policy.batch_size)
     )
-    if db.get_bind().dialect.name == "postgresql":
-        # Other senders skip the rows this one is claiming instead of queueing behind it; a row
-        # another sender claimed and committed meanwhile is re-checked against `_due` when
-        # locked, and dropped because its lease is now live.
-        due_ids = due_ids.with_for_update(skip_locked=True)
     claimed_ids = db.scalars(
         update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(due_ids.scalar_subquery()))
+        .where(WebhookDelivery.id.in_(claimable(db, due_ids)))
         .values(lease_until=now + policy.lease, attempts=WebhookDelivery.attempts + 1)
         .returning(WebhookDelivery.id)
         .execution_options(synchronize_session=False)
