@@ -59,6 +59,20 @@ def enqueue(
     return message
 
 
+def revive_dead(row, pending: str, now) -> dict:
+    """Make a dead outbox row (an email, a webhook delivery) pending and due at `now`, its
+    attempts counted from zero so the sender tries it the full number of times. Returns what it
+    was, for the audit."""
+    before = {"status": row.status, "attempts": row.attempts, "last_error": row.last_error[:200]}
+    row.status = pending
+    row.attempts = 0
+    row.next_attempt_at = now
+    row.lease_until = None
+    row.dead_at = None
+    row.last_error = ""
+    return before
+
+
 def retry_dead_message(ctx: Context, message_id: int) -> OutboxMessage:
     """Staff send a dead message again: pending, due now, its attempts counted from zero, so
     the sender tries it the full number of times. Audited with the error it died of."""
@@ -66,13 +80,7 @@ def retry_dead_message(ctx: Context, message_id: int) -> OutboxMessage:
     if message is None:
         raise NotFound("No such message.")
     OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.PENDING, str(message.id))
-    before = {"status": message.status, "attempts": message.attempts, "last_error": message.last_error[:200]}
-    message.status = OutboxStatus.PENDING
-    message.attempts = 0
-    message.next_attempt_at = ctx.clock.now()
-    message.lease_until = None
-    message.dead_at = None
-    message.last_error = ""
+    before = revive_dead(message, OutboxStatus.PENDING, ctx.clock.now())
     audit.record(ctx.db, ctx.clock, ctx.actor, "outbox.retried", "outbox_message", str(message.id),
                  before=before, after={"status": message.status, "attempts": 0})
     return message

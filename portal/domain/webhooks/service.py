@@ -24,6 +24,7 @@ from portal.domain.core.errors import DomainError, NotFound
 from portal.domain.exports.queries import CashRow, cash_rows_of_entries, entry_reference
 from portal.domain.ledger.states import EntryKind
 from portal.domain.webhooks.models import MAX_DESCRIPTION_LENGTH, WebhookDelivery, WebhookEndpoint
+from portal.domain.notifications.service import revive_dead
 from portal.domain.webhooks.policy import check_endpoint_url, new_signing_secret
 from portal.domain.webhooks.states import (
     CASH_EVENT_TYPES, DELIVERY_TRANSITIONS, TEST_EVENT_TYPE, DeliveryStatus, cash_event_type,
@@ -187,13 +188,7 @@ def retry_dead_delivery(ctx: Context, delivery_id: int) -> WebhookDelivery:
     if delivery is None:
         raise NotFound("No such delivery.")
     DELIVERY_TRANSITIONS.check(delivery.status, DeliveryStatus.PENDING, str(delivery.id))
-    before = {"status": delivery.status, "attempts": delivery.attempts, "last_error": delivery.last_error[:200]}
-    delivery.status = DeliveryStatus.PENDING
-    delivery.attempts = 0
-    delivery.next_attempt_at = ctx.clock.now()
-    delivery.lease_until = None
-    delivery.dead_at = None
-    delivery.last_error = ""
+    before = revive_dead(delivery, DeliveryStatus.PENDING, ctx.clock.now())
     audit.record(ctx.db, ctx.clock, ctx.actor, "webhook_delivery.retried", "webhook_delivery", str(delivery.id),
                  before=before, after={"status": delivery.status, "attempts": 0, "event_id": delivery.event_id})
     return delivery
