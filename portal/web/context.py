@@ -22,7 +22,7 @@ from portal.domain.attachments.service import FileStore
 from portal.domain.core.audit import Actor
 from portal.domain.core.clock import Clock
 from portal.domain.core.context import Context
-from portal.domain.core.database import writing_session
+from portal.domain.core.database import reading_session, writing_session
 from portal.domain.disputes.queries import OwnerNames, no_owner_names
 from portal.domain.disputes.service import DisputeRouter, no_routing
 from portal.domain.gateway.protocol import PaymentGateway, WebhookVerifier
@@ -72,7 +72,7 @@ def services() -> Services:
 def db() -> Session:
     if "db" not in g:
         factory = services().session_factory
-        g.db = factory() if request.method in READING_METHODS else writing_session(factory)
+        g.db = reading_session(factory) if request.method in READING_METHODS else writing_session(factory)
     return g.db
 
 

@@ -30,6 +30,8 @@ SQLITE_LOCK_WAIT_SECONDS = 30
 PING_AFTER_IDLE_SECONDS = 5.0
 # The execution option a writing session's connections carry.
 TAKE_WRITE_LOCK = "portal_take_write_lock"
+# The `Session.info` key of a reading request's session.
+_READING = "portal_reading"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -90,7 +92,37 @@ def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "before_flush", _refuse_reading_flush)
+    return factory
+
+
+def reading_session(factory: sessionmaker[Session]) -> Session:
+    """A session for a request that only reads (GET, HEAD, OPTIONS).
+
+    On PostgreSQL its statements run outside a transaction (autocommit): at READ COMMITTED,
+    the level the portal runs at, each statement takes its own snapshot whether or not a
+    transaction surrounds it, so BEGIN and COMMIT bought nothing but two round trips of a
+    page's five or six. SQLite keeps its transaction: it costs no round trip there, and its
+    BEGIN gives the page's statements one snapshot.
+
+    Such a session must not change rows through the ORM (`ReadingSessionWrote` at flush): a
+    reading request's one write, a session's "last seen" mark, is one statement of its own.
+    """
+    engine: Engine = factory.kw["bind"]
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return factory(bind=engine, info={_READING: True})
+
+
+class ReadingSessionWrote(RuntimeError):
+    """A reading request tried to write through the ORM: it should have been a POST."""
+
+
+def _refuse_reading_flush(session: Session, _flush_context, _instances) -> None:
+    if session.info.get(_READING) and (session.new or session.dirty or session.deleted):
+        raise ReadingSessionWrote("a reading request's session was asked to write "
+                                  f"{len(session.new)} new, {len(session.dirty)} changed, {len(session.deleted)} deleted rows")
 
 
 def writing_session(factory: sessionmaker[Session]) -> Session:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.domain.core.clock import Clock
 from portal.domain.core.ids import new_session_token, token_hash
@@ -66,7 +67,7 @@ def find_live_staff_session(db: Session, now: datetime, token: str) -> tuple[Sta
 def mark_staff_seen(db: Session, row: StaffSession, now: datetime) -> None:
     db.execute(update(StaffSession).where(StaffSession.id == row.id).values(last_seen_at=now)
                .execution_options(synchronize_session=False))
-    row.last_seen_at = now
+    set_committed_value(row, "last_seen_at", now)  # as written: the row is not changed a second time
 
 
 def recently_authenticated(row: StaffSession, now: datetime) -> bool:
