@@ -28,6 +28,7 @@ from portal.domain.disputes.service import DisputeRouter, no_routing
 from portal.domain.gateway.protocol import PaymentGateway, WebhookVerifier
 from portal.domain.notifications.rendering import SupplierDetails
 from portal.domain.staff.credentials import PasswordHasher
+from portal.web.i18n import WordsTranslatedEnvironment
 
 READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -56,6 +57,8 @@ class Services:
 
 
 class PortalFlask(Flask):
+    jinja_environment = WordsTranslatedEnvironment
+
     def dispatch_request(self):
         """Run the view, then commit the request's session: the request's one commit point."""
         response = super().dispatch_request()

@@ -10,12 +10,16 @@ request, the first time a page needs a word or a format.
 
 from __future__ import annotations
 
+import weakref
 from datetime import timedelta
 from gettext import NullTranslations
 from urllib.parse import urlencode
 
 from flask import Flask, g, has_request_context, request
+from flask.templating import Environment as FlaskEnvironment
 from flask_babel import Babel, get_locale
+from jinja2 import nodes
+from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from portal.domain.core.locales import (
@@ -123,6 +127,69 @@ def install_template_words(app: Flask) -> None:
         return Markup(current_catalogue().npgettext(context, singular, plural, count)) % values
 
     app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, pgettext=pgettext, npgettext=npgettext)
+
+
+WORD_FUNCTIONS = frozenset({"_", "gettext", "ngettext", "pgettext", "npgettext"})
+
+
+class WordsTranslatedEnvironment(FlaskEnvironment):
+    """Flask's template environment, where each template is compiled once per language with its
+    constant words already translated.
+
+    `{{ _("Invoices") }}`, a `{% trans %}` block without values, or `_("%(num)s selected",
+    num="{count}")` have the same answer every time a page in one language is drawn: compiled
+    for that language, they are text of the template, like its markup, and cost nothing when a
+    page is drawn (a page's chrome asks for about 90 words). Words with a value only known
+    while drawing (`_("Select invoice %(number)s", number=invoice.number)`) are still looked
+    up then. The compiled templates are kept per language (the request's, `current_language`),
+    so a French page never reuses an English compilation.
+
+    Jinja has no public hook for either step: this overrides `_load_template` (the cache key)
+    and `_parse` (the syntax tree, before code is generated) of Jinja 3.1, the version the lock
+    pins; `tests/web/languages/test_words_compiled_per_language.py` fails if they stop being
+    called.
+    """
+
+    def _load_template(self, name, globals):
+        if self.loader is None:
+            raise TypeError("no loader for this environment specified")
+        key = (weakref.ref(self.loader), name, current_language())
+        template = self.cache.get(key) if self.cache is not None else None
+        if template is not None and (not self.auto_reload or template.is_up_to_date):
+            if globals:
+                template.globals.update(globals)
+            return template
+        template = self.loader.load(self, name, self.make_globals(globals))
+        if self.cache is not None:
+            self.cache[key] = template
+        return template
+
+    def _parse(self, source, name, filename):
+        tree = super()._parse(source, name, filename)
+        if any(found.name in WORD_FUNCTIONS for found in tree.find_all(nodes.Name) if found.ctx != "load"):
+            return tree  # the template names a variable `_` (or `gettext`): leave its words alone
+        tree = _ConstantWords(self.globals).visit(tree)
+        tree.set_environment(self)
+        return tree
+
+
+class _ConstantWords(NodeTransformer):
+    """Replaces a call of a word function whose arguments are all constants by its answer."""
+
+    def __init__(self, functions) -> None:
+        self.functions = functions
+
+    def visit_Call(self, node: nodes.Call):
+        node = self.generic_visit(node)
+        function = node.node
+        if not (isinstance(function, nodes.Name) and function.name in WORD_FUNCTIONS
+                and node.dyn_args is None and node.dyn_kwargs is None
+                and all(isinstance(arg, nodes.Const) for arg in node.args)
+                and all(isinstance(keyword.value, nodes.Const) for keyword in node.kwargs)):
+            return node
+        words = self.functions[function.name](
+            *(arg.value for arg in node.args), **{keyword.key: keyword.value.value for keyword in node.kwargs})
+        return nodes.Const(words, lineno=node.lineno)
 
 
 def init_app(app: Flask) -> None:
