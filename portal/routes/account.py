@@ -13,7 +13,7 @@ from babel.numbers import format_decimal
 from flask import Blueprint, g, render_template, request
 
 from portal.domain.account.queries import (
-    AGING_BUCKETS, PER_PAGE_CHOICES, account_overview, invoice_detail, invoice_notes, list_invoices,
+    AGING_BUCKETS, PER_PAGE_CHOICES, account_overview, invoice_detail, list_invoices,
     statement_of_account,
 )
 from portal.domain.core.money import exponent
@@ -38,10 +38,9 @@ def format_quantity(value: Decimal) -> str:
 def overview():
     today = customer_today()
     summary = account_overview(db(), g.access, today)
-    reported = invoice_notes(db(), g.access.customer_id, [s.invoice.id for s in summary.most_overdue]).reported
     return render_template(
         "account/overview.html", overview=summary, today=today, aging_buckets=AGING_BUCKETS,
-        max_invoices=MAX_INVOICES_PER_PAYMENT, reported=reported,
+        max_invoices=MAX_INVOICES_PER_PAYMENT, reported=summary.notes.reported,
     )
 
 
@@ -49,10 +48,8 @@ def overview():
 def invoices():
     query = invoice_list_query(request.args)
     page = list_invoices(db(), g.access, customer_today(), query)
-    unpaid = [s.invoice.id for s in page.standings if not s.is_paid]
-    notes = invoice_notes(db(), g.access.customer_id, unpaid)
     return render_template(
-        "account/invoices.html", page=page, query=query, promised=notes.promised, reported=notes.reported,
+        "account/invoices.html", page=page, query=query, promised=page.notes.promised, reported=page.notes.reported,
         per_page_choices=PER_PAGE_CHOICES, exponents={code: exponent(code) for code in page.currencies},
     )
 
@@ -60,9 +57,8 @@ def invoices():
 @bp.get("/invoices/<public_id>")
 def invoice(public_id: str):
     detail = _detail(public_id)
-    notes = invoice_notes(db(), g.access.customer_id, [detail.invoice.id])
-    return render_template("account/invoice.html", detail=detail, promised_for=notes.promised.get(detail.invoice.id),
-                           payment_reported=detail.invoice.id in notes.reported)
+    return render_template("account/invoice.html", detail=detail, promised_for=detail.notes.promised.get(detail.invoice.id),
+                           payment_reported=detail.invoice.id in detail.notes.reported)
 
 
 @bp.get("/invoices/<public_id>/pdf")

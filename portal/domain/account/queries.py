@@ -33,7 +33,7 @@ from portal.domain.access.policy import Access, bound_invoice_scope, bound_named
 from portal.domain.account.policy import AGING_BUCKETS, AgingBucket, aging_window_start, oldest_bucket
 from portal.domain.core.database import read
 from portal.domain.core.errors import NotFound
-from portal.domain.core.locales import N_
+from portal.domain.core.locales import N_, Text
 from portal.domain.core.money import Money
 from portal.domain.followups.models import Followup, FollowupInvoice
 from portal.domain.followups.states import ACTIVE as FOLLOWUP_ACTIVE, FollowupKind
@@ -258,16 +258,55 @@ def _summed_open_totals(db: Session, access: Access, today: date) -> list[Curren
 class Overview:
     totals: list[CurrencyTotals]
     most_overdue: list[Standing]
+    notes: InvoiceNotes  # of the most overdue
 
     @property
     def is_all_paid(self) -> bool:
         return not self.totals
 
 
+@dataclass(frozen=True)
+class InvoiceNotes:
+    """What a page says beside some of its invoices: the date an open promise names
+    ("Promised for 15 Dec") and whether a payment the clerk reported is being matched."""
+
+    promised: Mapping[int, date]
+    reported: frozenset[int]
+
+    @classmethod
+    def of(cls, rows) -> InvoiceNotes:
+        """The notes of rows read with `noted_standings_query` (its two note columns)."""
+        return cls({row.id: row.promised_for for row in rows if row.promised_for is not None},
+                   frozenset(row.id for row in rows if row.payment_reported))
+
+
+def noted_standings_query() -> Select:
+    """`standings_query()` with each invoice's notes as two more columns, so that a page reads
+    its rows and what it says beside them in one statement: `promised_for`, the date of the
+    earliest open promise covering the invoice, and `payment_reported`, whether a payment
+    the clerk reported ("we already paid") is still being matched."""
+    promised_for = (
+        select(func.min(Promise.promised_date))
+        .join(PromiseInvoice, PromiseInvoice.promise_id == Promise.id)
+        .where(PromiseInvoice.invoice_id == Invoice.id, Promise.customer_id == Invoice.customer_id,
+               Promise.status == PromiseStatus.OPEN.value)
+        .correlate(Invoice).scalar_subquery()
+    )
+    reported = (
+        select(FollowupInvoice.invoice_id)
+        .join(Followup, Followup.id == FollowupInvoice.followup_id)
+        .where(FollowupInvoice.invoice_id == Invoice.id, Followup.customer_id == Invoice.customer_id,
+               Followup.kind == FollowupKind.ALREADY_PAID.value,
+               Followup.status.in_([status.value for status in FOLLOWUP_ACTIVE]))
+        .correlate(Invoice).exists()
+    )
+    return standings_query().add_columns(promised_for.label("promised_for"), reported.label("payment_reported"))
+
+
 @cache
 def _most_overdue_statement(whole_account: bool) -> Select:
     return (
-        standings_query().where(bound_invoice_scope(whole_account), IS_OPEN, Invoice.due_date < bindparam("today"))
+        noted_standings_query().where(bound_invoice_scope(whole_account), IS_OPEN, Invoice.due_date < bindparam("today"))
         .order_by(Invoice.due_date, Invoice.id)
         .limit(bindparam("limit", type_=Integer))
     )
@@ -277,7 +316,8 @@ def account_overview(db: Session, access: Access, today: date, most_overdue_limi
     """Totals per currency and the few invoices most past due (two queries)."""
     oldest = read(db, _most_overdue_statement(access.whole_account),
                   {**scope_params(access), "today": today, "limit": most_overdue_limit}).all()
-    return Overview(totals=open_totals(db, access, today), most_overdue=to_standings(oldest, today))
+    return Overview(totals=open_totals(db, access, today), most_overdue=to_standings(oldest, today),
+                    notes=InvoiceNotes.of(oldest))
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,6 +400,7 @@ class InvoicePage:
     total: int  # rows matching the current filter
     page: int
     pages: int
+    notes: InvoiceNotes  # of the page's unpaid rows: a paid invoice's notes are over
 
     @property
     def has_previous(self) -> bool:
@@ -514,7 +555,7 @@ def _page_ids(shape: _ListShape) -> Select:
 def _list_page_statement(shape: _ListShape) -> Select:
     # The ids are already scoped; repeating the company filter here would let a planner without
     # statistics (SQLite's) read the whole account through the company's index instead.
-    return (standings_query().where(Invoice.id.in_(_page_ids(shape)))
+    return (noted_standings_query().where(Invoice.id.in_(_page_ids(shape)))
             .order_by(*_ordering(shape.sort, shape.direction)))
 
 
@@ -533,7 +574,7 @@ def _page_params(query: InvoiceListQuery, counts: dict[str, int], offset: int, l
 
 
 def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQuery) -> InvoicePage:
-    """One page of the customer's invoices with their standings (two queries)."""
+    """One page of the customer's invoices with their standings and notes (two queries)."""
     count_rows = _counts_by_currency(db, access, today, query.q)
     counts = {status: sum(int(row[status]) for row in count_rows
                           if not query.currency or row["currency"] == query.currency)
@@ -554,6 +595,7 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
     return InvoicePage(
         query=query, standings=to_standings(rows, today), counts=counts,
         currencies=[row["currency"] for row in count_rows], total=total, page=page, pages=pages,
+        notes=InvoiceNotes.of([row for row in rows if row.balance_minor > 0]),
     )
 
 
@@ -587,7 +629,7 @@ class HistoryRow:
 
     at: datetime
     kind: str
-    label: str
+    label: str | Text  # an entry kind's label (`N_`), or a sentence with values (a PO given after issue)
     amount: Money
     balance_after: Money
     reference: str  # a payment's own reference ("PAY-2026-000123"), else the entry's (a credit note's number)
@@ -617,6 +659,7 @@ class InvoiceDetail:
     lines: list[LineView]
     history: list[HistoryRow]
     pending: list[PendingPayment]
+    notes: InvoiceNotes
 
     @property
     def invoice(self) -> InvoiceRow:
@@ -634,7 +677,7 @@ def method_label(method: str) -> str:
 
 @cache
 def _named_invoice_statement(whole_account: bool) -> Select:
-    return standings_query().where(bound_named_invoices(whole_account))
+    return noted_standings_query().where(bound_named_invoices(whole_account))
 
 
 _LINES = (
@@ -682,13 +725,15 @@ def with_reissues(history: list[HistoryRow], reissues, invoice_id: int, currency
     rows = list(history)
     for reissue in reissues:
         if reissue.replacement_invoice_id is None:
-            kind, label = "po_updated", f"PO number set to {reissue.po_after}"
-            if reissue.due_after != reissue.due_before:
-                label += f", due {reissue.due_after:%d %b %Y}"
+            kind = "po_updated"
+            label = (Text(N_("PO number set to %(po)s, due %(day)s"), po=reissue.po_after, day=reissue.due_after)
+                     if reissue.due_after != reissue.due_before else Text(N_("PO number set to %(po)s"), po=reissue.po_after))
         elif reissue.invoice_id == invoice_id:
-            kind, label = "reissued", f"Re-issued as {reissue.number} with PO {reissue.po_after}"
+            kind, label = "reissued", Text(N_("Re-issued as %(number)s with PO %(po)s"), number=reissue.number,
+                                           po=reissue.po_after)
         else:
-            kind, label = "replaces", f"Replaces invoice {reissue.number}, with PO {reissue.po_after}"
+            kind, label = "replaces", Text(N_("Replaces invoice %(number)s, with PO %(po)s"), number=reissue.number,
+                                           po=reissue.po_after)
         position = sum(1 for row in rows if row.at <= reissue.created_at)
         balance = rows[position - 1].balance_after if position else Money.zero(currency)
         rows.insert(position, HistoryRow(at=reissue.created_at, kind=kind, label=label, amount=Money.zero(currency),
@@ -740,7 +785,8 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
         )
         for payment in read(db, _PENDING, by_invoice)
     ]
-    return InvoiceDetail(standing=standing, lines=lines, history=history, pending=pending)
+    return InvoiceDetail(standing=standing, lines=lines, history=history, pending=pending,
+                         notes=InvoiceNotes.of([row]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -834,52 +880,3 @@ def statement_of_account(db: Session, access: Access, today: date) -> Statement:
         for totals in open_totals(db, access, today)
     ]
     return Statement(today=today, sections=sections, payments=_statement_payments(db, access, today))
-
-
-# --- what else is going on with the invoices a page shows -------------------------------------
-
-
-@dataclass(frozen=True)
-class InvoiceNotes:
-    """What a page says beside some of its invoices: the date an open promise names
-    ("Promised for 15 Dec") and whether a payment the clerk reported is being matched."""
-
-    promised: Mapping[int, date]
-    reported: frozenset[int]
-
-
-@cache
-def _notes_statement():
-    ids = bindparam("invoice_ids", expanding=True)
-    customer = bindparam("customer_id", type_=Integer)
-    promised = (
-        select(PromiseInvoice.invoice_id.label("invoice_id"), Promise.promised_date.label("promised_date"))
-        .join(Promise, Promise.id == PromiseInvoice.promise_id)
-        .where(Promise.customer_id == customer, Promise.status == PromiseStatus.OPEN.value,
-               PromiseInvoice.invoice_id.in_(ids))
-    )
-    reported = (
-        select(FollowupInvoice.invoice_id.label("invoice_id"), literal_column("NULL").label("promised_date"))
-        .join(Followup, Followup.id == FollowupInvoice.followup_id)
-        .where(Followup.customer_id == customer, Followup.kind == FollowupKind.ALREADY_PAID.value,
-               Followup.status.in_([status.value for status in FOLLOWUP_ACTIVE]), FollowupInvoice.invoice_id.in_(ids))
-    )
-    return union_all(promised, reported)
-
-
-def invoice_notes(db: Session, customer_id: int, invoice_ids: list[int]) -> InvoiceNotes:
-    """The notes of these invoices of the customer, in one statement (also for no invoices, so
-    a page's statement count never depends on its rows)."""
-    promised: dict[int, date] = {}
-    reported: set[int] = set()
-    for row in read(db, _notes_statement(), {"customer_id": customer_id, "invoice_ids": sorted(set(invoice_ids))}):
-        if row.promised_date is None:
-            reported.add(row.invoice_id)
-        else:
-            promised[row.invoice_id] = _as_date(row.promised_date)
-    return InvoiceNotes(promised, frozenset(reported))
-
-
-def _as_date(value) -> date:
-    # A UNION's column has no declared type: SQLite hands the date back as its ISO text.
-    return value if isinstance(value, date) else date.fromisoformat(value)

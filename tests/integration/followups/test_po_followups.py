@@ -119,7 +119,7 @@ def test_untouched_invoice_takes_the_po_in_place_and_the_pdf_reaches_the_ap_cont
     assert followup.events[-1].for_customer and "PO-4471" in followup.events[-1].text
     assert _owed(db, customer) == owed_before
     detail = invoice_detail(db, _access(acme), invoice.public_id, clock.now().date())
-    assert [row.label for row in detail.history if row.kind == "po_updated"] == ["PO number set to PO-4471"]
+    assert [str(row.label) for row in detail.history if row.kind == "po_updated"] == ["PO number set to PO-4471"]
     assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "invoice.po_updated")) == 1
 
     [caught] = _deliver(db, clock, smtp_sink)
@@ -148,9 +148,9 @@ def test_a_partly_paid_invoice_is_credited_and_replaced_by_one_for_what_is_open(
     assert _owed(db, customer) == owed_before
     assert check_ledger(db).is_consistent
     old_history = invoice_detail(db, _access(acme), old.public_id, clock.now().date()).history
-    assert "Re-issued as INV-7-R1 with PO PO-9" in [row.label for row in old_history]
+    assert "Re-issued as INV-7-R1 with PO PO-9" in [str(row.label) for row in old_history]
     new_history = invoice_detail(db, _access(acme), new.public_id, clock.now().date()).history
-    assert "Replaces invoice INV-7, with PO PO-9" in [row.label for row in new_history]
+    assert "Replaces invoice INV-7, with PO PO-9" in [str(row.label) for row in new_history]
     [caught] = _deliver(db, clock, smtp_sink)
     assert "INV-7 was credited $176.55 and re-issued as invoice INV-7-R1" in caught.text
     assert [name for name, _, _ in caught.attachments] == ["invoice-INV-7-R1.pdf"]
