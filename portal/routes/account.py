@@ -22,9 +22,11 @@ from portal.forms.account import invoice_list_query
 from portal.web.context import db
 from portal.web.customer_session import customer_today, require_customer, require_whole_account
 from portal.web.documents import pdf_download, render_pdf
+from portal.web.invoice_rows import invoice_rows
 
 bp = Blueprint("account", __name__)
 bp.before_request(require_customer)
+bp.add_app_template_global(invoice_rows)
 
 
 @bp.app_template_filter("quantity")
