@@ -19,10 +19,9 @@ from playwright.sync_api import Page, expect
 
 from portal.domain.access.service import issue_invoice_link, issue_sign_in_link
 from portal.domain.access.tokens import LinkSigner
-from portal.domain.gateway.stripe_adapter import StripeGateway
 from tests.browser.page_checks import WIDTHS
 from tests.support.factories import make_contact, make_customer, make_invoice
-from tests.support.fixtures.browser import sign_in_browser
+from tests.support.fixtures.browser import real_stripe_dialect, sign_in_browser
 from tests.support.fixtures.stripe import intent_object, stripe_event
 from tests.support.paying import make_company, payment_by_public_id, post_event
 
@@ -33,15 +32,7 @@ AUTHENTICATION_FAILED = ("We are unable to authenticate your payment method. Ple
 ALLOWED_KEYS = ("Tab", "Shift+Tab", "Space", "Enter")
 
 
-@pytest.fixture
-def settings(settings, stripe_recorder, stripe_js_standin):
-    return settings.with_changes(stripe_dialect="real", stripe_api_base=stripe_recorder.url,
-                                 stripe_js_url=stripe_js_standin)
-
-
-@pytest.fixture
-def gateway(settings):
-    return StripeGateway.from_settings(settings)
+settings, gateway = real_stripe_dialect()
 
 
 def _local(url: str, live_server) -> str:

@@ -7,22 +7,13 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal.domain.gateway.stripe_adapter import StripeGateway
-from tests.support.fixtures.browser import sign_in_browser
+from tests.support.fixtures.browser import real_stripe_dialect, sign_in_browser
 from tests.support.paying import make_company
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def settings(settings, stripe_recorder, stripe_js_standin):
-    return settings.with_changes(stripe_dialect="real", stripe_api_base=stripe_recorder.url,
-                                 stripe_js_url=stripe_js_standin)
-
-
-@pytest.fixture
-def gateway(settings):
-    return StripeGateway.from_settings(settings)
+settings, gateway = real_stripe_dialect()
 
 
 def test_a_french_contact_reads_the_pay_pages_field_errors_in_french(page: Page, app, db, clock, live_server,

@@ -18,9 +18,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from portal.domain.gateway.stripe_adapter import StripeGateway
 from portal.domain.payments.models import Payment
-from tests.support.fixtures.browser import sign_in_browser
+from tests.support.fixtures.browser import real_stripe_dialect, sign_in_browser
 from tests.support.paying import make_company
 from tests.support.paying import balance, counts, payment_by_public_id
 
@@ -30,15 +29,7 @@ AUTHENTICATION_FAILED = ("We are unable to authenticate your payment method. Ple
                          "method and try again.")
 
 
-@pytest.fixture
-def settings(settings, stripe_recorder, stripe_js_standin):
-    return settings.with_changes(stripe_dialect="real", stripe_api_base=stripe_recorder.url,
-                                 stripe_js_url=stripe_js_standin)
-
-
-@pytest.fixture
-def gateway(settings):
-    return StripeGateway.from_settings(settings)
+settings, gateway = real_stripe_dialect()
 
 
 @pytest.fixture

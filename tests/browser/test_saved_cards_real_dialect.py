@@ -15,24 +15,15 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from portal.domain.gateway.stripe_adapter import StripeGateway
 from portal.domain.methods.models import SavedMethod
 from tests.support.factories import make_contact, make_customer, make_invoice
-from tests.support.fixtures.browser import sign_in_browser
+from tests.support.fixtures.browser import real_stripe_dialect, sign_in_browser
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def settings(settings, stripe_recorder, stripe_js_standin):
-    stripe_recorder.recorder.setups_confirmed_in_browser = True
-    return settings.with_changes(stripe_dialect="real", stripe_api_base=stripe_recorder.url,
-                                 stripe_js_url=stripe_js_standin)
-
-
-@pytest.fixture
-def gateway(settings):
-    return StripeGateway.from_settings(settings)
+settings, gateway = real_stripe_dialect(
+    lambda recorder: setattr(recorder, "setups_confirmed_in_browser", True))
 
 
 @pytest.fixture
