@@ -1,7 +1,9 @@
 """The collaborators the app was built with, the request's database session, and its one commit.
 
 One session per request. A request that writes (any method but GET, HEAD and OPTIONS) gets a
-writing session: on SQLite its transactions take the write lock when they begin. The view does
+writing session: on SQLite its transactions take the write lock when they begin. A reading
+request's session refuses ORM writes and, on PostgreSQL, runs its statements without BEGIN and
+COMMIT around them (`core.database.reading_session`). The view does
 its work and returns; `PortalFlask.dispatch_request` then commits, once. A view that raises
 commits nothing: the session is rolled back when the request ends, so a failed request leaves
 no trace. Views never call commit themselves.
