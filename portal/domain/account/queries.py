@@ -592,10 +592,11 @@ def list_invoices(db: Session, access: Access, today: date, query: InvoiceListQu
     if query.currency:
         params["currency"] = query.currency
     rows = read(db, _list_page_statement(shape), params).all()
+    standings = to_standings(rows, today)
     return InvoicePage(
-        query=query, standings=to_standings(rows, today), counts=counts,
+        query=query, standings=standings, counts=counts,
         currencies=[row["currency"] for row in count_rows], total=total, page=page, pages=pages,
-        notes=InvoiceNotes.of([row for row in rows if row.balance_minor > 0]),
+        notes=InvoiceNotes.of([standing.invoice for standing in standings if not standing.is_paid]),
     )
 
 
