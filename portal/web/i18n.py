@@ -26,6 +26,7 @@ from portal.domain.core.locales import (
     DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIRECTORY, check_catalogues, format_day, format_day_month,
     format_money, normalize_language, translate, translations,
 )
+from portal.forms.auth import MAX_NEXT_LENGTH
 
 LANGUAGE_COOKIE = "lang"
 LANGUAGE_PARAMETER = "lang"
@@ -94,7 +95,9 @@ def back_path() -> str:
     """Where the switcher returns to: this page with its query, less any `next` (a page never
     carries a `next` it did not check forward, SECURITY.md A6) and `lang` (the switch decides)."""
     kept = [(key, value) for key, value in request.args.items(multi=True) if key not in ("next", LANGUAGE_PARAMETER)]
-    return request.path + ("?" + urlencode(kept) if kept else "")
+    path = request.path + ("?" + urlencode(kept) if kept else "")
+    # No longer than the switcher's form takes back (a page is never made to repeat a huge query).
+    return path if len(path) <= MAX_NEXT_LENGTH else request.path[:MAX_NEXT_LENGTH]
 
 
 def install_template_words(app: Flask) -> None:

@@ -93,6 +93,15 @@ def test_every_customer_page_offers_the_switcher_with_its_own_path(client, clock
     assert re.search(r'<option value="fr" lang="fr"\s*>Français</option>', page)
 
 
+def test_a_huge_query_is_not_repeated_in_the_switchers_back_path(client, clock, contact):
+    sign_in(client, contact, clock)
+    response = client.get("/invoices?q=" + "A" * 100_000)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400  # the search is refused, and the page says so once
+    assert 'name="back" value="/invoices"' in page
+    assert len(page) < 20_000
+
+
 def test_switching_without_signing_in_sets_the_cookie_and_goes_back(client):
     response = switch(client, "fr", "/sign-in?next=/invoices")
     assert response.status_code == 303
