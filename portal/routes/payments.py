@@ -40,9 +40,11 @@ from portal.web.customer_session import current_access, customer_today, require_
 from portal.web.documents import pdf_download, render_pdf
 from portal.web.errors import wants_json
 from portal.web.i18n import current_language
+from portal.web.payment_rows import payment_rows
 
 bp = Blueprint("payments", __name__)
 bp.before_request(require_customer)
+bp.add_app_template_global(payment_rows)
 
 
 _CURRENCY_PREFIX = re.compile(r"^\D+")

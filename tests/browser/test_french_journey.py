@@ -39,7 +39,7 @@ NBSP, NNBSP = "\u00a0", "\u202f"
 EXPECTED = {
     "fr": {"subject": "Factures en retard : merci de régler 1 234,56 $US", "line": "Bonjour Dupont SARL,",
            "continue": "Continuer", "heading": "Factures à régler", "amount": f"1{NNBSP}234,56{NBSP}$US",
-           "pay": "Payer", "paid": "Payée"},
+           "pay": "Payer", "paid": "Payé"},
     "en": {"subject": "Overdue invoices: please pay $1,234.56", "line": "Hello Dupont SARL,",
            "continue": "Continue", "heading": "Invoices to settle", "amount": "$1,234.56",
            "pay": "Pay", "paid": "Paid"},

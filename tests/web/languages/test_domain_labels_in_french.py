@@ -39,7 +39,7 @@ WORDS = {
         "overview": ["Non échu", "1–30 jours", "31–60 jours", "61–90 jours", "Plus de 90 jours"],
         "invoice": ["Facture émise", "Paiement reçu", "par carte"],
         "pending": ["En cours, prévu d'ici le", "par virement bancaire (ACH)"],
-        "history": ["En cours, prévu d'ici le", "Payée"],
+        "history": ["En cours, prévu d'ici le", 'badge-paid">Payé<'],  # un paiement: masculine
         "disputes": ["Reçue", "Prix"],
         "dispute": ["Reçue", "Prix", "Contestation ouverte"],
         "new_dispute": ["Quantité manquante", "Facturation en double", "Bon de commande manquant ou erroné"],
@@ -55,7 +55,7 @@ WORDS = {
         "overview": ["Nicht fällig", "1–30 Tage", "31–60 Tage", "61–90 Tage", "Über 90 Tage"],
         "invoice": ["Rechnung ausgestellt", "Zahlung eingegangen", "per Karte"],
         "pending": ["In Bearbeitung, erwartet bis", "per Banküberweisung (ACH)"],
-        "history": ["In Bearbeitung, erwartet bis", "Bezahlt"],
+        "history": ["In Bearbeitung, erwartet bis", 'badge-paid">Bezahlt<'],
         "disputes": ["Eingegangen", "Preis"],
         "dispute": ["Eingegangen", "Preis", "Reklamation eingereicht"],
         "new_dispute": ["Fehlmenge", "Doppelte Berechnung", "Bestellnummer fehlt oder ist falsch"],
