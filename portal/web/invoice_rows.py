@@ -8,8 +8,9 @@ value escaped once and the words the rows repeat looked up once per page, a row 
 a fifth of that. The markup is what the template wrote before (`tests/web/account/test_invoice_rows.py` checks
 each shape a row can take); the table around the rows stays in the template.
 
-Words are the template's: the request's catalogue (`current_catalogue`), so Babel's extractor
-finds them here as in any module (`_` below is gettext's usual name for it).
+Values are escaped with `portal.web.rows.text`. Words are the template's: the request's
+catalogue (`current_catalogue`), so Babel's extractor finds them here as in any module (`_`
+below is gettext's usual name for it).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from portal.domain.core.locales import format_day, format_day_month, format_money
 from portal.domain.ledger.queries import Standing
 from portal.web.i18n import current_catalogue, current_language
+from portal.web.rows import text
 
 
 def invoice_rows(standings: Sequence[Standing], *, invoice_url: str, exponents: Mapping[str, int],
@@ -32,28 +34,28 @@ def invoice_rows(standings: Sequence[Standing], *, invoice_url: str, exponents: 
     language = current_language()
     # As the templates' words are: the translation is trusted markup, the values put into it are escaped.
     words = {
-        "pay": Markup(_("Pay")),
-        "invoice": Markup(_("Invoice")),
-        "po": Markup(_("PO number")),
-        "issued": Markup(_("Issued")),
-        "due": Markup(_("Due")),
-        "currency": Markup(_("Currency")),
-        "total": Markup(_("Total")),
-        "balance": Markup(_("Balance due")),
-        "status": Markup(_("Status")),
-        "due_today": Markup(_("due today")),
-        "partly_paid": Markup(_("Partly paid")),
-        "disputed": Markup(_("Disputed")),
-        "reported": Markup(_("Payment reported, being matched")),
-        "open": Markup(_("Open")),
-        "overdue": Markup(_("Overdue")),
-        "paid": Markup(_("Paid")),
-        "processing": Markup(_("Processing")),
+        "pay": _("Pay"),
+        "invoice": _("Invoice"),
+        "po": _("PO number"),
+        "issued": _("Issued"),
+        "due": _("Due"),
+        "currency": _("Currency"),
+        "total": _("Total"),
+        "balance": _("Balance due"),
+        "status": _("Status"),
+        "due_today": _("due today"),
+        "partly_paid": _("Partly paid"),
+        "disputed": _("Disputed"),
+        "reported": _("Payment reported, being matched"),
+        "open": _("Open"),
+        "overdue": _("Overdue"),
+        "paid": _("Paid"),
+        "processing": _("Processing"),
     }
-    select_label, processing = Markup(_("Select invoice %(number)s")), Markup(_("%(amount)s processing"))
-    left_to_pay, disputed_note = Markup(_("%(amount)s left to pay")), Markup(_("%(amount)s disputed"))
-    promised_note = Markup(_("Promised for %(day)s"))
-    url = escape(invoice_url)
+    select_label, processing = _("Select invoice %(number)s"), _("%(amount)s processing")
+    left_to_pay, disputed_note = _("%(amount)s left to pay"), _("%(amount)s disputed")
+    promised_note = _("Promised for %(day)s")
+    url = text(invoice_url)
     parts: list[str] = []
     add = parts.append
     for standing in standings:
@@ -62,46 +64,46 @@ def invoice_rows(standings: Sequence[Standing], *, invoice_url: str, exponents: 
         payable_minor = payable.minor
         status = standing.status
         is_paid = standing.is_paid
-        public_id = escape(invoice.public_id)
-        currency = escape(invoice.currency)
-        add(f'<tr class="status-{escape(status)}">\n')
+        public_id = text(invoice.public_id)
+        currency = text(invoice.currency)
+        add(f'<tr class="status-{text(status)}">\n')
         if payable_minor > 0:
             add(f'<td class="select-col" data-label="{words["pay"]}">\n'
                 f'<input type="checkbox" name="invoice" value="{public_id}" id="select-{public_id}"'
                 f' data-currency="{currency}" data-payable-minor="{payable_minor}"'
                 f' data-exponent="{exponents[invoice.currency]}"'
-                f' aria-label="{select_label % {"number": invoice.number}}">\n</td>\n')
+                f' aria-label="{select_label % {"number": text(invoice.number)}}">\n</td>\n')
         else:
             add('<td class="select-col"></td>\n')
-        add(f'<td data-label="{words["invoice"]}" class="nowrap"><a href="{url}{public_id}">{escape(invoice.number)}</a></td>\n'
-            f'<td data-label="{words["po"]}">{escape(invoice.po_number or "—")}</td>\n'
-            f'<td data-label="{words["issued"]}" class="stack-hide nowrap">{escape(format_day(invoice.issue_date, language))}</td>\n'
-            f'<td data-label="{words["due"]}" class="nowrap"><span>{escape(format_day(invoice.due_date, language))}')
+        add(f'<td data-label="{words["invoice"]}" class="nowrap"><a href="{url}{public_id}">{text(invoice.number)}</a></td>\n'
+            f'<td data-label="{words["po"]}">{text(invoice.po_number or "—")}</td>\n'
+            f'<td data-label="{words["issued"]}" class="stack-hide nowrap">{text(format_day(invoice.issue_date, language))}</td>\n'
+            f'<td data-label="{words["due"]}" class="nowrap"><span>{text(format_day(invoice.due_date, language))}')
         if standing.is_overdue:
             days = standing.days_overdue
-            overdue = Markup(catalogue.ngettext("%(num)d day overdue", "%(num)d days overdue", days)) % {"num": days}
+            overdue = catalogue.ngettext("%(num)d day overdue", "%(num)d days overdue", days) % {"num": days}
             add(f' <span class="row-note overdue-note">{overdue}</span>')
         elif status != "paid" and invoice.due_date == standing.today:
             add(f' <span class="row-note">{words["due_today"]}</span>')
         add(f'</span></td>\n<td data-label="{words["currency"]}">{currency}</td>\n'
-            f'<td class="num stack-hide" data-label="{words["total"]}">{escape(format_money(standing.total, language))}</td>\n'
-            f'<td class="num" data-label="{words["balance"]}">\n<span>{escape(format_money(standing.balance, language))}\n')
+            f'<td class="num stack-hide" data-label="{words["total"]}">{text(format_money(standing.total, language))}</td>\n'
+            f'<td class="num" data-label="{words["balance"]}">\n<span>{text(format_money(standing.balance, language))}\n')
         if standing.in_flight.minor > 0 and not is_paid:
-            note = processing % {"amount": format_money(standing.in_flight, language)}
+            note = processing % {"amount": text(format_money(standing.in_flight, language))}
             if payable_minor > 0:
-                note += Markup(" · ") + left_to_pay % {"amount": format_money(payable, language)}
+                note += " · " + left_to_pay % {"amount": text(format_money(payable, language))}
             add(f'<span class="row-note">{note}</span>\n')
         disputed = standing.disputed
         if disputed.minor > 0 and not is_paid:
-            add(f'<span class="row-note">{disputed_note % {"amount": format_money(disputed, language)}}</span>\n')
-        add(f'</span>\n</td>\n<td data-label="{words["status"]}"><span><span class="badge badge-{escape(status)}">'
+            add(f'<span class="row-note">{disputed_note % {"amount": text(format_money(disputed, language))}}</span>\n')
+        add(f'</span>\n</td>\n<td data-label="{words["status"]}"><span><span class="badge badge-{text(status)}">'
             f'{words[status]}</span>')
         if status != "paid" and standing.is_partly_paid:
             add(f' <span class="badge badge-partial">{words["partly_paid"]}</span>')
         if status != "paid" and disputed.minor > 0:
             add(f' <span class="badge badge-disputed">{words["disputed"]}</span>')
         if invoice.id in promised:
-            day = format_day_month(promised[invoice.id], language)
+            day = text(format_day_month(promised[invoice.id], language))
             add(f' <span class="row-note promised-note">{promised_note % {"day": day}}</span>')
         if invoice.id in reported:
             add(f' <span class="row-note reported-note">{words["reported"]}</span>')

@@ -86,9 +86,9 @@ def test_a_promise_and_a_reported_payment_are_noted_in_the_status_cell(app):
 def test_every_value_is_escaped(app):
     html = _rows(app, [_standing(number='<script>alert("n")</script>', po="PO & <b>7</b>")])
     assert "<script>" not in html and "<b>" not in html
-    assert "&lt;script&gt;alert(&#34;n&#34;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&quot;n&quot;)&lt;/script&gt;" in html
     assert "PO &amp; &lt;b&gt;7&lt;/b&gt;" in html
-    assert 'aria-label="Select invoice &lt;script&gt;alert(&#34;n&#34;)&lt;/script&gt;"' in html
+    assert 'aria-label="Select invoice &lt;script&gt;alert(&quot;n&quot;)&lt;/script&gt;"' in html
 
 
 def test_the_rows_are_in_the_pages_language(app):
