@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
 
 from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -34,6 +33,24 @@ INVOICES = Invoice.__table__
 InvoiceRow = Row
 
 
+class _kept:
+    """`functools.cached_property` without its lock: Python 3.11's takes an RLock on every
+    first read, and a list page reads four of them on each of its 25 rows. A standing is never
+    shared between threads while it is new. The value goes into the instance's `__dict__`, so
+    later reads find it there without calling this."""
+
+    def __init__(self, compute) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
+
+
 @dataclass(frozen=True)
 class Standing:
     """Where an invoice stands today (the figures a page reads several times are kept)."""
@@ -44,17 +61,17 @@ class Standing:
     today: date
     held: Money | None = None  # None: nothing disputed
 
-    @cached_property
+    @_kept
     def disputed(self) -> Money:
         """What active disputes hold, never more than the open balance."""
         held = self.held.minor if self.held is not None else 0
         return Money(max(min(held, self.balance.minor), 0), self.invoice.currency)
 
-    @cached_property
+    @_kept
     def total(self) -> Money:
         return Money(self.invoice.total_minor, self.invoice.currency)
 
-    @cached_property
+    @_kept
     def payable(self) -> Money:
         return Money(max(self.balance.minor - self.in_flight.minor - self.disputed.minor, 0), self.invoice.currency)
 
@@ -74,7 +91,7 @@ class Standing:
     def days_overdue(self) -> int:
         return max((self.today - self.invoice.due_date).days, 0) if not self.is_paid else 0
 
-    @cached_property
+    @_kept
     def status(self) -> str:
         """paid | processing | overdue | open: the badge a person sees first."""
         if self.is_paid:
