@@ -21,7 +21,7 @@ of the pages before the one asked for (page 200 of 25 reads 5,000 index entries,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
@@ -374,21 +374,23 @@ class InvoiceListQuery:
         )
 
     def params(self, **changes) -> dict[str, str | int]:
-        """Query arguments for a link to this list with `changes`, defaults left out."""
-        query = replace(self, **changes)
-        default = InvoiceListQuery()
-        values = {"status": query.status, "q": query.q, "currency": query.currency,
-                  "sort": query.sort, "dir": query.direction, "page": query.page,
-                  "per_page": query.per_page}
-        defaults = {"status": default.status, "q": default.q, "currency": default.currency,
-                    "sort": default.sort, "dir": default.direction, "page": default.page,
-                    "per_page": default.per_page}
-        return {key: value for key, value in values.items() if value != defaults[key]}
+        """Query arguments for a link to this list with `changes` (field names), defaults left out."""
+        values = {"status": self.status, "q": self.q, "currency": self.currency, "sort": self.sort,
+                  "dir": self.direction, "page": self.page, "per_page": self.per_page}
+        for field_name, value in changes.items():
+            values[_ARGUMENT_OF_FIELD[field_name]] = value
+        return {key: value for key, value in values.items() if value != _DEFAULT_ARGUMENTS[key]}
 
     def sorted_by(self, key: str) -> dict[str, str | int]:
         """Arguments for a column header: sort by `key`, flipping the direction if already so."""
         direction = "desc" if (self.sort == key and self.direction == "asc") else "asc"
         return self.params(sort=key, direction=direction, page=1)
+
+
+# The list's query string argument for each field of `InvoiceListQuery`, and each argument's default.
+_ARGUMENT_OF_FIELD = {"status": "status", "q": "q", "currency": "currency", "sort": "sort", "direction": "dir",
+                      "page": "page", "per_page": "per_page"}
+_DEFAULT_ARGUMENTS = {_ARGUMENT_OF_FIELD[name]: getattr(InvoiceListQuery(), name) for name in _ARGUMENT_OF_FIELD}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -169,12 +169,18 @@ def babel_locale(language: str) -> Locale:
 def format_money(value, language: str | None) -> str:
     """`value` (Money) as the language's locale writes it: "$1,234.56", "1 234,56 $US",
     "1.234,56 $". Anything that is not Money is returned unchanged."""
-    # Imported here: money marks its refusals with `N_` from this module.
-    from portal.domain.core.money import Money
-
-    if not isinstance(value, Money):
+    if not isinstance(value, _money_type()):
         return value
     return value.format(BABEL_LOCALES.get(language or DEFAULT_LANGUAGE, BABEL_LOCALES[DEFAULT_LANGUAGE]))
+
+
+@cache
+def _money_type() -> type:
+    # Imported on first use, once (a page formats fifty amounts): money marks its refusals
+    # with `N_` from this module.
+    from portal.domain.core.money import Money
+
+    return Money
 
 
 @lru_cache(maxsize=8192)
