@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,8 +58,34 @@ class Services:
     dispute_owner_names: OwnerNames = no_owner_names
 
 
+# How many paths `PortalFlask.url_for` keeps: the app's fixed pages and static files, per mount point.
+FIXED_PATHS_KEPT = 512
+
+
 class PortalFlask(Flask):
     jinja_environment = WordsTranslatedEnvironment
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._fixed_paths: dict[tuple[str, str, str | None], str] = {}
+
+    def url_for(self, endpoint: str, *, _anchor=None, _method=None, _scheme=None, _external=None, **values) -> str:
+        """Flask's `url_for`, with the paths of pages that take no argument (the navigation,
+        a static file) built once per mount point instead of on every link of every page: a
+        page's chrome alone asks for a dozen. The app registers no `url_defaults`, so such a
+        path depends on nothing but the endpoint, the file and the request's script root."""
+        filename = values.get("filename")
+        if (_anchor is None and _method is None and _scheme is None and not _external and endpoint[:1] != "."
+                and (not values or (len(values) == 1 and isinstance(filename, str))) and has_request_context()):
+            key = (request.script_root, endpoint, filename)
+            path = self._fixed_paths.get(key)
+            if path is None:
+                path = super().url_for(endpoint, **values)
+                if len(self._fixed_paths) < FIXED_PATHS_KEPT:
+                    self._fixed_paths[key] = path
+            return path
+        return super().url_for(endpoint, _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external,
+                               **values)
 
     def dispatch_request(self):
         """Run the view, then commit the request's session: the request's one commit point."""
