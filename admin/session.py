@@ -117,4 +117,6 @@ def init_login_manager(app: Flask) -> None:
     manager.session_protection = None  # the session row is the protection; nothing in Flask's session
     # Only admin pages have a staff member: the cookie is not even sent elsewhere.
     manager.request_loader(lambda _request: current_staff() if request.blueprint == "admin" else None)
-    manager.init_app(app)
+    # No `current_user` in every template's context: Flask-Login's processor would load the user
+    # on each page drawn, a customer's included; admin templates have `signed_in_staff`.
+    manager.init_app(app, add_context_processor=False)
