@@ -130,6 +130,8 @@ def normalize_language(value) -> str | None:
 
 
 def language_or_default(value) -> str:
+    if value.__class__ is str and value in LANGUAGES:  # already a code: every date and amount of a page asks
+        return value
     return normalize_language(value) or DEFAULT_LANGUAGE
 
 
