@@ -66,19 +66,20 @@ def invoice_rows(standings: Sequence[Standing], *, invoice_url: str, exponents: 
         is_paid = standing.is_paid
         public_id = text(invoice.public_id)
         currency = text(invoice.currency)
-        add(f'<tr class="status-{text(status)}">\n')
+        number = text(invoice.number)
+        add(f'<tr class="status-{status}">\n')
         if payable_minor > 0:
             add(f'<td class="select-col" data-label="{words["pay"]}">\n'
                 f'<input type="checkbox" name="invoice" value="{public_id}" id="select-{public_id}"'
                 f' data-currency="{currency}" data-payable-minor="{payable_minor}"'
                 f' data-exponent="{exponents[invoice.currency]}"'
-                f' aria-label="{select_label % {"number": text(invoice.number)}}">\n</td>\n')
+                f' aria-label="{select_label % {"number": number}}">\n</td>\n')
         else:
             add('<td class="select-col"></td>\n')
-        add(f'<td data-label="{words["invoice"]}" class="nowrap"><a href="{url}{public_id}">{text(invoice.number)}</a></td>\n'
+        add(f'<td data-label="{words["invoice"]}" class="nowrap"><a href="{url}{public_id}">{number}</a></td>\n'
             f'<td data-label="{words["po"]}">{text(invoice.po_number or "—")}</td>\n'
-            f'<td data-label="{words["issued"]}" class="stack-hide nowrap">{text(format_day(invoice.issue_date, language))}</td>\n'
-            f'<td data-label="{words["due"]}" class="nowrap"><span>{text(format_day(invoice.due_date, language))}')
+            f'<td data-label="{words["issued"]}" class="stack-hide nowrap">{format_day(invoice.issue_date, language)}</td>\n'
+            f'<td data-label="{words["due"]}" class="nowrap"><span>{format_day(invoice.due_date, language)}')
         if standing.is_overdue:
             days = standing.days_overdue
             overdue = catalogue.ngettext("%(num)d day overdue", "%(num)d days overdue", days) % {"num": days}
@@ -86,24 +87,24 @@ def invoice_rows(standings: Sequence[Standing], *, invoice_url: str, exponents: 
         elif status != "paid" and invoice.due_date == standing.today:
             add(f' <span class="row-note">{words["due_today"]}</span>')
         add(f'</span></td>\n<td data-label="{words["currency"]}">{currency}</td>\n'
-            f'<td class="num stack-hide" data-label="{words["total"]}">{text(format_money(standing.total, language))}</td>\n'
-            f'<td class="num" data-label="{words["balance"]}">\n<span>{text(format_money(standing.balance, language))}\n')
+            f'<td class="num stack-hide" data-label="{words["total"]}">{format_money(standing.total, language)}</td>\n'
+            f'<td class="num" data-label="{words["balance"]}">\n<span>{format_money(standing.balance, language)}\n')
         if standing.in_flight.minor > 0 and not is_paid:
-            note = processing % {"amount": text(format_money(standing.in_flight, language))}
+            note = processing % {"amount": format_money(standing.in_flight, language)}
             if payable_minor > 0:
-                note += " · " + left_to_pay % {"amount": text(format_money(payable, language))}
+                note += " · " + left_to_pay % {"amount": format_money(payable, language)}
             add(f'<span class="row-note">{note}</span>\n')
         disputed = standing.disputed
         if disputed.minor > 0 and not is_paid:
-            add(f'<span class="row-note">{disputed_note % {"amount": text(format_money(disputed, language))}}</span>\n')
-        add(f'</span>\n</td>\n<td data-label="{words["status"]}"><span><span class="badge badge-{text(status)}">'
+            add(f'<span class="row-note">{disputed_note % {"amount": format_money(disputed, language)}}</span>\n')
+        add(f'</span>\n</td>\n<td data-label="{words["status"]}"><span><span class="badge badge-{status}">'
             f'{words[status]}</span>')
         if status != "paid" and standing.is_partly_paid:
             add(f' <span class="badge badge-partial">{words["partly_paid"]}</span>')
         if status != "paid" and disputed.minor > 0:
             add(f' <span class="badge badge-disputed">{words["disputed"]}</span>')
         if invoice.id in promised:
-            day = text(format_day_month(promised[invoice.id], language))
+            day = format_day_month(promised[invoice.id], language)
             add(f' <span class="row-note promised-note">{promised_note % {"day": day}}</span>')
         if invoice.id in reported:
             add(f' <span class="row-note reported-note">{words["reported"]}</span>')

@@ -48,7 +48,7 @@ def payment_rows(rows: Sequence[HistoryRow], *, payment_url: str, zone: tzinfo) 
                 badge = ("processing", _("Verify bank account"))
             elif (expected_by := summary.expected_by) is not None:
                 badge = ("processing", _("Processing, expected by %(day)s")
-                         % {"day": text(format_day(expected_by, language))})
+                         % {"day": format_day(expected_by, language)})
         attempts = ""
         if row.attempts > 1:
             attempts = f' <span class="row-note">{_("%(count)s attempts, none charged") % {"count": row.attempts}}</span>'
@@ -60,10 +60,10 @@ def payment_rows(rows: Sequence[HistoryRow], *, payment_url: str, zone: tzinfo) 
         not_charged = f' <span class="row-note">{_("Not charged")}</span>' if failed else ""
         add(f'<tr class="{"attempts-failed" if failed else ""}">\n'
             f'<td data-label="{status_label}"><span><span class="badge badge-{badge[0]}">{badge[1]}</span>{attempts}</span></td>\n'
-            f'<td data-label="{moment_label}">{text(format_moment(payment.settled_at or payment.created_at, zone, language))}</td>\n'
+            f'<td data-label="{moment_label}">{format_moment(payment.settled_at or payment.created_at, zone, language)}</td>\n'
             f'<td data-label="{reference_label}" class="reference"><a href="{url}{text(payment.public_id)}">{text(payment.reference)}</a></td>\n'
             f'<td data-label="{invoices_label}"><span>{text(summary.invoice_numbers)}</span></td>\n'
             f'<td data-label="{memo_label}"><span>{reference}</span></td>\n'
-            f'<td class="num" data-label="{amount_label}"><span>{text(format_money(summary.amount, language))}{not_charged}</span></td>\n'
+            f'<td class="num" data-label="{amount_label}"><span>{format_money(summary.amount, language)}{not_charged}</span></td>\n'
             "</tr>\n")
     return Markup("".join(parts))

@@ -6,6 +6,11 @@ more than the rest of the page together (docs/benchmarks.md). Values go through 
 standard library's HTML escape (one C call, where markupsafe's `escape` makes a `Markup`
 object of each); the words come from the request's catalogue and are trusted as the
 templates' translations are, with each value put into them escaped first.
+
+Not escaped: what the portal writes itself from numbers and dates (`format_money`,
+`format_day`, `format_moment` in every language: `tests/unit/core/test_formats_are_plain_text.py`
+proves they never hold a character HTML gives a meaning to) and a row's status, one of the
+portal's own words.
 """
 
 from __future__ import annotations
