@@ -31,9 +31,21 @@ class InvoiceListForm(PortalForm):
 
 
 def invoice_list_query(args: MultiDict) -> InvoiceListQuery:
-    """The list's `InvoiceListQuery`, or `InvalidInput` (400) for a search that is too long."""
-    bounded = MultiDict({name: first_value(args, name, MAX_SEARCH_LENGTH) for name in
-                         ("status", "q", "currency", "sort", "dir", "page", "per_page") if name in args})
+    """The list's `InvoiceListQuery`, or `InvalidInput` (400) for a search that is too long.
+    A list asked for without arguments (the navigation's link) has nothing to parse: the
+    defaults, as the form reads an empty query."""
+    if not args:
+        return InvoiceListQuery()
+    return parsed_list_query(args)
+
+
+LIST_ARGUMENTS = ("status", "q", "currency", "sort", "dir", "page", "per_page")
+
+
+def parsed_list_query(args: MultiDict) -> InvoiceListQuery:
+    """`invoice_list_query` through the form, whatever `args` holds."""
+    bounded = MultiDict({name: first_value(args, name, MAX_SEARCH_LENGTH) for name in LIST_ARGUMENTS
+                         if name in args})
     form = InvoiceListForm(bounded).checked()
     status, sort, direction = form.status.data or "all", form.sort.data or "priority", form.dir.data or "asc"
     currency = (form.currency.data or "").strip().upper()
