@@ -680,7 +680,15 @@ def method_label(method: str) -> str:
 
 @cache
 def _named_invoice_statement(whole_account: bool) -> Select:
-    return noted_standings_query().where(bound_named_invoices(whole_account))
+    """The invoice page's row, with whether a PO was given after issue (on it, or on the
+    invoice it replaced): most invoices have no such history, and then the page skips its
+    statement, as it skips the one for payments in flight when `in_flight_minor` is zero."""
+    reissued = or_(
+        select(InvoiceReissue.id).where(InvoiceReissue.invoice_id == Invoice.id).correlate(Invoice).exists(),
+        select(InvoiceReissue.id).where(InvoiceReissue.replacement_invoice_id == Invoice.id)
+        .correlate(Invoice).exists(),
+    )
+    return noted_standings_query().add_columns(reissued.label("reissued")).where(bound_named_invoices(whole_account))
 
 
 _LINES = (
@@ -745,7 +753,8 @@ def with_reissues(history: list[HistoryRow], reissues, invoice_id: int, currency
 
 
 def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> InvoiceDetail:
-    """The invoice with this public id, if this access may see it (four queries)."""
+    """The invoice with this public id, if this access may see it (three to five statements:
+    the invoice, its lines and entries; its PO history and payments in flight when it has any)."""
     row = read(db, _named_invoice_statement(access.whole_account),
                {**scope_params(access), "named_public_ids": [public_id]}).first()
     if row is None:
@@ -776,7 +785,8 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
             method=method_label(entry.method) if entry.method else "", method_code=entry.method or "",
         ))
 
-    history = with_reissues(history, read(db, _REISSUES, by_invoice).all(), invoice.id, currency)
+    if row.reissued:
+        history = with_reissues(history, read(db, _REISSUES, by_invoice).all(), invoice.id, currency)
 
     pending = [
         PendingPayment(
@@ -786,7 +796,8 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
             amount=Money(payment.allocated_minor, currency), status=payment.status, reference=payment.reference,
             method_code=payment.method,
         )
-        for payment in read(db, _PENDING, by_invoice)
+        # Payments in flight are what `in_flight_minor` sums (kept by trigger, allocations > 0).
+        for payment in (read(db, _PENDING, by_invoice) if invoice.in_flight_minor else ())
     ]
     return InvoiceDetail(standing=standing, lines=lines, history=history, pending=pending,
                          notes=InvoiceNotes.of([row]))

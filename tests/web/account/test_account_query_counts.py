@@ -90,3 +90,20 @@ def test_page_query_counts_do_not_grow_with_the_number_of_invoices(measure):
     # Sign-in check (1) plus the page's own queries; SQLite adds its BEGIN statement.
     assert max(many.values()) <= 8, many
 
+
+
+def test_an_invoice_page_reads_po_history_and_payments_in_flight_only_when_there_are_some(app, engine, db, clock):
+    contact, invoices = seed_account(db, clock, 5)
+    quiet, in_flight = invoices[1], invoices[3]  # partly paid by card; an ACH debit still processing
+    client = app.test_client()
+    sign_in(client, contact, clock)
+    read = {}
+    for name, invoice in (("quiet", quiet), ("in_flight", in_flight)):
+        with counted_statements(engine) as statements:
+            response = client.get(f"/invoices/{invoice.public_id}")
+        assert response.status_code == 200
+        read[name] = statements
+    history_of_po = [s for s in read["quiet"] + read["in_flight"] if s.lstrip().startswith("SELECT invoice_reissues.")]
+    assert history_of_po == []  # neither was given a PO after issue
+    assert len(read["in_flight"]) == len(read["quiet"]) + 1
+    assert any("payment_allocations" in s and s.lstrip().startswith("SELECT payments.public_id") for s in read["in_flight"])
