@@ -55,12 +55,22 @@ class AllocationLine:
 
 
 @dataclass(frozen=True)
+class BankStatus:
+    """What the history shows of a bank debit (read with its payment's row): the page where
+    the clerk verifies the account, and when the debit was returned."""
+
+    verification_url: str | None
+    returned_at: datetime | None
+
+
+@dataclass(frozen=True)
 class PaymentSummary:
     payment: PaymentRow
     amount: Money
     lines: tuple[AllocationLine, ...]
-    # A US bank account payment's mandate, verification page and return (None for a card).
-    bank: BankDebit | None = None
+    # A US bank account payment's mandate, verification page and return (None for a card); the
+    # history reads only the last two (`BankStatus`).
+    bank: BankDebit | BankStatus | None = None
 
     @property
     def status(self) -> str:
@@ -166,8 +176,14 @@ class PaymentHistory:
 
 @cache
 def _history_statement(whole_account: bool) -> Select:
+    """A page of payments, each with what the history shows of its bank debit (a payment has
+    at most one: `bank_debits` is keyed by payment)."""
     return (
-        select(Payment.__table__).where(_bound_payment_scope(whole_account))
+        select(Payment.__table__, BankDebit.payment_id.label("bank_payment_id"),
+               BankDebit.verification_url.label("bank_verification_url"),
+               BankDebit.returned_at.label("bank_returned_at"))
+        .outerjoin(BankDebit, BankDebit.payment_id == Payment.id)
+        .where(_bound_payment_scope(whole_account))
         .order_by(Payment.created_at.desc(), Payment.id.desc())
         .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
     )
@@ -208,9 +224,10 @@ def _history_summaries(db: Session, payments: list[PaymentRow]) -> list[PaymentS
     for row in read(db, _HISTORY_LINES, {"payment_ids": list(lines)}).all():
         lines[row.payment_id].append(
             AllocationLine(row, Money(row.amount_minor, currency[row.payment_id]), row.short_pay_reason, None))
-    banks = _bank_debits(db, payments)
     return [PaymentSummary(payment, Money(payment.amount_minor, payment.currency), tuple(lines[payment.id]),
-                           bank=banks.get(payment.id)) for payment in payments]
+                           bank=BankStatus(payment.bank_verification_url, payment.bank_returned_at)
+                           if payment.bank_payment_id is not None else None)
+            for payment in payments]
 
 
 def _bank_debits(db: Session, payments: list[PaymentRow]) -> dict[int, BankDebit]:
