@@ -20,6 +20,9 @@ class EntryKind(StrEnum):
     REFUND = "refund"
     CHARGEBACK = "chargeback"
     CHARGEBACK_REVERSAL = "chargeback_reversal"
+    # A refund Stripe reported failed or canceled after it was posted: the money stayed with
+    # the supplier, so the refund's entry is undone (the invoice's balance falls back).
+    REFUND_REVERSAL = "refund_reversal"
 
     @property
     def sign(self) -> int:
@@ -43,6 +46,7 @@ ENTRY_SIGNS: dict[EntryKind, int] = {
     EntryKind.REFUND: +1,
     EntryKind.CHARGEBACK: +1,
     EntryKind.CHARGEBACK_REVERSAL: -1,
+    EntryKind.REFUND_REVERSAL: -1,
 }
 
 ENTRY_LABELS: dict[EntryKind, str] = {
@@ -53,6 +57,7 @@ ENTRY_LABELS: dict[EntryKind, str] = {
     EntryKind.REFUND: N_("Refund"),
     EntryKind.CHARGEBACK: N_("Chargeback"),
     EntryKind.CHARGEBACK_REVERSAL: N_("Chargeback reversed"),
+    EntryKind.REFUND_REVERSAL: N_("Refund reversed"),
 }
 
 
@@ -63,7 +68,8 @@ def _quoted(kinds: list[EntryKind]) -> str:
 def kind_sign_check_sql() -> str:
     """The CHECK on `invoice_entries`: each kind with its sign, in declaration order.
 
-    The text is the one migration 0001 created, so the models and the schema stay equal.
+    The text is the one the newest migration that sets it wrote (0029, after 0001), so the
+    models and the schema stay equal: a new kind needs a migration that writes the new text.
     """
     positive = [kind for kind in EntryKind if kind.sign > 0]
     negative = [kind for kind in EntryKind if kind.sign < 0]

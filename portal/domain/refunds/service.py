@@ -253,7 +253,7 @@ def _apply_refund_status(ctx: Context, mail: RefundMail | None, refund: Refund, 
         refund.failure_reason = (snapshot.failure_reason or str(target))[:200]
         if before in REFUND_POSTED:
             for part in refund.allocations:
-                post_entry(db, invoice_id=part.invoice_id, kind=EntryKind.PAYMENT, amount_minor=-part.amount_minor,
+                post_entry(db, invoice_id=part.invoice_id, kind=EntryKind.REFUND_REVERSAL, amount_minor=-part.amount_minor,
                            reference=f"{reference} {target}", at=now)
             if mail is not None:
                 queue_refund_failed(ctx, mail, refund)

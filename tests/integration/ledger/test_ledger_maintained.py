@@ -31,7 +31,7 @@ from portal.domain.payments.service import next_payment_reference
 from tests.support.factories import make_customer
 
 OPERATIONS = ("issue", "start_payment", "succeed", "fail", "cancel", "retry", "reverse",
-              "credit", "refund", "chargeback", "chargeback_reversal")
+              "credit", "refund", "refund_reversal", "chargeback", "chargeback_reversal")
 _numbers = itertools.count(1)
 
 
@@ -44,6 +44,7 @@ class ModelInvoice:
     in_flight: int = 0
     refundable: int = 0  # settled payments not yet refunded or reversed
     charged_back: int = 0
+    refunds: list[int] = field(default_factory=list)  # posted refunds Stripe may still report failed
 
 
 @dataclass
@@ -149,6 +150,16 @@ def _apply(session_factory, clock, customer_id: int, ledger: Ledger, operation: 
             post_entry(db, invoice_id=inv.id, kind=EntryKind.REFUND, amount_minor=refunded, reference="re", at=now)
             inv.balance += refunded
             inv.refundable -= refunded
+            inv.refunds.append(refunded)
+        elif operation == "refund_reversal":  # a posted refund Stripe reports failed: undone
+            inv = _pick([i for i in ledger.invoices if i.refunds], choice)
+            if inv is None:
+                return
+            undone = inv.refunds.pop(choice % len(inv.refunds))
+            post_entry(db, invoice_id=inv.id, kind=EntryKind.REFUND_REVERSAL, amount_minor=-undone,
+                       reference="re failed", at=now)
+            inv.balance -= undone
+            inv.refundable += undone
         elif operation == "chargeback":
             inv = _pick([i for i in ledger.invoices if i.refundable > 0], choice)
             if inv is None:

@@ -10,21 +10,34 @@ import pytest
 from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.ledger.states import ENTRY_LABELS, ENTRY_SIGNS, EntryKind, kind_sign_check_sql
 
-INITIAL_MIGRATION = Path(__file__).resolve().parents[3] / "migrations/versions/0001_initial_schema.py"
+MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations/versions"
 
 
-def _check_in_initial_migration() -> str:
-    """The text 0001 gave `ck_invoice_entries_kind_sign`, read from the migration's source."""
-    for node in ast.walk(ast.parse(INITIAL_MIGRATION.read_text())):
+def _check_written_by(source: str) -> str | None:
+    """The kind_sign text a migration writes: 0001's `CheckConstraint` argument, or the `AFTER`
+    text of a migration that replaces the constraint (0029)."""
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", "") for t in node.targets] == ["AFTER"]:
+            return ast.literal_eval(node.value)
+    for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "CheckConstraint"
                 and "kind_sign" in ast.unparse(node)):
             return node.args[0].value
-    raise AssertionError("0001 has no kind_sign check")
+    return None
 
 
-def test_the_models_check_is_the_one_migration_0001_created():
+def _check_in_newest_migration() -> str:
+    written = [text for path in sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+               if "ck_invoice_entries_kind_sign" in (source := path.read_text())
+               and (text := _check_written_by(source)) is not None]
+    assert len(written) >= 2, "0001 creates the check and 0029 replaces it"
+    return written[-1]
+
+
+def test_the_models_check_is_the_one_the_newest_migration_wrote():
     constraint = next(c for c in InvoiceEntry.__table__.constraints if str(c.name).endswith("kind_sign"))
-    assert str(constraint.sqltext) == kind_sign_check_sql() == _check_in_initial_migration()
+    assert str(constraint.sqltext) == kind_sign_check_sql() == _check_in_newest_migration()
 
 
 def test_every_kind_has_a_sign_and_a_label():

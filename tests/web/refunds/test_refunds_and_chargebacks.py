@@ -18,6 +18,7 @@ from portal.domain.core.audit import Actor
 from portal.domain.core.context import Context
 from portal.domain.core.models import AuditEntry
 from portal.domain.ledger.jobs import check_ledger
+from portal.domain.ledger.models import InvoiceEntry
 from portal.domain.ledger.service import post_entry
 from portal.domain.ledger.states import EntryKind
 from portal.domain.notifications.models import OutboxMessage
@@ -266,6 +267,14 @@ def test_a_refund_that_fails_later_restores_the_balance_and_tells_staff(
     assert [m.to_address for m in mails] == [supervisor.email]  # the refunder is the supervisor: told once
     assert "balance restored" in mails[0].subject.lower() and "PAY-2026-900001" in mails[0].subject
     _ledger_agrees(db)
+    # The refund's entries are undone by refund reversals, not shown to the clerk as new payments.
+    undone = db.execute(select(InvoiceEntry.invoice_id, InvoiceEntry.kind, InvoiceEntry.amount_minor)
+                        .where(InvoiceEntry.kind.in_([EntryKind.REFUND, EntryKind.REFUND_REVERSAL]))
+                        .order_by(InvoiceEntry.id)).all()
+    first, second = company.invoices
+    assert undone == [(first.id, "refund", 10_000), (first.id, "refund_reversal", -10_000)]
+    assert not db.scalar(select(func.count()).select_from(InvoiceEntry).where(
+        InvoiceEntry.kind == EntryKind.PAYMENT, InvoiceEntry.payment_id.is_(None)))
     # What failed can be refunded again.
     page = _page(staff_client, paid)
     assert "At most $205.00 can still be refunded" in page.get_data(as_text=True)
