@@ -107,3 +107,8 @@ def test_an_invoice_page_reads_po_history_and_payments_in_flight_only_when_there
     assert history_of_po == []  # neither was given a PO after issue
     assert len(read["in_flight"]) == len(read["quiet"]) + 1
     assert any("payment_allocations" in s and s.lstrip().startswith("SELECT payments.public_id") for s in read["in_flight"])
+    # The sign-in check, the invoice, then its lines and entries in one statement (SQLite adds BEGIN).
+    sqlite = engine.dialect.name == "sqlite"
+    assert len(read["quiet"]) == 3 + sqlite, read["quiet"]
+    [both] = [s for s in read["quiet"] if "invoice_lines" in s or "invoice_entries" in s]
+    assert "invoice_lines" in both and "invoice_entries" in both and "UNION ALL" in both
