@@ -22,13 +22,20 @@ TRANSLATED = [code for code in LANGUAGES if code != "en"]
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|\{(\w+)\}")
 
 
-def _extracted() -> list[tuple[str, ...]]:
+# What the portal marks words with, as Babel's keyword specifications: `pgettext("payment",
+# "Paid")` is the word "Paid" in the context "payment" (French "Payé", where an invoice is "Payée").
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None,
+            "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3)}
+
+
+def _extracted() -> list[tuple[str | None, tuple[str, ...]]]:
+    """(context, (singular[, plural])) of every marked word."""
     with (ROOT / "babel.cfg").open() as handle:
         method_map, options_map = parse_mapping_cfg(handle)
     found = []
-    for _filename, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, options_map, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}):
-        found.append(message if isinstance(message, tuple) else (message,))
+    for _filename, _line, message, _comments, context in extract_from_dir(
+            str(ROOT), method_map, options_map, keywords=KEYWORDS):
+        found.append((context, message if isinstance(message, tuple) else (message,)))
     return found
 
 
@@ -46,8 +53,10 @@ def _has_words(text: str) -> bool:
 
 
 def test_the_extraction_finds_the_marked_words():
-    ids = {message[0] for message in EXTRACTED}
+    ids = {message[0] for context, message in EXTRACTED if context is None}
     assert {"Pay %(amount)s", "Invoices to settle", "Invoices due soon", "Change language"} <= ids
+    in_context = {(context, message[0]) for context, message in EXTRACTED if context is not None}
+    assert {("payment", "Paid"), ("aging", "Current"), ("button", "Dispute")} <= in_context
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
@@ -60,10 +69,15 @@ def test_each_language_has_its_compiled_catalogue(language):
 def test_every_marked_word_is_translated_with_the_same_placeholders(language):
     catalogue = translations(language)
     problems = []
-    for message in EXTRACTED:
-        if len(message) == 2:
+    for context, message in EXTRACTED:
+        if len(message) == 2 and context is not None:
+            forms = [(message[0], catalogue.npgettext(context, message[0], message[1], 1)),
+                     (message[1], catalogue.npgettext(context, message[0], message[1], 5))]
+        elif len(message) == 2:
             forms = [(message[0], catalogue.ngettext(message[0], message[1], 1)),
                      (message[1], catalogue.ngettext(message[0], message[1], 5))]
+        elif context is not None:
+            forms = [(message[0], catalogue.pgettext(context, message[0]))]
         else:
             forms = [(message[0], catalogue.gettext(message[0]))]
         for source, translated in forms:
