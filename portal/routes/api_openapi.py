@@ -15,7 +15,7 @@ from portal.domain.core.money import CURRENCY_EXPONENTS
 from portal.domain.imports.models import MAX_ERP_ID_LENGTH
 from portal.domain.imports.policy import MAX_AMOUNT_MINOR
 from portal.domain.imports.queries import DEFAULT_PAGE, INVOICE_STATUSES, MAX_PAGE
-from portal.domain.ledger.states import EntryKind
+from portal.domain.ledger.states import CASH_KINDS
 from portal.forms.erp_api import (
     CONTACT, CREDIT_NOTE, CUSTOMER, ERP_ID_SCHEMA, INVOICE, LINE, MAX_BODY_BYTES, VOID, object_schema,
 )
@@ -73,7 +73,7 @@ SCHEMAS = {
     "CashRow": _object({
         "reference": {**_STRING, "description": "LE and the ledger entry's id: apply each reference once"},
         "cursor": _STRING,
-        "kind": {"type": "string", "enum": [kind.value for kind in EntryKind if kind is not EntryKind.ISSUED]},
+        "kind": {"type": "string", "enum": [kind.value for kind in CASH_KINDS]},
         "occurred_at": {"type": "string", "format": "date-time"}, "customer_account": _STRING,
         "customer_erp_id": _STRING, "invoice_number": _STRING, "invoice_erp_id": _STRING, "currency": _CURRENCY,
         "amount": _STRING, "amount_minor": _MINOR, "payment_reference": _STRING, "payment_method": _STRING,

@@ -38,6 +38,10 @@ class EntryKind(StrEnum):
         return amount_minor * self.sign > 0
 
 
+# The kinds that move money on an invoice once it exists: every kind but `issued`. Each is a row
+# of the cash export, an ERP event type and a kind the API's cash rows may have.
+CASH_KINDS: tuple[EntryKind, ...] = tuple(kind for kind in EntryKind if kind is not EntryKind.ISSUED)
+
 ENTRY_SIGNS: dict[EntryKind, int] = {
     EntryKind.ISSUED: +1,
     EntryKind.PAYMENT: -1,

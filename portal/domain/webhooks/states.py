@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from portal.domain.core.states import Transitions
-from portal.domain.ledger.states import EntryKind
+from portal.domain.ledger.states import CASH_KINDS, EntryKind
 
 
 class DeliveryStatus(StrEnum):
@@ -26,9 +26,7 @@ DELIVERY_TRANSITIONS = Transitions("webhook delivery", DeliveryStatus, {
 # test event staff send from the admin page.
 CASH_EVENT_PREFIX = "cash."
 TEST_EVENT_TYPE = "portal.test"
-CASH_EVENT_TYPES: dict[str, EntryKind] = {
-    f"{CASH_EVENT_PREFIX}{kind.value}": kind for kind in EntryKind if kind is not EntryKind.ISSUED
-}
+CASH_EVENT_TYPES: dict[str, EntryKind] = {f"{CASH_EVENT_PREFIX}{kind.value}": kind for kind in CASH_KINDS}
 EVENT_TYPE_LABELS: dict[str, str] = {event_type: kind.label for event_type, kind in CASH_EVENT_TYPES.items()}
 
 

@@ -36,10 +36,11 @@ def _state(engine) -> tuple:
     return entries, balances, _triggers(engine), _indexes(engine)
 
 
-def _insert_reversal(connection, invoice_id: int) -> None:
+def _insert_reversal(connection, invoice_id: int, amount: int = -700) -> None:
     connection.execute(text(
         "INSERT INTO invoice_entries (invoice_id, kind, amount_minor, reference, created_at) "
-        "VALUES (:invoice, 'refund_reversal', -700, 're_1 failed', :at)"), {"invoice": invoice_id, "at": "2026-12-03"})
+        "VALUES (:invoice, 'refund_reversal', :amount, 're_1 failed', '2026-12-03')"),
+        {"invoice": invoice_id, "amount": amount})
 
 
 @pytest.fixture
@@ -82,10 +83,7 @@ def test_down_and_up_again_keeps_the_entries_balances_and_triggers(database_url,
 def test_a_refund_reversal_must_lower_the_balance(engine, db, ledger, amount):
     db.close()
     with pytest.raises(IntegrityError), engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO invoice_entries (invoice_id, kind, amount_minor, reference, created_at) "
-            "VALUES (:invoice, 'refund_reversal', :amount, 're_1 failed', '2026-12-03')"),
-            {"invoice": ledger.id, "amount": amount})
+        _insert_reversal(connection, ledger.id, amount)
 
 
 def test_going_down_while_a_refund_reversal_exists_fails_and_changes_nothing(database_url, engine, db, ledger):
