@@ -33,27 +33,29 @@ def _set_sqlite_foreign_keys(connection, enabled: bool) -> None:
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     engine = make_engine(url)
-    with engine.connect() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        if sqlite:
-            _set_sqlite_foreign_keys(connection, False)
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=sqlite,
-            compare_type=True,
-        )
-        try:
-            with context.begin_transaction():
-                context.run_migrations()
-                if sqlite:
-                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                    if broken:
-                        raise BrokenForeignKeys(f"{len(broken)} rows break a foreign key, first in {broken[0][0]}")
-        finally:
+    try:
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
             if sqlite:
-                _set_sqlite_foreign_keys(connection, True)
-    engine.dispose()
+                _set_sqlite_foreign_keys(connection, False)
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=sqlite,
+                compare_type=True,
+            )
+            try:
+                with context.begin_transaction():
+                    context.run_migrations()
+                    if sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise BrokenForeignKeys(f"{len(broken)} rows break a foreign key, first in {broken[0][0]}")
+            finally:
+                if sqlite:
+                    _set_sqlite_foreign_keys(connection, True)
+    finally:
+        engine.dispose()  # a failed migration too: its connection is closed, not left to the collector
 
 
 if context.is_offline_mode():

@@ -100,3 +100,22 @@ def test_going_down_while_a_refund_reversal_exists_fails_and_changes_nothing(dat
     assert _state(engine) == before
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(InvoiceEntry)) == 4
+
+
+def _other_backends(engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+
+
+@pytest.mark.postgres_only
+def test_a_failed_migration_closes_its_connection(database_url, engine, db, ledger):
+    """Not left open for the garbage collector to find later (a ResourceWarning in whatever
+    runs then)."""
+    db.close()
+    with engine.begin() as connection:
+        _insert_reversal(connection, ledger.id)
+    before = _other_backends(engine)
+    with pytest.raises(IntegrityError):
+        migrate.downgrade(database_url, "0028")
+    assert _other_backends(engine) == before
