@@ -28,6 +28,7 @@ from tests.support.factories import (
     add_invoice_entry, make_allocated_payment, make_contact, make_customer, make_invoice,
 )
 from tests.support.fixtures.browser import sign_in_browser
+from tests.support.paying import make_company
 
 pytestmark = pytest.mark.browser
 
@@ -189,6 +190,29 @@ def test_pay_bar_stays_on_screen_compact_at_200_percent_and_clear_of_the_focused
         bar_top = bar.bounding_box()["y"]
         assert row["bottom"] <= bar_top + 0.5, (index, row, bar_top)
     screenshot(page, "invoices-zoom-200")
+
+
+def test_on_a_phone_a_long_pay_button_goes_under_the_summary_not_beside_a_squeezed_one(
+        page: Page, app, db, clock, live_server):
+    """French: "Payer les factures sélectionnées" beside the summary left it a 110 px column,
+    four lines with the colon alone at the start of one."""
+    company = make_company(db, clock, 12_500, 8_000)
+    company.clerk.language = "fr"
+    db.commit()
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in_browser(app, db, clock, page, live_server, company.clerk)
+    page.goto(f"{live_server.url}/invoices")
+    for box in page.locator("input[type=checkbox][name=invoice]").all():
+        box.check()
+    summary = page.locator("#selection-summary")
+    expect(summary).to_have_text("2 factures sélectionnées : 205,00 $US à payer.")
+    words, button, bar = (page.locator(selector).bounding_box() for selector in
+                          ("#selection-summary", "#pay-selected", ".paybar"))
+    assert words["width"] >= 300, words  # the width of the bar, on one or two lines
+    assert words["height"] <= 2 * 1.45 * 15 + 1, words
+    assert button["y"] >= words["y"] + words["height"] - 0.5 and button["x"] + button["width"] <= 390, button
+    assert bar["height"] <= 844 * 0.15 and horizontal_overflow(page) <= 0, bar
+    screenshot(page, "invoices-fr-390-selected")
 
 
 def test_select_all_never_selects_two_currencies_and_both_pay_buttons_follow(page: Page, app, db, clock, live_server,

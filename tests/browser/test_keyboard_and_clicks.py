@@ -251,3 +251,24 @@ def test_the_connection_failed_only_when_the_network_did(page: Page, app, db, cl
     expect(error).to_contain_text(says)
     assert not_says not in error.text_content()
     expect(page.get_by_role("link", name="Back to Pay")).to_be_visible()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_one_click_ticks_each_checkbox_even_just_above_the_pay_bar(page: Page, app, db, clock, live_server, width):
+    """Focus comes with the mouse press; a row scrolled into view then would move the box from
+    under the pointer before the release, and the click would tick nothing. Each box is
+    clicked where a clerk scrolling down meets it: just above the bar, its row under it."""
+    company = make_company(db, clock, *range(10_000, 16_000, 1_000))
+    db.commit()
+    page.set_viewport_size({"width": WIDTHS[width][0], "height": 700})
+    sign_in_browser(app, db, clock, page, live_server, company.clerk)
+    page.goto(f"{live_server.url}/invoices")
+    bar_top = page.locator(".paybar").bounding_box()["y"]
+    boxes = page.locator("input[type=checkbox][name=invoice]").all()
+    for clicked, box in enumerate(boxes, start=1):
+        where = box.bounding_box()
+        page.evaluate("by => window.scrollBy(0, by)", where["y"] + where["height"] - (bar_top - 4))
+        where = box.bounding_box()
+        page.mouse.click(where["x"] + where["width"] / 2, where["y"] + where["height"] / 2)
+        assert box.is_checked(), (clicked, where, bar_top)
+    expect(page.locator("#selection-summary")).to_contain_text(f"{len(boxes)} invoices selected")

@@ -101,11 +101,16 @@
     });
   }
   boxes.forEach(function (box) { box.addEventListener("change", update); });
-  // The whole row of the focused control in view, above the pay bar (the page's
-  // scroll-padding-bottom keeps the bar's height free), not only the control itself.
+  // Tabbing: the whole row of the focused control in view, above the pay bar (the page's
+  // scroll-padding-bottom keeps the bar's height free), not only the control itself. Not for
+  // a click: focus comes with the press, and scrolling then would move the row from under
+  // the pointer before the release, so the click would tick nothing.
+  function focusedByKeyboard(element) {
+    try { return element.matches(":focus-visible"); } catch (e) { return false; }
+  }
   form.addEventListener("focusin", function (event) {
     var row = event.target.closest("tbody tr");
-    if (row) { row.scrollIntoView({block: "nearest"}); }
+    if (row && focusedByKeyboard(event.target)) { row.scrollIntoView({block: "nearest"}); }
   });
   form.addEventListener("submit", function (event) {
     update();
