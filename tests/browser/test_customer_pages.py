@@ -205,7 +205,7 @@ def test_on_a_phone_a_long_pay_button_goes_under_the_summary_not_beside_a_squeez
     for box in page.locator("input[type=checkbox][name=invoice]").all():
         box.check()
     summary = page.locator("#selection-summary")
-    expect(summary).to_have_text("2 factures sélectionnées : 205,00 $US à payer.")
+    expect(summary).to_have_text("2 factures sélectionnées\u00a0: 205,00 $US à payer.")
     words, button, bar = (page.locator(selector).bounding_box() for selector in
                           ("#selection-summary", "#pay-selected", ".paybar"))
     assert words["width"] >= 300, words  # the width of the bar, on one or two lines

@@ -37,7 +37,7 @@ NBSP, NNBSP = "\u00a0", "\u202f"
 
 # language -> what the contact reads: subject, an email line, the page's words, the amount.
 EXPECTED = {
-    "fr": {"subject": "Factures en retard : merci de régler 1 234,56 $US", "line": "Bonjour Dupont SARL,",
+    "fr": {"subject": f"Factures en retard{NBSP}: merci de régler 1{NNBSP}234,56{NBSP}$US", "line": "Bonjour Dupont SARL,",
            "continue": "Continuer", "heading": "Factures à régler", "amount": f"1{NNBSP}234,56{NBSP}$US",
            "pay": "Payer", "paid": "Payé"},
     "en": {"subject": "Overdue invoices: please pay $1,234.56", "line": "Hello Dupont SARL,",

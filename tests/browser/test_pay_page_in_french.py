@@ -29,10 +29,10 @@ def test_a_french_contact_reads_the_pay_pages_field_errors_in_french(page: Page,
     page.locator("#pay-button").click()
 
     expect(page.locator("#error-summary")).to_be_focused()
-    expect(page.locator("#pay-error")).to_have_text("Vérifiez ces champs :")
+    expect(page.locator("#pay-error")).to_have_text("Vérifiez ces champs\u00a0:")
     expect(page.locator("#error-list a")).to_have_text([
-        f"{first.number} : saisissez un montant, par exemple 125.00",
-        f"{second.number} : motif requis (vous payez moins que le solde dû)",
+        f"{first.number}\u00a0: saisissez un montant, par exemple 125.00",
+        f"{second.number}\u00a0: motif requis (vous payez moins que le solde dû)",
     ])
     expect(page.locator(f"#amount-{first.public_id}-error")).to_have_text("Saisissez un montant, par exemple 125.00")
     expect(page.locator(f"#reason-{second.public_id}-error")).to_have_text("Motif requis")
@@ -41,8 +41,8 @@ def test_a_french_contact_reads_the_pay_pages_field_errors_in_french(page: Page,
     page.locator(f"#amount-{first.public_id}").fill("200.00")
     page.locator(f"#reason-{second.public_id}").fill("Avoir attendu")
     page.locator("#pay-button").click()
-    expect(page.locator("#pay-error")).to_have_text("Vérifiez ce champ :")
-    expect(page.locator("#error-list a")).to_have_text([f"{first.number} : montant dû de 125,00\u00a0$US au plus"])
+    expect(page.locator("#pay-error")).to_have_text("Vérifiez ce champ\u00a0:")
+    expect(page.locator("#error-list a")).to_have_text([f"{first.number}\u00a0: montant dû de 125,00\u00a0$US au plus"])
     assert stripe_recorder.recorder.requests == []  # nothing was sent anywhere
 
 
@@ -60,7 +60,7 @@ def test_a_failed_connection_is_told_in_french_with_the_way_back_to_pay(page: Pa
 
     expect(page.locator("#error-summary")).to_be_focused()
     expect(page.locator("#pay-error")).to_have_text(
-        "La connexion a échoué. Vérifiez vos paiements avant de payer à nouveau : le paiement a peut-être été effectué.")
+        "La connexion a échoué. Vérifiez vos paiements avant de payer à nouveau\u00a0: le paiement a peut-être été effectué.")
     back = page.get_by_role("link", name="Retour au bouton Payer")
     back.click()
     expect(page.locator("#pay-button")).to_be_focused()

@@ -13,6 +13,7 @@ forms ("05 Mar 2026", "15 Dec", "05 Mar 2026, 14:05 EST").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 from functools import cache, lru_cache
@@ -231,3 +232,15 @@ def format_moment(value: datetime | None, zone: tzinfo, language: str | None) ->
     when = locale.datetime_formats["medium"].format(format_time(local, "HH:mm", locale=locale),
                                                     _day(local.date(), language))
     return f"{when} {local.strftime('%Z')}"
+
+
+# Any run of whitespace but the no-break spaces (U+00A0, and the narrow U+202F of French
+# money), which hold "Votre reçu\u00a0:" and "1\u202f234,56\u00a0€" together.
+NO_BREAK_SPACES = "\u00a0\u202f"
+_BREAKING_SPACES = re.compile(r"[^\S\u00a0\u202f]+")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line (an email's subject): each run of breaking whitespace, newlines
+    included, becomes one space; no-break spaces stay as they are."""
+    return _BREAKING_SPACES.sub(" ", text).strip()

@@ -14,7 +14,7 @@ from functools import lru_cache
 from jinja2 import Environment, PackageLoader, TemplateNotFound, select_autoescape
 
 from portal.domain.core.locales import (
-    format_day, format_day_month, format_money, language_or_default, translations,
+    format_day, format_day_month, format_money, language_or_default, one_line, translations,
 )
 
 
@@ -84,6 +84,8 @@ def recipient_language(context: dict) -> str:
     return language_or_default(getattr(context.get("contact"), "language", None))
 
 
+
+
 def render_email(name: str, *, supplier: SupplierDetails, language: str | None = None, **context) -> RenderedEmail:
     """Render email NAME in `language` (by default the language of the `contact` it is
     addressed to, else English); templates see `supplier` and, for short, `supplier_name`,
@@ -94,7 +96,7 @@ def render_email(name: str, *, supplier: SupplierDetails, language: str | None =
     context.update(supplier=supplier, supplier_name=supplier.name, supplier_email=supplier.email,
                    portal_url=supplier.portal_url)
     env = _environment(language)
-    subject = " ".join(env.get_template(f"{name}.subject.txt").render(**context).split())
+    subject = one_line(env.get_template(f"{name}.subject.txt").render(**context))
     text = env.get_template(f"{name}.txt").render(**context)
     try:
         html = env.get_template(f"{name}.html").render(**context)

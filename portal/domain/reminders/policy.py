@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from portal.domain.core.locales import N_
+from portal.domain.core.locales import NO_BREAK_SPACES, N_, one_line as text_on_one_line
 from portal.domain.core.errors import DomainError
 from portal.domain.reminders.models import MAX_BODY_LENGTH, MAX_OFFSET_DAYS, MAX_SUBJECT_LENGTH, MIN_OFFSET_DAYS
 from portal.domain.reminders.states import Tone
@@ -144,9 +144,11 @@ def fill_placeholders(template: str, values: dict[str, str]) -> str:
 
 
 def one_line(value: str) -> str:
-    """Customer data going into a subject or a list line: no control or separator character."""
-    flat = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in value)
-    return " ".join(flat.split())
+    """Customer data going into a subject or a list line: no control or separator character
+    but the space and the no-break spaces that keep French punctuation and money together."""
+    flat = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " and c not in NO_BREAK_SPACES else c
+                   for c in value)
+    return text_on_one_line(flat)
 
 
 # --------------------------------------------------------------------------------------------

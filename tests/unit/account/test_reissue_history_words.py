@@ -27,7 +27,7 @@ def _label(reissue, invoice_id: int = 7):
 
 @pytest.mark.parametrize(("reissue", "invoice_id", "kind", "words"), [
     (_reissue(), 7, "po_updated", {
-        "en": "PO number set to PO-4471", "fr": "N° de bon de commande indiqué : PO-4471",
+        "en": "PO number set to PO-4471", "fr": "N° de bon de commande indiqué\u00a0: PO-4471",
         "de": "Bestellnummer angegeben: PO-4471"}),
     (_reissue(replacement_invoice_id=8, number="INV-7-R1"), 7, "reissued", {
         "en": "Re-issued as INV-7-R1 with PO PO-4471",

@@ -106,7 +106,7 @@ def test_a_dispute_refusal_names_the_invoice_line_in_the_readers_language():
     bad_amount = disputed(LineChoice(2, amount_text="abc"))
     assert bad_amount.message == "Invoice INV-100, line 2: Enter the amount as digits, for example 1,234.50."
     assert bad_amount.translated("fr") == \
-        "Facture INV-100, ligne 2 : Saisissez le montant en chiffres, par exemple 1,234.50."
+        "Facture INV-100, ligne 2\u00a0: Saisissez le montant en chiffres, par exemple 1,234.50."
     assert bad_amount.translated("de") == \
         "Rechnung INV-100, Position 2: Geben Sie den Betrag in Ziffern ein, zum Beispiel 1,234.50."
 

@@ -1,6 +1,6 @@
 """Every word marked for translation in the portal's templates and Python has a French and a
 German translation in the compiled catalogues, with the same placeholders; money and dates
-are written the way each language writes them."""
+are written the way each language writes them, and French punctuation keeps to its word."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
 
 from portal.domain.core.locales import (
     LANGUAGES, CatalogueMissing, catalogue_path, check_catalogues, format_day, format_money, translations,
@@ -101,6 +102,42 @@ def test_a_missing_catalogue_is_an_error_not_english(monkeypatch, tmp_path):
 
 
 NBSP, NNBSP = "\u00a0", "\u202f"
+
+
+# French puts a space before : ; ! ? and inside « », and that space does not break, so that a
+# line never starts with the punctuation mark: U+00A0, or the narrow U+202F. A mark counts as
+# punctuation when it ends the text or is followed by a space, a tag or closing punctuation, so
+# "mailto:%(email)s", "https://" and "10:30" are not punctuation; a mark right after another one
+# ("?!") needs no space of its own.
+_NO_BREAK = NBSP + NNBSP
+_FRENCH_MARK = re.compile(r"(?<![:;!?])(?P<before>\s?)[:;!?](?=$|[\s<)».,])")
+_GUILLEMET_ALONE = re.compile(rf"«(?![{_NO_BREAK}])|(?<![{_NO_BREAK}])»")
+
+
+def _french_punctuation_problems(po_path: Path) -> list[str]:
+    """Every French translated string of the catalogue at `po_path` whose : ; ! ? or « » are
+    not held to their word by a no-break space, with the place marked by ⟦…⟧."""
+    with po_path.open("rb") as handle:
+        catalogue = read_po(handle, locale="fr")
+    problems = []
+    for message in catalogue:
+        if not message.id:
+            continue  # the catalogue's header
+        strings = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
+        for text in strings:
+            places = [found.span() for found in _FRENCH_MARK.finditer(text)
+                      if not found["before"] or found["before"] not in _NO_BREAK]
+            places += [found.span() for found in _GUILLEMET_ALONE.finditer(text)]
+            source = message.id[0] if isinstance(message.id, tuple) else message.id
+            for start, end in sorted(places):
+                where = f"{text[max(0, start - 20):start]}⟦{text[start:end]}⟧{text[end:end + 20]}"
+                problems.append(f"{source[:40]!r}: {where!r}")
+    return problems
+
+
+def test_french_punctuation_is_never_left_alone_at_the_start_of_a_line():
+    problems = _french_punctuation_problems(ROOT / "portal" / "translations" / "fr" / "LC_MESSAGES" / "messages.po")
+    assert problems == []
 
 
 @pytest.mark.parametrize(("minor", "currency", "language", "expected"), [

@@ -48,7 +48,7 @@ def test_a_nested_amount_problem_is_translated_too():
     assert str(caught.value) == "Enter the amount as digits, for example 1,234.50"
     refused = PaymentRefused(N_("Invoice %(number)s: %(problem)s"), number="INV-1", problem=caught.value)
     assert refused.message == "Invoice INV-1: Enter the amount as digits, for example 1,234.50"
-    assert refused.translated("fr") == "Facture INV-1 : Saisissez le montant en chiffres, par exemple 1,234.50"
+    assert refused.translated("fr") == "Facture INV-1\u00a0: Saisissez le montant en chiffres, par exemple 1,234.50"
     assert refused.translated("de") == "Rechnung INV-1: Geben Sie den Betrag in Ziffern ein, zum Beispiel 1,234.50"
 
 
@@ -62,5 +62,5 @@ def test_an_attachment_refusal_in_french_and_german():
     with pytest.raises(UploadRefused) as caught:
         check_counts(7, UploadLimits(max_files=5))
     assert caught.value.message == "At most 5 files can be attached at once; this had 7."
-    assert caught.value.translated("fr") == "Vous pouvez joindre au plus 5 fichiers à la fois ; il y en avait 7."
+    assert caught.value.translated("fr") == "Vous pouvez joindre au plus 5 fichiers à la fois\u00a0; il y en avait 7."
     assert caught.value.translated("de") == "Es können höchstens 5 Dateien auf einmal angehängt werden; es waren 7."

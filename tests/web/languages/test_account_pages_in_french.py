@@ -38,7 +38,7 @@ def test_a_french_contact_reads_the_account_pages_in_french_and_a_german_one_in_
 
     invoice = page_text(client.get(f"/invoices/{overdue.public_id}"))
     for word in ("Facture INV-8001", "Date d'échéance", "Total de la facture", "Paiements et avoirs",
-                 "Un problème avec cette facture ?"):
+                 "Un problème avec cette facture\u00a0?"):
         assert word in invoice, word
     assert "Invoice total" not in invoice
 

@@ -99,7 +99,7 @@ def test_a_french_contact_gets_the_dispute_update_in_french(db, clock, account, 
     assert email.subject == "Nouveau message sur votre contestation (INV-7002)"
     assert email.body_text.startswith("Bonjour Claire Martin,")
     assert "vous a écrit au sujet de votre contestation de la facture INV-7002 pour Fromagerie Dupont." in email.body_text
-    assert "Voir la contestation : " in email.body_text and "Nous avons vérifié le prix & la quantité." in email.body_text
+    assert "Voir la contestation\u00a0: " in email.body_text and "Nous avons vérifié le prix & la quantité." in email.body_text
     assert '<html lang="fr">' in email.body_html and ">Voir la contestation</a>" in email.body_html
     assert "prix &amp; la quantité" in email.body_html
     for english in ("Hello", "wrote about your dispute", "See the dispute", "This link opens"):

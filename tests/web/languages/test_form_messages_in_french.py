@@ -45,14 +45,14 @@ def refusal(client, company, amount: str, **extra) -> str:
     ("fr", "abc", {}, "Saisissez le montant en chiffres, par exemple 1,234.50."),
     ("fr", "-5.00", {}, "Saisissez le montant en chiffres, par exemple 1,234.50."),
     ("fr", "", {}, "Saisissez un montant."),
-    ("fr", "1" * 40, {}, "Ce montant est trop long : 32 caractères au plus."),
+    ("fr", "1" * 40, {}, "Ce montant est trop long\u00a0: 32 caractères au plus."),
     ("fr", "10.0001", {}, "Un montant a au plus 3 décimales."),
-    ("fr", "1" * 16, {}, "Ce montant est trop élevé : 15 chiffres au plus avant le séparateur décimal."),
+    ("fr", "1" * 16, {}, "Ce montant est trop élevé\u00a0: 15 chiffres au plus avant le séparateur décimal."),
     ("de", "1E+5", {}, "Geben Sie den Betrag in Ziffern ein, zum Beispiel 1,234.50."),
     ("de", "10.0001", {}, "Ein Betrag hat höchstens 3 Nachkommastellen."),
-    ("fr", "100.00", {"reason-{id}": "Paiement\r\npartiel"}, "Un motif : une seule ligne de texte simple."),
+    ("fr", "100.00", {"reason-{id}": "Paiement\r\npartiel"}, "Un motif\u00a0: une seule ligne de texte simple."),
     ("de", "125.00", {"memo": "x" * 501}, "Die Notiz: höchstens 500 Zeichen."),
-    ("fr", "125.00", {"po_number": "PO\n1"}, "La référence de paiement : une seule ligne de texte simple."),
+    ("fr", "125.00", {"po_number": "PO\n1"}, "La référence de paiement\u00a0: une seule ligne de texte simple."),
 ])
 def test_the_pay_form_refuses_in_the_contacts_language(client, db, clock, company, language, amount, extra, message):
     signed_in_as(client, clock, company, language)
@@ -78,7 +78,7 @@ def test_too_many_invoices_or_a_foreign_id_is_refused_in_french(client, db, cloc
 
 
 @pytest.mark.parametrize(("language", "message"), [
-    ("fr", f"La recherche : {MAX_SEARCH_LENGTH} caractères au plus."),
+    ("fr", f"La recherche\u00a0: {MAX_SEARCH_LENGTH} caractères au plus."),
     ("de", f"Die Suche: höchstens {MAX_SEARCH_LENGTH} Zeichen."),
 ])
 def test_a_search_too_long_is_refused_in_the_contacts_language(client, db, clock, company, language, message):
@@ -111,9 +111,9 @@ def test_the_pay_pages_script_gets_its_words_in_french(client, db, clock, compan
     html = client.get(f"/pay?invoice={first.public_id}").get_data(as_text=True)
     words = data_messages(html, "pay-form")
     assert words["amountExample"] == "Saisissez un montant, par exemple {example}"
-    assert words["rowAmountAtMost"] == "{invoice} : montant dû de {amount} au plus"
-    assert words["rowReasonRequired"] == "{invoice} : motif requis (vous payez moins que le solde dû)"
-    assert words["checkFields"] == "Vérifiez ces champs :"
+    assert words["rowAmountAtMost"] == "{invoice}\u00a0: montant dû de {amount} au plus"
+    assert words["rowReasonRequired"] == "{invoice}\u00a0: motif requis (vous payez moins que le solde dû)"
+    assert words["checkFields"] == "Vérifiez ces champs\u00a0:"
     assert words["backToPay"] == "Retour au bouton Payer"
     assert words["acceptMandate"] == "Acceptez l'autorisation de prélèvement pour payer depuis un compte bancaire."
     assert words["connectionFailed"].startswith("La connexion a échoué.")
@@ -147,7 +147,7 @@ def test_the_invoice_list_and_the_card_page_scripts_get_their_words_translated(c
     company.clerk.language = "fr"
     listed = data_messages(client.get("/invoices").get_data(as_text=True), "pay-form")
     assert listed["selectedMany"] == "{count} factures sélectionnées."
-    assert listed["oneCurrency"].startswith("Un paiement se fait dans une seule devise : vous avez sélectionné "
+    assert listed["oneCurrency"].startswith("Un paiement se fait dans une seule devise\u00a0: vous avez sélectionné "
                                             "{currencies}.")
     card = data_messages(client.get("/payment-methods/new").get_data(as_text=True), "method-form")
     assert card["saving"] == "Enregistrement…"
@@ -161,7 +161,7 @@ def test_a_payment_waiting_for_3ds_says_so_in_french(client, db, clock, company,
     html = unescape(client.get(started["payment_url"]).get_data(as_text=True))
     assert "<strong>En attente de l'authentification de la carte.</strong>" in html
     assert "le paiement est annulé dans l'heure et rien n'est débité." in html
-    assert "Abandonné, ou lancé par un collègue absent ?" in html
+    assert "Abandonné, ou lancé par un collègue absent\u00a0?" in html
     assert "Annuler ce paiement inachevé" in html
     for english in ("Waiting for card authentication", "Abandoned, or started", "Cancel this unfinished payment"):
         assert english not in html

@@ -39,11 +39,11 @@ def test_a_french_contacts_reminder_and_the_pages_it_opens_are_in_french(app, db
                                                                           smtp_sink):
     contact, invoice, mail = _reminder(app, db, clock, supplier, link_signer, smtp_sink, "fr")
     amount = f"1{NNBSP}234,56{NBSP}$US"
-    # A subject is one line: its spaces, non-breaking ones too, become plain spaces.
-    assert mail.subject == "Factures en retard : merci de régler 1 234,56 $US"
+    # A subject is one line, and keeps its no-break spaces: no line starts with the colon.
+    assert mail.subject == f"Factures en retard{NBSP}: merci de régler {amount}"
     assert "Bonjour Fromagerie Dupont," in mail.text
-    assert f"- FA-2026-7, échéance le {7} juin 2026 : {amount}" in mail.text
-    assert "- Nous l'avons déjà payée: " in mail.text and "Ces liens n'ouvrent que ces factures." in mail.text
+    assert f"- FA-2026-7, échéance le {7} juin 2026\u00a0: {amount}" in mail.text
+    assert "- Nous l'avons déjà payée\u00a0: " in mail.text and "Ces liens n'ouvrent que ces factures." in mail.text
     assert '<html lang="fr">' in mail.html and "Payer 1" in mail.html
     assert "Please pay" not in mail.text and "overdue" not in mail.text
 

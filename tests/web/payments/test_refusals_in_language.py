@@ -12,7 +12,7 @@ from tests.support.paying import make_company, open_pay_page, pay, pay_form, pos
 
 REFUSALS = {
     "fr": {"over": "Facture {number} : vous pouvez payer au plus 125,00 $US maintenant.",
-           "bad": "Facture {number} : saisissez un montant supérieur à zéro.",
+           "bad": "Facture {number}\u00a0: saisissez un montant supérieur à zéro.",
            "foreign": "L'une de ces factures ne fait pas partie de votre compte."},
     "de": {"over": "Rechnung {number}: Derzeit können höchstens 125,00 $ bezahlt werden.",
            "bad": "Rechnung {number}: Geben Sie einen Betrag über null ein.",

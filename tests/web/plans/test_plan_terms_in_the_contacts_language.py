@@ -30,8 +30,8 @@ _HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
 ENGLISH_TERMS = ["agrees", "installments", "Each installment", "If installments are not paid", "ending", "card visa"]
 WORDS = {
     "fr": {"opening": "Fromagerie Dupont s'engage à payer à Northwind Supplies les factures INV-100, INV-200 "
-                      "en 3 échéances :",
-           "card": "sur le moyen de paiement enregistré : carte visa se terminant par 4242.",
+                      "en 3 échéances\u00a0:",
+           "card": "sur le moyen de paiement enregistré\u00a0: carte visa se terminant par 4242.",
            "closing": "l'échéancier prend fin et le solde restant est dû immédiatement",
            "amendment": "convient avec Northwind Supplies d'un nouveau calendrier",
            "replaces": "Ce calendrier remplace les échéances non encore payées",
@@ -90,8 +90,8 @@ def test_the_preview_shows_the_terms_in_the_contacts_language_and_accepting_stor
     assert terms.startswith(words["opening"] + "\n")
     assert words["card"] in terms and words["closing"] in terms
     # Each schedule line: its number, its date and its amount, written the language's way.
-    first_line = f"{format_day(today, language)}{' :' if language == 'fr' else ':'} " \
-                 f"{format_money(Money(30_001, 'USD'), language)}"
+    colon = "\u00a0:" if language == "fr" else ":"
+    first_line = f"{format_day(today, language)}{colon} {format_money(Money(30_001, 'USD'), language)}"
     assert f"  1. {first_line}" in terms
     assert today.isoformat() not in terms and "$300.01" not in terms
     for english in ENGLISH_TERMS:
