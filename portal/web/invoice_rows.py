@@ -26,6 +26,15 @@ from portal.web.i18n import current_catalogue, current_language
 from portal.web.rows import text
 
 
+# A PO number up to this long stays on one line ("ACME-PO-8327", not "ACME-/PO-/8327"); a
+# longer one may break at its hyphens, so that it never widens the table past the page.
+PO_KEPT_WHOLE = 16
+
+
+def po_class(po_number: str | None) -> str:
+    return ' class="nowrap"' if po_number and len(po_number) <= PO_KEPT_WHOLE else ""
+
+
 def invoice_rows(standings: Sequence[Standing], *, invoice_url: str, exponents: Mapping[str, int],
                  promised: Mapping[int, date], reported: frozenset[int] | set[int]) -> Markup:
     """The `<tr>` of each standing, in order."""
@@ -77,7 +86,7 @@ def invoice_rows(standings: Sequence[Standing], *, invoice_url: str, exponents: 
         else:
             add('<td class="select-col"></td>\n')
         add(f'<td data-label="{words["invoice"]}" class="nowrap"><a href="{url}{public_id}">{number}</a></td>\n'
-            f'<td data-label="{words["po"]}">{text(invoice.po_number or "—")}</td>\n'
+            f'<td data-label="{words["po"]}"{po_class(invoice.po_number)}>{text(invoice.po_number or "—")}</td>\n'
             f'<td data-label="{words["issued"]}" class="stack-hide nowrap">{format_day(invoice.issue_date, language)}</td>\n'
             f'<td data-label="{words["due"]}" class="nowrap"><span>{format_day(invoice.due_date, language)}')
         if standing.is_overdue:
@@ -86,7 +95,7 @@ def invoice_rows(standings: Sequence[Standing], *, invoice_url: str, exponents: 
             add(f' <span class="row-note overdue-note">{overdue}</span>')
         elif status != "paid" and invoice.due_date == standing.today:
             add(f' <span class="row-note">{words["due_today"]}</span>')
-        add(f'</span></td>\n<td data-label="{words["currency"]}">{currency}</td>\n'
+        add(f'</span></td>\n<td data-label="{words["currency"]}" class="card-only">{currency}</td>\n'
             f'<td class="num stack-hide" data-label="{words["total"]}">{format_money(standing.total, language)}</td>\n'
             f'<td class="num" data-label="{words["balance"]}">\n<span>{format_money(standing.balance, language)}\n')
         if standing.in_flight.minor > 0 and not is_paid:

@@ -23,7 +23,7 @@ from portal.domain.access.tokens import LinkSigner
 from portal.domain.customers.models import Contact
 from portal.domain.invoicing.models import Invoice
 from portal.domain.payments.models import Payment
-from tests.browser.page_checks import WIDTHS, axe_path, check_page, horizontal_overflow, screenshot
+from tests.browser.page_checks import WIDTHS, axe_path, check_page, horizontal_overflow, screenshot, wide_elements
 from tests.support.factories import (
     add_invoice_entry, make_allocated_payment, make_contact, make_customer, make_invoice,
 )
@@ -267,3 +267,36 @@ def test_input_borders_reach_3_to_1_against_what_is_behind_them(page: Page, app,
                      "#po_number", "#memo", "#card-element"):
         ratios[selector] = page.locator(selector).evaluate(CONTRAST)
     assert all(ratio >= 3 for ratio in ratios.values()), ratios
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+def test_from_a_tablet_to_a_laptop_no_page_scrolls_sideways_and_the_invoice_table_fits(
+        page: Page, app, db, clock, live_server, account, language):
+    """At 768 px (a tablet upright) the invoice list's nine columns overflowed by 340 px in
+    English, and at 1280 px by 50 to 110 in French and German: the page scrolled sideways.
+    Now the rows are cards up to 960 px and a table above it, where every status is one pill
+    and the table fits its box."""
+    account.clerk.language = language
+    db.commit()
+    sign_in_browser(app, db, clock, page, live_server, account.clerk)
+    for width in (768, 1024, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in ("/account", "/payments", "/disputes", "/invoices"):
+            page.goto(f"{live_server.url}{path}")
+            assert horizontal_overflow(page) <= 0, (width, path, wide_elements(page))
+        row = page.locator("table.invoices tbody tr").first
+        shape = page.evaluate("""() => {
+            const box = document.querySelector('.table-scroll'), row = document.querySelector('table.invoices tbody tr');
+            const badges = [...document.querySelectorAll('table.invoices .badge')].map(b => b.getBoundingClientRect().height);
+            return {row: getComputedStyle(row).display, spare: box.clientWidth - box.scrollWidth,
+                    badges: [Math.min(...badges), Math.max(...badges)]}; }""")
+        if width <= 960:
+            assert shape["row"] != "table-row", (width, shape)  # a card
+            assert row.locator("td[data-label]").first.is_visible()
+        else:
+            assert shape["row"] == "table-row", (width, shape)
+            assert shape["spare"] >= 0, (width, shape)  # the table is not wider than its box
+            low, high = shape["badges"]
+            assert high < low * 1.5, (width, shape)  # no badge on two lines
+            assert page.locator("table.invoices td.nowrap", has_text="PO-7790").count() == 1
+        screenshot(page, f"invoices-{language}-{width}")

@@ -102,3 +102,17 @@ def test_the_rows_are_in_the_pages_language(app):
 
 def test_no_rows_draw_nothing(app):
     assert _rows(app, []) == ""
+
+
+def test_a_short_po_number_stays_on_one_line_and_a_long_one_may_break(app):
+    short, long_, none = _cells(_rows(app, [
+        _standing(po="ACME-PO-8327", invoice_id=1), _standing(po="PO-2026-000771-WAREHOUSE-EAST", invoice_id=2),
+        _standing(po=None, invoice_id=3)]))
+    assert '<td data-label="PO number" class="nowrap">ACME-PO-8327</td>' in short
+    assert '<td data-label="PO number">PO-2026-000771-WAREHOUSE-EAST</td>' in long_
+    assert '<td data-label="PO number">—</td>' in none
+
+
+def test_the_currency_cell_is_for_the_cards_only(app):
+    [row] = _cells(_rows(app, [_standing(currency="EUR")]))
+    assert '<td data-label="Currency" class="card-only">EUR</td>' in row
