@@ -24,6 +24,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, UTC
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, literal, select, update
@@ -325,15 +326,26 @@ def unpaid_invoices(db: Session, customer_id: int) -> list[Invoice]:
     ).all())
 
 
+class InvoiceLinkReason(StrEnum):
+    """Why a contact gets an invoice link by email: the email's first sentence says it, in the
+    contact's language (`email/invoice_link.txt`)."""
+
+    NAMED_RIGHT_PERSON = "named_right_person"  # a colleague named them for these invoices
+    COLLEAGUE_BOUNCED = "colleague_bounced"    # our emails to a colleague come back undelivered
+
+
 def send_invoice_link(
     db: Session, clock: Clock, signer: LinkSigner, supplier: SupplierDetails, *, contact: Contact,
-    invoices: Sequence[Invoice], next_path: str | None = None, reason: str = "", cc: Sequence[str] = (),
-    dedupe_key: str | None = None,
+    invoices: Sequence[Invoice], reason: InvoiceLinkReason, next_path: str | None = None,
+    bounced_address: str = "", cc: Sequence[str] = (), dedupe_key: str | None = None,
 ) -> IssuedLink:
-    """Issue an invoice link for `contact` and queue the email carrying it (`reason` says why
-    they get it: "you were named as the right person", "a reminder to a colleague bounced")."""
+    """Issue an invoice link for `contact` and queue the email carrying it; `reason` says why
+    they get it (with `bounced_address`, the colleague's address that bounced)."""
+    if reason is InvoiceLinkReason.COLLEAGUE_BOUNCED and not bounced_address:
+        raise TypeError("a bounce notice names the address that bounced")
     issued = issue_invoice_link(db, clock, signer, contact=contact, invoices=invoices, next_path=next_path)
     email = render_email("invoice_link", supplier=supplier, contact=contact, customer=contact.customer,
-                         invoices=issued.link.invoices, url=issued.url, reason=reason)
+                         invoices=issued.link.invoices, url=issued.url, reason=InvoiceLinkReason(reason).value,
+                         bounced_address=bounced_address)
     enqueue(db, clock, kind="invoice_link", to=contact.email, email=email, cc=list(cc), dedupe_key=dedupe_key)
     return issued

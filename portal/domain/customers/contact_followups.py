@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from portal.domain.core.locales import N_
 from portal.domain.access.policy import Access
-from portal.domain.access.service import send_invoice_link, unpaid_invoices
+from portal.domain.access.service import InvoiceLinkReason, send_invoice_link, unpaid_invoices
 from portal.domain.access.tokens import LinkSigner
 from portal.domain.core.context import Context
 from portal.domain.core.errors import NotFound
@@ -92,8 +92,7 @@ def contact_form_invoices(db, access: Access, public_ids: Sequence[str]) -> list
 def _welcome(ctx: Context, mail: ContactMail, contact: Contact, invoices: Sequence[Invoice], followup: Followup):
     send_invoice_link(
         ctx.db, ctx.clock, mail.signer, mail.supplier, contact=contact, invoices=invoices,
-        reason=f"A colleague at {contact.customer.name} told us you are the right person for these invoices "
-               f"from {mail.supplier.name}.",
+        reason=InvoiceLinkReason.NAMED_RIGHT_PERSON,
         dedupe_key=f"contact_added:{followup.public_id}",
     )
 
@@ -101,7 +100,10 @@ def _welcome(ctx: Context, mail: ContactMail, contact: Contact, invoices: Sequen
 def _finish(ctx: Context, mail: ContactMail, followup: Followup, *, staff_id: int | None) -> Contact:
     details = followup.details
     named = NamedContact(name=details["name"], email=details["email"])
-    contact = add_contact(ctx, followup.customer_id, named, why=f"follow-up {followup.public_id}")
+    reporter = ctx.db.get(Contact, followup.reported_by_contact_id) if followup.reported_by_contact_id else None
+    # The colleague a clerk names most likely reads what the clerk reads.
+    contact = add_contact(ctx, followup.customer_id, named, why=f"follow-up {followup.public_id}",
+                          language=reporter.language if reporter is not None else None)
     ctx.db.refresh(contact)
     invoices = list(ctx.db.scalars(select(Invoice).join(FollowupInvoice, FollowupInvoice.invoice_id == Invoice.id)
                                    .where(FollowupInvoice.followup_id == followup.id).order_by(FollowupInvoice.id)))
@@ -231,9 +233,7 @@ def record_bounce(ctx: Context, mail: ContactMail, address: str, *, reason: str 
                 send_invoice_link(
                     ctx.db, ctx.clock, mail.signer, mail.supplier, contact=other, invoices=invoices,
                     next_path=contact_form_path([invoice.public_id for invoice in invoices]),
-                    reason=f"Our emails to {address} about {contact.customer.name}'s invoices from "
-                           f"{mail.supplier.name} come back undelivered. Who should receive them now? "
-                           "The link below lets you tell us in a minute.",
+                    reason=InvoiceLinkReason.COLLEAGUE_BOUNCED, bounced_address=address,
                     dedupe_key=f"bounce_notice:{followup.public_id}:{other.public_id}",
                 )
                 notified += 1

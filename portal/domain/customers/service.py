@@ -136,9 +136,10 @@ def contact_with_email(db, customer_id: int, email: str) -> Contact | None:
     return db.scalar(select(Contact).where(Contact.customer_id == customer_id, Contact.email == email))
 
 
-def add_contact(ctx: Context, customer_id: int, named: NamedContact, *, why: str) -> Contact:
-    """Add the contact (a checked `NamedContact`), or give back the company's contact with
-    that address (back from having left, if it had)."""
+def add_contact(ctx: Context, customer_id: int, named: NamedContact, *, why: str,
+                language: str | None = None) -> Contact:
+    """Add the contact (a checked `NamedContact`, reading `language`: by default the portal's),
+    or give back the company's contact with that address (back from having left, if it had)."""
     existing = contact_with_email(ctx.db, customer_id, named.email)
     if existing is not None:
         if existing.left_at is not None:
@@ -146,7 +147,7 @@ def add_contact(ctx: Context, customer_id: int, named: NamedContact, *, why: str
         return existing
     contact = Contact(customer_id=customer_id, email=named.email, name=named.name, is_ap_mailbox=False,
                       session_version=1, created_at=ctx.clock.now(), left_at=None, email_failing_at=None,
-                      email_failure="")
+                      email_failure="", language=normalize_language(language))
     ctx.db.add(contact)
     ctx.db.flush()
     audit.record(ctx.db, ctx.clock, ctx.actor, "contact.added", "contact", contact.public_id,

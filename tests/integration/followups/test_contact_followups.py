@@ -188,3 +188,39 @@ def test_the_record_bounce_command_takes_an_address_or_the_mail_servers_report(m
     assert runner.invoke(args=["record-bounce"]).exit_code != 0
     db.expire_all()
     assert db.scalar(select(func.count()).select_from(Followup)) == 1
+
+
+# The first sentence of the invoice-link email, in the recipient's language.
+WHY = {
+    ("bounce", "en"): "Our emails to clerk@acme.example about Acme Corp's invoices from {supplier} come back undelivered.",
+    ("bounce", "fr"): "Nos e-mails à clerk@acme.example au sujet des factures de {supplier} adressées à Acme Corp "
+                      "nous reviennent non distribués.",
+    ("bounce", "de"): "Unsere E-Mails an clerk@acme.example zu den Rechnungen von {supplier} an Acme Corp kommen "
+                      "unzustellbar zurück.",
+    ("named", "en"): "A colleague at Acme Corp told us you are the right person for these invoices from {supplier}.",
+    ("named", "fr"): "Chez Acme Corp, on nous a indiqué que vous êtes la personne à contacter pour ces factures "
+                     "de {supplier}.",
+    ("named", "de"): "Bei Acme Corp wurden Sie uns als zuständige Person für diese Rechnungen von {supplier} genannt.",
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+def test_the_colleague_asked_after_a_bounce_reads_why_in_their_language(db, clock, acme, mail, supplier, language):
+    customer, clerk, invoice = acme
+    make_contact(db, clock, customer, email="sam@acme.example", name="Sam").language = language
+    record_bounce(_ctx(db, clock, "system"), mail, "clerk@acme.example")
+    [ask] = _mails(db, "invoice_link")
+    first = ask.body_text.split("\n\n")[1]
+    assert " ".join(first.split()).startswith(WHY["bounce", language].format(supplier=supplier.name)), first
+    assert "INV-1" in ask.body_text
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+def test_the_person_named_reads_why_in_the_language_their_colleague_reads(db, clock, acme, mail, supplier, language):
+    customer, clerk, invoice = acme
+    clerk.language = language
+    report = _report(db, clock, acme, mail, email="robin@acme.example")
+    assert report.added.language == language
+    [welcome] = _mails(db, "invoice_link")
+    first = welcome.body_text.split("\n\n")[1]
+    assert " ".join(first.split()) == WHY["named", language].format(supplier=supplier.name), first
