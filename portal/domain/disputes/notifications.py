@@ -20,6 +20,7 @@ from portal.domain.access.tokens import LinkSigner
 from portal.domain.core.context import Context
 from portal.domain.customers.models import Contact, Customer
 from portal.domain.disputes.models import Dispute, DisputeInvoice
+from portal.domain.disputes.queries import covered_figures
 from portal.domain.disputes.states import STATUS_LABELS, DisputeStatus
 from portal.domain.invoicing.models import Invoice
 from portal.domain.notifications.rendering import SupplierDetails, render_email
@@ -48,8 +49,10 @@ def dispute_path(dispute: Dispute) -> str:
 
 
 def queue_dispute_notice(ctx: Context, mail: DisputeMail | None, dispute: Dispute, notice: DisputeNotice,
-                         *, message: str = "", detail: str = "") -> None:
-    """Queue the email for `notice`; `message` is what staff wrote to the customer (quoted).
+                         *, message: str = "", owner: str = "") -> None:
+    """Queue the email for `notice`; `message` is what staff wrote to the customer (quoted),
+    `owner` who handles the dispute now (REASSIGNED). A resolution's email says what was
+    credited on each invoice, in the customer's language, from the dispute's invoices.
 
     `mail=None` sends nothing: only for history written after the fact (the demo's data).
     """
@@ -69,9 +72,10 @@ def queue_dispute_notice(ctx: Context, mail: DisputeMail | None, dispute: Disput
     issued = issue_invoice_link(db, ctx.clock, mail.signer, contact=raiser, invoices=invoices,
                                 next_path=dispute_path(dispute))
     customer = db.get(Customer, dispute.customer_id)
+    credited = covered_figures(db, dispute)[1] if notice is DisputeNotice.RESOLVED else ()
     email = render_email(
         "dispute_update", supplier=mail.supplier, notice=str(notice), dispute=dispute, contact=raiser,
-        customer=customer, invoices=invoices, message=message, detail=detail, url=issued.url,
+        customer=customer, invoices=invoices, message=message, owner=owner, credited=credited, url=issued.url,
         status_label=STATUS_LABELS[DisputeStatus(dispute.status)],
     )
     enqueue(db, ctx.clock, kind=f"dispute_{notice}", to=raiser.email, email=email,

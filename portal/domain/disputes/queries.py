@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from portal.domain.account.queries import LineView
 from portal.domain.access.policy import Access, named_invoices
@@ -273,11 +273,58 @@ class ThreadMessage:
 
 
 @dataclass(frozen=True)
+class CoveredFigure:
+    """One invoice of a dispute with what was disputed or credited on it, and the invoice that
+    replaced it when it was re-billed: written in the reader's language by the page or email."""
+
+    number: str
+    amount: Money
+    replaced_by: str | None = None
+
+
+@dataclass(frozen=True)
 class HistoryEvent:
     at: datetime
     label: str
-    detail: str
+    detail: str  # as recorded, in English: the staff page's; the customer's page shows `figures`
     by: str = ""  # who did it, on the staff page: a staff member's or the contact's name
+    # The customer's page: on "Dispute raised" the reason (N_-marked) and what was disputed on
+    # each invoice; on a credit or a re-bill what was credited.
+    reason: str = ""
+    disputed: tuple[CoveredFigure, ...] = ()
+    credited: tuple[CoveredFigure, ...] = ()
+
+
+# The events whose recorded detail names amounts: the customer reads them from the dispute's
+# invoices instead, in their language (the recorded text is English, its money US-written).
+_DISPUTED_FIGURES = frozenset({EventKind.RAISED})
+_CREDITED_FIGURES = frozenset({EventKind.CREDITED, EventKind.REBILLED})
+_FIGURES_ONLY = frozenset({EventKind.APPROVAL_REQUESTED})  # a proposal, not yet the customer's to read
+
+
+Figures = tuple[tuple[CoveredFigure, ...], tuple[CoveredFigure, ...]]
+
+
+def _figures(rows, currency: str) -> Figures:
+    """(what was disputed on each invoice, what was credited on each, with its replacement),
+    from (number, disputed_minor, credited_minor, replaced_by) rows."""
+    rows = list(rows)
+    disputed = tuple(CoveredFigure(number, Money(disputed_minor, currency))
+                     for number, disputed_minor, _credited, _replaced in rows)
+    credited = tuple(CoveredFigure(number, Money(credited_minor, currency), replaced_by)
+                     for number, _disputed, credited_minor, replaced_by in rows if credited_minor or replaced_by)
+    return disputed, credited
+
+
+def covered_figures(db: Session, dispute: Dispute) -> Figures:
+    """What was disputed and credited on each invoice of `dispute` (for its emails): one statement."""
+    replacement = aliased(Invoice)
+    return _figures(db.execute(
+        select(Invoice.number, DisputeInvoice.disputed_minor, DisputeInvoice.credited_minor, replacement.number)
+        .join(Invoice, Invoice.id == DisputeInvoice.invoice_id)
+        .outerjoin(replacement, replacement.id == DisputeInvoice.rebilled_invoice_id)
+        .where(DisputeInvoice.dispute_id == dispute.id).order_by(Invoice.number)
+    ), dispute.currency)
 
 
 @dataclass(frozen=True)
@@ -334,10 +381,12 @@ def dispute_page(db: Session, access: Access, public_id: str, owner_names: Owner
         raise NotFound("Dispute not found")
     dispute, reason = row
     currency = dispute.currency
+    replacement = aliased(Invoice)
     covered = db.execute(
         select(DisputeInvoice, Invoice.public_id, Invoice.number, Invoice.balance_minor, Invoice.in_flight_minor,
-               Invoice.held_minor.label("invoice_held_minor"))
+               Invoice.held_minor.label("invoice_held_minor"), replacement.number.label("replaced_by"))
         .join(Invoice, Invoice.id == DisputeInvoice.invoice_id)
+        .outerjoin(replacement, replacement.id == DisputeInvoice.rebilled_invoice_id)
         .where(DisputeInvoice.dispute_id == dispute.id).order_by(Invoice.number)
     ).all()
     lines: dict[int, list[CoveredLine]] = {}
@@ -359,8 +408,21 @@ def dispute_page(db: Session, access: Access, public_id: str, owner_names: Owner
             .order_by(DisputeMessage.created_at, DisputeMessage.id)
         )
     )
+    disputed_figures, credited_figures = _figures(
+        ((row.number, row.DisputeInvoice.disputed_minor, row.DisputeInvoice.credited_minor, row.replaced_by)
+         for row in covered), currency)
+
+    def customer_event(e: DisputeEvent) -> HistoryEvent:
+        kind = EventKind(e.kind)
+        label = EVENT_LABELS.get(kind, e.kind)
+        if kind in _DISPUTED_FIGURES:
+            return HistoryEvent(at=e.at, label=label, detail="", reason=reason, disputed=disputed_figures)
+        if kind in _CREDITED_FIGURES:
+            return HistoryEvent(at=e.at, label=label, detail="", credited=credited_figures)
+        return HistoryEvent(at=e.at, label=label, detail="" if kind in _FIGURES_ONLY else e.detail)
+
     history = tuple(
-        HistoryEvent(at=e.at, label=EVENT_LABELS.get(EventKind(e.kind), e.kind), detail=e.detail)
+        customer_event(e)
         for e in db.scalars(
             select(DisputeEvent).where(DisputeEvent.dispute_id == dispute.id,
                                        DisputeEvent.kind.not_in([str(k) for k in CUSTOMER_HIDDEN]))

@@ -481,7 +481,7 @@ def reassign(ctx: Context, mail: DisputeMail | None, public_id: str, *, team_id:
     audit.record(ctx.db, ctx.clock, ctx.actor, "dispute.assigned", "dispute", dispute.public_id,
                  before=before, after={"team_id": team_id, "assignee_id": assignee_id})
     ctx.db.flush()
-    queue_dispute_notice(ctx, mail, dispute, DisputeNotice.REASSIGNED, detail=owner_label)
+    queue_dispute_notice(ctx, mail, dispute, DisputeNotice.REASSIGNED, owner=owner_label)
     notify_staff(ctx, staff_mail, dispute, StaffNotice.REASSIGNED,
                  previous_owner=(before["team_id"], before["assignee_id"]))
     return dispute
@@ -534,7 +534,7 @@ def _apply_credits(ctx: Context, mail: DisputeMail | None, dispute: Dispute, cre
                        if not credits[c.invoice_id].is_zero)
     _move(ctx, dispute, S.RESOLVED_ACCEPTED if full else S.RESOLVED_PARTIAL, EventKind.CREDITED, detail=detail)
     db.flush()
-    queue_dispute_notice(ctx, mail, dispute, DisputeNotice.RESOLVED, message=explanation, detail=detail)
+    queue_dispute_notice(ctx, mail, dispute, DisputeNotice.RESOLVED, message=explanation)
 
 
 def resolve_accept(
@@ -701,5 +701,5 @@ def rebill(ctx: Context, mail: DisputeMail | None, public_id: str, corrections: 
     _first_staff_response(ctx, dispute)
     _move(ctx, dispute, S.REBILLED, EventKind.REBILLED, detail=", ".join(replaced))
     db.flush()
-    queue_dispute_notice(ctx, mail, dispute, DisputeNotice.RESOLVED, message=explanation, detail=", ".join(replaced))
+    queue_dispute_notice(ctx, mail, dispute, DisputeNotice.RESOLVED, message=explanation)
     return dispute

@@ -9,6 +9,7 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
+from portal.domain.core.money import Money
 from portal.domain.disputes import service
 from portal.domain.disputes.models import Dispute
 from portal.domain.disputes.notifications import DisputeMail
@@ -104,3 +105,37 @@ def test_a_french_contact_gets_the_dispute_update_in_french(db, clock, account, 
     assert "prix &amp; la quantité" in email.body_html
     for english in ("Hello", "wrote about your dispute", "See the dispute", "This link opens"):
         assert english not in email.body_text and english not in email.body_html
+
+
+# A dispute of 20.00 on INV-7002, credited 15.00: what its history and the email say.
+FIGURES = {
+    "fr": {"raised": "Prix · INV-7002 : contestation de 20,00 $US", "credited": "INV-7002 : avoir de 15,00 $US",
+           "english": ("$20.00", "$15.00", "disputed", "credited")},
+    "de": {"raised": "Preis · INV-7002: 20,00 $ beanstandet", "credited": "INV-7002: 15,00 $ gutgeschrieben",
+           "english": ("$20.00", "$15.00", "disputed", "credited")},
+    "en": {"raised": "Pricing · INV-7002: $20.00 disputed", "credited": "INV-7002: $15.00 credited",
+           "english": ()},
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "de", "en"])
+def test_the_amounts_in_a_disputes_history_and_its_resolution_email_are_in_the_contacts_language(
+        client, db, clock, account, supplier, link_signer, language):
+    """The history's details were recorded in English with US money ("Pricing: INV-7002
+    $20.00"): a French clerk read them so on their page, and in the resolution email."""
+    account["contact"].language = None if language == "en" else language
+    [dispute] = db.scalars(select(Dispute)).all()
+    service.resolve_accept(staff_context(db, clock), DisputeMail(supplier, link_signer), dispute.public_id,
+                           credits={account["disputed"].public_id: Money(1_500, "USD")})
+    db.commit()
+    expected = FIGURES[language]
+    sign_in(client, account["contact"], clock)
+    history = page_text(client.get(f"/disputes/{dispute.public_id}")).split(">History<" if language == "en" else "<h2>")[-1]
+    flat = " ".join(re.sub(r"<[^>]+>", " ", history).split())
+    assert expected["raised"] in flat and expected["credited"] in flat, flat
+    email = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "dispute_resolved")).one()
+    body = " ".join(email.body_text.split())
+    assert expected["credited"] in body, body
+    assert expected["credited"] in " ".join(unescape(re.sub(r"<[^>]+>", " ", email.body_html)).split())
+    for english in expected["english"]:
+        assert english not in flat and english not in body, english
