@@ -5,8 +5,11 @@ never ends on a page holding only the footer."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
-from tests.support.documents import pdf_pages
+import pytest
+
+from tests.support.documents import documents_rendered, pdf_pages, text_past_the_right_margin
 from tests.support.factories import add_invoice_entry, make_contact, make_customer, make_invoice, sign_in
 
 FOOTER = re.compile(r"Questions\? Write to \S+\. Generated [^.]+\.")
@@ -78,3 +81,25 @@ def test_an_open_invoice_pdf_names_the_supplier_in_full_and_links_to_paying_onli
     [paid_page] = pdf_pages(client.get(f"/invoices/{paid.public_id}/pdf").data)
     assert "Pay online" not in paid_page and "PAID" in paid_page
     assert "CN-1" in paid_page  # a credit note keeps its own reference
+
+
+@pytest.mark.parametrize("language", ["fr", "de", "en"])
+def test_the_statement_and_an_invoice_fit_the_page_in_every_language(app, db, clock, language):
+    """The French statement's tables ran past the right edge: "1 319,00 $US" and "10 sept. 2026"
+    are wider than "$1,319.00" and "10 Sep 2026", and the last column was cut off."""
+    customer = make_customer(db, clock, name="Fromagerie Dupont et Fils")
+    contact = make_contact(db, clock, customer)
+    contact.language = None if language == "en" else language
+    today = clock.now().date()
+    invoices = [make_invoice(db, clock, customer, number=f"INV-2026-{n:05d}-R1", po_number="ACME-PO-8327",
+                             total_minor=total, issue_date=today - timedelta(days=days + 30),
+                             due_date=today - timedelta(days=days))
+                for n, (total, days) in enumerate([(131_900, 55), (12_345_678, 120), (99_999_999, 8)])]
+    add_invoice_entry(db, clock, invoices[0], "credit_note", -65_950, reference="CN-2026-0042")
+    client = app.test_client()
+    sign_in(client, contact, clock)
+    for path in ("/account/statement.pdf", f"/invoices/{invoices[1].public_id}/pdf"):
+        with documents_rendered(app) as documents:
+            assert client.get(path).status_code == 200, path
+        [document] = documents
+        assert text_past_the_right_margin(document) == [], path
