@@ -10,7 +10,9 @@ from datetime import timedelta
 import pytest
 
 from tests.support.documents import documents_rendered, pdf_pages, text_past_the_right_margin
-from tests.support.factories import add_invoice_entry, make_contact, make_customer, make_invoice, sign_in
+from tests.support.factories import (
+    add_invoice_entry, make_allocated_payment, make_contact, make_customer, make_invoice, sign_in,
+)
 
 FOOTER = re.compile(r"Questions\? Write to \S+\. Generated [^.]+\.")
 PAGE_NUMBER = re.compile(r"Page \d+ of \d+")
@@ -84,9 +86,10 @@ def test_an_open_invoice_pdf_names_the_supplier_in_full_and_links_to_paying_onli
 
 
 @pytest.mark.parametrize("language", ["fr", "de", "en"])
-def test_the_statement_and_an_invoice_fit_the_page_in_every_language(app, db, clock, language):
-    """The French statement's tables ran past the right edge: "1 319,00 $US" and "10 sept. 2026"
-    are wider than "$1,319.00" and "10 Sep 2026", and the last column was cut off."""
+def test_the_statement_an_invoice_and_a_receipt_fit_the_page_in_every_language(app, db, clock, language):
+    """The statement, an invoice and a receipt, with wide figures. The French statement's
+    tables ran past the right edge: "1 319,00 $US" and "10 sept. 2026" are wider than
+    "$1,319.00" and "10 Sep 2026", and the last column was cut off."""
     customer = make_customer(db, clock, name="Fromagerie Dupont et Fils")
     contact = make_contact(db, clock, customer)
     contact.language = None if language == "en" else language
@@ -96,9 +99,16 @@ def test_the_statement_and_an_invoice_fit_the_page_in_every_language(app, db, cl
                              due_date=today - timedelta(days=days))
                 for n, (total, days) in enumerate([(131_900, 55), (12_345_678, 120), (99_999_999, 8)])]
     add_invoice_entry(db, clock, invoices[0], "credit_note", -65_950, reference="CN-2026-0042")
+    payment = make_allocated_payment(db, clock, customer, [(invoices[0], 65_950), (invoices[1], 12_000_000)],
+                                     status="succeeded")
+    payment.contact_id, payment.settled_at, payment.po_number = contact.id, clock.now(), "REMIT-2026-000771-EAST"
+    payment.card_brand, payment.card_last4 = "mastercard", "4444"
+    for invoice, amount in ((invoices[0], 65_950), (invoices[1], 12_000_000)):
+        add_invoice_entry(db, clock, invoice, "payment", -amount, payment_id=payment.id)
     client = app.test_client()
     sign_in(client, contact, clock)
-    for path in ("/account/statement.pdf", f"/invoices/{invoices[1].public_id}/pdf"):
+    for path in ("/account/statement.pdf", f"/invoices/{invoices[1].public_id}/pdf",
+                 f"/payments/{payment.public_id}/receipt.pdf"):
         with documents_rendered(app) as documents:
             assert client.get(path).status_code == 200, path
         [document] = documents
