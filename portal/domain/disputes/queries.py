@@ -286,7 +286,7 @@ class CoveredFigure:
 class HistoryEvent:
     at: datetime
     label: str
-    detail: str  # as recorded, in English: the staff page's; the customer's page shows `figures`
+    detail: str  # as recorded, in English: the staff page's (the customer's page: the figures below)
     by: str = ""  # who did it, on the staff page: a staff member's or the contact's name
     # The customer's page: on "Dispute raised" the reason (N_-marked) and what was disputed on
     # each invoice; on a credit or a re-bill what was credited.
@@ -299,7 +299,7 @@ class HistoryEvent:
 # invoices instead, in their language (the recorded text is English, its money US-written).
 _DISPUTED_FIGURES = frozenset({EventKind.RAISED})
 _CREDITED_FIGURES = frozenset({EventKind.CREDITED, EventKind.REBILLED})
-_FIGURES_ONLY = frozenset({EventKind.APPROVAL_REQUESTED})  # a proposal, not yet the customer's to read
+_DETAIL_STAFF_ONLY = frozenset({EventKind.APPROVAL_REQUESTED})  # a proposed credit: not yet the customer's to read
 
 
 Figures = tuple[tuple[CoveredFigure, ...], tuple[CoveredFigure, ...]]
@@ -419,7 +419,7 @@ def dispute_page(db: Session, access: Access, public_id: str, owner_names: Owner
             return HistoryEvent(at=e.at, label=label, detail="", reason=reason, disputed=disputed_figures)
         if kind in _CREDITED_FIGURES:
             return HistoryEvent(at=e.at, label=label, detail="", credited=credited_figures)
-        return HistoryEvent(at=e.at, label=label, detail="" if kind in _FIGURES_ONLY else e.detail)
+        return HistoryEvent(at=e.at, label=label, detail="" if kind in _DETAIL_STAFF_ONLY else e.detail)
 
     history = tuple(
         customer_event(e)
