@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from portal.domain.core.money import Money
 from portal.domain.disputes import service
 from portal.domain.disputes.models import Dispute, DisputeMessage
 from portal.domain.disputes.notifications import DisputeMail
@@ -317,3 +318,16 @@ def test_dispute_pages_cost_the_same_whatever_the_data(app, engine, db, clock, f
 
     small, large = account_with(2), account_with(30)
     assert statements(*small) == statements(*large)
+
+
+def test_a_credit_waiting_for_approval_shows_the_customer_no_amount(signed_in, db, clock, acme, supplier, link_signer):
+    customer, clerk, invoice, second = acme
+    dispute = raise_test_dispute(db, clock, clerk, [invoice], amount_text="40.00")
+    db.commit()
+    service.resolve_accept(staff_context(db, clock), DisputeMail(supplier, link_signer), dispute.public_id,
+                           credits={invoice.public_id: Money(3_500, "USD")}, credit_limit=Money(1_000, "USD"))
+    db.commit()
+    assert dispute.status == "awaiting_approval"
+    page = signed_in.get(f"/disputes/{dispute.public_id}").get_data(as_text=True)
+    assert "INV-100: $40.00 disputed" in page  # the history is there, with what was disputed
+    assert "$35.00" not in page and "Credit of" not in page
