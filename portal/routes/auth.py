@@ -22,6 +22,7 @@ from portal.domain.access.policy import (
 )
 from portal.domain.account.queries import open_totals
 from portal.domain.core.clock import today_in
+from portal.domain.core.locales import N_
 from portal.domain.access.rate_limits import allow_all, sign_in_link_limits
 from portal.domain.access.service import (
     ExpiredLink, UsedLink, find_link, find_renewable_link, record_sign_in_link_request, redeem_link as redeem,
@@ -40,14 +41,15 @@ bp = Blueprint("auth", __name__)
 # `/link/invoices/<token>` and `/link/sign-in/<token>`, from the table the link builder uses.
 LINK_RULE = "/link/<any({}):kind>/<token>".format(", ".join(f'"{s}"' for s in URL_SEGMENTS.values()))
 
-# Why a session ended (from `require_customer`), as shown on the signed-out page.
+# Why a session ended (from `require_customer`), as shown on the signed-out page, in the
+# visitor's language (`translated`).
 SIGNED_OUT_NOTICES = {
-    "idle": "You were signed out after 30 minutes without activity.",
-    "expired": "Your session has ended. Sessions last at most 12 hours.",
-    "revoked": "Your access was withdrawn. Ask for a new sign-in link if you still need it.",
-    "invalid": "Your session could not be read. Please sign in again.",
-    "signed_out": "You are signed out.",
-    "replaced": "You signed in again in this browser, which ended this session.",
+    "idle": N_("You were signed out after 30 minutes without activity."),
+    "expired": N_("Your session has ended. Sessions last at most 12 hours."),
+    "revoked": N_("Your access was withdrawn. Ask for a new sign-in link if you still need it."),
+    "invalid": N_("Your session could not be read. Please sign in again."),
+    "signed_out": N_("You are signed out."),
+    "replaced": N_("You signed in again in this browser, which ended this session."),
 }
 SIGN_IN_MINUTES = int(SIGN_IN_LINK_LIFETIME.total_seconds() // 60)
 

@@ -146,3 +146,18 @@ def test_the_erps_api_answers_in_english_whatever_the_client_asks(client):
     response = client.get("/api/v1/no-such-thing", headers={"Accept-Language": "fr", "Accept": "application/json"})
     assert response.status_code == 404
     assert response.get_json()["error"]["message"] == "There is nothing here, or it is not part of your account."
+
+
+SIGNED_OUT_WORDS = {
+    "fr": {"idle": "Vous avez été déconnecté après 30 minutes d'inactivité.", "signed_out": "Vous êtes déconnecté."},
+    "de": {"idle": "Sie wurden nach 30 Minuten ohne Aktivität abgemeldet.", "signed_out": "Sie sind abgemeldet."},
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "de"])
+@pytest.mark.parametrize("reason", ["idle", "signed_out"])
+def test_the_signed_out_page_says_why_in_the_visitors_language(client, language, reason):
+    """The reason was English on an otherwise French or German page."""
+    text = page(client.get(f"/signed-out?reason={reason}", headers={"Accept-Language": language}))
+    assert SIGNED_OUT_WORDS[language][reason] in text
+    assert "You were signed out" not in text and "You are signed out" not in text
