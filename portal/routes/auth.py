@@ -15,6 +15,7 @@ web glue commits).
 from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from portal.domain.access.models import AccessLink
 from portal.domain.access.policy import (
@@ -33,6 +34,7 @@ from portal.domain.customers.models import Contact
 from portal.forms.auth import SignInRequestForm, next_path_from
 from portal.web import customer_session
 from portal.web.context import client_ip, db, end_read_only_transaction, services
+from portal.web.errors import error_response
 from portal.web.customer_session import current_access
 from portal.web.i18n import current_language, refusal_message
 
@@ -73,11 +75,10 @@ def _within_link_limits(email: str):
     if allow_all(services().rate_limiter, sign_in_link_limits(settings, email=email, ip=client_ip())):
         return None
     minutes = max(1, settings.link_request_window_seconds // 60)
-    body = render_template(
-        "error.html", status=429, title="Too many requests",
-        message=f"Too many sign-in links were asked for. Please wait {minutes} minutes and try again.",
-    )
-    return body, 429, {"Retry-After": str(settings.link_request_window_seconds)}
+    return error_response(
+        429, gettext("Too many sign-in links were asked for. Please wait %(minutes)s minutes and try again.",
+                     minutes=minutes),
+        headers={"Retry-After": str(settings.link_request_window_seconds)})
 
 
 def _link_sent_page(email: str):

@@ -293,6 +293,11 @@ def test_the_fourth_request_in_15_minutes_is_refused_and_sends_nothing(limited_a
     assert refused.headers["Retry-After"] == "900"
     assert "wait 15 minutes" in refused.get_data(as_text=True)
     assert len(_outbox(db)) == 3
+    # In the visitor's language, like the page that asked.
+    french = _ask(client, "ap@acme.example", token, HTTP_ACCEPT_LANGUAGE="fr")
+    assert french.status_code == 429 and french.headers["Retry-After"] == "900"
+    assert "Veuillez patienter 15 minutes" in french.get_data(as_text=True)
+    assert "Too many" not in french.get_data(as_text=True)
     # Unknown addresses are limited the same way (or the limit would reveal who is known).
     assert [_ask(client, "zz@acme.example", token).status_code for _ in range(4)] == [200, 200, 200, 429]
 
