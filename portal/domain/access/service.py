@@ -345,7 +345,7 @@ def send_invoice_link(
         raise TypeError("a bounce notice names the address that bounced")
     issued = issue_invoice_link(db, clock, signer, contact=contact, invoices=invoices, next_path=next_path)
     email = render_email("invoice_link", supplier=supplier, contact=contact, customer=contact.customer,
-                         invoices=issued.link.invoices, url=issued.url, reason=InvoiceLinkReason(reason).value,
+                         invoices=issued.link.invoices, url=issued.url, reason=str(reason),
                          bounced_address=bounced_address)
     enqueue(db, clock, kind="invoice_link", to=contact.email, email=email, cc=list(cc), dedupe_key=dedupe_key)
     return issued

@@ -237,7 +237,7 @@ def format_moment(value: datetime | None, zone: tzinfo, language: str | None) ->
 # Any run of whitespace but the no-break spaces (U+00A0, and the narrow U+202F of French
 # money), which hold "Votre reçu\u00a0:" and "1\u202f234,56\u00a0€" together.
 NO_BREAK_SPACES = "\u00a0\u202f"
-_BREAKING_SPACES = re.compile(r"[^\S\u00a0\u202f]+")
+_BREAKING_SPACES = re.compile(f"[^\\S{NO_BREAK_SPACES}]+")
 
 
 def one_line(text: str) -> str:
