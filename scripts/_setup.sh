@@ -84,6 +84,11 @@ ensure_python() {
   die "Python 3.11 or newer is needed (Debian 12: apt-get install python3 python3-venv)."
 }
 
+# pip's own entry of the lock (its pin and hashes), as a requirements file of one.
+locked_pip() {
+  awk '/^pip==/ { keep = 1; print; next } keep && /^ +--hash=/ { print; next } { keep = 0 }' "$LOCK_FILE"
+}
+
 ensure_venv() {
   local python locked project
   python=$(ensure_python) || exit 1
@@ -100,6 +105,13 @@ ensure_venv() {
       can_apt && apt_install python3-venv || die "python3 -m venv failed: apt-get install python3-venv"
       "$python" -m venv "$VENV" || die "python3 -m venv failed"
     fi
+    # The pip a venv starts with (23.2 on Python 3.11) resolves a locked package's extras to
+    # the newest release rather than the locked one, and then refuses the unpinned result:
+    # the locked pip goes in first.
+    note "Installing the locked pip"
+    locked_pip > "$VENV/pip.lock"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$VENV/pip.lock" ||
+      die "pip install of the locked pip failed (see above)"
     note "Installing the locked dependencies (pip install --require-hashes -r requirements.lock)"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$LOCK_FILE" ||
       die "pip install -r requirements.lock failed (see above)"

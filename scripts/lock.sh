@@ -18,8 +18,10 @@ ensure_venv
 uv="$VENV/bin/uv"
 [ -x "$uv" ] || die "uv is missing from .venv (it comes with the test tools); run ./scripts/test.sh once"
 # setuptools is the build backend for `pip install --no-deps -e .`: locked too, so that step
-# needs nothing unpinned either.
-echo "setuptools>=69" | "$uv" pip compile pyproject.toml - \
+# needs nothing unpinned either. pip itself is locked as well: the set-up installs it first,
+# because the pip a venv starts with (Python 3.11's 23.2) resolves a locked package's extras
+# (weasyprint's fonttools[woff]) to the newest release instead of the locked one.
+printf 'setuptools>=69\npip>=25.1\n' | "$uv" pip compile pyproject.toml - \
   --extra demo --extra test \
   --generate-hashes \
   --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
