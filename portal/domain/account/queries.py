@@ -27,9 +27,10 @@ from decimal import Decimal
 from functools import cache
 
 from sqlalchemy import (
-    ColumnElement, Integer, Select, and_, bindparam, case, func, literal_column, null, or_, select, type_coerce, union_all,
+    ColumnElement, Integer, ScalarSelect, Select, and_, bindparam, case, func, literal_column, null, or_, select,
+    type_coerce, union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from portal.domain.access.policy import Access, bound_invoice_scope, bound_named_invoices, scope_params
 from portal.domain.account.policy import AGING_BUCKETS, AgingBucket, aging_window_start, oldest_bucket
@@ -37,6 +38,7 @@ from portal.domain.core.database import read
 from portal.domain.core.errors import NotFound
 from portal.domain.core.locales import N_, Text
 from portal.domain.core.money import Money
+from portal.domain.disputes.models import DisputeInvoice
 from portal.domain.followups.models import Followup, FollowupInvoice
 from portal.domain.followups.states import ACTIVE as FOLLOWUP_ACTIVE, FollowupKind
 from portal.domain.invoicing.models import Invoice, InvoiceLine, InvoiceReissue
@@ -659,12 +661,32 @@ class PendingPayment:
 
 
 @dataclass(frozen=True)
+class InvoiceName:
+    """Another invoice of the account, as a page names and links it."""
+
+    public_id: str
+    number: str
+
+    @classmethod
+    def of(cls, pair: str | None) -> InvoiceName | None:
+        """From the "<public id> <number>" a statement reads (public ids hold no space)."""
+        if not pair:
+            return None
+        public_id, number = pair.split(" ", 1)
+        return cls(public_id=public_id, number=number)
+
+
+@dataclass(frozen=True)
 class InvoiceDetail:
     standing: Standing
     lines: list[LineView]
     history: list[HistoryRow]
     pending: list[PendingPayment]
     notes: InvoiceNotes
+    # The invoice this one replaced, and the one that replaced it: a re-issue with a PO, or a
+    # dispute's corrected invoice (re-bill). The page words them in the reader's language.
+    replaces: InvoiceName | None = None
+    replaced_by: InvoiceName | None = None
 
     @property
     def invoice(self) -> InvoiceRow:
@@ -680,17 +702,39 @@ def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method.replace("_", " "))
 
 
+def _named(other, link_column, link_value, ordered_by) -> ScalarSelect:
+    """The "<public id> <number>" of the invoice `other` that a replacement record links to
+    this one (the latest, should there be several), or NULL."""
+    return (select(other.public_id + " " + other.number)
+            .where(other.id == link_column, link_value == Invoice.id)
+            .order_by(ordered_by.desc()).limit(1)
+            .correlate(Invoice).scalar_subquery())
+
+
 @cache
 def _named_invoice_statement(whole_account: bool) -> Select:
     """The invoice page's row, with whether a PO was given after issue (on it, or on the
     invoice it replaced): most invoices have no such history, and then the page skips its
-    statement, as it skips the one for payments in flight when `in_flight_minor` is zero."""
+    statement, as it skips the one for payments in flight when `in_flight_minor` is zero.
+    And the invoices it replaces and is replaced by, through a re-issue with a PO or a
+    dispute's re-bill (each lookup by index, on one row)."""
     reissued = or_(
         select(InvoiceReissue.id).where(InvoiceReissue.invoice_id == Invoice.id).correlate(Invoice).exists(),
         select(InvoiceReissue.id).where(InvoiceReissue.replacement_invoice_id == Invoice.id)
         .correlate(Invoice).exists(),
     )
-    return noted_standings_query().add_columns(reissued.label("reissued")).where(bound_named_invoices(whole_account))
+    other = aliased(Invoice, name="other_invoice")
+    replaces = func.coalesce(
+        _named(other, InvoiceReissue.invoice_id, InvoiceReissue.replacement_invoice_id, InvoiceReissue.id),
+        _named(other, DisputeInvoice.invoice_id, DisputeInvoice.rebilled_invoice_id, DisputeInvoice.id),
+    )
+    replaced_by = func.coalesce(
+        _named(other, InvoiceReissue.replacement_invoice_id, InvoiceReissue.invoice_id, InvoiceReissue.id),
+        _named(other, DisputeInvoice.rebilled_invoice_id, DisputeInvoice.invoice_id, DisputeInvoice.id),
+    )
+    return (noted_standings_query()
+            .add_columns(reissued.label("reissued"), replaces.label("replaces"), replaced_by.label("replaced_by"))
+            .where(bound_named_invoices(whole_account)))
 
 
 # The invoice's lines and its entries in one statement (a line's part first, by position; then
@@ -812,7 +856,8 @@ def invoice_detail(db: Session, access: Access, public_id: str, today: date) -> 
         for payment in (read(db, _PENDING, by_invoice) if invoice.in_flight_minor else ())
     ]
     return InvoiceDetail(standing=standing, lines=lines, history=history, pending=pending,
-                         notes=InvoiceNotes.of([row]))
+                         notes=InvoiceNotes.of([row]), replaces=InvoiceName.of(row.replaces),
+                         replaced_by=InvoiceName.of(row.replaced_by))
 
 
 # --------------------------------------------------------------------------------------------

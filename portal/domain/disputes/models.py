@@ -94,6 +94,9 @@ class Dispute(PublicIdMixin, Base):
     )
 
 
+REBILLED_SQL = "rebilled_invoice_id IS NOT NULL"
+
+
 class DisputeInvoice(Base):
     """One invoice a dispute covers, and the money it disputes, holds and was credited."""
 
@@ -106,6 +109,9 @@ class DisputeInvoice(Base):
         CheckConstraint("proposed_credit_minor IS NULL OR (proposed_credit_minor >= 0"
                         " AND proposed_credit_minor <= disputed_minor)", name="proposed_in_range"),
         Index("ix_dispute_invoices_invoice", "invoice_id"),
+        # The invoice page finds what a corrected invoice replaced (`account.queries`).
+        Index("ix_dispute_invoices_rebilled", "rebilled_invoice_id", postgresql_where=text(REBILLED_SQL),
+              sqlite_where=text(REBILLED_SQL)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

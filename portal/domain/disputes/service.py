@@ -686,12 +686,11 @@ def rebill(ctx: Context, mail: DisputeMail | None, public_id: str, corrections: 
         row, credit = rows[covered.invoice_id], open_now[covered.invoice_id]
         if not credit.is_zero:
             issue_credit_note(db, invoice_id=covered.invoice_id, amount=credit, at=ctx.clock.now(),
-                              reference=f"Dispute {dispute.public_id}: re-billed as {correction.number.strip()}")
+                              reference=f"{dispute.public_id} → {correction.number.strip()}")
         corrected = issue_invoice(
             db, customer_id=row.customer_id, number=correction.number, currency=dispute.currency,
             issue_date=today, due_date=correction.due_date, lines=correction.lines,
             at=ctx.clock.now(), po_number=row.po_number,
-            notes=f"Replaces invoice {numbers[covered.invoice_id]} (dispute {dispute.public_id}).",
         )
         covered.credited_minor = min(credit.minor, covered.disputed_minor)
         covered.rebilled_invoice_id = corrected.id

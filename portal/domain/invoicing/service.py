@@ -287,12 +287,11 @@ def reissue_with_po(
         lines = [NewLine(description=f"Balance of invoice {invoice.number}", quantity=1,
                          unit_price_minor=open_minor, amount_minor=open_minor)]
     issue_credit_note(db, invoice_id=invoice.id, amount=Money(open_minor, invoice.currency), at=now,
-                      reference=f"Re-issued as {number} with PO {po_number}")
+                      reference=number)
     replacement = issue_invoice(
         db, customer_id=invoice.customer_id, number=number, currency=invoice.currency, issue_date=today,
         due_date=due_after, lines=lines, at=now, po_number=po_number, terms=invoice.terms,
         sent_to_contact_id=invoice.sent_to_contact_id,
-        notes=f"Replaces invoice {invoice.number}, re-issued with PO {po_number}.",
     )
     record.replacement_invoice_id = replacement.id
     record.credit_minor = open_minor

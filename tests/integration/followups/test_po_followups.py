@@ -147,10 +147,15 @@ def test_a_partly_paid_invoice_is_credited_and_replaced_by_one_for_what_is_open(
     assert (record.invoice_id, record.replacement_invoice_id, record.credit_minor) == (old.id, new.id, 17_655)
     assert _owed(db, customer) == owed_before
     assert check_ledger(db).is_consistent
-    old_history = invoice_detail(db, _access(acme), old.public_id, clock.now().date()).history
-    assert "Re-issued as INV-7-R1 with PO PO-9" in [str(row.label) for row in old_history]
-    new_history = invoice_detail(db, _access(acme), new.public_id, clock.now().date()).history
-    assert "Replaces invoice INV-7, with PO PO-9" in [str(row.label) for row in new_history]
+    old_detail = invoice_detail(db, _access(acme), old.public_id, clock.now().date())
+    assert "Re-issued as INV-7-R1 with PO PO-9" in [str(row.label) for row in old_detail.history]
+    assert (old_detail.replaces, old_detail.replaced_by.number) == (None, "INV-7-R1")
+    # The credit's reference is the replacement's number: no English sentence in the ledger.
+    assert [row.reference for row in old_detail.history if row.kind == "credit_note"] == ["INV-7-R1"]
+    new_detail = invoice_detail(db, _access(acme), new.public_id, clock.now().date())
+    assert "Replaces invoice INV-7, with PO PO-9" in [str(row.label) for row in new_detail.history]
+    assert (new_detail.replaces.public_id, new_detail.replaced_by) == (old.public_id, None)
+    assert new.notes == ""  # the page says what it replaces, in the reader's words
     [caught] = _deliver(db, clock, smtp_sink)
     assert "INV-7 was credited $176.55 and re-issued as invoice INV-7-R1" in caught.text
     assert [name for name, _, _ in caught.attachments] == ["invoice-INV-7-R1.pdf"]
