@@ -30,10 +30,11 @@ from portal.domain.access.service import (
     send_sign_in_link,
 )
 from portal.domain.access.tokens import InvalidLink, LinkError, LinkSigner
+from portal.domain.customers.contact_followups import proven_by_sign_in
 from portal.domain.customers.models import Contact
 from portal.forms.auth import SignInRequestForm, next_path_from
 from portal.web import customer_session
-from portal.web.context import client_ip, db, end_read_only_transaction, services
+from portal.web.context import actor_for_contact, client_ip, db, end_read_only_transaction, request_context, services
 from portal.web.errors import error_response
 from portal.web.customer_session import current_access
 from portal.web.i18n import current_language, refusal_message
@@ -226,6 +227,7 @@ def redeem_link(kind: str, token: str):
         link = redeem(db(), services().clock, _signer(), PURPOSE_BY_SEGMENT[kind], token, ip=client_ip())
     except LinkError as error:
         return _link_problem(error, kind, token)
+    proven_by_sign_in(request_context(actor_for_contact(link.contact.public_id)), link)
     keeps_wider_session = (
         link.purpose == INVOICE and current is not None and current.whole_account
         and current.customer_id == link.customer_id

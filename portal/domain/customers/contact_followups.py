@@ -11,7 +11,9 @@ keeps someone to write to).
 A bounce (`record_bounce`, from `flask record-bounce` in the mail server's pipe) marks every
 contact using that address as failing (reminders skip them), raises one EMAIL_BOUNCED
 follow-up per contact while one is active, and emails the company's other contacts an
-invoice-scoped link to the "I'm not the right person" form.
+invoice-scoped link to the "I'm not the right person" form. The address is cleared again by
+staff (`resolve_bounce`), or by the contact signing in with a sign-in link emailed to it after
+the bounce (`proven_by_sign_in`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from urllib.parse import urlencode
 from sqlalchemy import func, select
 
 from portal.domain.core.locales import N_
-from portal.domain.access.policy import Access
+from portal.domain.access.models import AccessLink
+from portal.domain.access.policy import SIGN_IN, Access
 from portal.domain.access.service import InvoiceLinkReason, send_invoice_link, unpaid_invoices
 from portal.domain.access.tokens import LinkSigner
 from portal.domain.core.context import Context
@@ -239,6 +242,30 @@ def record_bounce(ctx: Context, mail: ContactMail, address: str, *, reason: str 
                 notified += 1
         report = BounceReport(report.contacts, report.followups + 1, report.notified + notified)
     return report
+
+
+def proven_by_sign_in(ctx: Context, link: AccessLink) -> int:
+    """A contact just signed in with `link`. A sign-in link goes to the contact's address and
+    to no one else: one emailed after the address bounced shows that it receives email again.
+    Then every contact using the address is cleared (reminders reach them again) and their
+    active bounce follow-ups are resolved, as staff would once they had checked. An invoice
+    link (copied to the company's AP mailbox, perhaps) or a sign-in link sent before the
+    bounce proves nothing. Returns how many contacts were cleared."""
+    if link.purpose != SIGN_IN:
+        return 0
+    address = link.contact.email
+    cleared = 0
+    for contact in contacts_with_email(ctx.db, address):
+        if contact.email_failing_at is None or link.created_at <= contact.email_failing_at:
+            continue
+        lock_customer(ctx.db, contact.customer_id)
+        clear_email_failing(ctx, contact)
+        followup = _active_bounce(ctx.db, contact)
+        if followup is not None:
+            move_followup(ctx, followup, FollowupStatus.RESOLVED, outcome="email_works", contact_id=link.contact_id,
+                          text=f"{address} receives email again: a sign-in link sent to it after the bounce was used.")
+        cleared += 1
+    return cleared
 
 
 def resolve_bounce(ctx: Context, public_id: str, contact: Contact, *, staff_id: int) -> Contact:
