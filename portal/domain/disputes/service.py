@@ -686,7 +686,7 @@ def rebill(ctx: Context, mail: DisputeMail | None, public_id: str, corrections: 
         row, credit = rows[covered.invoice_id], open_now[covered.invoice_id]
         if not credit.is_zero:
             issue_credit_note(db, invoice_id=covered.invoice_id, amount=credit, at=ctx.clock.now(),
-                              reference=f"{dispute.public_id} → {correction.number.strip()}")
+                              reference=correction.number.strip())
         corrected = issue_invoice(
             db, customer_id=row.customer_id, number=correction.number, currency=dispute.currency,
             issue_date=today, due_date=correction.due_date, lines=correction.lines,
