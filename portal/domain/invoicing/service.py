@@ -21,7 +21,8 @@ from portal.domain.core import audit
 from portal.domain.core.context import Context
 from portal.domain.core.errors import DomainError, NotFound
 from portal.domain.core.money import Money, MoneyError, normalize_currency
-from portal.domain.customers.models import Customer
+from portal.domain.core.locales import N_, Text, translate
+from portal.domain.customers.models import Contact, Customer
 from portal.domain.invoicing.models import Invoice, InvoiceLine, InvoiceReissue
 from portal.domain.invoicing.policy import (
     DueDateRule, ReissueMode, parse_po_number, reissue_mode, reissued_due_date, replacement_split,
@@ -234,6 +235,15 @@ class Reissue:
         return Money(self.record.credit_minor, self.invoice.currency)
 
 
+def _balance_line(db: Session, invoice: Invoice) -> str:
+    """The one line of an invoice that re-issues what is open of `invoice`, written in the
+    language of the contact the invoice was sent to (a line is part of the document, kept as
+    written, unlike the page's words, which follow the reader)."""
+    language = (db.scalar(select(Contact.language).where(Contact.id == invoice.sent_to_contact_id))
+                if invoice.sent_to_contact_id is not None else None)
+    return translate(Text(N_("Balance of invoice %(number)s"), number=invoice.number), language)
+
+
 def reissue_with_po(
     ctx: Context, *, invoice_id: int, po_number: str, rule: DueDateRule | str, today: date,
     ever_disputed: bool, replacement_numbers: Sequence[str], followup_id: int | None = None,
@@ -284,7 +294,7 @@ def reissue_with_po(
                          unit_price_minor=line.unit_price_minor, amount_minor=line.amount_minor, sku=line.sku)
                  for line in invoice.lines]
     else:
-        lines = [NewLine(description=f"Balance of invoice {invoice.number}", quantity=1,
+        lines = [NewLine(description=_balance_line(db, invoice), quantity=1,
                          unit_price_minor=open_minor, amount_minor=open_minor)]
     issue_credit_note(db, invoice_id=invoice.id, amount=Money(open_minor, invoice.currency), at=now,
                       reference=number)

@@ -161,6 +161,22 @@ def test_a_partly_paid_invoice_is_credited_and_replaced_by_one_for_what_is_open(
     assert [name for name, _, _ in caught.attachments] == ["invoice-INV-7-R1.pdf"]
 
 
+@pytest.mark.parametrize(("language", "line"), [
+    (None, "Balance of invoice INV-7"), ("fr", "Solde de la facture INV-7"), ("de", "Restbetrag der Rechnung INV-7"),
+])
+def test_the_balance_line_is_written_in_the_language_of_the_contact_the_invoice_went_to(
+        app, db, clock, acme, mail, staff, language, line):
+    """The line is part of the replacement invoice as kept and sent: it was English for a
+    French or German customer, on their page and in the PDF."""
+    _, clerk, invoice = acme
+    clerk.language, invoice.sent_to_contact_id = language, clerk.id
+    add_invoice_entry(db, clock, invoice, EntryKind.PAYMENT, -12_345, reference="wire")
+    followup = _report(db, clock, acme, mail)
+    [reissue] = apply_po(_staff_ctx(db, clock, staff), mail, KEEP, followup.public_id, po_number="PO-9",
+                         staff_id=staff.id, today=clock.now().date())
+    assert [item.description for item in db.get(Invoice, reissue.invoice.id).lines] == [line]
+
+
 def test_a_whole_open_credited_invoice_copies_its_lines_and_restart_runs_the_terms_again(
         app, db, clock, acme, mail, staff):
     customer, clerk, invoice = acme
