@@ -704,9 +704,10 @@ def method_label(method: str) -> str:
 
 def _named(other, link_column, link_value, ordered_by) -> ScalarSelect:
     """The "<public id> <number>" of the invoice `other` that a replacement record links to
-    this one (the latest, should there be several), or NULL."""
+    this one (the latest, should there be several), or NULL. Only ever one of the same
+    customer's invoices, whatever the records say."""
     return (select(other.public_id + " " + other.number)
-            .where(other.id == link_column, link_value == Invoice.id)
+            .where(other.id == link_column, link_value == Invoice.id, other.customer_id == Invoice.customer_id)
             .order_by(ordered_by.desc()).limit(1)
             .correlate(Invoice).scalar_subquery())
 

@@ -12,9 +12,10 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.domain.disputes import service
+from portal.domain.disputes.models import DisputeInvoice
 from portal.domain.disputes.notifications import DisputeMail
 from portal.domain.disputes.service import Correction
 from portal.domain.invoicing.models import Invoice
@@ -107,3 +108,13 @@ def test_an_invoice_nothing_replaced_names_no_other(client, db, clock, rebilled)
     sign_in(client, rebilled["contact"], clock)
     facts = _facts(client.get(f"/invoices/{other.public_id}"))
     assert "Replace" not in facts and "<dt>PO number</dt>" in facts
+
+
+def test_a_record_linking_another_customers_invoice_names_nothing(client, db, clock, rebilled):
+    """Both replacements keep the customer by construction; the page does not rely on it."""
+    stranger = make_invoice(db, clock, make_customer(db, clock, name="Other Co"), number="SECRET-1", total_minor=100)
+    db.execute(update(DisputeInvoice).values(rebilled_invoice_id=stranger.id))
+    db.commit()
+    sign_in(client, rebilled["contact"], clock)
+    facts = _facts(client.get(f"/invoices/{rebilled['old'].public_id}"))
+    assert "SECRET-1" not in facts and "Replaced by" not in facts, facts
