@@ -161,7 +161,8 @@ def test_generic_steps_assign_note_ask_and_dismiss_and_their_refusals(db, clock,
     db.expire_all()
     closed = db.get(Followup, followup.id)
     assert (closed.status, closed.assignee_id) == (FollowupStatus.DISMISSED, other.id)
-    kinds = [m.body_text for m in db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "followup_update"))]
+    kinds = [m.body_text for m in db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "followup_update")
+                                             .order_by(OutboxMessage.id))]  # in the order they were queued
     assert len(kinds) == 2 and "Duplicate." in kinds[1]
     assert staff_client.post(f"{path}/note", data={"text": "no token"}).status_code == 400  # CSRF
     assert staff_client.post("/admin/followups/nope/note", data={"csrf_token": token, "text": "x"}).status_code == 404
