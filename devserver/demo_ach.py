@@ -90,22 +90,33 @@ def write_demo_bank_methods(db: Session, clock: Clock, customer: Customer) -> li
     return ["bank account verified", "bank account pending verification"]
 
 
+def _returned_debit_days(issued: datetime, now: datetime) -> tuple[datetime, datetime, datetime]:
+    """When the returned debit started, settled and came back: twelve, eight and five days
+    ago, or as much later, in proportion, as the invoice it pays was issued."""
+    span = min(timedelta(days=12), now - issued - timedelta(hours=1))
+    started = now - span
+    return started, started + span / 3, started + span * 7 / 12
+
+
 def write_demo_ach(db: Session, clock: Clock) -> list[str]:
     """Make the demo's bank payments (the caller commits). Returns what was made."""
     now = clock.now()
     acme = db.scalar(select(Customer).where(Customer.name == ACME))
     if acme is None:
         return []
-    invoices = [i for i in _open_invoices(db, acme.id, 6) if i.currency == "USD"][:2]
+    # Each payment pays an invoice issued before it started: the returned one the oldest
+    # issued (it started up to twelve days back), the processing one the next.
+    started_by = now - timedelta(days=1)
+    invoices = sorted((i for i in _open_invoices(db, acme.id, 6, issued_by=started_by) if i.currency == "USD"),
+                      key=lambda invoice: invoice.created_at)[:2]
     made: list[str] = []
-    if invoices:
-        _bank_payment(db, acme, invoices[0], PaymentStatus.PROCESSING, now - timedelta(days=1))
-        made.append("processing")
     if len(invoices) > 1:
-        invoice = invoices[1]
-        started = now - timedelta(days=12)
+        _bank_payment(db, acme, invoices[1], PaymentStatus.PROCESSING, started_by)
+        made.append("processing")
+    if invoices:
+        invoice = invoices[0]
+        started, settled, returned = _returned_debit_days(invoice.created_at, now)
         payment = _bank_payment(db, acme, invoice, PaymentStatus.SUCCEEDED, started)
-        settled, returned = started + timedelta(days=4), started + timedelta(days=7)
         post_entry(db, invoice_id=invoice.id, kind=EntryKind.PAYMENT, amount_minor=-payment.amount_minor,
                    payment_id=payment.id, reference=f"ch_demo_{payment.public_id}", at=settled)
         post_entry(db, invoice_id=invoice.id, kind=EntryKind.PAYMENT_REVERSAL, amount_minor=payment.amount_minor,

@@ -42,15 +42,16 @@ def _contact(db: Session, customer_id: int) -> Contact:
     return next((c for c in contacts if c.email == ACME_CLERK), None) or contacts[0]
 
 
-def _open_invoices(db: Session, customer_id: int, count: int) -> list[Invoice]:
-    """Open invoices with nothing in flight, held or promised, oldest due first."""
+def _open_invoices(db: Session, customer_id: int, count: int, *, issued_by: datetime | None = None) -> list[Invoice]:
+    """Open invoices with nothing in flight, held or promised, oldest due first; with
+    `issued_by`, only those issued by then (what a payment started then can pay)."""
     busy = select(DisputeInvoice.invoice_id).union(select(PromiseInvoice.invoice_id))
+    query = select(Invoice).where(Invoice.customer_id == customer_id, Invoice.balance_minor > 0,
+                                  Invoice.in_flight_minor == 0, Invoice.held_minor == 0, Invoice.id.not_in(busy))
+    if issued_by is not None:
+        query = query.where(Invoice.created_at <= issued_by)
     return list(db.scalars(
-        select(Invoice).where(Invoice.customer_id == customer_id, Invoice.balance_minor > 0,
-                              Invoice.in_flight_minor == 0, Invoice.held_minor == 0, Invoice.id.not_in(busy))
-        .order_by(Invoice.due_date, Invoice.number).limit(count)
-        .execution_options(populate_existing=True)
-    ))
+        query.order_by(Invoice.due_date, Invoice.number).limit(count).execution_options(populate_existing=True)))
 
 
 def _promise(db: Session, clock: Clock, customer: Customer, invoices: list[Invoice], *, days: int, method: str,

@@ -373,3 +373,18 @@ def test_demo_follow_ups_are_in_every_state_and_a_team_works_the_queues(db, cloc
     from portal.domain.ledger.jobs import check_ledger
 
     assert check_ledger(db).is_consistent
+
+
+def test_nothing_in_the_demo_happens_to_an_invoice_before_it_was_issued(db, clock):
+    """The demo's returned bank payment was once written, twelve days back, on the invoice a
+    dispute's re-bill had issued two days back: its page showed a payment before "Invoice
+    issued"."""
+    seed_demo_data(db, clock, seed=7)
+    db.commit()
+    issued = {row.id: row.created_at for row in db.execute(select(Invoice.id, Invoice.created_at))}
+    early_entries = [(entry.invoice_id, entry.kind) for entry in db.scalars(select(InvoiceEntry))
+                     if entry.created_at < issued[entry.invoice_id]]
+    early_payments = [(allocation.invoice_id, payment.reference) for payment, allocation in db.execute(
+        select(Payment, PaymentAllocation).join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id))
+        if payment.created_at < issued[allocation.invoice_id]]
+    assert early_entries == [] and early_payments == []
