@@ -702,13 +702,13 @@ def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method.replace("_", " "))
 
 
-def _named(other, link_column, link_value, ordered_by) -> ScalarSelect:
+def _named(other, link_column, link_value) -> ScalarSelect:
     """The "<public id> <number>" of the invoice `other` that a replacement record links to
-    this one (the latest, should there be several), or NULL. Only ever one of the same
-    customer's invoices, whatever the records say."""
-    return (select(other.public_id + " " + other.number)
+    this one, or NULL. Only ever one of the same customer's invoices, whatever the records say;
+    one at most by how replacing works (a replaced invoice is credited to zero, and cannot be
+    replaced again), and MAX picks one should the records ever say more."""
+    return (select(func.max(other.public_id + " " + other.number))
             .where(other.id == link_column, link_value == Invoice.id, other.customer_id == Invoice.customer_id)
-            .order_by(ordered_by.desc()).limit(1)
             .correlate(Invoice).scalar_subquery())
 
 
@@ -726,12 +726,12 @@ def _named_invoice_statement(whole_account: bool) -> Select:
     )
     other = aliased(Invoice, name="other_invoice")
     replaces = func.coalesce(
-        _named(other, InvoiceReissue.invoice_id, InvoiceReissue.replacement_invoice_id, InvoiceReissue.id),
-        _named(other, DisputeInvoice.invoice_id, DisputeInvoice.rebilled_invoice_id, DisputeInvoice.id),
+        _named(other, InvoiceReissue.invoice_id, InvoiceReissue.replacement_invoice_id),
+        _named(other, DisputeInvoice.invoice_id, DisputeInvoice.rebilled_invoice_id),
     )
     replaced_by = func.coalesce(
-        _named(other, InvoiceReissue.replacement_invoice_id, InvoiceReissue.invoice_id, InvoiceReissue.id),
-        _named(other, DisputeInvoice.rebilled_invoice_id, DisputeInvoice.invoice_id, DisputeInvoice.id),
+        _named(other, InvoiceReissue.replacement_invoice_id, InvoiceReissue.invoice_id),
+        _named(other, DisputeInvoice.rebilled_invoice_id, DisputeInvoice.invoice_id),
     )
     return (noted_standings_query()
             .add_columns(reissued.label("reissued"), replaces.label("replaces"), replaced_by.label("replaced_by"))
