@@ -121,7 +121,9 @@ ensure_venv() {
     # The project alone: its dependencies are the locked ones, and setuptools (the build
     # backend) is locked too, hence no build isolation.
     note "Installing the portal itself (pip install --no-deps -e .)"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT" ||
+    # (setuptools' "Editable installation" notice, a box of asterisks, says nothing to act on.)
+    PYTHONWARNINGS="ignore:Editable installation" \
+      "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT" ||
       die "pip install -e . failed (see above)"
     echo "$project" > "$STAMP"
   fi
